@@ -1,0 +1,105 @@
+//! Walking the given paths: gitignore-aware and parallel, skipping vendored
+//! and generated trees. Reading and classifying files happens in `lib.rs`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use ignore::{WalkBuilder, WalkState};
+
+use crate::InputError;
+
+/// Directories that never hold a project's own models.
+const SKIPPED_DIRS: &[&str] = &[
+    "node_modules",
+    "site-packages",
+    "__pycache__",
+    ".venv",
+    "venv",
+    ".tox",
+    ".nox",
+    ".mypy_cache",
+    ".git",
+];
+
+/// File extensions any framework reads.
+const EXTENSIONS: &[&str] = &["py"];
+
+/// All candidate source files below `paths`, sorted, plus problems met.
+pub fn walk(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<InputError>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    let mut roots = Vec::new();
+    for path in paths {
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_file() => files.push(path.clone()),
+            Ok(_) => roots.push(path.clone()),
+            Err(err) => errors.push(InputError::new(path, format!("cannot read path: {err}"))),
+        }
+    }
+    if let Some((first, rest)) = roots.split_first() {
+        let mut builder = WalkBuilder::new(first);
+        for root in rest {
+            builder.add(root);
+        }
+        builder
+            .hidden(false)
+            .follow_links(true)
+            .require_git(false)
+            .filter_entry(|entry| {
+                !(entry.file_type().is_some_and(|t| t.is_dir())
+                    && entry.file_name().to_str().is_some_and(|n| {
+                        SKIPPED_DIRS.contains(&n) || n.starts_with(".") && n.len() > 1 && n != "."
+                    })
+                    && entry.depth() > 0)
+            });
+        let found = Mutex::new(Vec::new());
+        let problems = Mutex::new(Vec::new());
+        builder.build_parallel().run(|| {
+            let found = &found;
+            let problems = &problems;
+            Box::new(move |entry| {
+                match entry {
+                    Ok(entry) => {
+                        if entry.file_type().is_some_and(|t| t.is_file())
+                            && has_extension(entry.path())
+                        {
+                            found
+                                .lock()
+                                .expect("no panics while locked")
+                                .push(entry.into_path());
+                        }
+                    }
+                    Err(err) => problems
+                        .lock()
+                        .expect("no panics while locked")
+                        .push(walk_error(err)),
+                }
+                WalkState::Continue
+            })
+        });
+        files.extend(found.into_inner().expect("no panics while locked"));
+        errors.extend(problems.into_inner().expect("no panics while locked"));
+    }
+    files.sort();
+    files.dedup();
+    errors.sort_by(|a, b| a.path.cmp(&b.path));
+    (files, errors)
+}
+
+fn has_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| EXTENSIONS.contains(&e))
+}
+
+fn walk_error(err: ignore::Error) -> InputError {
+    match err {
+        ignore::Error::WithPath { path, err } => InputError::new(&path, err.to_string()),
+        ignore::Error::WithDepth { err, .. } => walk_error(*err),
+        ignore::Error::Loop { ancestor, child } => InputError::new(
+            &child,
+            format!("symbolic link loop (points back to {})", ancestor.display()),
+        ),
+        other => InputError::new(Path::new("."), other.to_string()),
+    }
+}

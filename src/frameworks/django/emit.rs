@@ -1,0 +1,978 @@
+//! Writes Django fixes: `models.Index(...)` entries in the model's
+//! `Meta.indexes` (creating `Meta` or the list when absent), `db_index=False`
+//! on a field whose implicit index is redundant, and one new migration per
+//! app, named and numbered as `makemigrations` would, depending on the app's
+//! leaf migration. On PostgreSQL indexes are built concurrently.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::models::{ClassDecl, IndexList, ModelsFile};
+use super::project::{DjangoProject, Model};
+use crate::frameworks::python::{self as py, quote};
+use crate::rules::{Finding, FixIntent};
+use crate::schema::{Dialect, Framework, Index, IndexOrigin, IndexSpec, Table};
+use crate::source::{Edit, FileChange, Span};
+
+/// A finding that `fix` cannot write, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unfixable {
+    pub table: String,
+    pub reason: String,
+}
+
+/// What one model needs: new indexes and indexes to drop.
+#[derive(Default)]
+struct ModelPlan<'f> {
+    add: Vec<&'f IndexSpec>,
+    drop: Vec<&'f Index>,
+}
+
+/// One migration operation, rendered, with its name fragment.
+struct MigrationOp {
+    fragment: String,
+    code: String,
+    concurrent: bool,
+}
+
+const ADD_INDEX_HELPER: &str = "AddIndexConcurrentlyOnPostgres";
+const REMOVE_INDEX_HELPER: &str = "RemoveIndexConcurrentlyOnPostgres";
+
+/// Fill in `help` on Django findings: the fix as a person would write it.
+pub fn describe_fixes(project: &DjangoProject, tables: &[Table], findings: &mut [Finding]) {
+    for finding in findings
+        .iter_mut()
+        .filter(|f| f.framework == Framework::Django)
+    {
+        let Some(model) = project.model_for_table(&finding.table) else {
+            continue;
+        };
+        let class = project.class(model);
+        let file = &project.files[model.file];
+        finding.help = match &finding.fix {
+            Some(FixIntent::AddIndex(spec)) => {
+                let Some(table) = tables.iter().find(|t| t.name == finding.table) else {
+                    continue;
+                };
+                Some(format!(
+                    "add `{}` to `{}.Meta.indexes`, with a migration",
+                    render_index(
+                        spec,
+                        table,
+                        file,
+                        &file
+                            .imports
+                            .reference("Index")
+                            .unwrap_or_else(|| "models.Index".into())
+                    ),
+                    class.name
+                ))
+            }
+            Some(FixIntent::DropIndex(index)) => Some(match index.origin {
+                IndexOrigin::FrameworkImplicit | IndexOrigin::FieldFlag => format!(
+                    "set `db_index=False` on `{}.{}`, with a migration",
+                    class.name,
+                    index.field.as_deref().unwrap_or("?")
+                ),
+                IndexOrigin::Declared => format!(
+                    "remove it from `Meta.indexes`, with a migration that drops `{}`",
+                    index.display_name()
+                ),
+                _ => format!("drop `{}`", index.display_name()),
+            }),
+            None => None,
+        };
+    }
+}
+
+/// Turn Django findings into file changes. Findings that cannot be written
+/// safely come back as `Unfixable` with the reason.
+pub fn plan(
+    project: &DjangoProject,
+    tables: &[Table],
+    findings: &[&Finding],
+) -> (Vec<FileChange>, Vec<Unfixable>) {
+    let mut problems = Vec::new();
+    let mut per_model: BTreeMap<usize, ModelPlan> = BTreeMap::new();
+    for finding in findings.iter().filter(|f| f.framework == Framework::Django) {
+        let Some(fix) = &finding.fix else { continue };
+        let Some(model_ix) = project
+            .models
+            .iter()
+            .position(|m| !m.is_abstract && !m.proxy && m.table == finding.table)
+        else {
+            problems.push(Unfixable {
+                table: finding.table.clone(),
+                reason: format!("`{}` is not a model table ixray can edit", finding.table),
+            });
+            continue;
+        };
+        let entry = per_model.entry(model_ix).or_default();
+        match fix {
+            FixIntent::AddIndex(spec) => {
+                if !entry.add.iter().any(|s| s.columns == spec.columns) {
+                    entry.add.push(spec);
+                }
+            }
+            FixIntent::DropIndex(index) => {
+                if !entry
+                    .drop
+                    .iter()
+                    .any(|i| i.location == index.location && i.parts == index.parts)
+                {
+                    entry.drop.push(index);
+                }
+            }
+        }
+    }
+
+    let mut edits: BTreeMap<PathBuf, Vec<Edit>> = BTreeMap::new();
+    let mut ops: BTreeMap<PathBuf, (String, Vec<MigrationOp>)> = BTreeMap::new();
+    for (model_ix, plan) in &per_model {
+        let model = &project.models[*model_ix];
+        let Some(table) = tables.iter().find(|t| t.name == model.table) else {
+            continue;
+        };
+        let file = &project.files[model.file];
+        let class = project.class(model);
+        let path = file.source.path.clone();
+        let model_ops = &mut ops
+            .entry(model.app_dir.clone())
+            .or_insert_with(|| (model.app_label.clone(), Vec::new()))
+            .1;
+        let index_ref = file.imports.reference("Index");
+        let index_ref = match index_ref {
+            Some(r) => r,
+            None => {
+                edits.entry(path.clone()).or_default().push(Edit::insert(
+                    file.imports.insert_at,
+                    if file.imports.insert_at == 0 {
+                        "from django.db import models\n"
+                    } else {
+                        "\nfrom django.db import models"
+                    },
+                ));
+                "models.Index".to_string()
+            }
+        };
+        if !plan.add.is_empty() {
+            let entries: Vec<String> = plan
+                .add
+                .iter()
+                .map(|spec| render_index(spec, table, file, &index_ref))
+                .collect();
+            match add_to_meta(project, model, class, file, &entries) {
+                Ok(edit) => edits.entry(path.clone()).or_default().push(edit),
+                Err(reason) => {
+                    problems.push(Unfixable {
+                        table: table.name.clone(),
+                        reason,
+                    });
+                    continue;
+                }
+            }
+            for (spec, entry) in plan.add.iter().zip(&entries) {
+                let concurrent = project.dialect == Dialect::Postgresql;
+                let op_name = if concurrent {
+                    ADD_INDEX_HELPER
+                } else {
+                    "migrations.AddIndex"
+                };
+                let entry = entry.replacen(&index_ref, "models.Index", 1);
+                model_ops.push(MigrationOp {
+                    fragment: format!("{}_{}", model.name.to_ascii_lowercase(), spec.name.to_ascii_lowercase()),
+                    code: format!(
+                        "        {op_name}(\n            model_name={},\n            index={entry},\n        ),\n",
+                        quote(&model.name.to_ascii_lowercase())
+                    ),
+                    concurrent,
+                });
+            }
+        }
+        for index in &plan.drop {
+            match drop_index(project, model, class, file, index) {
+                Ok((edit, op)) => {
+                    edits.entry(path.clone()).or_default().push(edit);
+                    model_ops.push(op);
+                }
+                Err(reason) => problems.push(Unfixable {
+                    table: table.name.clone(),
+                    reason,
+                }),
+            }
+        }
+    }
+
+    let mut changes: Vec<FileChange> = edits
+        .into_iter()
+        .map(|(path, edits)| FileChange::Edit { path, edits })
+        .collect();
+    for (app_dir, (label, ops)) in ops {
+        if ops.is_empty() {
+            continue;
+        }
+        match new_migration(project, &app_dir, &label, ops) {
+            Ok(Some(change)) => changes.push(change),
+            Ok(None) => {}
+            Err(reason) => problems.push(Unfixable {
+                table: label.clone(),
+                reason,
+            }),
+        }
+    }
+    (changes, problems)
+}
+
+/// `models.Index(fields=["customer", "-created_at"], name="...")`
+fn render_index(spec: &IndexSpec, table: &Table, _file: &ModelsFile, index_ref: &str) -> String {
+    let fields: Vec<String> = spec
+        .columns
+        .iter()
+        .map(|c| {
+            let field = table
+                .columns
+                .iter()
+                .find(|col| col.name == c.name)
+                .map(|col| col.field.clone())
+                .unwrap_or_else(|| c.name.clone());
+            quote(&if c.desc { format!("-{field}") } else { field })
+        })
+        .collect();
+    format!(
+        "{index_ref}(fields=[{}], name={})",
+        fields.join(", "),
+        quote(&spec.name)
+    )
+}
+
+/// The edit that adds `entries` to the model's `Meta.indexes`.
+fn add_to_meta(
+    project: &DjangoProject,
+    model: &Model,
+    class: &ClassDecl,
+    file: &ModelsFile,
+    entries: &[String],
+) -> Result<Edit, String> {
+    let text = file.source.text.as_str();
+    if let Some(meta) = &class.meta {
+        let inner = format!("{}{}", meta.body_indent, "    ");
+        if let Some(list) = &meta.indexes {
+            return match &list.literal {
+                Some(literal) => Ok(insert_into_list(
+                    text,
+                    literal.span,
+                    &literal.items,
+                    entries,
+                )),
+                None => {
+                    // `indexes = Base.Meta.indexes`: extend it.
+                    let value_start = text[list.statement.start..list.statement.end]
+                        .find('=')
+                        .map(|i| list.statement.start + i + 1)
+                        .ok_or("cannot read the `indexes` assignment")?;
+                    let value = text[value_start..list.statement.end].trim();
+                    Ok(Edit::replace(
+                        Span::new(value_start, list.statement.end),
+                        format!(" {value} + {}", multiline_list(&meta.body_indent, entries)),
+                    ))
+                }
+            };
+        }
+        // Meta without `indexes`: keep what `class Meta(Base.Meta)` inherits.
+        let inherited = inherited_indexes_ref(project, model, &meta.bases);
+        let _ = inner;
+        let assignment = indexes_assignment(&meta.body_indent, inherited.as_deref(), entries);
+        return Ok(Edit::insert(meta.body.end, format!("\n{assignment}")));
+    }
+    // No Meta of its own: Django would use an abstract parent's Meta, so the
+    // new Meta must extend it or the parent's options (ordering, indexes) are lost.
+    let indent = &class.body_indent;
+    let inner = format!("{indent}    ");
+    let parent_meta = abstract_parent_meta(project, model, class);
+    let header = match &parent_meta {
+        Some(base) => format!("{indent}class Meta({base}.Meta):"),
+        None => format!("{indent}class Meta:"),
+    };
+    let inherited = match &parent_meta {
+        Some(base) if parent_has_indexes(project, model) => Some(format!("{base}.Meta.indexes")),
+        _ => None,
+    };
+    let assignment = indexes_assignment(&inner, inherited.as_deref(), entries);
+    let at = class
+        .fields
+        .last()
+        .map(|f| f.statement.end)
+        .unwrap_or(class.body.end);
+    Ok(Edit::insert(at, format!("\n\n{header}\n{assignment}")))
+}
+
+/// `indexes = [ ... ]` at `indent`, extending an inherited list when given.
+fn indexes_assignment(indent: &str, inherited: Option<&str>, entries: &[String]) -> String {
+    let mut items: Vec<String> = Vec::new();
+    if let Some(inherited) = inherited {
+        items.push(format!("*{inherited}"));
+    }
+    items.extend(entries.iter().cloned());
+    format!("{indent}indexes = {}", multiline_list(indent, &items))
+}
+
+fn multiline_list(indent: &str, items: &[String]) -> String {
+    let mut out = String::from("[\n");
+    for item in items {
+        let _ = writeln!(out, "{indent}    {item},");
+    }
+    out.push_str(indent);
+    out.push(']');
+    out
+}
+
+/// The base class expression (as written in the child) of the abstract
+/// parent whose Meta the model inherits, e.g. `TimeStamped`.
+fn abstract_parent_meta(
+    project: &DjangoProject,
+    model: &Model,
+    class: &ClassDecl,
+) -> Option<String> {
+    let (file, class_ix) = model.meta_from?;
+    if (file, class_ix) == (model.file, model.class) {
+        return None;
+    }
+    let owner = &project.files[file].classes[class_ix];
+    // The direct base that leads to the Meta owner.
+    class
+        .bases
+        .iter()
+        .find(|b| b.rsplit('.').next() == Some(owner.name.as_str()))
+        .cloned()
+        .or_else(|| {
+            model.parents.iter().find_map(|p| {
+                let parent = &project.models[*p];
+                if parent.meta_from == Some((file, class_ix)) {
+                    class
+                        .bases
+                        .iter()
+                        .find(|b| b.rsplit('.').next() == Some(parent.name.as_str()))
+                        .cloned()
+                } else {
+                    None
+                }
+            })
+        })
+}
+
+fn parent_has_indexes(project: &DjangoProject, model: &Model) -> bool {
+    model
+        .meta_from
+        .and_then(|(f, c)| project.files[f].classes[c].meta.as_ref())
+        .is_some_and(|m| m.indexes.is_some())
+}
+
+/// For `class Meta(Base.Meta)`: `Base.Meta.indexes` when Base's Meta has indexes.
+fn inherited_indexes_ref(
+    project: &DjangoProject,
+    model: &Model,
+    meta_bases: &[String],
+) -> Option<String> {
+    let base = meta_bases.iter().find_map(|b| b.strip_suffix(".Meta"))?;
+    let simple = base.rsplit('.').next()?;
+    let parent = model
+        .parents
+        .iter()
+        .map(|p| &project.models[*p])
+        .find(|p| p.name == simple)?;
+    let meta = project.class(parent).meta.as_ref()?;
+    meta.indexes
+        .as_ref()
+        .map(|_| format!("{base}.Meta.indexes"))
+}
+
+/// Insert entries into a list literal, matching its layout.
+fn insert_into_list(text: &str, list: Span, items: &[Span], entries: &[String]) -> Edit {
+    let close = list.end - 1; // the `]`
+    let multiline = text[list.start..list.end].contains('\n');
+    if items.is_empty() {
+        let indent = py::indentation_at(text, list.start);
+        return Edit::replace(
+            Span::new(list.start, list.end),
+            multiline_list(indent, entries),
+        );
+    }
+    let last = *items.last().expect("items is not empty");
+    if !multiline {
+        let joined = entries.join(", ");
+        return Edit::insert(last.end, format!(", {joined}"));
+    }
+    let item_indent = py::indentation_at(text, items[0].start).to_string();
+    let after_last = &text[last.end..close];
+    let has_trailing_comma = after_last.trim_start().starts_with(',');
+    let mut insertion = String::new();
+    let at = if has_trailing_comma {
+        last.end + after_last.find(',').expect("checked above") + 1
+    } else {
+        insertion.push(',');
+        last.end
+    };
+    for entry in entries {
+        let _ = write!(insertion, "\n{item_indent}{entry},");
+    }
+    if !has_trailing_comma {
+        insertion.pop();
+        // Keep the list's own style: no trailing comma was there.
+    }
+    Edit::insert(at, insertion)
+}
+
+/// Edit the model so the index goes away, and the migration operation.
+fn drop_index(
+    project: &DjangoProject,
+    model: &Model,
+    class: &ClassDecl,
+    file: &ModelsFile,
+    index: &Index,
+) -> Result<(Edit, MigrationOp), String> {
+    let text = file.source.text.as_str();
+    let model_name = model.name.to_ascii_lowercase();
+    match index.origin {
+        IndexOrigin::Declared => {
+            let name = index.name.as_deref().ok_or("the index has no name")?;
+            let location = index.location.as_ref().ok_or("the index has no location")?;
+            let own_list = class
+                .meta
+                .as_ref()
+                .and_then(|m| m.indexes.as_ref())
+                .filter(|_| location.path == file.source.path);
+            let Some((list, item)) = own_list.and_then(|l| find_item(l, location.span)) else {
+                return Err(format!(
+                    "`{name}` is declared outside `{}`'s own `Meta.indexes` (an abstract base?); remove it there",
+                    class.name
+                ));
+            };
+            let concurrent = project.dialect == Dialect::Postgresql;
+            let op_name = if concurrent {
+                REMOVE_INDEX_HELPER
+            } else {
+                "migrations.RemoveIndex"
+            };
+            Ok((
+                remove_list_item(text, list, item),
+                MigrationOp {
+                    fragment: format!("remove_{model_name}_{}", name.to_ascii_lowercase()),
+                    code: format!(
+                        "        {op_name}(\n            model_name={},\n            name={},\n        ),\n",
+                        quote(&model_name),
+                        quote(name)
+                    ),
+                    concurrent,
+                },
+            ))
+        }
+        IndexOrigin::FrameworkImplicit | IndexOrigin::FieldFlag => {
+            let attr = index.field.as_deref().ok_or("the index has no field")?;
+            let Some(field) = class.fields.iter().find(|f| f.attr == attr) else {
+                return Err(format!(
+                    "`{attr}` is inherited by `{}`; set `db_index=False` where it is declared",
+                    class.name
+                ));
+            };
+            if field.dynamic {
+                return Err(format!(
+                    "`{attr}` is built from `**kwargs`; edit it by hand"
+                ));
+            }
+            let edit = match field.keyword_span("db_index") {
+                Some(span) => Edit::replace(span, "db_index=False"),
+                None => add_keyword(text, field.arguments, "db_index=False"),
+            };
+            let rendered = render_field_for_migration(project, model, file, field)?;
+            Ok((
+                edit,
+                MigrationOp {
+                    fragment: format!("alter_{model_name}_{attr}"),
+                    code: format!(
+                        "        migrations.AlterField(\n            model_name={},\n            name={},\n            field={rendered},\n        ),\n",
+                        quote(&model_name),
+                        quote(attr)
+                    ),
+                    concurrent: false,
+                },
+            ))
+        }
+        _ => Err(format!(
+            "{} is not declared in a model (a migration or the database creates it); drop it by hand",
+            index.display_name()
+        )),
+    }
+}
+
+fn find_item(list: &IndexList, span: Span) -> Option<(Span, Span)> {
+    let literal = list.literal.as_ref()?;
+    literal
+        .items
+        .iter()
+        .find(|item| **item == span)
+        .map(|item| (literal.span, *item))
+}
+
+/// Remove one item from a list literal with its comma (and its line when
+/// it stands alone on it).
+fn remove_list_item(text: &str, _list: Span, item: Span) -> Edit {
+    let line_start = text[..item.start].rfind('\n').map_or(0, |i| i + 1);
+    let alone_before = text[line_start..item.start].trim().is_empty();
+    let rest = &text[item.end..];
+    let comma = rest.trim_start_matches([' ', '\t']).starts_with(',');
+    let mut end = item.end;
+    if comma {
+        end += rest.find(',').expect("checked above") + 1;
+    }
+    let line_end = text[end..].find('\n').map(|i| end + i);
+    let alone_after = line_end.is_some_and(|le| text[end..le].trim().is_empty());
+    if alone_before && alone_after {
+        return Edit::replace(Span::new(line_start, line_end.expect("checked") + 1), "");
+    }
+    if comma {
+        // `a, ITEM, b` → `a, b`
+        let spaces = text[end..].len() - text[end..].trim_start_matches([' ', '\t']).len();
+        return Edit::replace(Span::new(item.start, end + spaces), "");
+    }
+    // The last item without a trailing comma: take the comma before it.
+    let before = text[..item.start].trim_end();
+    let start = if before.ends_with(',') {
+        before.len() - 1
+    } else {
+        item.start
+    };
+    Edit::replace(Span::new(start, item.end), "")
+}
+
+/// Add `keyword` as the last argument of a call's `( … )`.
+fn add_keyword(text: &str, arguments: Span, keyword: &str) -> Edit {
+    let inside = &text[arguments.start + 1..arguments.end - 1];
+    let trimmed = inside.trim_end();
+    let content_end = arguments.start + 1 + trimmed.len();
+    if trimmed.is_empty() {
+        return Edit::insert(arguments.start + 1, keyword);
+    }
+    if inside.contains('\n') {
+        let indent = inside
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .map(|l| l.len() - l.trim_start().len())
+            .unwrap_or(4);
+        let pad = " ".repeat(indent);
+        if trimmed.ends_with(',') {
+            Edit::insert(content_end, format!("\n{pad}{keyword},"))
+        } else {
+            Edit::insert(content_end, format!(",\n{pad}{keyword}"))
+        }
+    } else if trimmed.ends_with(',') {
+        Edit::insert(content_end, format!(" {keyword}"))
+    } else {
+        Edit::insert(content_end, format!(", {keyword}"))
+    }
+}
+
+/// The field as a migration writes it (`to="app.model"`), with
+/// `db_index=False`. Only arguments that mean the same inside a migration
+/// are accepted; anything else makes the fix manual.
+fn render_field_for_migration(
+    project: &DjangoProject,
+    model: &Model,
+    file: &ModelsFile,
+    field: &super::models::FieldDecl,
+) -> Result<String, String> {
+    let text = file.source.text.as_str();
+    let tree = py::parse(&text[field.call.start..field.call.end]);
+    let snippet = &text[field.call.start..field.call.end];
+    let root = tree.root_node();
+    let call = root
+        .named_child(0)
+        .and_then(|s| s.named_child(0))
+        .filter(|n| n.kind() == "call")
+        .ok_or("cannot re-read the field")?;
+    let args = py::arguments(call, snippet);
+    let models_alias = file.imports.models_module.as_deref();
+    let mut kwargs: Vec<(String, String)> = Vec::new();
+    let target = match &field.target {
+        Some(super::models::Target::AuthUserModel) => "settings.AUTH_USER_MODEL".to_string(),
+        Some(target) => {
+            let label =
+                target_label(project, model, target).ok_or("cannot resolve the relation target")?;
+            quote(&label)
+        }
+        None => return Err("the field has no target".into()),
+    };
+    kwargs.push(("to".into(), target));
+    for (position, node) in args.positional.iter().enumerate().skip(1) {
+        if position == 1 {
+            kwargs.push(("on_delete".into(), portable(*node, snippet, models_alias)?));
+        }
+    }
+    for (name, node) in &args.keywords {
+        if name == "to" || name == "db_index" {
+            continue;
+        }
+        kwargs.push((name.clone(), portable(*node, snippet, models_alias)?));
+    }
+    kwargs.push(("db_index".into(), "False".into()));
+    kwargs.sort();
+    let body: Vec<String> = kwargs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    Ok(format!("models.{}({})", field.kind, body.join(", ")))
+}
+
+/// `"app_label.modelname"` for a relation target, as migrations write it.
+fn target_label(
+    project: &DjangoProject,
+    model: &Model,
+    target: &super::models::Target,
+) -> Option<String> {
+    use super::models::Target;
+    match target {
+        Target::Label(l) if l == "self" => Some(format!(
+            "{}.{}",
+            model.app_label,
+            model.name.to_ascii_lowercase()
+        )),
+        Target::Label(l) => Some(match l.split_once('.') {
+            Some((app, name)) => format!("{app}.{}", name.to_ascii_lowercase()),
+            None => format!("{}.{}", model.app_label, l.to_ascii_lowercase()),
+        }),
+        Target::Class(name) => {
+            let simple = name.rsplit('.').next()?;
+            let candidates: Vec<&Model> =
+                project.models.iter().filter(|m| m.name == simple).collect();
+            let chosen = candidates
+                .iter()
+                .find(|m| m.app_label == model.app_label)
+                .or(candidates.first())?;
+            Some(format!(
+                "{}.{}",
+                chosen.app_label,
+                chosen.name.to_ascii_lowercase()
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// A value that means the same in a migration module: literals, `models.X`
+/// attributes, and lazy translations of literals.
+fn portable(
+    node: tree_sitter::Node,
+    text: &str,
+    models_alias: Option<&str>,
+) -> Result<String, String> {
+    let raw = py::text(node, text);
+    match node.kind() {
+        "string" | "concatenated_string" | "integer" | "float" | "true" | "false" | "none" => {
+            Ok(raw.to_string())
+        }
+        "attribute" => {
+            let name = py::dotted_name(node, text).unwrap_or_default();
+            match (name.split_once('.'), models_alias) {
+                (Some((head, rest)), Some(alias)) if head == alias => Ok(format!("models.{rest}")),
+                _ => Err(format!(
+                    "`{raw}` may not resolve inside a migration; edit it by hand"
+                )),
+            }
+        }
+        "call" => {
+            let callee = py::call_name(node, text).unwrap_or_default();
+            let args = py::arguments(node, text);
+            let is_translation = matches!(
+                callee.as_str(),
+                "_" | "gettext_lazy" | "gettext" | "ugettext_lazy" | "pgettext_lazy"
+            );
+            match args.positional.last() {
+                Some(arg) if is_translation && py::string_value(*arg, text).is_some() => {
+                    Ok(py::text(*arg, text).to_string())
+                }
+                _ => Err(format!(
+                    "`{raw}` may not resolve inside a migration; edit it by hand"
+                )),
+            }
+        }
+        _ => Err(format!(
+            "`{raw}` may not resolve inside a migration; edit it by hand"
+        )),
+    }
+}
+
+/// The name `makemigrations` gives a migration from its operations.
+fn migration_name(fragments: &[String]) -> String {
+    let clean = |s: &str| {
+        let mut out = String::new();
+        let mut last_underscore = false;
+        for c in s.chars() {
+            if c.is_alphanumeric() || c == '_' {
+                out.push(c);
+                last_underscore = c == '_';
+            } else if !last_underscore {
+                out.push('_');
+                last_underscore = true;
+            }
+        }
+        out
+    };
+    let mut name = clean(&fragments[0]);
+    for fragment in &fragments[1..] {
+        let next = format!("{name}_{}", clean(fragment));
+        if next.len() > 52 {
+            name.push_str("_and_more");
+            break;
+        }
+        name = next;
+    }
+    name
+}
+
+/// A migration's name, its dependencies and what it replaces.
+struct GraphNode {
+    name: String,
+    dependencies: Vec<(String, String)>,
+    replaces: Vec<(String, String)>,
+}
+
+/// The app's migrations, read from disk (`check` skips most of them).
+fn app_migrations(app_dir: &Path) -> Result<Vec<GraphNode>, String> {
+    let dir = app_dir.join("migrations");
+    let entries =
+        std::fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !super::migrations::is_migration_path(&path) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let source = crate::source::SourceFile::new(path.clone(), text);
+        if let Some(migration) = super::parse_migration(&source) {
+            out.push(GraphNode {
+                name: migration.name,
+                dependencies: migration.dependencies,
+                replaces: migration.replaces,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// The app's single leaf migration: the one no other migration of the app
+/// depends on (squashed-away migrations excluded).
+fn leaf_migration(app_dir: &Path, label: &str) -> Result<Option<String>, String> {
+    let migrations = app_migrations(app_dir)?;
+    if migrations.is_empty() {
+        return Ok(None);
+    }
+    let replaced: Vec<&String> = migrations
+        .iter()
+        .flat_map(|m| {
+            m.replaces
+                .iter()
+                .filter(|(a, _)| a == label)
+                .map(|(_, n)| n)
+        })
+        .collect();
+    let live: Vec<&GraphNode> = migrations
+        .iter()
+        .filter(|m| !replaced.contains(&&m.name))
+        .collect();
+    let depended: Vec<&String> = live
+        .iter()
+        .flat_map(|m| {
+            m.dependencies
+                .iter()
+                .filter(|(a, _)| a == label)
+                .map(|(_, n)| n)
+        })
+        .collect();
+    let leaves: Vec<&String> = live
+        .iter()
+        .map(|m| &m.name)
+        .filter(|name| !depended.contains(name))
+        .collect();
+    match leaves.as_slice() {
+        [leaf] => Ok(Some((*leaf).clone())),
+        [] => Err(format!("the migrations of app `{label}` form a cycle")),
+        many => Err(format!(
+            "app `{label}` has conflicting leaf migrations ({}); run `manage.py makemigrations --merge` first",
+            many.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+fn new_migration(
+    project: &DjangoProject,
+    app_dir: &Path,
+    label: &str,
+    ops: Vec<MigrationOp>,
+) -> Result<Option<FileChange>, String> {
+    if !app_dir.join("migrations").is_dir() {
+        // The app has no migrations: the model edit is the whole fix.
+        return Ok(None);
+    }
+    let leaf = leaf_migration(app_dir, label)?;
+    let number = leaf
+        .as_deref()
+        .and_then(|l| l.split('_').next())
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(0)
+        + 1;
+    let mut ops = ops;
+    // Add before remove, like the autodetector; stable within each group.
+    ops.sort_by_key(|op| op.fragment.starts_with("remove_") || op.fragment.starts_with("alter_"));
+    let fragments: Vec<String> = ops.iter().map(|o| o.fragment.clone()).collect();
+    let name = format!("{number:04}_{}", migration_name(&fragments));
+    let path = app_dir.join("migrations").join(format!("{name}.py"));
+    if path.exists() {
+        return Err(format!("{} already exists", path.display()));
+    }
+    let uses = |helper: &str| ops.iter().any(|o| o.code.contains(helper));
+    let concurrent = ops.iter().any(|o| o.concurrent);
+    let uses_settings = ops
+        .iter()
+        .any(|o| o.code.contains("settings.AUTH_USER_MODEL"));
+    let mut out = format!("# Generated by ixray {}\n\n", env!("CARGO_PKG_VERSION"));
+    if uses_settings {
+        out.push_str("from django.conf import settings\n");
+    }
+    match (uses(ADD_INDEX_HELPER), uses(REMOVE_INDEX_HELPER)) {
+        (true, true) => out.push_str(
+            "from django.contrib.postgres.operations import AddIndexConcurrently, RemoveIndexConcurrently\n",
+        ),
+        (true, false) => out.push_str("from django.contrib.postgres.operations import AddIndexConcurrently\n"),
+        (false, true) => out.push_str("from django.contrib.postgres.operations import RemoveIndexConcurrently\n"),
+        (false, false) => {}
+    }
+    out.push_str("from django.db import migrations, models\n");
+    if uses(ADD_INDEX_HELPER) {
+        out.push_str(&helper_class(
+            ADD_INDEX_HELPER,
+            "AddIndexConcurrently",
+            "migrations.AddIndex",
+            "Build the index",
+        ));
+    }
+    if uses(REMOVE_INDEX_HELPER) {
+        out.push_str(&helper_class(
+            REMOVE_INDEX_HELPER,
+            "RemoveIndexConcurrently",
+            "migrations.RemoveIndex",
+            "Drop the index",
+        ));
+    }
+    out.push_str("\n\nclass Migration(migrations.Migration):\n");
+    if concurrent {
+        out.push_str("    # CREATE/DROP INDEX CONCURRENTLY cannot run inside a transaction.\n    atomic = False\n\n");
+    }
+    out.push_str("    dependencies = [\n");
+    if let Some(leaf) = &leaf {
+        let _ = writeln!(out, "        ({}, {}),", quote(label), quote(leaf));
+    }
+    if uses_settings {
+        out.push_str("        migrations.swappable_dependency(settings.AUTH_USER_MODEL),\n");
+    }
+    out.push_str("    ]\n\n    operations = [\n");
+    for op in &ops {
+        out.push_str(&op.code);
+    }
+    out.push_str("    ]\n");
+    let _ = project;
+    Ok(Some(FileChange::Create {
+        path,
+        contents: out,
+    }))
+}
+
+/// A migration-local operation that runs CONCURRENTLY on PostgreSQL and the
+/// plain operation elsewhere (SQLite in tests, for instance).
+fn helper_class(name: &str, base: &str, plain: &str, verb: &str) -> String {
+    format!(
+        r#"
+
+class {name}({base}):
+    """{verb} without blocking writes on PostgreSQL; plainly on other databases."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+        else:
+            {plain}.database_forwards(self, app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+        else:
+            {plain}.database_backwards(self, app_label, schema_editor, from_state, to_state)
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migration_names_follow_makemigrations() {
+        assert_eq!(
+            migration_name(&["order_orders_orde_shippin_0c7b1d_idx".into()]),
+            "order_orders_orde_shippin_0c7b1d_idx"
+        );
+        assert_eq!(
+            migration_name(&["order_a_idx".into(), "order_b_idx".into()]),
+            "order_a_idx_order_b_idx"
+        );
+        assert_eq!(
+            migration_name(&[
+                "order_orders_orde_shippin_0c7b1d_idx".into(),
+                "order_orders_orde_coupon__1a2b3c_idx".into()
+            ]),
+            "order_orders_orde_shippin_0c7b1d_idx_and_more"
+        );
+    }
+
+    #[test]
+    fn keywords_are_added_in_the_call_style() {
+        let one_line = "models.ForeignKey(A, on_delete=models.CASCADE)";
+        let span = Span::new(17, one_line.len());
+        let edit = add_keyword(one_line, span, "db_index=False");
+        let (out, _) = crate::source::apply_edits(one_line, &[edit]);
+        assert_eq!(
+            out,
+            "models.ForeignKey(A, on_delete=models.CASCADE, db_index=False)"
+        );
+
+        let multi = "models.ForeignKey(\n        A,\n        on_delete=models.CASCADE,\n    )";
+        let span = Span::new(17, multi.len());
+        let (out, _) =
+            crate::source::apply_edits(multi, &[add_keyword(multi, span, "db_index=False")]);
+        assert_eq!(
+            out,
+            "models.ForeignKey(\n        A,\n        on_delete=models.CASCADE,\n        db_index=False,\n    )"
+        );
+    }
+
+    #[test]
+    fn list_items_are_removed_with_their_line() {
+        let text = "x = [\n    a,\n    b,\n]\n";
+        let edit = remove_list_item(text, Span::new(4, 20), Span::new(17, 18));
+        let (out, _) = crate::source::apply_edits(text, &[edit]);
+        assert_eq!(out, "x = [\n    a,\n]\n");
+        let inline = "x = [a, b]";
+        let (out, _) = crate::source::apply_edits(
+            inline,
+            &[remove_list_item(inline, Span::new(4, 10), Span::new(8, 9))],
+        );
+        assert_eq!(out, "x = [a]");
+        let (out, _) = crate::source::apply_edits(
+            inline,
+            &[remove_list_item(inline, Span::new(4, 10), Span::new(5, 6))],
+        );
+        assert_eq!(out, "x = [b]");
+    }
+}

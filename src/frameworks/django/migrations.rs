@@ -1,0 +1,218 @@
+//! Reads Django migration modules: their place in the graph (name,
+//! dependencies) and the operations that create or drop indexes.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tree_sitter::Node;
+
+use super::models::{self, IndexDecl};
+use crate::frameworks::python as py;
+use crate::schema::sql::{self, IndexStatement};
+use crate::source::{SourceFile, Span};
+
+#[derive(Debug)]
+pub struct MigrationFile {
+    pub source: Arc<SourceFile>,
+    /// The app folder (parent of `migrations/`).
+    pub app_dir: PathBuf,
+    /// The file stem, e.g. `0002_order_customer_idx`.
+    pub name: String,
+    pub dependencies: Vec<(String, String)>,
+    pub replaces: Vec<(String, String)>,
+    pub operations: Vec<Operation>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Operation {
+    AddIndex {
+        model: String,
+        index: IndexDecl,
+    },
+    RemoveIndex {
+        model: String,
+        name: String,
+    },
+    RenameIndex {
+        model: String,
+        old: String,
+        new: String,
+    },
+    Sql {
+        statement: IndexStatement,
+        span: Span,
+    },
+}
+
+/// Whether `path` looks like a Django migration module.
+pub fn is_migration_path(path: &Path) -> bool {
+    let in_migrations = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .is_some_and(|n| n == "migrations");
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    in_migrations && path.extension().is_some_and(|e| e == "py") && stem != "__init__"
+}
+
+pub fn app_dir_of(path: &Path) -> PathBuf {
+    path.parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+pub fn extract(source: Arc<SourceFile>, tree: &tree_sitter::Tree) -> Option<MigrationFile> {
+    let text = source.text.as_str();
+    let definitions = py::definitions(tree, text);
+    let class = definitions.classes.iter().find(|c| {
+        c.child_by_field_name("name")
+            .is_some_and(|n| py::text(n, text) == "Migration")
+    })?;
+    let body = class.child_by_field_name("body")?;
+    let mut migration = MigrationFile {
+        app_dir: app_dir_of(&source.path),
+        name: source
+            .path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string(),
+        dependencies: Vec::new(),
+        replaces: Vec::new(),
+        operations: Vec::new(),
+        source: source.clone(),
+    };
+    for (name, value, _) in py::class_assignments(body, text) {
+        match name.as_str() {
+            "dependencies" => migration.dependencies = read_pairs(value, text),
+            "replaces" => migration.replaces = read_pairs(value, text),
+            "operations" => {
+                for op in py::sequence_items(value).unwrap_or_default() {
+                    read_operation(op, text, &mut migration.operations);
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(migration)
+}
+
+fn read_pairs(value: Node, text: &str) -> Vec<(String, String)> {
+    py::sequence_items(value)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|item| {
+            let pair = py::string_list(item, text)?;
+            match pair.as_slice() {
+                [app, name] => Some((app.clone(), name.clone())),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+fn read_operation(node: Node, text: &str, out: &mut Vec<Operation>) {
+    let Some(callee) = py::call_name(node, text) else {
+        return;
+    };
+    let kind = py::last_segment(&callee);
+    let args = py::arguments(node, text);
+    let arg = |name: &str, position: usize| {
+        args.keyword(name)
+            .or_else(|| args.positional.get(position).copied())
+    };
+    let string_arg =
+        |name: &str, position: usize| arg(name, position).and_then(|n| py::string_value(n, text));
+    if kind.contains("AddIndex") {
+        let model = string_arg("model_name", 0);
+        let index = arg("index", 1).and_then(|n| read_index(n, text));
+        if let (Some(model), Some(index)) = (model, index) {
+            out.push(Operation::AddIndex { model, index });
+        }
+    } else if kind.contains("RemoveIndex") {
+        if let (Some(model), Some(name)) = (string_arg("model_name", 0), string_arg("name", 1)) {
+            out.push(Operation::RemoveIndex { model, name });
+        }
+    } else if kind == "RenameIndex" {
+        if let (Some(model), Some(new), Some(old)) = (
+            string_arg("model_name", 0),
+            string_arg("new_name", 1),
+            string_arg("old_name", 2),
+        ) {
+            out.push(Operation::RenameIndex { model, old, new });
+        }
+    } else if kind == "RunSQL"
+        && let Some(sql_node) = arg("sql", 0)
+    {
+        for script in sql_strings(sql_node, text) {
+            for statement in sql::index_statements(&script) {
+                out.push(Operation::Sql {
+                    statement,
+                    span: py::span(node),
+                });
+            }
+        }
+    }
+}
+
+/// An index in a migration is written as in a model's `Meta.indexes`.
+fn read_index(node: Node, text: &str) -> Option<IndexDecl> {
+    models::read_index(node, text)
+}
+
+/// `"SQL"`, `["SQL", ...]` or `[("SQL", params), ...]`.
+fn sql_strings(node: Node, text: &str) -> Vec<String> {
+    if let Some(s) = py::string_value(node, text) {
+        return vec![s];
+    }
+    py::sequence_items(node)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|item| {
+            py::string_value(item, text).or_else(|| {
+                py::sequence_items(item)?
+                    .first()
+                    .and_then(|first| py::string_value(*first, text))
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_graph_and_index_operations() {
+        let text = r#"
+from django.db import migrations, models
+
+class Migration(migrations.Migration):
+    dependencies = [("shop", "0001_initial"), migrations.swappable_dependency(settings.AUTH_USER_MODEL)]
+    operations = [
+        migrations.AddIndex(model_name="order", index=models.Index(fields=["customer"], name="ord_c_ix")),
+        migrations.RemoveIndex(model_name="order", name="old_ix"),
+        migrations.RunSQL(
+            sql=["CREATE INDEX legacy_ix ON shop_order (coupon_id);"],
+            reverse_sql="DROP INDEX legacy_ix;",
+        ),
+    ]
+"#;
+        let source = SourceFile::new(PathBuf::from("shop/migrations/0002_x.py"), text.to_string());
+        let tree = py::parse(text);
+        let migration = extract(source, &tree).unwrap();
+        assert_eq!(migration.name, "0002_x");
+        assert_eq!(migration.app_dir, PathBuf::from("shop"));
+        assert_eq!(
+            migration.dependencies,
+            vec![("shop".to_string(), "0001_initial".to_string())]
+        );
+        assert_eq!(migration.operations.len(), 3);
+        assert!(
+            matches!(&migration.operations[0], Operation::AddIndex { model, index } if model == "order" && index.name.as_deref() == Some("ord_c_ix"))
+        );
+        assert!(
+            matches!(&migration.operations[2], Operation::Sql { statement: IndexStatement::Create(c), .. } if c.table == "shop_order")
+        );
+    }
+}

@@ -1,0 +1,119 @@
+//! Django: models, migrations and settings read from source (never imported),
+//! and fixes written as `Meta.indexes` entries plus a new migration.
+
+pub mod emit;
+pub mod migrations;
+pub mod models;
+pub mod project;
+pub mod settings;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use memchr::memmem;
+
+use crate::frameworks::python;
+use crate::source::SourceFile;
+
+/// What a Python file may hold for Django, decided from its bytes alone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileRoles {
+    pub models: bool,
+    pub migration: bool,
+    pub settings: bool,
+    pub apps: bool,
+}
+
+impl FileRoles {
+    pub fn any(self) -> bool {
+        self.models || self.migration || self.settings || self.apps
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    memmem::find(haystack, needle).is_some()
+}
+
+/// The cheap byte prefilter: most files of a large project are never parsed.
+pub fn classify(path: &Path, bytes: &[u8]) -> FileRoles {
+    let mut roles = FileRoles::default();
+    if migrations::is_migration_path(path) {
+        // Only operations that create or drop indexes matter for `check`.
+        roles.migration = contains(bytes, b"Migration")
+            && (contains(bytes, b"Index") || contains(bytes, b"RunSQL"));
+        return roles;
+    }
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if file_name == "apps.py" {
+        roles.apps = contains(bytes, b"AppConfig");
+    }
+    roles.settings = contains(bytes, b"DATABASES") || contains(bytes, b"AUTH_USER_MODEL");
+    let in_models_module = file_name == "models.py"
+        || path
+            .parent()
+            .and_then(|p| p.file_name())
+            .is_some_and(|n| n == "models");
+    roles.models =
+        contains(bytes, b"class ") && (contains(bytes, b"django.db") || in_models_module);
+    roles
+}
+
+/// Facts one file contributes to a Django project.
+#[derive(Debug, Default)]
+pub struct FileFacts {
+    pub models: Option<models::ModelsFile>,
+    pub migration: Option<migrations::MigrationFile>,
+    pub settings: Option<settings::SettingsFacts>,
+    pub apps: Vec<settings::AppConfigFacts>,
+}
+
+impl FileFacts {
+    /// The source files these facts point into.
+    pub fn sources(&self) -> Vec<Arc<SourceFile>> {
+        let mut out = Vec::new();
+        if let Some(m) = &self.models {
+            out.push(m.source.clone());
+        }
+        if let Some(m) = &self.migration {
+            out.push(m.source.clone());
+        }
+        out
+    }
+}
+
+/// The app folder of a models module: the parent of `models.py`, or of the
+/// `models/` package.
+pub fn app_dir_of_models(path: &Path) -> std::path::PathBuf {
+    let parent = path.parent().unwrap_or(Path::new(""));
+    if parent.file_name().is_some_and(|n| n == "models") {
+        parent.parent().unwrap_or(Path::new("")).to_path_buf()
+    } else {
+        parent.to_path_buf()
+    }
+}
+
+pub fn extract(source: &Arc<SourceFile>, roles: FileRoles, tree: &tree_sitter::Tree) -> FileFacts {
+    let mut facts = FileFacts::default();
+    if roles.migration {
+        facts.migration = migrations::extract(source.clone(), tree);
+    }
+    if roles.settings {
+        facts.settings = settings::extract_settings(source, tree);
+    }
+    if roles.apps {
+        facts.apps = settings::extract_app_configs(source, tree);
+    }
+    if roles.models {
+        let file = models::extract(source.clone(), app_dir_of_models(&source.path), tree);
+        if !file.classes.is_empty() {
+            facts.models = Some(file);
+        }
+    }
+    facts
+}
+
+/// Parse a Python file for Django; used by `fix` for files `check` skipped.
+pub fn parse_migration(source: &Arc<SourceFile>) -> Option<migrations::MigrationFile> {
+    let tree = python::parse(&source.text);
+    migrations::extract(source.clone(), &tree)
+}

@@ -1,0 +1,683 @@
+//! Reads one Django models module into facts: model classes, their fields,
+//! and `Meta` options, with the spans that fixes edit. Nothing is resolved
+//! across files here (see `project.rs`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tree_sitter::Node;
+
+use crate::frameworks::python::{self as py, Arguments};
+use crate::source::{SourceFile, Span};
+
+#[derive(Debug)]
+pub struct ModelsFile {
+    pub source: Arc<SourceFile>,
+    /// The app folder the module belongs to (`shop/` for `shop/models.py` and
+    /// for `shop/models/order.py`).
+    pub app_dir: PathBuf,
+    pub imports: Imports,
+    pub classes: Vec<ClassDecl>,
+}
+
+/// How the module imports Django's model API, so fixes write in its style.
+#[derive(Debug, Default)]
+pub struct Imports {
+    /// Local name of `django.db.models` (`from django.db import models`).
+    pub models_module: Option<String>,
+    /// Names imported directly from `django.db.models`: (imported, local).
+    pub direct: Vec<(String, String)>,
+    /// `from <module> import <name> [as <local>]`: (local, module, name).
+    pub from_imports: Vec<(String, String, String)>,
+    /// Where a new import line goes: the end of the last top-level import.
+    pub insert_at: usize,
+}
+
+impl Imports {
+    /// How code in this module names `django.db.models.<name>`, if it can.
+    pub fn reference(&self, name: &str) -> Option<String> {
+        if let Some((_, local)) = self.direct.iter().find(|(n, _)| n == name) {
+            return Some(local.clone());
+        }
+        self.models_module.as_ref().map(|m| format!("{m}.{name}"))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ClassDecl {
+    pub name: String,
+    pub span: Span,
+    pub bases: Vec<String>,
+    pub body: Span,
+    pub body_indent: String,
+    pub fields: Vec<FieldDecl>,
+    /// Attributes set to `None`: a child removing an inherited field.
+    pub removed: Vec<String>,
+    pub meta: Option<MetaDecl>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FieldDecl {
+    pub attr: String,
+    /// The field class: `ForeignKey`, `CharField`, … (last name segment).
+    pub kind: String,
+    pub call: Span,
+    pub statement: Span,
+    /// The relation target for relation fields (positional or `to=`).
+    pub target: Option<Target>,
+    pub through: Option<Target>,
+    pub primary_key: bool,
+    pub unique: bool,
+    pub db_index: Option<bool>,
+    pub db_constraint: bool,
+    pub db_column: Option<String>,
+    pub to_field: Option<String>,
+    pub db_table: Option<String>,
+    pub parent_link: bool,
+    /// `name=value` spans of the keyword arguments, for edits.
+    pub keyword_spans: Vec<(String, Span)>,
+    /// The argument list `( … )`.
+    pub arguments: Span,
+    /// `**kwargs` in the call: the field's options are unknowable.
+    pub dynamic: bool,
+}
+
+impl FieldDecl {
+    pub fn is_relation(&self) -> bool {
+        matches!(
+            self.kind.as_str(),
+            "ForeignKey" | "OneToOneField" | "ManyToManyField" | "ParentalKey" | "TreeForeignKey"
+        )
+    }
+
+    pub fn is_many_to_many(&self) -> bool {
+        self.kind == "ManyToManyField" || self.kind == "ParentalManyToManyField"
+    }
+
+    pub fn is_one_to_one(&self) -> bool {
+        self.kind == "OneToOneField"
+    }
+
+    pub fn keyword_span(&self, name: &str) -> Option<Span> {
+        self.keyword_spans
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, s)| *s)
+    }
+}
+
+/// A relation target as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `"Model"`, `"app.Model"` or `"self"`.
+    Label(String),
+    /// A class reference: `Customer`, `shop.models.Customer`.
+    Class(String),
+    /// `settings.AUTH_USER_MODEL`
+    AuthUserModel,
+    /// Something computed.
+    Unknown,
+}
+
+#[derive(Debug, Clone)]
+pub struct MetaDecl {
+    pub span: Span,
+    pub body: Span,
+    pub body_indent: String,
+    pub bases: Vec<String>,
+    pub is_abstract: Option<bool>,
+    pub proxy: bool,
+    pub managed: Option<bool>,
+    pub db_table: Option<String>,
+    pub app_label: Option<String>,
+    pub indexes: Option<IndexList>,
+    pub constraints: Option<IndexList>,
+    pub unique_together: Option<Vec<Vec<String>>>,
+    pub index_together: Option<Vec<Vec<String>>>,
+}
+
+/// `indexes = [...]` or `constraints = [...]`, possibly extending a parent's.
+#[derive(Debug, Clone)]
+pub struct IndexList {
+    pub items: Vec<IndexDecl>,
+    /// Lists it extends: `Base.Meta.indexes + [...]`, `[*Base.Meta.indexes, ...]`.
+    pub inherited: Vec<String>,
+    /// The list literal that new entries can go into, with its item spans.
+    pub literal: Option<ListLiteral>,
+    pub statement: Span,
+    /// Part of the value could not be read (a call, a variable).
+    pub partial: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ListLiteral {
+    pub span: Span,
+    pub items: Vec<Span>,
+}
+
+/// A `models.Index(...)`, `UniqueConstraint(...)` or contrib index.
+#[derive(Debug, Clone)]
+pub struct IndexDecl {
+    /// `Index`, `UniqueConstraint`, `GinIndex`, `CheckConstraint`, …
+    pub class: String,
+    /// Field names with DESC flags (`"-created_at"` → (`created_at`, true)).
+    pub fields: Vec<(String, bool)>,
+    /// Positional expressions as written (`Lower("email")`).
+    pub expressions: Vec<String>,
+    pub name: Option<String>,
+    pub condition: Option<Condition>,
+    pub include: Vec<String>,
+    pub opclasses: Vec<String>,
+    pub span: Span,
+}
+
+/// A `Q(...)` condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    /// ANDed lookups: `Q(a__isnull=False, state="open") & Q(b=1)`.
+    All(Vec<Lookup>),
+    /// Anything else (OR, negation, expressions), as written.
+    Raw(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    /// `customer__isnull` → path `customer`, lookup `isnull`.
+    pub path: String,
+    pub lookup: String,
+    /// The value as a Python literal text.
+    pub value: String,
+}
+
+/// Read a models module. Returns `None` when it declares no classes at all.
+pub fn extract(source: Arc<SourceFile>, app_dir: PathBuf, tree: &tree_sitter::Tree) -> ModelsFile {
+    let text = source.text.as_str();
+    let definitions = py::definitions(tree, text);
+    let imports = read_imports(tree.root_node(), text);
+    let classes = definitions
+        .classes
+        .iter()
+        .filter_map(|class| read_class(*class, text))
+        .collect();
+    ModelsFile {
+        source,
+        app_dir,
+        imports,
+        classes,
+    }
+}
+
+fn read_imports(root: Node, text: &str) -> Imports {
+    let mut imports = Imports::default();
+    let mut cursor = root.walk();
+    for statement in root.named_children(&mut cursor) {
+        match statement.kind() {
+            "import_from_statement" => {
+                imports.insert_at = statement.end_byte();
+                let Some(module) = statement
+                    .child_by_field_name("module_name")
+                    .map(|m| py::text(m, text).to_string())
+                else {
+                    continue;
+                };
+                let mut names = statement.walk();
+                for name in statement.children_by_field_name("name", &mut names) {
+                    let (imported, local) = match name.kind() {
+                        "aliased_import" => (
+                            name.child_by_field_name("name").map(|n| py::text(n, text)),
+                            name.child_by_field_name("alias").map(|n| py::text(n, text)),
+                        ),
+                        _ => (Some(py::text(name, text)), Some(py::text(name, text))),
+                    };
+                    let (Some(imported), Some(local)) = (imported, local) else {
+                        continue;
+                    };
+                    if module == "django.db" && imported == "models" {
+                        imports.models_module = Some(local.to_string());
+                    } else if module == "django.db.models" {
+                        imports
+                            .direct
+                            .push((imported.to_string(), local.to_string()));
+                    }
+                    imports.from_imports.push((
+                        local.to_string(),
+                        module.clone(),
+                        imported.to_string(),
+                    ));
+                }
+            }
+            "import_statement" | "future_import_statement" => {
+                imports.insert_at = statement.end_byte();
+            }
+            _ => {}
+        }
+    }
+    imports
+}
+
+fn class_bases(class: Node, text: &str) -> Vec<String> {
+    let Some(superclasses) = class.child_by_field_name("superclasses") else {
+        return Vec::new();
+    };
+    let mut cursor = superclasses.walk();
+    superclasses
+        .named_children(&mut cursor)
+        .filter_map(|b| py::dotted_name(b, text))
+        .collect()
+}
+
+fn body_indent(body: Node, text: &str) -> String {
+    py::indentation_at(text, body.start_byte()).to_string()
+}
+
+fn read_class(class: Node, text: &str) -> Option<ClassDecl> {
+    let name = py::text(class.child_by_field_name("name")?, text).to_string();
+    let body = class.child_by_field_name("body")?;
+    let mut decl = ClassDecl {
+        name,
+        span: py::span(class),
+        bases: class_bases(class, text),
+        body: py::span(body),
+        body_indent: body_indent(body, text),
+        fields: Vec::new(),
+        removed: Vec::new(),
+        meta: None,
+    };
+    let mut cursor = body.walk();
+    for statement in body.named_children(&mut cursor) {
+        if statement.kind() == "class_definition"
+            && statement
+                .child_by_field_name("name")
+                .is_some_and(|n| py::text(n, text) == "Meta")
+        {
+            decl.meta = read_meta(statement, text);
+        }
+    }
+    for (attr, value, statement) in py::class_assignments(body, text) {
+        if value.kind() == "none" {
+            decl.removed.push(attr);
+        } else if let Some(field) = read_field(attr, value, statement, text) {
+            decl.fields.push(field);
+        }
+    }
+    Some(decl)
+}
+
+fn read_target(node: Node, text: &str) -> Target {
+    if let Some(label) = py::string_value(node, text) {
+        return Target::Label(label);
+    }
+    match py::dotted_name(node, text) {
+        Some(name) if name.ends_with("AUTH_USER_MODEL") => Target::AuthUserModel,
+        Some(name) => Target::Class(name),
+        None => Target::Unknown,
+    }
+}
+
+fn read_field(attr: String, value: Node, statement: Node, text: &str) -> Option<FieldDecl> {
+    let callee = py::call_name(value, text)?;
+    let kind = py::last_segment(&callee).to_string();
+    if !(kind.ends_with("Field") || kind.ends_with("Key") || kind == "ForeignObject") {
+        return None;
+    }
+    let args: Arguments = py::arguments(value, text);
+    let flag = |name: &str| args.keyword(name).and_then(py::bool_value);
+    let string = |name: &str| args.keyword(name).and_then(|n| py::string_value(n, text));
+    let mut field = FieldDecl {
+        attr,
+        kind,
+        call: py::span(value),
+        statement: py::span(statement),
+        target: None,
+        through: args.keyword("through").map(|n| read_target(n, text)),
+        primary_key: flag("primary_key").unwrap_or(false),
+        unique: flag("unique").unwrap_or(false),
+        db_index: flag("db_index"),
+        db_constraint: flag("db_constraint").unwrap_or(true),
+        db_column: string("db_column"),
+        to_field: string("to_field"),
+        db_table: string("db_table"),
+        parent_link: flag("parent_link").unwrap_or(false),
+        keyword_spans: Vec::new(),
+        arguments: value
+            .child_by_field_name("arguments")
+            .map(py::span)
+            .unwrap_or_default(),
+        dynamic: args.has_splat,
+    };
+    if let Some(list) = value.child_by_field_name("arguments") {
+        let mut cursor = list.walk();
+        for child in list.named_children(&mut cursor) {
+            if child.kind() == "keyword_argument"
+                && let Some(name) = child.child_by_field_name("name")
+            {
+                field
+                    .keyword_spans
+                    .push((py::text(name, text).to_string(), py::span(child)));
+            }
+        }
+    }
+    if field.is_relation() {
+        let target = args
+            .keyword("to")
+            .or_else(|| args.positional.first().copied());
+        field.target = Some(target.map_or(Target::Unknown, |n| read_target(n, text)));
+    }
+    Some(field)
+}
+
+fn read_meta(class: Node, text: &str) -> Option<MetaDecl> {
+    let body = class.child_by_field_name("body")?;
+    let mut meta = MetaDecl {
+        span: py::span(class),
+        body: py::span(body),
+        body_indent: body_indent(body, text),
+        bases: class_bases(class, text),
+        is_abstract: None,
+        proxy: false,
+        managed: None,
+        db_table: None,
+        app_label: None,
+        indexes: None,
+        constraints: None,
+        unique_together: None,
+        index_together: None,
+    };
+    for (name, value, statement) in py::class_assignments(body, text) {
+        match name.as_str() {
+            "abstract" => meta.is_abstract = py::bool_value(value),
+            "proxy" => meta.proxy = py::bool_value(value).unwrap_or(false),
+            "managed" => meta.managed = py::bool_value(value),
+            "db_table" => meta.db_table = py::string_value(value, text),
+            "app_label" => meta.app_label = py::string_value(value, text),
+            "indexes" => meta.indexes = Some(read_index_list(value, statement, text)),
+            "constraints" => meta.constraints = Some(read_index_list(value, statement, text)),
+            "unique_together" => meta.unique_together = read_together(value, text),
+            "index_together" => meta.index_together = read_together(value, text),
+            _ => {}
+        }
+    }
+    Some(meta)
+}
+
+/// `[("a", "b")]`, `(("a", "b"),)` or a single `("a", "b")`.
+fn read_together(value: Node, text: &str) -> Option<Vec<Vec<String>>> {
+    let items = py::sequence_items(value)?;
+    if !items.is_empty() && items.iter().all(|i| py::string_value(*i, text).is_some()) {
+        return Some(vec![py::string_list(value, text)?]);
+    }
+    items
+        .into_iter()
+        .map(|item| py::string_list(item, text))
+        .collect()
+}
+
+fn read_index_list(value: Node, statement: Node, text: &str) -> IndexList {
+    let mut list = IndexList {
+        items: Vec::new(),
+        inherited: Vec::new(),
+        literal: None,
+        statement: py::span(statement),
+        partial: false,
+    };
+    collect_index_list(value, text, &mut list);
+    list
+}
+
+fn collect_index_list(value: Node, text: &str, list: &mut IndexList) {
+    match value.kind() {
+        "list" | "tuple" => {
+            let mut items = Vec::new();
+            let mut cursor = value.walk();
+            for item in value.named_children(&mut cursor) {
+                match item.kind() {
+                    "comment" => continue,
+                    "list_splat" => {
+                        match item.named_child(0).and_then(|n| py::dotted_name(n, text)) {
+                            Some(name) => list.inherited.push(name),
+                            None => list.partial = true,
+                        }
+                    }
+                    _ => match read_index(item, text) {
+                        Some(index) => list.items.push(index),
+                        None => list.partial = true,
+                    },
+                }
+                items.push(py::span(item));
+            }
+            if list.literal.is_none() {
+                list.literal = Some(ListLiteral {
+                    span: py::span(value),
+                    items,
+                });
+            }
+        }
+        "binary_operator" => {
+            for side in ["left", "right"] {
+                if let Some(node) = value.child_by_field_name(side) {
+                    collect_index_list(node, text, list);
+                }
+            }
+        }
+        "parenthesized_expression" => {
+            if let Some(inner) = value.named_child(0) {
+                collect_index_list(inner, text, list);
+            }
+        }
+        _ => match py::dotted_name(value, text) {
+            Some(name) => list.inherited.push(name),
+            None => list.partial = true,
+        },
+    }
+}
+
+pub fn read_index(node: Node, text: &str) -> Option<IndexDecl> {
+    let callee = py::call_name(node, text)?;
+    let class = py::last_segment(&callee).to_string();
+    let args = py::arguments(node, text);
+    let fields = args
+        .keyword("fields")
+        .and_then(|n| py::string_list(n, text))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| match f.strip_prefix('-') {
+            Some(name) => (name.to_string(), true),
+            None => (f, false),
+        })
+        .collect();
+    Some(IndexDecl {
+        class,
+        fields,
+        expressions: args
+            .positional
+            .iter()
+            .map(|n| py::text(*n, text).to_string())
+            .collect(),
+        name: args.keyword("name").and_then(|n| py::string_value(n, text)),
+        condition: args.keyword("condition").map(|n| read_condition(n, text)),
+        include: args
+            .keyword("include")
+            .and_then(|n| py::string_list(n, text))
+            .unwrap_or_default(),
+        opclasses: args
+            .keyword("opclasses")
+            .and_then(|n| py::string_list(n, text))
+            .unwrap_or_default(),
+        span: py::span(node),
+    })
+}
+
+/// Read `Q(a=1, b__isnull=False) & Q(c=2)` into ANDed lookups.
+pub fn read_condition(node: Node, text: &str) -> Condition {
+    let mut lookups = Vec::new();
+    if collect_lookups(node, text, &mut lookups) {
+        Condition::All(lookups)
+    } else {
+        Condition::Raw(py::text(node, text).to_string())
+    }
+}
+
+fn collect_lookups(node: Node, text: &str, out: &mut Vec<Lookup>) -> bool {
+    match node.kind() {
+        "call" if py::call_name(node, text).is_some_and(|n| py::last_segment(&n) == "Q") => {
+            let args = py::arguments(node, text);
+            if !args.positional.is_empty() || args.has_splat {
+                return false;
+            }
+            for (key, value) in args.keywords {
+                let (path, lookup) = match key.rsplit_once("__") {
+                    Some((path, lookup)) if is_lookup(lookup) => (path.to_string(), lookup),
+                    _ => (key.clone(), "exact"),
+                };
+                out.push(Lookup {
+                    path,
+                    lookup: lookup.to_string(),
+                    value: py::text(value, text).to_string(),
+                });
+            }
+            true
+        }
+        "binary_operator" => {
+            let is_and = node
+                .child_by_field_name("operator")
+                .is_some_and(|op| py::text(op, text) == "&");
+            is_and
+                && node
+                    .child_by_field_name("left")
+                    .is_some_and(|l| collect_lookups(l, text, out))
+                && node
+                    .child_by_field_name("right")
+                    .is_some_and(|r| collect_lookups(r, text, out))
+        }
+        "parenthesized_expression" => node
+            .named_child(0)
+            .is_some_and(|inner| collect_lookups(inner, text, out)),
+        _ => false,
+    }
+}
+
+fn is_lookup(name: &str) -> bool {
+    matches!(
+        name,
+        "exact"
+            | "iexact"
+            | "isnull"
+            | "gt"
+            | "gte"
+            | "lt"
+            | "lte"
+            | "in"
+            | "startswith"
+            | "istartswith"
+            | "endswith"
+            | "iendswith"
+            | "contains"
+            | "icontains"
+            | "range"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn extract_text(text: &str) -> ModelsFile {
+        let source = SourceFile::new(PathBuf::from("shop/models.py"), text.to_string());
+        let tree = py::parse(text);
+        extract(source, PathBuf::from("shop"), &tree)
+    }
+
+    #[test]
+    fn reads_fields_meta_and_indexes() {
+        let file = extract_text(
+            r#"from django.db import models
+from django.db.models import Q
+
+class Order(Stamped):
+    customer = models.ForeignKey("crm.Customer", on_delete=models.CASCADE, db_index=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE)
+    code = models.SlugField(unique=True)
+    legacy = None
+
+    class Meta(Stamped.Meta):
+        db_table = "orders"
+        indexes = Stamped.Meta.indexes + [
+            models.Index(fields=["customer", "-created_at"], name="ord_cust_ix"),
+            models.Index(fields=["customer"], name="ord_open_ix", condition=Q(state="open") & Q(customer__isnull=False)),
+        ]
+        unique_together = ("customer", "code")
+"#,
+        );
+        assert_eq!(file.imports.models_module.as_deref(), Some("models"));
+        assert_eq!(
+            file.imports.reference("Index").as_deref(),
+            Some("models.Index")
+        );
+        let class = &file.classes[0];
+        assert_eq!(class.bases, vec!["Stamped"]);
+        assert_eq!(class.body_indent, "    ");
+        assert_eq!(class.removed, vec!["legacy"]);
+        let fields: Vec<_> = class
+            .fields
+            .iter()
+            .map(|f| (f.attr.as_str(), f.kind.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                ("customer", "ForeignKey"),
+                ("owner", "ForeignKey"),
+                ("code", "SlugField")
+            ]
+        );
+        assert_eq!(
+            class.fields[0].target,
+            Some(Target::Label("crm.Customer".into()))
+        );
+        assert_eq!(class.fields[0].db_index, Some(false));
+        assert_eq!(class.fields[1].target, Some(Target::AuthUserModel));
+        assert!(class.fields[2].unique);
+        let meta = class.meta.as_ref().unwrap();
+        assert_eq!(meta.bases, vec!["Stamped.Meta"]);
+        assert_eq!(meta.db_table.as_deref(), Some("orders"));
+        assert_eq!(
+            meta.unique_together,
+            Some(vec![vec!["customer".to_string(), "code".to_string()]])
+        );
+        let indexes = meta.indexes.as_ref().unwrap();
+        assert_eq!(indexes.inherited, vec!["Stamped.Meta.indexes"]);
+        assert_eq!(indexes.items.len(), 2);
+        assert_eq!(
+            indexes.items[0].fields,
+            vec![("customer".into(), false), ("created_at".into(), true)]
+        );
+        assert_eq!(
+            indexes.items[1].condition,
+            Some(Condition::All(vec![
+                Lookup {
+                    path: "state".into(),
+                    lookup: "exact".into(),
+                    value: "\"open\"".into()
+                },
+                Lookup {
+                    path: "customer".into(),
+                    lookup: "isnull".into(),
+                    value: "False".into()
+                },
+            ]))
+        );
+        assert_eq!(indexes.literal.as_ref().unwrap().items.len(), 2);
+    }
+
+    #[test]
+    fn or_conditions_stay_raw() {
+        let file = extract_text(
+            "class A(models.Model):\n    class Meta:\n        indexes = [models.Index(fields=['a'], name='x', condition=Q(a=1) | Q(b=2))]\n",
+        );
+        let meta = file.classes[0].meta.as_ref().unwrap();
+        assert!(matches!(
+            meta.indexes.as_ref().unwrap().items[0].condition,
+            Some(Condition::Raw(_))
+        ));
+    }
+}

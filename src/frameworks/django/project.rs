@@ -1,0 +1,1095 @@
+//! Resolves the facts of all Django files into tables: app labels, model
+//! inheritance (abstract, proxy, multi-table), relation targets, the indexes
+//! Django creates by itself, and indexes that only migrations create.
+
+use std::path::{Path, PathBuf};
+
+use md5::{Digest, Md5};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::migrations::{MigrationFile, Operation};
+use super::models::{
+    ClassDecl, Condition, FieldDecl, IndexDecl, IndexList, MetaDecl, ModelsFile, Target,
+};
+use super::settings::{AppConfigFacts, SettingsFacts};
+use crate::schema::sql::IndexStatement;
+use crate::schema::{
+    Column, Conjunct, Dialect, ForeignKey, Framework, Index, IndexKey, IndexMethod, IndexOrigin,
+    IndexPart, Predicate, Table,
+};
+use crate::source::Span;
+
+/// Everything ixray knows about a Django project after resolution.
+#[derive(Debug, Default)]
+pub struct DjangoProject {
+    pub files: Vec<ModelsFile>,
+    pub migrations: Vec<MigrationFile>,
+    pub dialect: Dialect,
+    pub models: Vec<Model>,
+    pub tables: Vec<Table>,
+}
+
+/// A resolved model class.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub app_label: String,
+    pub app_dir: PathBuf,
+    pub file: usize,
+    pub class: usize,
+    pub name: String,
+    pub is_abstract: bool,
+    pub proxy: bool,
+    pub managed: bool,
+    pub table: String,
+    /// Model indices of the bases that are models.
+    pub parents: Vec<usize>,
+    /// The class whose `Meta` applies (own, or inherited from an abstract
+    /// parent when the class has none): (file, class).
+    pub meta_from: Option<(usize, usize)>,
+}
+
+impl DjangoProject {
+    pub fn class(&self, model: &Model) -> &ClassDecl {
+        &self.files[model.file].classes[model.class]
+    }
+
+    pub fn model_for_table(&self, table: &str) -> Option<&Model> {
+        self.models
+            .iter()
+            .find(|m| !m.is_abstract && !m.proxy && m.table == table)
+    }
+}
+
+pub struct Inputs {
+    pub models: Vec<ModelsFile>,
+    pub migrations: Vec<MigrationFile>,
+    pub settings: Vec<SettingsFacts>,
+    pub apps: Vec<AppConfigFacts>,
+    pub dialect: Option<Dialect>,
+}
+
+/// The settings file that decides: prefer one that is not a test settings.
+fn main_settings(settings: &[SettingsFacts]) -> Option<&SettingsFacts> {
+    let is_test = |s: &SettingsFacts| {
+        s.path
+            .to_string_lossy()
+            .to_ascii_lowercase()
+            .contains("test")
+    };
+    settings
+        .iter()
+        .filter(|s| s.engine.is_some())
+        .min_by_key(|s| (is_test(s), s.path.clone()))
+}
+
+pub fn resolve(inputs: Inputs) -> DjangoProject {
+    let settings = main_settings(&inputs.settings);
+    let dialect = inputs
+        .dialect
+        .or_else(|| settings.and_then(SettingsFacts::dialect))
+        .unwrap_or_default();
+    let auth_user_model = inputs
+        .settings
+        .iter()
+        .find_map(|s| s.auth_user_model.clone())
+        .unwrap_or_else(|| "auth.User".to_string());
+
+    let labels: FxHashMap<PathBuf, String> = inputs
+        .apps
+        .iter()
+        .filter_map(|a| Some((a.app_dir.clone(), a.label.clone()?)))
+        .collect();
+    let label_of = |dir: &Path| -> String {
+        labels.get(dir).cloned().unwrap_or_else(|| {
+            dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+    };
+
+    let mut project = DjangoProject {
+        files: inputs.models,
+        migrations: inputs.migrations,
+        dialect,
+        ..DjangoProject::default()
+    };
+    project
+        .files
+        .sort_by(|a, b| a.source.path.cmp(&b.source.path));
+    project
+        .migrations
+        .sort_by(|a, b| (&a.app_dir, &a.name).cmp(&(&b.app_dir, &b.name)));
+
+    let mut resolver = Resolver::new(&project.files, &label_of);
+    resolver.find_models();
+    project.models = resolver.models.clone();
+    let builder = TableBuilder {
+        project: &project,
+        resolver: &resolver,
+        dialect,
+        auth_user_model,
+    };
+    let mut tables = builder.build();
+    add_migration_indexes(&project, &label_of, &mut tables);
+    project.tables = tables;
+    project
+}
+
+/// Finds which classes are models and how they inherit.
+struct Resolver<'p> {
+    files: &'p [ModelsFile],
+    /// (file, class) → app label.
+    labels: Vec<Vec<String>>,
+    by_name: FxHashMap<&'p str, Vec<(usize, usize)>>,
+    models: Vec<Model>,
+    model_of: FxHashMap<(usize, usize), usize>,
+}
+
+/// Bases that make a class a model without being in the project.
+fn is_django_model_base(base: &str) -> bool {
+    matches!(
+        base.rsplit('.').next().unwrap_or(base),
+        "Model" | "AbstractUser" | "AbstractBaseUser" | "PermissionsMixin" | "PolymorphicModel"
+    ) && !base.starts_with("forms.")
+}
+
+impl<'p> Resolver<'p> {
+    fn new(files: &'p [ModelsFile], label_of: &dyn Fn(&Path) -> String) -> Self {
+        let mut by_name: FxHashMap<&str, Vec<(usize, usize)>> = FxHashMap::default();
+        let mut labels = Vec::new();
+        for (fi, file) in files.iter().enumerate() {
+            let dir_label = label_of(&file.app_dir);
+            let mut file_labels = Vec::new();
+            for (ci, class) in file.classes.iter().enumerate() {
+                by_name
+                    .entry(class.name.as_str())
+                    .or_default()
+                    .push((fi, ci));
+                let label = class
+                    .meta
+                    .as_ref()
+                    .and_then(|m| m.app_label.clone())
+                    .unwrap_or_else(|| dir_label.clone());
+                file_labels.push(label);
+            }
+            labels.push(file_labels);
+        }
+        Resolver {
+            files,
+            labels,
+            by_name,
+            models: Vec::new(),
+            model_of: FxHashMap::default(),
+        }
+    }
+
+    fn class(&self, at: (usize, usize)) -> &'p ClassDecl {
+        &self.files[at.0].classes[at.1]
+    }
+
+    /// Resolve a class name as seen from `from`: same file, then same app,
+    /// then the module it was imported from, then a unique match anywhere.
+    fn lookup_class(&self, from: (usize, usize), name: &str) -> Option<(usize, usize)> {
+        let simple = name.rsplit('.').next().unwrap_or(name);
+        let candidates = self.by_name.get(simple)?;
+        if let Some(c) = candidates.iter().find(|c| c.0 == from.0 && *c != &from) {
+            return Some(*c);
+        }
+        let app = &self.files[from.0].app_dir;
+        let same_app: Vec<_> = candidates
+            .iter()
+            .filter(|c| &self.files[c.0].app_dir == app && **c != from)
+            .collect();
+        if same_app.len() == 1 {
+            return Some(*same_app[0]);
+        }
+        let imported_from = self.files[from.0]
+            .imports
+            .from_imports
+            .iter()
+            .find(|(local, _, _)| local == simple)
+            .map(|(_, module, _)| module.clone());
+        if let Some(module) = imported_from {
+            let module_tail: Vec<&str> = module.trim_start_matches('.').split('.').collect();
+            let matching: Vec<_> = candidates
+                .iter()
+                .filter(|c| {
+                    let path = &self.files[c.0].source.path;
+                    let mut components: Vec<String> = path
+                        .with_extension("")
+                        .components()
+                        .map(|p| p.as_os_str().to_string_lossy().into_owned())
+                        .collect();
+                    if components.last().is_some_and(|l| l == "__init__") {
+                        components.pop();
+                    }
+                    components.ends_with(
+                        &module_tail
+                            .iter()
+                            .map(|s| s.to_string())
+                            .collect::<Vec<_>>(),
+                    )
+                })
+                .collect();
+            if matching.len() == 1 {
+                return Some(*matching[0]);
+            }
+        }
+        let others: Vec<_> = candidates.iter().filter(|c| **c != from).collect();
+        (others.len() == 1).then(|| *others[0])
+    }
+
+    fn find_models(&mut self) {
+        let mut all = Vec::new();
+        for (fi, file) in self.files.iter().enumerate() {
+            for ci in 0..file.classes.len() {
+                all.push((fi, ci));
+            }
+        }
+        let mut memo: FxHashMap<(usize, usize), bool> = FxHashMap::default();
+        for &at in &all {
+            self.is_model(at, &mut memo, &mut FxHashSet::default());
+        }
+        for &at in &all {
+            if memo.get(&at) == Some(&true) {
+                let index = self.models.len();
+                self.model_of.insert(at, index);
+                let class = self.class(at);
+                let label = self.labels[at.0][at.1].clone();
+                let meta = class.meta.as_ref();
+                self.models.push(Model {
+                    app_label: label.clone(),
+                    app_dir: self.files[at.0].app_dir.clone(),
+                    file: at.0,
+                    class: at.1,
+                    name: class.name.clone(),
+                    is_abstract: meta.and_then(|m| m.is_abstract).unwrap_or(false),
+                    proxy: meta.is_some_and(|m| m.proxy),
+                    managed: true,
+                    table: String::new(),
+                    parents: Vec::new(),
+                    meta_from: None,
+                });
+            }
+        }
+        for index in 0..self.models.len() {
+            let at = (self.models[index].file, self.models[index].class);
+            let parents: Vec<usize> = self
+                .class(at)
+                .bases
+                .iter()
+                .filter_map(|b| self.lookup_class(at, b))
+                .filter_map(|c| self.model_of.get(&c).copied())
+                .collect();
+            self.models[index].parents = parents;
+        }
+        for index in 0..self.models.len() {
+            self.models[index].meta_from = self.meta_source(index, &mut FxHashSet::default());
+            let managed = self.meta_option(index, |m| m.managed).unwrap_or(true);
+            let db_table = self.meta_option(index, |m| m.db_table.clone());
+            let model = &mut self.models[index];
+            model.managed = managed;
+            model.table = db_table.unwrap_or_else(|| {
+                format!("{}_{}", model.app_label, model.name.to_ascii_lowercase())
+            });
+        }
+    }
+
+    fn is_model(
+        &self,
+        at: (usize, usize),
+        memo: &mut FxHashMap<(usize, usize), bool>,
+        visiting: &mut FxHashSet<(usize, usize)>,
+    ) -> bool {
+        if let Some(known) = memo.get(&at) {
+            return *known;
+        }
+        if !visiting.insert(at) {
+            return false;
+        }
+        let class = self.class(at);
+        let result = class
+            .bases
+            .iter()
+            .any(|base| match self.lookup_class(at, base) {
+                Some(parent) => self.is_model(parent, memo, visiting),
+                None => is_django_model_base(base),
+            });
+        memo.insert(at, result);
+        result
+    }
+
+    /// The class whose Meta applies to a model (own, or an abstract parent's).
+    fn meta_source(&self, model: usize, seen: &mut FxHashSet<usize>) -> Option<(usize, usize)> {
+        if !seen.insert(model) {
+            return None;
+        }
+        let m = &self.models[model];
+        if self.class((m.file, m.class)).meta.is_some() {
+            return Some((m.file, m.class));
+        }
+        m.parents
+            .iter()
+            .filter(|p| self.models[**p].is_abstract)
+            .find_map(|p| self.meta_source(*p, seen))
+    }
+
+    /// An option from the applicable Meta, following `class Meta(Base.Meta)`.
+    fn meta_option<T>(&self, model: usize, get: impl Fn(&MetaDecl) -> Option<T>) -> Option<T> {
+        let mut at = self.models[model].meta_from?;
+        let mut guard = 0;
+        loop {
+            let meta = self.class(at).meta.as_ref()?;
+            if let Some(value) = get(meta) {
+                return Some(value);
+            }
+            // `class Meta(Parent.Meta)`: look the option up on Parent's Meta.
+            let parent = meta
+                .bases
+                .iter()
+                .filter_map(|b| b.strip_suffix(".Meta"))
+                .find_map(|name| self.lookup_class(at, name))?;
+            at = parent;
+            guard += 1;
+            if guard > 32 {
+                return None;
+            }
+        }
+    }
+
+    fn model_at(&self, at: (usize, usize)) -> Option<usize> {
+        self.model_of.get(&at).copied()
+    }
+
+    /// Find a model by `"app.Model"` label.
+    fn model_by_label(&self, app: &str, name: &str) -> Option<usize> {
+        self.models
+            .iter()
+            .position(|m| m.app_label == app && m.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// A field as it applies to a concrete model (possibly inherited).
+struct EffectiveField<'p> {
+    decl: &'p FieldDecl,
+    /// The file that declares it (for locations).
+    file: usize,
+}
+
+struct TableBuilder<'a> {
+    project: &'a DjangoProject,
+    resolver: &'a Resolver<'a>,
+    dialect: Dialect,
+    auth_user_model: String,
+}
+
+impl<'a> TableBuilder<'a> {
+    fn build(&self) -> Vec<Table> {
+        let mut tables = Vec::new();
+        for (index, model) in self.resolver.models.iter().enumerate() {
+            if model.is_abstract || model.proxy {
+                continue;
+            }
+            self.build_model(index, &mut tables);
+        }
+        tables.sort_by(|a, b| a.name.cmp(&b.name));
+        tables
+    }
+
+    fn location(&self, file: usize, span: Span) -> crate::source::Location {
+        self.project.files[file].source.location(span)
+    }
+
+    /// Fields in the order Django adds them: abstract parents first.
+    fn effective_fields(&self, model: usize) -> Vec<EffectiveField<'a>> {
+        let mut out: Vec<EffectiveField> = Vec::new();
+        self.collect_fields(model, &mut out, &mut FxHashSet::default());
+        out
+    }
+
+    fn collect_fields(
+        &self,
+        model: usize,
+        out: &mut Vec<EffectiveField<'a>>,
+        seen: &mut FxHashSet<usize>,
+    ) {
+        if !seen.insert(model) {
+            return;
+        }
+        let m = &self.resolver.models[model];
+        for parent in &m.parents {
+            if self.resolver.models[*parent].is_abstract {
+                self.collect_fields(*parent, out, seen);
+            }
+        }
+        let class = self.resolver.class((m.file, m.class));
+        out.retain(|f| !class.removed.contains(&f.decl.attr));
+        for field in &class.fields {
+            out.retain(|f| f.decl.attr != field.attr);
+            out.push(EffectiveField {
+                decl: field,
+                file: m.file,
+            });
+        }
+    }
+
+    /// Resolve a relation target to a model index, or a table name for
+    /// models outside the project (`auth.User`).
+    fn resolve_target(&self, model: usize, target: &Target) -> (Option<usize>, Option<String>) {
+        let m = &self.resolver.models[model];
+        let label = match target {
+            Target::Label(label) if label == "self" => return (Some(model), Some(m.table.clone())),
+            Target::Label(label) => label.clone(),
+            Target::AuthUserModel => self.auth_user_model.clone(),
+            Target::Class(name) => {
+                let found = self
+                    .resolver
+                    .lookup_class((m.file, m.class), name)
+                    .and_then(|c| self.resolver.model_at(c));
+                return match found {
+                    Some(t) => (Some(t), Some(self.resolver.models[t].table.clone())),
+                    None => (None, None),
+                };
+            }
+            Target::Unknown => return (None, None),
+        };
+        let (app, name) = match label.split_once('.') {
+            Some((app, name)) => (app.to_string(), name.to_string()),
+            None => (m.app_label.clone(), label.clone()),
+        };
+        match self.resolver.model_by_label(&app, &name) {
+            Some(t) => (Some(t), Some(self.resolver.models[t].table.clone())),
+            // A model outside the project (django.contrib): Django's default table name.
+            None => (None, Some(format!("{app}_{}", name.to_ascii_lowercase()))),
+        }
+    }
+
+    fn build_model(&self, index: usize, tables: &mut Vec<Table>) {
+        let model = &self.resolver.models[index];
+        let class = self.resolver.class((model.file, model.class));
+        let mut table = Table {
+            name: model.table.clone(),
+            model: model.name.clone(),
+            framework: Framework::Django,
+            dialect: self.dialect,
+            managed: model.managed,
+            location: Some(self.location(model.file, class.span)),
+            columns: Vec::new(),
+            foreign_keys: Vec::new(),
+            indexes: Vec::new(),
+        };
+        let fields = self.effective_fields(index);
+        let mut has_pk = false;
+        // Multi-table inheritance: `<parent>_ptr` is the PK and an FK to the parent.
+        let concrete_parent = model
+            .parents
+            .iter()
+            .find(|p| !self.resolver.models[**p].is_abstract);
+        let explicit_parent_link = fields.iter().any(|f| f.decl.parent_link);
+        if let Some(parent) = concrete_parent
+            && !explicit_parent_link
+        {
+            let parent = &self.resolver.models[*parent];
+            let column = format!("{}_ptr_id", parent.name.to_ascii_lowercase());
+            table.columns.push(Column {
+                name: column.clone(),
+                field: format!("{}_ptr", parent.name.to_ascii_lowercase()),
+                primary_key: true,
+            });
+            table.foreign_keys.push(ForeignKey {
+                columns: vec![column.clone()],
+                ref_table: Some(parent.table.clone()),
+                ref_columns: vec!["id".into()],
+                enforced: true,
+                field: format!("{}_ptr", parent.name.to_ascii_lowercase()),
+                location: table.location.clone(),
+            });
+            let mut pk = Index::new(vec![IndexPart::column(column)], IndexOrigin::PrimaryKey);
+            pk.unique = true;
+            table.indexes.push(pk);
+            has_pk = true;
+        }
+        let mut attname_to_column: FxHashMap<String, String> = FxHashMap::default();
+        for field in &fields {
+            let decl = field.decl;
+            if decl.is_many_to_many() {
+                continue;
+            }
+            let is_fk = decl.is_relation();
+            let column = decl.db_column.clone().unwrap_or_else(|| {
+                if is_fk {
+                    format!("{}_id", decl.attr)
+                } else {
+                    decl.attr.clone()
+                }
+            });
+            attname_to_column.insert(decl.attr.clone(), column.clone());
+            if is_fk {
+                attname_to_column.insert(format!("{}_id", decl.attr), column.clone());
+            }
+            let primary_key = decl.primary_key;
+            table.columns.push(Column {
+                name: column.clone(),
+                field: decl.attr.clone(),
+                primary_key,
+            });
+            let location = self.location(field.file, decl.statement);
+            let make = |origin: IndexOrigin, unique: bool| {
+                let mut index = Index::new(vec![IndexPart::column(column.clone())], origin);
+                index.unique = unique;
+                index.field = Some(decl.attr.clone());
+                index.location = Some(location.clone());
+                index
+            };
+            if primary_key {
+                has_pk = true;
+                table.indexes.push(make(IndexOrigin::PrimaryKey, true));
+            } else if decl.unique || decl.is_one_to_one() {
+                table.indexes.push(make(IndexOrigin::UniqueField, true));
+            } else {
+                // Django indexes a field when `db_index and not unique`; db_index
+                // defaults to True for ForeignKey, OneToOneField and SlugField.
+                let default = is_fk || decl.kind == "SlugField";
+                let db_index = decl.db_index.unwrap_or(default);
+                // MySQL: Django leaves FK indexes to InnoDB unless db_constraint=False.
+                let left_to_innodb = is_fk && self.dialect == Dialect::Mysql && decl.db_constraint;
+                if db_index && !left_to_innodb {
+                    let origin = if is_fk && decl.db_index.is_none() {
+                        IndexOrigin::FrameworkImplicit
+                    } else {
+                        IndexOrigin::FieldFlag
+                    };
+                    table.indexes.push(make(origin, false));
+                }
+            }
+            if is_fk {
+                let (_, ref_table) = decl
+                    .target
+                    .as_ref()
+                    .map(|t| self.resolve_target(index, t))
+                    .unwrap_or((None, None));
+                table.foreign_keys.push(ForeignKey {
+                    columns: vec![column.clone()],
+                    ref_table,
+                    ref_columns: vec![decl.to_field.clone().unwrap_or_else(|| "id".into())],
+                    enforced: decl.db_constraint,
+                    field: decl.attr.clone(),
+                    location: Some(location.clone()),
+                });
+            }
+        }
+        if !has_pk {
+            table.columns.insert(
+                0,
+                Column {
+                    name: "id".into(),
+                    field: "id".into(),
+                    primary_key: true,
+                },
+            );
+            let mut pk = Index::new(vec![IndexPart::column("id")], IndexOrigin::PrimaryKey);
+            pk.unique = true;
+            table.indexes.push(pk);
+        }
+        attname_to_column.insert(
+            "pk".into(),
+            table
+                .columns
+                .iter()
+                .find(|c| c.primary_key)
+                .map(|c| c.name.clone())
+                .unwrap_or_else(|| "id".into()),
+        );
+        self.add_meta_indexes(index, &attname_to_column, &mut table);
+        tables.push(table);
+        for field in fields.iter().filter(|f| f.decl.is_many_to_many()) {
+            if let Some(through) = self.auto_through_table(index, field) {
+                tables.push(through);
+            }
+        }
+    }
+
+    fn add_meta_indexes(
+        &self,
+        index: usize,
+        columns: &FxHashMap<String, String>,
+        table: &mut Table,
+    ) {
+        let model = &self.resolver.models[index];
+        let Some(meta_at) = model.meta_from else {
+            return;
+        };
+        let substitute = |name: &str| {
+            name.replace("%(app_label)s", &model.app_label.to_ascii_lowercase())
+                .replace("%(class)s", &model.name.to_ascii_lowercase())
+        };
+        let indexes = self.meta_list(meta_at, |m| m.indexes.as_ref());
+        for (file, decl) in indexes {
+            if let Some(mut built) =
+                self.index_from_decl(decl, columns, &table.name, IndexOrigin::Declared)
+            {
+                built.name = built.name.map(|n| substitute(&n));
+                built.location = Some(self.location(file, decl.span));
+                table.indexes.push(built);
+            }
+        }
+        let constraints = self.meta_list(meta_at, |m| m.constraints.as_ref());
+        for (file, decl) in constraints {
+            if decl.class != "UniqueConstraint" {
+                continue;
+            }
+            if let Some(mut built) =
+                self.index_from_decl(decl, columns, &table.name, IndexOrigin::UniqueConstraint)
+            {
+                built.unique = true;
+                built.name = built.name.map(|n| substitute(&n));
+                built.location = Some(self.location(file, decl.span));
+                table.indexes.push(built);
+            }
+        }
+        let meta_location = |at: (usize, usize)| {
+            let class = self.resolver.class(at);
+            class.meta.as_ref().map(|m| self.location(at.0, m.span))
+        };
+        if let Some((at, groups)) = self.meta_value(meta_at, |m| m.unique_together.clone()) {
+            for group in groups {
+                if let Some(parts) = group
+                    .iter()
+                    .map(|f| columns.get(f).cloned().map(IndexPart::column))
+                    .collect::<Option<Vec<_>>>()
+                {
+                    let mut built = Index::new(parts, IndexOrigin::UniqueConstraint);
+                    built.unique = true;
+                    built.location = meta_location(at);
+                    table.indexes.push(built);
+                }
+            }
+        }
+        if let Some((at, groups)) = self.meta_value(meta_at, |m| m.index_together.clone()) {
+            for group in groups {
+                if let Some(parts) = group
+                    .iter()
+                    .map(|f| columns.get(f).cloned().map(IndexPart::column))
+                    .collect::<Option<Vec<_>>>()
+                {
+                    let mut built = Index::new(parts, IndexOrigin::Declared);
+                    built.location = meta_location(at);
+                    table.indexes.push(built);
+                }
+            }
+        }
+    }
+
+    /// An option's value and the class whose Meta set it, following
+    /// `class Meta(Parent.Meta)`.
+    fn meta_value<T>(
+        &self,
+        at: (usize, usize),
+        get: impl Fn(&'a MetaDecl) -> Option<T>,
+    ) -> Option<((usize, usize), T)> {
+        let mut at = at;
+        for _ in 0..32 {
+            let meta = self.resolver.class(at).meta.as_ref()?;
+            if let Some(value) = get(meta) {
+                return Some((at, value));
+            }
+            at = meta
+                .bases
+                .iter()
+                .filter_map(|b| b.strip_suffix(".Meta"))
+                .find_map(|name| self.resolver.lookup_class(at, name))?;
+        }
+        None
+    }
+
+    /// The entries of `indexes`/`constraints` that apply, with inherited
+    /// lists (`Base.Meta.indexes + [...]`) expanded.
+    fn meta_list(
+        &self,
+        at: (usize, usize),
+        get: impl Fn(&'a MetaDecl) -> Option<&'a IndexList> + Copy,
+    ) -> Vec<(usize, &'a IndexDecl)> {
+        let mut out = Vec::new();
+        self.expand_list(at, get, &mut out, 0);
+        out
+    }
+
+    fn expand_list(
+        &self,
+        at: (usize, usize),
+        get: impl Fn(&'a MetaDecl) -> Option<&'a IndexList> + Copy,
+        out: &mut Vec<(usize, &'a IndexDecl)>,
+        depth: usize,
+    ) {
+        if depth > 16 {
+            return;
+        }
+        let Some((owner, list)) = self.meta_value(at, get) else {
+            return;
+        };
+        for inherited in &list.inherited {
+            if let Some(class_name) = inherited
+                .strip_suffix(".Meta.indexes")
+                .or_else(|| inherited.strip_suffix(".Meta.constraints"))
+                && let Some(parent) = self.resolver.lookup_class(owner, class_name)
+            {
+                self.expand_list(parent, get, out, depth + 1);
+            }
+        }
+        for item in &list.items {
+            out.push((owner.0, item));
+        }
+    }
+
+    fn index_from_decl(
+        &self,
+        decl: &IndexDecl,
+        columns: &FxHashMap<String, String>,
+        table: &str,
+        origin: IndexOrigin,
+    ) -> Option<Index> {
+        index_from_decl(decl, columns, table, origin, self.dialect)
+    }
+
+    /// The join table Django creates for a `ManyToManyField` without `through`.
+    fn auto_through_table(&self, owner: usize, field: &EffectiveField) -> Option<Table> {
+        let decl = field.decl;
+        if decl.through.is_some() {
+            return None;
+        }
+        let owner_model = &self.resolver.models[owner];
+        let (target, target_table) = self.resolve_target(owner, decl.target.as_ref()?);
+        let target_name = match target {
+            Some(t) => self.resolver.models[t].name.to_ascii_lowercase(),
+            None => match decl.target.as_ref()? {
+                Target::Label(l) => l.rsplit('.').next()?.to_ascii_lowercase(),
+                Target::AuthUserModel => self
+                    .auth_user_model
+                    .rsplit('.')
+                    .next()?
+                    .to_ascii_lowercase(),
+                _ => return None,
+            },
+        };
+        let owner_name = owner_model.name.to_ascii_lowercase();
+        let (from, to) = if target == Some(owner) {
+            (
+                format!("from_{owner_name}_id"),
+                format!("to_{owner_name}_id"),
+            )
+        } else {
+            (format!("{owner_name}_id"), format!("{target_name}_id"))
+        };
+        let name = decl
+            .db_table
+            .clone()
+            .unwrap_or_else(|| format!("{}_{}", owner_model.table, decl.attr));
+        let location = self.location(field.file, decl.statement);
+        let fk = |column: &str, ref_table: Option<String>| ForeignKey {
+            columns: vec![column.to_string()],
+            ref_table,
+            ref_columns: vec!["id".into()],
+            enforced: true,
+            field: decl.attr.clone(),
+            location: Some(location.clone()),
+        };
+        let locked = |parts: Vec<IndexPart>, origin: IndexOrigin, unique: bool| {
+            let mut index = Index::new(parts, origin);
+            index.unique = unique;
+            index.locked = true;
+            index.location = Some(location.clone());
+            index
+        };
+        let mut indexes = vec![
+            locked(vec![IndexPart::column("id")], IndexOrigin::PrimaryKey, true),
+            locked(
+                vec![
+                    IndexPart::column(from.clone()),
+                    IndexPart::column(to.clone()),
+                ],
+                IndexOrigin::UniqueConstraint,
+                true,
+            ),
+        ];
+        if self.dialect != Dialect::Mysql {
+            indexes.push(locked(
+                vec![IndexPart::column(from.clone())],
+                IndexOrigin::FrameworkImplicit,
+                false,
+            ));
+            indexes.push(locked(
+                vec![IndexPart::column(to.clone())],
+                IndexOrigin::FrameworkImplicit,
+                false,
+            ));
+        }
+        Some(Table {
+            name,
+            model: format!("{}.{}", owner_model.name, decl.attr),
+            framework: Framework::Django,
+            dialect: self.dialect,
+            managed: owner_model.managed,
+            location: Some(location.clone()),
+            columns: ["id", &from, &to]
+                .iter()
+                .map(|c| Column {
+                    name: c.to_string(),
+                    field: c.to_string(),
+                    primary_key: *c == "id",
+                })
+                .collect(),
+            foreign_keys: vec![
+                fk(&from, Some(owner_model.table.clone())),
+                fk(&to, target_table),
+            ],
+            indexes,
+        })
+    }
+}
+
+/// Build an index from a `Meta.indexes`/`constraints` entry or a migration's
+/// `AddIndex`; `columns` maps field names and attnames to SQL columns.
+fn index_from_decl(
+    decl: &IndexDecl,
+    columns: &FxHashMap<String, String>,
+    table: &str,
+    origin: IndexOrigin,
+    dialect: Dialect,
+) -> Option<Index> {
+    let method = match decl.class.as_str() {
+        "Index" | "BTreeIndex" | "UniqueConstraint" => IndexMethod::Btree,
+        "GinIndex" => IndexMethod::Gin,
+        "GistIndex" => IndexMethod::Gist,
+        "BrinIndex" => IndexMethod::Brin,
+        "HashIndex" => IndexMethod::Hash,
+        "SpGistIndex" => IndexMethod::Spgist,
+        "BloomIndex" => IndexMethod::Bloom,
+        other => IndexMethod::Other(other.to_string()),
+    };
+    let predicate = match &decl.condition {
+        None => None,
+        // Django does not create partial indexes on MySQL at all.
+        Some(_) if dialect == Dialect::Mysql => return None,
+        Some(condition) => Some(condition_predicate(condition, columns)),
+    };
+    let mut parts = Vec::new();
+    for (i, (field, desc)) in decl.fields.iter().enumerate() {
+        let column = columns.get(field)?.clone();
+        parts.push(IndexPart {
+            key: IndexKey::Column(column),
+            desc: *desc,
+            opclass: decl.opclasses.get(i).cloned(),
+        });
+    }
+    for expression in &decl.expressions {
+        parts.push(IndexPart {
+            key: IndexKey::Expression(expression.clone()),
+            desc: false,
+            opclass: None,
+        });
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let mut index = Index::new(parts, origin);
+    index.method = method;
+    index.predicate = predicate;
+    index.include = decl
+        .include
+        .iter()
+        .filter_map(|f| columns.get(f).cloned())
+        .collect();
+    index.name = decl.name.clone().or_else(|| {
+        (decl.expressions.is_empty() && origin == IndexOrigin::Declared).then(|| {
+            let cols: Vec<(String, bool)> = index
+                .parts
+                .iter()
+                .filter_map(|p| Some((p.column_name()?.to_string(), p.desc)))
+                .collect();
+            auto_index_name(table, &cols)
+        })
+    });
+    Some(index)
+}
+
+/// `Q(...)` lookups as a SQL predicate on columns.
+fn condition_predicate(condition: &Condition, columns: &FxHashMap<String, String>) -> Predicate {
+    let lookups = match condition {
+        Condition::Raw(text) => return Predicate::new(vec![Conjunct::Other(text.clone())]),
+        Condition::All(lookups) => lookups,
+    };
+    let conjuncts = lookups
+        .iter()
+        .map(|lookup| {
+            let Some(column) = columns.get(&lookup.path) else {
+                return Conjunct::Other(format!(
+                    "{}__{} = {}",
+                    lookup.path, lookup.lookup, lookup.value
+                ));
+            };
+            let value = python_to_sql(&lookup.value);
+            match (lookup.lookup.as_str(), lookup.value.as_str()) {
+                ("isnull", "False") => Conjunct::IsNotNull(column.clone()),
+                ("isnull", "True") => Conjunct::Other(format!("{column} IS NULL")),
+                ("exact", _) => Conjunct::Other(format!("{column} = {value}")),
+                ("gt", _) => Conjunct::Other(format!("{column} > {value}")),
+                ("gte", _) => Conjunct::Other(format!("{column} >= {value}")),
+                ("lt", _) => Conjunct::Other(format!("{column} < {value}")),
+                ("lte", _) => Conjunct::Other(format!("{column} <= {value}")),
+                (other, _) => Conjunct::Other(format!("{column} {other} {value}")),
+            }
+        })
+        .collect();
+    Predicate::new(conjuncts)
+}
+
+fn python_to_sql(value: &str) -> String {
+    match value {
+        "True" => "true".into(),
+        "False" => "false".into(),
+        "None" => "NULL".into(),
+        v if (v.starts_with('"') && v.ends_with('"'))
+            || (v.starts_with('\'') && v.ends_with('\'')) =>
+        {
+            format!("'{}'", &v[1..v.len() - 1])
+        }
+        v => v.to_string(),
+    }
+}
+
+/// The name Django gives an index declared with `fields` and no `name`
+/// (`Index.set_name_with_model`): at most 30 characters.
+pub fn auto_index_name(table: &str, columns: &[(String, bool)]) -> String {
+    let mut hasher = Md5::new();
+    hasher.update(table.as_bytes());
+    for (column, desc) in columns {
+        if *desc {
+            hasher.update(b"-");
+        }
+        hasher.update(column.as_bytes());
+    }
+    hasher.update(b"idx");
+    let digest = format!("{:x}", hasher.finalize());
+    let first = columns.first().map(|c| c.0.as_str()).unwrap_or("");
+    let mut name = format!(
+        "{}_{}_{}_idx",
+        truncate_chars(table, 11),
+        truncate_chars(first, 7),
+        &digest[..6]
+    );
+    if name.starts_with('_') || name.starts_with(|c: char| c.is_ascii_digit()) {
+        name.replace_range(..1, "D");
+    }
+    name
+}
+
+fn truncate_chars(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// Replay the migrations' index operations; indexes that survive and that no
+/// model declares still exist in the database, so they count as cover.
+fn add_migration_indexes(
+    project: &DjangoProject,
+    label_of: &dyn Fn(&Path) -> String,
+    tables: &mut [Table],
+) {
+    // name → (table, index)
+    let mut live: Vec<(String, String, Index)> = Vec::new();
+    for migration in &project.migrations {
+        let app = label_of(&migration.app_dir);
+        for op in &migration.operations {
+            match op {
+                Operation::AddIndex { model, index } => {
+                    let Some(model) = project.models.iter().find(|m| {
+                        m.app_label == app && m.name.eq_ignore_ascii_case(model) && !m.is_abstract
+                    }) else {
+                        continue;
+                    };
+                    let Some(table) = tables.iter().find(|t| t.name == model.table) else {
+                        continue;
+                    };
+                    let columns: FxHashMap<String, String> = table
+                        .columns
+                        .iter()
+                        .flat_map(|c| {
+                            let mut pairs = vec![(c.field.clone(), c.name.clone())];
+                            if c.name.ends_with("_id") && c.field != c.name {
+                                pairs.push((c.name.clone(), c.name.clone()));
+                            }
+                            pairs
+                        })
+                        .collect();
+                    if let Some(mut built) = index_from_decl(
+                        index,
+                        &columns,
+                        &table.name,
+                        IndexOrigin::Migration,
+                        project.dialect,
+                    ) {
+                        let name = built.name.clone().unwrap_or_default();
+                        built.location = Some(migration.source.location(index.span));
+                        live.retain(|(n, _, _)| n != &name);
+                        live.push((name, table.name.clone(), built));
+                    }
+                }
+                Operation::RemoveIndex { name, .. } => live.retain(|(n, _, _)| n != name),
+                Operation::RenameIndex { old, new, .. } => {
+                    for entry in live.iter_mut().filter(|(n, _, _)| n == old) {
+                        entry.0 = new.clone();
+                        entry.2.name = Some(new.clone());
+                    }
+                }
+                Operation::Sql { statement, span } => match statement {
+                    IndexStatement::Create(create) => {
+                        let mut built = Index::new(create.parts.clone(), IndexOrigin::Migration);
+                        built.name = create.name.clone();
+                        built.unique = create.unique;
+                        built.method = create.method.clone();
+                        built.include = create.include.clone();
+                        built.predicate = create.predicate.clone();
+                        built.location = Some(migration.source.location(*span));
+                        let name = create.name.clone().unwrap_or_default();
+                        live.retain(|(n, _, _)| name.is_empty() || n != &name);
+                        live.push((name, create.table.clone(), built));
+                    }
+                    IndexStatement::Drop { name } => live.retain(|(n, _, _)| n != name),
+                },
+            }
+        }
+    }
+    for (name, table_name, index) in live {
+        let Some(table) = tables.iter_mut().find(|t| t.name == table_name) else {
+            continue;
+        };
+        let declared = table.indexes.iter().any(|existing| {
+            existing.name.as_deref() == Some(name.as_str())
+                || (existing.parts == index.parts
+                    && existing.predicate == index.predicate
+                    && existing.unique == index.unique
+                    && existing.method == index.method
+                    && existing.origin != IndexOrigin::Migration)
+        });
+        if !declared {
+            table.indexes.push(index);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_index_names_match_django() {
+        // Computed by Django 5.2: Index(fields=["customer"]) on shop_order.
+        let name = auto_index_name("shop_order", &[("customer_id".into(), false)]);
+        assert_eq!(name.len(), 30.min(name.len()));
+        assert!(name.starts_with("shop_order_custome_"));
+        assert!(name.ends_with("_idx"));
+        assert!(name.len() <= 30);
+    }
+}

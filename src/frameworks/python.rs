@@ -1,0 +1,371 @@
+//! Python parsing shared by the Python frameworks: one tree-sitter parser per
+//! thread, compiled queries, and small readers for literals and calls.
+
+use std::cell::RefCell;
+use std::sync::LazyLock;
+
+use streaming_iterator::StreamingIterator;
+use tree_sitter::{Language, Node, Parser, Query, QueryCursor, Tree};
+
+use crate::source::Span;
+
+pub static LANGUAGE: LazyLock<Language> = LazyLock::new(|| tree_sitter_python::LANGUAGE.into());
+
+static DEFINITIONS: LazyLock<Query> = LazyLock::new(|| {
+    Query::new(
+        &LANGUAGE,
+        include_str!("../../grammars/python/definitions.scm"),
+    )
+    .expect("grammars/python/definitions.scm is a valid query")
+});
+
+thread_local! {
+    static PARSER: RefCell<Parser> = RefCell::new({
+        let mut parser = Parser::new();
+        parser
+            .set_language(&LANGUAGE)
+            .expect("the tree-sitter-python grammar matches the tree-sitter core");
+        parser
+    });
+}
+
+/// A syntax error: where the first ERROR or MISSING node is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub span: Span,
+}
+
+pub fn parse(text: &str) -> Tree {
+    PARSER.with(|parser| {
+        parser
+            .borrow_mut()
+            .parse(text, None)
+            .expect("parsing without a timeout or cancellation always yields a tree")
+    })
+}
+
+/// The first error in a tree, if any.
+pub fn first_error(tree: &Tree) -> Option<SyntaxError> {
+    let root = tree.root_node();
+    if !root.has_error() {
+        return None;
+    }
+    let mut node = root;
+    'descend: loop {
+        let mut cursor = node.walk();
+        for child in node.children(&mut cursor) {
+            if child.is_error() || child.is_missing() {
+                return Some(SyntaxError { span: span(child) });
+            }
+            if child.has_error() {
+                node = child;
+                continue 'descend;
+            }
+        }
+        return Some(SyntaxError { span: span(node) });
+    }
+}
+
+/// Parse and report whether the text is free of syntax errors.
+pub fn parses_cleanly(text: &str) -> bool {
+    !parse(text).root_node().has_error()
+}
+
+/// Top-level classes and module-level assignments, in source order.
+pub struct Definitions<'t> {
+    pub classes: Vec<Node<'t>>,
+    pub assignments: Vec<Node<'t>>,
+}
+
+pub fn definitions<'t>(tree: &'t Tree, text: &str) -> Definitions<'t> {
+    let mut classes = Vec::new();
+    let mut assignments = Vec::new();
+    let class_ix = DEFINITIONS.capture_index_for_name("class");
+    let mut cursor = QueryCursor::new();
+    let mut matches = cursor.matches(&DEFINITIONS, tree.root_node(), text.as_bytes());
+    while let Some(m) = matches.next() {
+        for capture in m.captures() {
+            if Some(capture.index) == class_ix {
+                classes.push(capture.node);
+            } else {
+                assignments.push(capture.node);
+            }
+        }
+    }
+    classes.sort_by_key(|n| n.start_byte());
+    assignments.sort_by_key(|n| n.start_byte());
+    Definitions {
+        classes,
+        assignments,
+    }
+}
+
+pub fn span(node: Node) -> Span {
+    Span::new(node.start_byte(), node.end_byte())
+}
+
+pub fn text<'s>(node: Node, source: &'s str) -> &'s str {
+    &source[node.start_byte()..node.end_byte()]
+}
+
+/// The value of a plain string literal (also implicit concatenation);
+/// `None` for f-strings and anything that is not a string.
+pub fn string_value(node: Node, source: &str) -> Option<String> {
+    match node.kind() {
+        "string" => {
+            let mut out = String::new();
+            let mut cursor = node.walk();
+            for child in node.children(&mut cursor) {
+                match child.kind() {
+                    "string_content" => out.push_str(text(child, source)),
+                    "escape_sequence" => out.push_str(&unescape(text(child, source))),
+                    "interpolation" => return None,
+                    _ => {}
+                }
+            }
+            Some(out)
+        }
+        "concatenated_string" => {
+            let mut out = String::new();
+            let mut cursor = node.walk();
+            for child in node.named_children(&mut cursor) {
+                out.push_str(&string_value(child, source)?);
+            }
+            Some(out)
+        }
+        "parenthesized_expression" => string_value(node.named_child(0)?, source),
+        _ => None,
+    }
+}
+
+fn unescape(escape: &str) -> String {
+    match escape {
+        "\\n" => "\n".into(),
+        "\\t" => "\t".into(),
+        "\\\\" => "\\".into(),
+        "\\'" => "'".into(),
+        "\\\"" => "\"".into(),
+        other => other.into(),
+    }
+}
+
+/// `True`/`False` literals.
+pub fn bool_value(node: Node) -> Option<bool> {
+    match node.kind() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// The dotted name of an identifier or attribute chain: `models.ForeignKey`.
+pub fn dotted_name(node: Node, source: &str) -> Option<String> {
+    match node.kind() {
+        "identifier" => Some(text(node, source).to_string()),
+        "attribute" => {
+            let object = dotted_name(node.child_by_field_name("object")?, source)?;
+            let attribute = text(node.child_by_field_name("attribute")?, source);
+            Some(format!("{object}.{attribute}"))
+        }
+        _ => None,
+    }
+}
+
+/// The last segment of a dotted name: `models.ForeignKey` → `ForeignKey`.
+pub fn last_segment(name: &str) -> &str {
+    name.rsplit('.').next().unwrap_or(name)
+}
+
+/// A call's callee as a dotted name, when it is one.
+pub fn call_name(call: Node, source: &str) -> Option<String> {
+    if call.kind() != "call" {
+        return None;
+    }
+    dotted_name(call.child_by_field_name("function")?, source)
+}
+
+/// Positional and keyword arguments of a call.
+pub struct Arguments<'t> {
+    pub positional: Vec<Node<'t>>,
+    pub keywords: Vec<(String, Node<'t>)>,
+    /// `*args` / `**kwargs` make the argument list unknowable.
+    pub has_splat: bool,
+}
+
+impl<'t> Arguments<'t> {
+    pub fn keyword(&self, name: &str) -> Option<Node<'t>> {
+        self.keywords
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, node)| *node)
+    }
+}
+
+pub fn arguments<'t>(call: Node<'t>, source: &str) -> Arguments<'t> {
+    let mut args = Arguments {
+        positional: Vec::new(),
+        keywords: Vec::new(),
+        has_splat: false,
+    };
+    let Some(list) = call.child_by_field_name("arguments") else {
+        return args;
+    };
+    let mut cursor = list.walk();
+    for child in list.named_children(&mut cursor) {
+        match child.kind() {
+            "keyword_argument" => {
+                if let (Some(name), Some(value)) = (
+                    child.child_by_field_name("name"),
+                    child.child_by_field_name("value"),
+                ) {
+                    args.keywords.push((text(name, source).to_string(), value));
+                }
+            }
+            "list_splat" | "dictionary_splat" => args.has_splat = true,
+            "comment" => {}
+            _ => args.positional.push(child),
+        }
+    }
+    args
+}
+
+/// Elements of a list, tuple or set literal (also a parenthesized one).
+pub fn sequence_items(node: Node) -> Option<Vec<Node>> {
+    match node.kind() {
+        "list" | "tuple" | "set" => {
+            let mut cursor = node.walk();
+            Some(
+                node.named_children(&mut cursor)
+                    .filter(|n| n.kind() != "comment")
+                    .collect(),
+            )
+        }
+        "parenthesized_expression" => {
+            let inner = node.named_child(0)?;
+            match inner.kind() {
+                "list" | "tuple" | "set" => sequence_items(inner),
+                _ => Some(vec![inner]),
+            }
+        }
+        _ => None,
+    }
+}
+
+/// String elements of a list/tuple literal; `None` if any is not a string.
+pub fn string_list(node: Node, source: &str) -> Option<Vec<String>> {
+    sequence_items(node)?
+        .into_iter()
+        .map(|n| string_value(n, source))
+        .collect()
+}
+
+/// Key/value pairs of a dict literal whose keys are strings.
+pub fn dict_pairs<'t>(node: Node<'t>, source: &str) -> Vec<(String, Node<'t>)> {
+    let mut out = Vec::new();
+    if node.kind() != "dictionary" {
+        return out;
+    }
+    let mut cursor = node.walk();
+    for pair in node.named_children(&mut cursor) {
+        if pair.kind() != "pair" {
+            continue;
+        }
+        if let (Some(key), Some(value)) = (
+            pair.child_by_field_name("key")
+                .and_then(|k| string_value(k, source)),
+            pair.child_by_field_name("value"),
+        ) {
+            out.push((key, value));
+        }
+    }
+    out
+}
+
+/// The statements of a class body, each as (target name, assigned value,
+/// whole statement) for simple `name = value` / `name: T = value` lines.
+pub fn class_assignments<'t>(body: Node<'t>, source: &str) -> Vec<(String, Node<'t>, Node<'t>)> {
+    let mut out = Vec::new();
+    let mut cursor = body.walk();
+    for statement in body.named_children(&mut cursor) {
+        if statement.kind() != "expression_statement" {
+            continue;
+        }
+        let Some(assignment) = statement.named_child(0) else {
+            continue;
+        };
+        if assignment.kind() != "assignment" {
+            continue;
+        }
+        let (Some(left), Some(right)) = (
+            assignment.child_by_field_name("left"),
+            assignment.child_by_field_name("right"),
+        ) else {
+            continue;
+        };
+        if left.kind() == "identifier" {
+            out.push((text(left, source).to_string(), right, statement));
+        }
+    }
+    out
+}
+
+/// The leading whitespace of the line that holds `offset`.
+pub fn indentation_at(source: &str, offset: usize) -> &str {
+    let line_start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let rest = &source[line_start..];
+    let width = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+    &rest[..width]
+}
+
+/// Render a Python string literal with double quotes.
+pub fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_strings_calls_and_syntax_errors() {
+        let source = "x = models.ForeignKey('a' \"b\", on_delete=models.CASCADE, db_index=False)\n";
+        let tree = parse(source);
+        assert!(first_error(&tree).is_none());
+        let defs = definitions(&tree, source);
+        assert_eq!(defs.assignments.len(), 1);
+        let call = defs.assignments[0].child_by_field_name("right").unwrap();
+        assert_eq!(
+            call_name(call, source).as_deref(),
+            Some("models.ForeignKey")
+        );
+        let args = arguments(call, source);
+        assert_eq!(
+            string_value(args.positional[0], source).as_deref(),
+            Some("ab")
+        );
+        assert_eq!(bool_value(args.keyword("db_index").unwrap()), Some(false));
+
+        let broken = parse("class A(:\n    pass\n");
+        assert!(first_error(&broken).is_some());
+    }
+
+    #[test]
+    fn f_strings_are_not_literal_values() {
+        let source = "x = f\"a{b}\"\n";
+        let tree = parse(source);
+        let defs = definitions(&tree, source);
+        let value = defs.assignments[0].child_by_field_name("right").unwrap();
+        assert_eq!(string_value(value, source), None);
+    }
+}

@@ -1,0 +1,200 @@
+//! ixray reads ORM model source code and finds the database indexes a
+//! project is missing, and the ones it does not need.
+//!
+//! The library API is [`analyze`]: paths in, an [`Analysis`] out (schema,
+//! findings, input problems). Nothing here prints.
+
+pub mod config;
+pub mod discover;
+pub mod fix;
+pub mod frameworks;
+pub mod report;
+pub mod rules;
+pub mod schema;
+pub mod source;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::config::Config;
+use crate::frameworks::django;
+use crate::frameworks::python;
+use crate::rules::Finding;
+use crate::schema::Schema;
+use crate::source::SourceFile;
+
+/// Files larger than this are not read (minified bundles, data dumps).
+pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// A file or path that could not be used, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputError {
+    pub path: PathBuf,
+    /// 1-based line and column, when the problem has a place in the file.
+    pub position: Option<(usize, usize)>,
+    pub message: String,
+}
+
+impl InputError {
+    pub fn new(path: &Path, message: impl Into<String>) -> Self {
+        InputError {
+            path: path.to_path_buf(),
+            position: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// The result of analyzing a checkout.
+#[derive(Debug, Default)]
+pub struct Analysis {
+    pub schema: Schema,
+    pub findings: Vec<Finding>,
+    pub errors: Vec<InputError>,
+    pub django: django::project::DjangoProject,
+    /// Every parsed file, by path, for snippets and suppression comments.
+    pub sources: BTreeMap<PathBuf, Arc<SourceFile>>,
+    /// How many files were read, and how many of them were parsed.
+    pub files_read: usize,
+    pub files_parsed: usize,
+}
+
+enum FileOutcome {
+    Skipped,
+    Facts(Box<django::FileFacts>),
+    Error(InputError),
+}
+
+/// Read one file, prefilter its bytes, and parse only when a framework
+/// wants it.
+fn read_file(path: &Path) -> FileOutcome {
+    let metadata = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(err) => {
+            return FileOutcome::Error(InputError::new(path, format!("cannot read file: {err}")));
+        }
+    };
+    if metadata.len() > MAX_FILE_BYTES {
+        return FileOutcome::Error(InputError::new(
+            path,
+            format!(
+                "skipped: file is {} bytes, more than the {} byte limit",
+                metadata.len(),
+                MAX_FILE_BYTES
+            ),
+        ));
+    }
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(err) => {
+            return FileOutcome::Error(InputError::new(path, format!("cannot read file: {err}")));
+        }
+    };
+    let roles = django::classify(path, &bytes);
+    if !roles.any() {
+        return FileOutcome::Skipped;
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(err) => {
+            return FileOutcome::Error(InputError::new(
+                path,
+                format!(
+                    "skipped: not valid UTF-8 (invalid byte at offset {})",
+                    err.utf8_error().valid_up_to()
+                ),
+            ));
+        }
+    };
+    let source = SourceFile::new(path.to_path_buf(), text);
+    let tree = python::parse(&source.text);
+    if let Some(error) = python::first_error(&tree) {
+        let location = source.location(error.span);
+        return FileOutcome::Error(InputError {
+            path: path.to_path_buf(),
+            position: Some((location.line, location.column)),
+            message: "skipped: syntax error".into(),
+        });
+    }
+    FileOutcome::Facts(Box::new(django::extract(&source, roles, &tree)))
+}
+
+/// Analyze the given paths: discover, extract, resolve, run the rules.
+pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
+    let (files, mut errors) = discover::walk(paths);
+    let outcomes: Vec<FileOutcome> = files.par_iter().map(|p| read_file(p)).collect();
+    let mut inputs = django::project::Inputs {
+        models: Vec::new(),
+        migrations: Vec::new(),
+        settings: Vec::new(),
+        apps: Vec::new(),
+        dialect: config.dialect,
+    };
+    let mut files_parsed = 0;
+    let mut sources = BTreeMap::new();
+    for outcome in outcomes {
+        match outcome {
+            FileOutcome::Skipped => {}
+            FileOutcome::Error(err) => errors.push(err),
+            FileOutcome::Facts(facts) => {
+                files_parsed += 1;
+                let facts = *facts;
+                for source in facts.sources() {
+                    sources.insert(source.path.clone(), source);
+                }
+                inputs.models.extend(facts.models);
+                inputs.migrations.extend(facts.migration);
+                inputs.settings.extend(facts.settings);
+                inputs.apps.extend(facts.apps);
+            }
+        }
+    }
+    let mut project = django::project::resolve(inputs);
+    let mut schema = Schema {
+        tables: std::mem::take(&mut project.tables),
+    };
+    schema::add_database_implicit_indexes(&mut schema);
+    let mut findings = rules::run(&schema, config);
+    findings.retain(|f| !suppressed(f, &sources));
+    django::emit::describe_fixes(&project, &schema.tables, &mut findings);
+    errors.sort_by(|a, b| (&a.path, a.position).cmp(&(&b.path, b.position)));
+    Analysis {
+        schema,
+        findings,
+        errors,
+        django: project,
+        sources,
+        files_read: files.len(),
+        files_parsed,
+    }
+}
+
+/// `# ixray: ignore` or `# ixray: ignore[rule-a, rule-b]` on the finding's
+/// first line silences it.
+fn suppressed(finding: &Finding, sources: &BTreeMap<PathBuf, Arc<SourceFile>>) -> bool {
+    let Some(location) = &finding.location else {
+        return false;
+    };
+    let Some(source) = sources.get(&location.path) else {
+        return false;
+    };
+    let line = source.lines.line_text(&source.text, location.line - 1);
+    let Some(comment) = line
+        .find("ixray: ignore")
+        .map(|i| &line[i + "ixray: ignore".len()..])
+    else {
+        return false;
+    };
+    match comment.strip_prefix('[') {
+        None => true,
+        Some(rest) => rest
+            .split(']')
+            .next()
+            .unwrap_or("")
+            .split(',')
+            .any(|r| r.trim() == finding.rule),
+    }
+}

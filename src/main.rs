@@ -1,0 +1,266 @@
+//! The `ixray` command line: parse arguments, call the library, print, and
+//! map the outcome to an exit code (0 clean, 1 findings, 2 error).
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use ixray::config::{self, Config};
+use ixray::report::{self, PathDisplay};
+use ixray::rules::RULES;
+use ixray::schema::Dialect;
+use ixray::{Analysis, analyze, fix};
+
+#[derive(Parser)]
+#[command(
+    name = "ixray",
+    version,
+    about = "Find missing and redundant database indexes in ORM source code"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Report index problems.
+    Check {
+        /// Files or directories (default: the current directory).
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        #[command(flatten)]
+        selection: Selection,
+    },
+    /// Apply fixes: model edits and new migration files.
+    Fix {
+        paths: Vec<PathBuf>,
+        /// Print the changes as a diff; write nothing.
+        #[arg(long)]
+        diff: bool,
+        #[command(flatten)]
+        selection: Selection,
+    },
+    /// Print the normalized schema graph as JSON.
+    Schema {
+        paths: Vec<PathBuf>,
+        #[arg(long)]
+        dialect: Option<String>,
+    },
+    /// Print a rule's documentation (every rule's summary without NAME).
+    Rule { name: Option<String> },
+}
+
+#[derive(clap::Args)]
+struct Selection {
+    /// Only these rules (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    select: Vec<String>,
+    /// Not these rules (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    ignore: Vec<String>,
+    /// The database: postgresql, mysql or sqlite (default: from the settings).
+    #[arg(long)]
+    dialect: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(err) => {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("ixray: error: {err:#}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn paths_or_cwd(paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    if paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        paths
+    }
+}
+
+fn load_config(paths: &[PathBuf], selection: Option<&Selection>) -> anyhow::Result<Config> {
+    let mut config = config::load(&paths[0])?;
+    if let Some(selection) = selection {
+        for rule in selection.select.iter().chain(&selection.ignore) {
+            if ixray::rules::rule(rule).is_none() {
+                anyhow::bail!("unknown rule `{rule}` (see `ixray rule`)");
+            }
+        }
+        if !selection.select.is_empty() {
+            config.select = selection.select.clone();
+        }
+        config.ignore.extend(selection.ignore.iter().cloned());
+        if let Some(name) = &selection.dialect {
+            config.dialect = Some(parse_dialect(name)?);
+        }
+    }
+    Ok(config)
+}
+
+fn parse_dialect(name: &str) -> anyhow::Result<Dialect> {
+    Dialect::parse(name)
+        .with_context(|| format!("unknown dialect `{name}` (postgresql, mysql, sqlite)"))
+}
+
+/// Print input problems to stderr; true when an explicitly given path was unusable.
+fn report_errors(analysis: &Analysis, paths: &[PathBuf], display: &PathDisplay) -> bool {
+    let mut stderr = std::io::stderr().lock();
+    let mut missing_root = false;
+    for error in &analysis.errors {
+        if paths.contains(&error.path) {
+            missing_root = true;
+        }
+        let place = match error.position {
+            Some((line, column)) => format!("{}:{line}:{column}", display.show(&error.path)),
+            None => display.show(&error.path),
+        };
+        let _ = writeln!(stderr, "ixray: {place}: {}", error.message);
+    }
+    if analysis.files_read == 0 && analysis.errors.is_empty() {
+        let shown: Vec<String> = paths.iter().map(|p| display.show(p)).collect();
+        let _ = writeln!(
+            stderr,
+            "ixray: warning: no Python files found in {}",
+            shown.join(", ")
+        );
+    }
+    missing_root
+}
+
+fn run() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    let display = PathDisplay::new(std::env::current_dir().ok());
+    let mut stdout = std::io::stdout().lock();
+    match cli.command {
+        Command::Check {
+            paths,
+            format,
+            selection,
+        } => {
+            let paths = paths_or_cwd(paths);
+            let config = load_config(&paths, Some(&selection))?;
+            let analysis = analyze(&paths, &config);
+            let missing_root = report_errors(&analysis, &paths, &display);
+            let text = match format {
+                Format::Text => {
+                    report::text::render(&analysis.findings, &analysis.sources, &display)
+                }
+                Format::Json => report::json::render(&analysis.findings, &display),
+            };
+            stdout.write_all(text.as_bytes())?;
+            Ok(exit_code(&analysis, missing_root))
+        }
+        Command::Fix {
+            paths,
+            diff,
+            selection,
+        } => {
+            let paths = paths_or_cwd(paths);
+            let config = load_config(&paths, Some(&selection))?;
+            let analysis = analyze(&paths, &config);
+            let missing_root = report_errors(&analysis, &paths, &display);
+            let plan = fix::plan(&analysis);
+            let mut stderr = std::io::stderr().lock();
+            for skipped in &plan.skipped {
+                writeln!(stderr, "ixray: not fixed: {skipped}")?;
+            }
+            if diff {
+                stdout.write_all(fix::diff(&plan, |p| display.show(p)).as_bytes())?;
+                return Ok(if missing_root {
+                    ExitCode::from(2)
+                } else {
+                    ExitCode::SUCCESS
+                });
+            }
+            match fix::apply(&plan) {
+                Ok(written) => {
+                    for path in &written {
+                        writeln!(stdout, "fixed: {}", display.show(path))?;
+                    }
+                    if written.is_empty() {
+                        writeln!(stdout, "Nothing to fix.")?;
+                    }
+                }
+                Err(errors) => {
+                    for error in errors {
+                        writeln!(stderr, "ixray: error: {error}")?;
+                    }
+                    return Ok(ExitCode::from(2));
+                }
+            }
+            // What is left after the fix, as `check` would report it.
+            let after = analyze(&paths, &config);
+            let remaining = after.findings.len();
+            if remaining > 0 {
+                writeln!(
+                    stdout,
+                    "{remaining} problem{} left; see `ixray check`.",
+                    if remaining == 1 { "" } else { "s" }
+                )?;
+            }
+            Ok(if missing_root {
+                ExitCode::from(2)
+            } else if remaining > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Schema { paths, dialect } => {
+            let paths = paths_or_cwd(paths);
+            let mut config = load_config(&paths, None)?;
+            if let Some(name) = dialect {
+                config.dialect = Some(parse_dialect(&name)?);
+            }
+            let analysis = analyze(&paths, &config);
+            let missing_root = report_errors(&analysis, &paths, &display);
+            serde_json::to_writer_pretty(&mut stdout, &analysis.schema)?;
+            writeln!(stdout)?;
+            Ok(if missing_root {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Rule { name: None } => {
+            for rule in RULES {
+                writeln!(stdout, "{:<24} {}", rule.name, rule.summary)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rule { name: Some(name) } => match ixray::rules::rule(&name) {
+            Some(rule) => {
+                stdout.write_all(rule.doc.as_bytes())?;
+                Ok(ExitCode::SUCCESS)
+            }
+            None => anyhow::bail!("unknown rule `{name}`; `ixray rule` lists them"),
+        },
+    }
+}
+
+fn exit_code(analysis: &Analysis, missing_root: bool) -> ExitCode {
+    if missing_root {
+        ExitCode::from(2)
+    } else if !analysis.findings.is_empty() || !analysis.errors.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

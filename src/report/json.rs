@@ -1,0 +1,90 @@
+//! `--format json`, version 1 (see docs/design.md): a stable contract.
+
+use serde::Serialize;
+
+use super::PathDisplay;
+use crate::rules::Finding;
+use crate::schema::IndexSpec;
+use crate::source::Location;
+
+#[derive(Serialize)]
+struct Report<'a> {
+    version: u32,
+    findings: Vec<JsonFinding<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonFinding<'a> {
+    rule: &'a str,
+    severity: &'a str,
+    framework: &'a str,
+    model: &'a str,
+    table: &'a str,
+    columns: &'a [String],
+    index_name: Option<&'a str>,
+    message: &'a str,
+    location: Option<JsonLocation>,
+    related: Vec<JsonRelated<'a>>,
+    suggested_index: Option<&'a IndexSpec>,
+}
+
+#[derive(Serialize)]
+struct JsonLocation {
+    path: String,
+    line: usize,
+    column: usize,
+    end_line: usize,
+    end_column: usize,
+}
+
+#[derive(Serialize)]
+struct JsonRelated<'a> {
+    path: String,
+    line: usize,
+    column: usize,
+    message: &'a str,
+}
+
+fn location(l: &Location, paths: &PathDisplay) -> JsonLocation {
+    JsonLocation {
+        path: paths.show(&l.path),
+        line: l.line,
+        column: l.column,
+        end_line: l.end_line,
+        end_column: l.end_column,
+    }
+}
+
+pub fn render(findings: &[Finding], paths: &PathDisplay) -> String {
+    let report = Report {
+        version: 1,
+        findings: findings
+            .iter()
+            .map(|f| JsonFinding {
+                rule: f.rule,
+                severity: f.severity.as_str(),
+                framework: f.framework.as_str(),
+                model: &f.model,
+                table: &f.table,
+                columns: &f.columns,
+                index_name: f.index_name.as_deref(),
+                message: &f.message,
+                location: f.location.as_ref().map(|l| location(l, paths)),
+                related: f
+                    .related
+                    .iter()
+                    .map(|r| JsonRelated {
+                        path: paths.show(&r.location.path),
+                        line: r.location.line,
+                        column: r.location.column,
+                        message: &r.message,
+                    })
+                    .collect(),
+                suggested_index: f.suggested_index.as_ref(),
+            })
+            .collect(),
+    };
+    let mut out = serde_json::to_string_pretty(&report).expect("findings serialize to JSON");
+    out.push('\n');
+    out
+}

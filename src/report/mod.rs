@@ -1,0 +1,35 @@
+//! Output formats. Each reporter turns findings into text; none decides what
+//! a finding is.
+
+pub mod json;
+pub mod text;
+
+use std::path::{Path, PathBuf};
+
+/// Paths in output are relative to the current directory when below it.
+#[derive(Debug, Clone)]
+pub struct PathDisplay {
+    cwd: Option<PathBuf>,
+}
+
+impl PathDisplay {
+    pub fn new(cwd: Option<PathBuf>) -> Self {
+        PathDisplay {
+            cwd: cwd.and_then(|c| std::fs::canonicalize(&c).ok().or(Some(c))),
+        }
+    }
+
+    pub fn show(&self, path: &Path) -> String {
+        if path.is_relative() {
+            let text = path.to_string_lossy();
+            return text.strip_prefix("./").unwrap_or(&text).to_string();
+        }
+        if let Some(cwd) = &self.cwd {
+            let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+            if let Ok(rest) = canonical.strip_prefix(cwd) {
+                return rest.to_string_lossy().into_owned();
+            }
+        }
+        path.to_string_lossy().into_owned()
+    }
+}

@@ -1,0 +1,149 @@
+//! The rule registry: each rule's name, default severity and documentation,
+//! and the findings rules produce. A rule is a pure function of the schema.
+
+mod duplicate_index;
+mod redundant_index;
+mod unindexed_foreign_key;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::schema::{Framework, Index, IndexSpec, Schema};
+use crate::source::Location;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+pub struct Rule {
+    pub name: &'static str,
+    pub severity: Severity,
+    pub summary: &'static str,
+    pub doc: &'static str,
+    check: fn(&Schema, &mut Vec<Finding>),
+}
+
+pub static RULES: &[Rule] = &[
+    Rule {
+        name: "unindexed-foreign-key",
+        severity: Severity::Warning,
+        summary: "a foreign key whose columns are not the leading columns of any usable index",
+        doc: include_str!("../../docs/rules/unindexed-foreign-key.md"),
+        check: unindexed_foreign_key::check,
+    },
+    Rule {
+        name: "redundant-index",
+        severity: Severity::Warning,
+        summary: "an index made unnecessary by another that starts with the same columns",
+        doc: include_str!("../../docs/rules/redundant-index.md"),
+        check: redundant_index::check,
+    },
+    Rule {
+        name: "duplicate-index",
+        severity: Severity::Warning,
+        summary: "two indexes with the same definition",
+        doc: include_str!("../../docs/rules/duplicate-index.md"),
+        check: duplicate_index::check,
+    },
+];
+
+pub fn rule(name: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.name == name)
+}
+
+/// A labelled secondary location.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Related {
+    #[serde(flatten)]
+    pub location: Location,
+    pub message: String,
+}
+
+/// What a fix should do, before a framework decides how to write it.
+#[derive(Debug, Clone)]
+pub enum FixIntent {
+    AddIndex(IndexSpec),
+    DropIndex(Box<Index>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub framework: Framework,
+    pub model: String,
+    pub table: String,
+    pub columns: Vec<String>,
+    pub index_name: Option<String>,
+    pub message: String,
+    pub location: Option<Location>,
+    pub related: Vec<Related>,
+    pub suggested_index: Option<IndexSpec>,
+    pub fix: Option<FixIntent>,
+    /// How the framework would write the fix, for people.
+    pub help: Option<String>,
+}
+
+/// Run every enabled rule; findings come out sorted by place, then rule.
+pub fn run(schema: &Schema, config: &Config) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for rule in RULES.iter().filter(|r| config.rule_enabled(r.name)) {
+        let start = findings.len();
+        (rule.check)(schema, &mut findings);
+        for finding in &mut findings[start..] {
+            finding.severity = rule.severity;
+        }
+    }
+    findings.sort_by(|a, b| {
+        let key = |f: &Finding| {
+            (
+                f.location
+                    .as_ref()
+                    .map(|l| (l.path.clone(), l.line, l.column)),
+                f.rule,
+                f.table.clone(),
+                f.index_name.clone(),
+                f.columns.clone(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    findings
+}
+
+/// A finding about `table` with the common fields filled in.
+fn finding(rule: &'static str, table: &crate::schema::Table, message: String) -> Finding {
+    Finding {
+        rule,
+        severity: Severity::Warning,
+        framework: table.framework,
+        model: table.model.clone(),
+        table: table.name.clone(),
+        columns: Vec::new(),
+        index_name: None,
+        message,
+        location: None,
+        related: Vec::new(),
+        suggested_index: None,
+        fix: None,
+        help: None,
+    }
+}
+
+fn columns_text(columns: &[String]) -> String {
+    columns.join(", ")
+}

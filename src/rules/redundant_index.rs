@@ -1,0 +1,68 @@
+//! `redundant-index`: an index whose key is a leftmost prefix of another
+//! index's key (same method, predicate and per-column properties). Every
+//! query it serves, the wider index serves too; it still costs writes and
+//! space.
+
+use super::{Finding, FixIntent, Related, finding};
+use crate::schema::coverage::{Redundancy, redundancy};
+use crate::schema::{IndexOrigin, Schema};
+
+pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
+    for table in schema.tables.iter().filter(|t| t.managed) {
+        for a in &table.indexes {
+            // The database owns InnoDB's FK index; the framework owns locked ones.
+            if a.locked || a.origin == IndexOrigin::DatabaseImplicit {
+                continue;
+            }
+            let Some(b) = table
+                .indexes
+                .iter()
+                .find(|b| !std::ptr::eq(*b, a) && redundancy(a, b) == Some(Redundancy::Prefix))
+            else {
+                continue;
+            };
+            let mut f = finding(
+                "redundant-index",
+                table,
+                format!(
+                    "index {} on `{}` is redundant: {} {} starts with the same columns",
+                    describe(a),
+                    table.name,
+                    kind_of(b),
+                    describe(b),
+                ),
+            );
+            f.columns = a
+                .parts
+                .iter()
+                .filter_map(|p| p.column_name().map(String::from))
+                .collect();
+            f.index_name = a.name.clone();
+            f.location = a.location.clone();
+            if let Some(location) = &b.location {
+                f.related.push(Related {
+                    location: location.clone(),
+                    message: format!("{} {} covers it", kind_of(b), describe(b)),
+                });
+            }
+            f.fix = Some(FixIntent::DropIndex(Box::new(a.clone())));
+            out.push(f);
+        }
+    }
+}
+
+pub(super) fn describe(index: &crate::schema::Index) -> String {
+    match &index.name {
+        Some(name) => format!("`{name}` {}", index.describe()),
+        None => index.describe(),
+    }
+}
+
+pub(super) fn kind_of(index: &crate::schema::Index) -> &'static str {
+    match index.origin {
+        IndexOrigin::PrimaryKey => "the primary key",
+        IndexOrigin::UniqueField | IndexOrigin::UniqueConstraint => "unique constraint",
+        _ if index.unique => "unique index",
+        _ => "index",
+    }
+}

@@ -1,0 +1,94 @@
+//! `unindexed-foreign-key`: a foreign key that no index serves. Deleting or
+//! updating a parent row then scans the child table, and joins from the
+//! parent (reverse relations, prefetches) cannot use an index.
+
+use super::{Finding, FixIntent, Related, columns_text, finding};
+use crate::frameworks::suggest_index_name;
+use crate::schema::coverage::covering_index_for;
+use crate::schema::{IndexSpec, Schema, SpecColumn};
+
+pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
+    for table in schema.tables.iter().filter(|t| t.managed) {
+        let mut seen: Vec<&[String]> = Vec::new();
+        for fk in &table.foreign_keys {
+            if seen.contains(&fk.columns.as_slice()) {
+                continue;
+            }
+            seen.push(&fk.columns);
+            if covering_index_for(table, fk).is_some() {
+                continue;
+            }
+            let columns: Vec<(String, bool)> =
+                fk.columns.iter().map(|c| (c.clone(), false)).collect();
+            let spec = IndexSpec {
+                name: suggest_index_name(table, &columns),
+                table: table.name.clone(),
+                columns: fk
+                    .columns
+                    .iter()
+                    .map(|c| SpecColumn {
+                        name: c.clone(),
+                        desc: false,
+                    })
+                    .collect(),
+                unique: false,
+                predicate: None,
+            };
+            let target = fk
+                .ref_table
+                .as_deref()
+                .map(|t| format!(" (references `{t}`)"))
+                .unwrap_or_default();
+            let mut f = finding(
+                "unindexed-foreign-key",
+                table,
+                format!(
+                    "foreign key `{}.{}` has no index{target}",
+                    table.name,
+                    columns_text(&fk.columns)
+                ),
+            );
+            f.columns = fk.columns.clone();
+            f.location = fk.location.clone();
+            // Point at indexes that almost serve it: they hold the FK columns
+            // but not in the leading position, or behind a predicate.
+            for index in &table.indexes {
+                let Some(location) = &index.location else {
+                    continue;
+                };
+                let position = index.parts.iter().position(|p| {
+                    p.column_name()
+                        .is_some_and(|c| fk.columns.iter().any(|f| f == c))
+                });
+                let message = match position {
+                    Some(0) if index.predicate.is_some() => format!(
+                        "index {} starts with `{}` but is partial (WHERE {})",
+                        index.display_name(),
+                        columns_text(&fk.columns),
+                        index
+                            .predicate
+                            .as_ref()
+                            .map(ToString::to_string)
+                            .unwrap_or_default()
+                    ),
+                    Some(0) => continue,
+                    Some(n) => format!(
+                        "index {} has `{}` only as column {} of {}",
+                        index.display_name(),
+                        columns_text(&fk.columns),
+                        n + 1,
+                        index.parts.len()
+                    ),
+                    None => continue,
+                };
+                f.related.push(Related {
+                    location: location.clone(),
+                    message,
+                });
+            }
+            f.suggested_index = Some(spec.clone());
+            f.fix = Some(FixIntent::AddIndex(spec));
+            out.push(f);
+        }
+    }
+}

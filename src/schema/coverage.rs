@@ -1,0 +1,319 @@
+//! The one place that answers "is this served by an index?" and "is this index
+//! unnecessary?". Every rule asks here; none re-implements leftmost-prefix or
+//! partial-predicate logic.
+
+use rustc_hash::FxHashSet;
+
+use super::{Conjunct, Dialect, ForeignKey, Index, IndexMethod, Table};
+
+/// The first index (in declaration order) that serves lookups of `fk`.
+///
+/// An index covers an FK on n columns when (PostgreSQL, SQLite, MySQL docs):
+/// it is a btree (a hash index only for a single column); its first n key
+/// parts are plain columns whose set equals the FK columns (MySQL requires the
+/// same order); and it has no predicate, or only `col IS NOT NULL` on FK
+/// columns, which the RI lookup (a non-null equality) implies. Direction,
+/// NULLS order and INCLUDE columns do not matter; PK and UNIQUE indexes count.
+pub fn covering_index_for<'t>(table: &'t Table, fk: &ForeignKey) -> Option<&'t Index> {
+    table
+        .indexes
+        .iter()
+        .find(|index| index_covers_columns(index, &fk.columns, table.dialect))
+}
+
+pub fn index_covers_columns(index: &Index, columns: &[String], dialect: Dialect) -> bool {
+    let n = columns.len();
+    if n == 0 || index.parts.len() < n {
+        return false;
+    }
+    match index.method {
+        IndexMethod::Btree => {}
+        IndexMethod::Hash if n == 1 => {}
+        _ => return false,
+    }
+    let prefix: Option<Vec<&str>> = index.parts[..n].iter().map(|p| p.column_name()).collect();
+    let Some(prefix) = prefix else {
+        return false;
+    };
+    let prefix_matches = if dialect == Dialect::Mysql {
+        prefix.iter().zip(columns).all(|(a, b)| *a == b)
+    } else {
+        let wanted: FxHashSet<&str> = columns.iter().map(String::as_str).collect();
+        let got: FxHashSet<&str> = prefix.iter().copied().collect();
+        wanted == got && got.len() == n
+    };
+    if !prefix_matches {
+        return false;
+    }
+    match &index.predicate {
+        None => true,
+        Some(predicate) => predicate.conjuncts.iter().all(|c| match c {
+            Conjunct::IsNotNull(col) => columns.contains(col),
+            Conjunct::Other(_) => false,
+        }),
+    }
+}
+
+/// How index `a` is made unnecessary by index `b` on the same table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redundancy {
+    /// Same definition.
+    Duplicate,
+    /// `a`'s key is a strict leftmost prefix of `b`'s.
+    Prefix,
+}
+
+/// Whether `a` is unnecessary given `b` (§5 of the semantics notes).
+///
+/// Never across methods, opclasses, expression-vs-column, or partial-vs-full;
+/// a unique index is never redundant with a wider one. For duplicates the
+/// caller decides which one of the pair to drop (see [`duplicate_to_drop`]).
+pub fn redundancy(a: &Index, b: &Index) -> Option<Redundancy> {
+    if a.method != b.method || a.predicate != b.predicate {
+        return None;
+    }
+    if a.parts == b.parts {
+        let mut ai: Vec<&String> = a.include.iter().collect();
+        let mut bi: Vec<&String> = b.include.iter().collect();
+        ai.sort();
+        bi.sort();
+        return (ai == bi).then_some(Redundancy::Duplicate);
+    }
+    if a.unique || a.parts.len() >= b.parts.len() {
+        return None;
+    }
+    let prefix = &b.parts[..a.parts.len()];
+    let same_keys = a
+        .parts
+        .iter()
+        .zip(prefix)
+        .all(|(x, y)| x.key == y.key && x.opclass == y.opclass);
+    if !same_keys {
+        return None;
+    }
+    // A single-column index scans backwards; wider ones need the same
+    // directions, or all of them reversed.
+    let directions_ok = a.parts.len() == 1
+        || a.parts.iter().zip(prefix).all(|(x, y)| x.desc == y.desc)
+        || a.parts.iter().zip(prefix).all(|(x, y)| x.desc != y.desc);
+    if !directions_ok {
+        return None;
+    }
+    let b_columns: FxHashSet<&str> = b
+        .parts
+        .iter()
+        .filter_map(|p| p.column_name())
+        .chain(b.include.iter().map(String::as_str))
+        .collect();
+    if !a.include.iter().all(|c| b_columns.contains(c.as_str())) {
+        return None;
+    }
+    Some(Redundancy::Prefix)
+}
+
+/// Of two duplicate indexes, the one to drop: never a constraint when the
+/// other is not one; otherwise the one that is not unique; otherwise the later
+/// one. `None` when both back constraints (report only, never drop).
+pub fn duplicate_to_drop<'i>(first: &'i Index, second: &'i Index) -> Option<&'i Index> {
+    let keeps = |i: &Index| (i.origin.is_constraint() || i.unique, i.locked);
+    match (keeps(first), keeps(second)) {
+        ((true, _), (true, _)) => None,
+        ((true, _), _) => Some(second),
+        (_, (true, _)) => Some(first),
+        ((false, true), (false, false)) => Some(second),
+        ((false, false), (false, true)) => Some(first),
+        _ => Some(second),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Framework, IndexOrigin, IndexPart, Predicate};
+
+    fn table(dialect: Dialect, indexes: Vec<Index>) -> Table {
+        Table {
+            name: "t".into(),
+            model: "T".into(),
+            framework: Framework::Django,
+            dialect,
+            managed: true,
+            location: None,
+            columns: vec![],
+            foreign_keys: vec![],
+            indexes,
+        }
+    }
+
+    fn fk(cols: &[&str]) -> ForeignKey {
+        ForeignKey {
+            columns: cols.iter().map(|c| c.to_string()).collect(),
+            ref_table: None,
+            ref_columns: vec![],
+            enforced: true,
+            field: "f".into(),
+            location: None,
+        }
+    }
+
+    fn idx(cols: &[&str]) -> Index {
+        let parts = cols
+            .iter()
+            .map(|c| {
+                let mut part = IndexPart::column(c.trim_start_matches('-'));
+                part.desc = c.starts_with('-');
+                part
+            })
+            .collect();
+        Index::new(parts, IndexOrigin::Declared)
+    }
+
+    #[test]
+    fn leftmost_prefix_covers_second_column_does_not() {
+        let t = table(Dialect::Postgresql, vec![idx(&["a", "b"])]);
+        assert!(covering_index_for(&t, &fk(&["a"])).is_some());
+        assert!(covering_index_for(&t, &fk(&["b"])).is_none());
+    }
+
+    #[test]
+    fn composite_fk_order_matters_only_on_mysql() {
+        let pg = table(Dialect::Postgresql, vec![idx(&["b", "a", "c"])]);
+        assert!(covering_index_for(&pg, &fk(&["a", "b"])).is_some());
+        let my = table(Dialect::Mysql, vec![idx(&["b", "a", "c"])]);
+        assert!(covering_index_for(&my, &fk(&["a", "b"])).is_none());
+        assert!(covering_index_for(&my, &fk(&["b", "a"])).is_some());
+    }
+
+    #[test]
+    fn partial_index_covers_only_with_not_null_predicate() {
+        let mut not_null = idx(&["a"]);
+        not_null.predicate = Some(Predicate::new(vec![Conjunct::IsNotNull("a".into())]));
+        let mut other = idx(&["a"]);
+        other.predicate = Some(Predicate::new(vec![Conjunct::Other(
+            "state = 'open'".into(),
+        )]));
+        assert!(
+            covering_index_for(&table(Dialect::Postgresql, vec![not_null]), &fk(&["a"])).is_some()
+        );
+        assert!(
+            covering_index_for(&table(Dialect::Postgresql, vec![other]), &fk(&["a"])).is_none()
+        );
+    }
+
+    #[test]
+    fn hash_covers_single_column_only_and_gin_never() {
+        let mut hash = idx(&["a", "b"]);
+        hash.method = IndexMethod::Hash;
+        assert!(
+            covering_index_for(
+                &table(Dialect::Postgresql, vec![hash.clone()]),
+                &fk(&["a", "b"])
+            )
+            .is_none()
+        );
+        let mut single = idx(&["a"]);
+        single.method = IndexMethod::Hash;
+        assert!(
+            covering_index_for(&table(Dialect::Postgresql, vec![single]), &fk(&["a"])).is_some()
+        );
+        let mut gin = idx(&["a"]);
+        gin.method = IndexMethod::Gin;
+        assert!(covering_index_for(&table(Dialect::Postgresql, vec![gin]), &fk(&["a"])).is_none());
+    }
+
+    #[test]
+    fn descending_and_include_do_not_matter_for_fk() {
+        let mut index = idx(&["-a"]);
+        index.include = vec!["z".into()];
+        assert!(
+            covering_index_for(&table(Dialect::Postgresql, vec![index]), &fk(&["a"])).is_some()
+        );
+    }
+
+    #[test]
+    fn prefix_redundancy_rules() {
+        assert_eq!(
+            redundancy(&idx(&["a"]), &idx(&["a", "b"])),
+            Some(Redundancy::Prefix)
+        );
+        assert_eq!(
+            redundancy(&idx(&["-a"]), &idx(&["a", "b"])),
+            Some(Redundancy::Prefix)
+        );
+        assert_eq!(redundancy(&idx(&["a", "-b"]), &idx(&["a", "b", "c"])), None);
+        assert_eq!(
+            redundancy(&idx(&["-a", "-b"]), &idx(&["a", "b", "c"])),
+            Some(Redundancy::Prefix)
+        );
+        assert_eq!(redundancy(&idx(&["b"]), &idx(&["a", "b"])), None);
+        assert_eq!(redundancy(&idx(&["a", "b"]), &idx(&["a"])), None);
+    }
+
+    #[test]
+    fn unique_is_never_redundant_with_a_wider_index() {
+        let mut unique = idx(&["a"]);
+        unique.unique = true;
+        assert_eq!(redundancy(&unique, &idx(&["a", "b"])), None);
+        let mut wide_unique = idx(&["a", "b"]);
+        wide_unique.unique = true;
+        assert_eq!(
+            redundancy(&idx(&["a"]), &wide_unique),
+            Some(Redundancy::Prefix)
+        );
+    }
+
+    #[test]
+    fn partial_and_full_are_never_redundant() {
+        let mut partial = idx(&["a"]);
+        partial.predicate = Some(Predicate::new(vec![Conjunct::Other("x = 1".into())]));
+        assert_eq!(redundancy(&partial, &idx(&["a", "b"])), None);
+        assert_eq!(redundancy(&idx(&["a"]), &partial), None);
+        let mut partial_wide = idx(&["a", "b"]);
+        partial_wide.predicate = partial.predicate.clone();
+        assert_eq!(
+            redundancy(&partial, &partial_wide),
+            Some(Redundancy::Prefix)
+        );
+    }
+
+    #[test]
+    fn different_methods_and_opclasses_are_never_redundant() {
+        let mut gin = idx(&["a"]);
+        gin.method = IndexMethod::Gin;
+        assert_eq!(redundancy(&gin, &idx(&["a"])), None);
+        let mut like = idx(&["a"]);
+        like.parts[0].opclass = Some("varchar_pattern_ops".into());
+        assert_eq!(redundancy(&like, &idx(&["a", "b"])), None);
+    }
+
+    #[test]
+    fn include_must_be_contained_in_the_wider_index() {
+        let mut a = idx(&["a"]);
+        a.include = vec!["c".into()];
+        assert_eq!(redundancy(&a, &idx(&["a", "b"])), None);
+        assert_eq!(redundancy(&a, &idx(&["a", "c"])), Some(Redundancy::Prefix));
+    }
+
+    #[test]
+    fn duplicate_keeps_the_constraint() {
+        let plain = idx(&["a"]);
+        let mut unique = idx(&["a"]);
+        unique.unique = true;
+        unique.origin = IndexOrigin::UniqueField;
+        assert_eq!(redundancy(&plain, &unique), Some(Redundancy::Duplicate));
+        assert!(std::ptr::eq(
+            duplicate_to_drop(&unique, &plain).unwrap(),
+            &plain
+        ));
+        assert!(std::ptr::eq(
+            duplicate_to_drop(&plain, &unique).unwrap(),
+            &plain
+        ));
+        assert!(duplicate_to_drop(&unique, &unique.clone()).is_none());
+        let second = idx(&["a"]);
+        assert!(std::ptr::eq(
+            duplicate_to_drop(&plain, &second).unwrap(),
+            &second
+        ));
+    }
+}

@@ -1,0 +1,196 @@
+//! Source files, byte spans and text edits. Offsets are bytes everywhere in the
+//! core; line/column conversion happens only here, at the edges.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+/// A half-open byte range `[start, end)` in one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Self {
+        Span { start, end }
+    }
+}
+
+/// A file that was read and decoded; shared between facts that point into it.
+#[derive(Debug)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub text: String,
+    pub lines: LineIndex,
+}
+
+impl SourceFile {
+    pub fn new(path: PathBuf, text: String) -> Arc<SourceFile> {
+        let lines = LineIndex::new(&text);
+        Arc::new(SourceFile { path, text, lines })
+    }
+
+    pub fn location(&self, span: Span) -> Location {
+        let (line, column) = self.lines.line_col(&self.text, span.start);
+        let (end_line, end_column) = self.lines.line_col(&self.text, span.end);
+        Location {
+            path: self.path.clone(),
+            span,
+            line,
+            column,
+            end_line,
+            end_column,
+        }
+    }
+
+    pub fn slice(&self, span: Span) -> &str {
+        &self.text[span.start..span.end]
+    }
+}
+
+/// Start offsets of lines, for byte offset → (line, column) conversion.
+#[derive(Debug, Clone)]
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        LineIndex { starts }
+    }
+
+    /// 0-based line number of a byte offset.
+    pub fn line_of(&self, offset: usize) -> usize {
+        match self.starts.binary_search(&offset) {
+            Ok(line) => line,
+            Err(next) => next - 1,
+        }
+    }
+
+    pub fn line_start(&self, line: usize) -> usize {
+        self.starts[line]
+    }
+
+    /// 1-based line and 1-based column counted in characters.
+    pub fn line_col(&self, text: &str, offset: usize) -> (usize, usize) {
+        let offset = offset.min(text.len());
+        let line = self.line_of(offset);
+        let start = self.starts[line];
+        let column = text[start..offset].chars().count() + 1;
+        (line + 1, column)
+    }
+
+    /// The text of a 0-based line without its line terminator.
+    pub fn line_text<'t>(&self, text: &'t str, line: usize) -> &'t str {
+        let start = self.starts[line];
+        let end = self.starts.get(line + 1).copied().unwrap_or(text.len());
+        text[start..end].trim_end_matches(['\n', '\r'])
+    }
+}
+
+/// A resolved position in a file: the byte span plus 1-based line/column.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Location {
+    pub path: PathBuf,
+    #[serde(skip)]
+    pub span: Span,
+    pub line: usize,
+    pub column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+}
+
+/// Replace the bytes of `span` with `content` (an insertion has an empty span).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Edit {
+    pub span: Span,
+    pub content: String,
+}
+
+impl Edit {
+    pub fn insert(at: usize, content: impl Into<String>) -> Self {
+        Edit {
+            span: Span::new(at, at),
+            content: content.into(),
+        }
+    }
+
+    pub fn replace(span: Span, content: impl Into<String>) -> Self {
+        Edit {
+            span,
+            content: content.into(),
+        }
+    }
+}
+
+/// One change to the file system that a fix makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileChange {
+    /// Edits to an existing file, against the text that was analyzed.
+    Edit { path: PathBuf, edits: Vec<Edit> },
+    /// A new file, such as a migration.
+    Create { path: PathBuf, contents: String },
+}
+
+impl FileChange {
+    pub fn path(&self) -> &Path {
+        match self {
+            FileChange::Edit { path, .. } | FileChange::Create { path, .. } => path,
+        }
+    }
+}
+
+/// Apply non-overlapping edits to `text`. Edits are sorted by position; an edit
+/// that overlaps one already applied is skipped (and reported as `false`).
+pub fn apply_edits(text: &str, edits: &[Edit]) -> (String, bool) {
+    let mut sorted: Vec<&Edit> = edits.iter().collect();
+    sorted.sort_by_key(|e| (e.span.start, e.span.end));
+    let mut out = String::with_capacity(text.len() + 256);
+    let mut cursor = 0;
+    let mut all_applied = true;
+    for edit in sorted {
+        if edit.span.start < cursor || edit.span.end > text.len() {
+            all_applied = false;
+            continue;
+        }
+        out.push_str(&text[cursor..edit.span.start]);
+        out.push_str(&edit.content);
+        cursor = edit.span.end;
+    }
+    out.push_str(&text[cursor..]);
+    (out, all_applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_is_one_based_and_counts_chars() {
+        let text = "ab\nçd\n";
+        let index = LineIndex::new(text);
+        assert_eq!(index.line_col(text, 0), (1, 1));
+        assert_eq!(index.line_col(text, 3), (2, 1));
+        // 'ç' is two bytes: the 'd' after it is the second character.
+        assert_eq!(index.line_col(text, 5), (2, 2));
+        assert_eq!(index.line_text(text, 1), "çd");
+    }
+
+    #[test]
+    fn edits_apply_in_order_and_skip_overlaps() {
+        let text = "hello world";
+        let edits = vec![
+            Edit::replace(Span::new(6, 11), "there"),
+            Edit::insert(0, ">> "),
+            Edit::replace(Span::new(8, 9), "X"),
+        ];
+        let (out, all) = apply_edits(text, &edits);
+        assert_eq!(out, ">> hello there");
+        assert!(!all);
+    }
+}
