@@ -94,7 +94,16 @@ fn has_extension(path: &Path) -> bool {
 
 fn walk_error(err: ignore::Error) -> InputError {
     match err {
-        ignore::Error::WithPath { path, err } => InputError::new(&path, err.to_string()),
+        ignore::Error::WithPath { path, err } => {
+            let dangling =
+                std::fs::symlink_metadata(&path).is_ok() && std::fs::metadata(&path).is_err();
+            let reason = if dangling {
+                "cannot read: broken symbolic link".to_string()
+            } else {
+                format!("cannot read: {err}")
+            };
+            InputError::new(&path, reason)
+        }
         ignore::Error::WithDepth { err, .. } => walk_error(*err),
         ignore::Error::Loop { ancestor, child } => InputError::new(
             &child,

@@ -217,7 +217,7 @@ fn run() -> anyhow::Result<ExitCode> {
             }
             Ok(if missing_root {
                 ExitCode::from(2)
-            } else if remaining > 0 {
+            } else if remaining > 0 || !analysis.errors.is_empty() {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS

@@ -2,6 +2,7 @@
 //! updating a parent row then scans the child table, and joins from the
 //! parent (reverse relations, prefetches) cannot use an index.
 
+use super::redundant_index::describe;
 use super::{Finding, FixIntent, Related, columns_text, finding};
 use crate::frameworks::suggest_index_name;
 use crate::schema::coverage::covering_index_for;
@@ -62,19 +63,14 @@ pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
                 });
                 let message = match position {
                     Some(0) if index.predicate.is_some() => format!(
-                        "index {} starts with `{}` but is partial (WHERE {})",
-                        index.display_name(),
+                        "index {} starts with `{}` but is partial",
+                        describe(index),
                         columns_text(&fk.columns),
-                        index
-                            .predicate
-                            .as_ref()
-                            .map(ToString::to_string)
-                            .unwrap_or_default()
                     ),
                     Some(0) => continue,
                     Some(n) => format!(
                         "index {} has `{}` only as column {} of {}",
-                        index.display_name(),
+                        describe(index),
                         columns_text(&fk.columns),
                         n + 1,
                         index.parts.len()

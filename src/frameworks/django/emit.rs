@@ -406,6 +406,17 @@ fn insert_into_list(text: &str, list: Span, items: &[Span], entries: &[String]) 
     let item_indent = py::indentation_at(text, items[0].start).to_string();
     let after_last = &text[last.end..close];
     let has_trailing_comma = after_last.trim_start().starts_with(',');
+    let close_line_start = text[..close].rfind('\n').map_or(0, |i| i + 1);
+    let close_alone = text[close_line_start..close].trim().is_empty();
+    if has_trailing_comma && close_alone {
+        // Before the line of the closing `]`: this never overlaps with the
+        // removal of the list's last entry.
+        let mut insertion = String::new();
+        for entry in entries {
+            let _ = writeln!(insertion, "{item_indent}{entry},");
+        }
+        return Edit::insert(close_line_start, insertion);
+    }
     let mut insertion = String::new();
     let at = if has_trailing_comma {
         last.end + after_last.find(',').expect("checked above") + 1
@@ -417,8 +428,8 @@ fn insert_into_list(text: &str, list: Span, items: &[Span], entries: &[String]) 
         let _ = write!(insertion, "\n{item_indent}{entry},");
     }
     if !has_trailing_comma {
-        insertion.pop();
         // Keep the list's own style: no trailing comma was there.
+        insertion.pop();
     }
     Edit::insert(at, insertion)
 }
@@ -528,7 +539,16 @@ fn remove_list_item(text: &str, _list: Span, item: Span) -> Edit {
     let line_end = text[end..].find('\n').map(|i| end + i);
     let alone_after = line_end.is_some_and(|le| text[end..le].trim().is_empty());
     if alone_before && alone_after {
-        return Edit::replace(Span::new(line_start, line_end.expect("checked") + 1), "");
+        // Comment lines right above the entry describe it: they go too.
+        let mut start = line_start;
+        while start > 0 {
+            let previous_start = text[..start - 1].rfind('\n').map_or(0, |i| i + 1);
+            if !text[previous_start..start].trim_start().starts_with('#') {
+                break;
+            }
+            start = previous_start;
+        }
+        return Edit::replace(Span::new(start, line_end.expect("checked") + 1), "");
     }
     if comma {
         // `a, ITEM, b` → `a, b`
@@ -959,8 +979,8 @@ mod tests {
 
     #[test]
     fn list_items_are_removed_with_their_line() {
-        let text = "x = [\n    a,\n    b,\n]\n";
-        let edit = remove_list_item(text, Span::new(4, 20), Span::new(17, 18));
+        let text = "x = [\n    a,\n    # about b\n    b,\n]\n";
+        let edit = remove_list_item(text, Span::new(4, 36), Span::new(31, 32));
         let (out, _) = crate::source::apply_edits(text, &[edit]);
         assert_eq!(out, "x = [\n    a,\n]\n");
         let inline = "x = [a, b]";

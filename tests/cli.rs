@@ -1,0 +1,279 @@
+//! The command line as users meet it: output formats (snapshots), exit
+//! codes, bad input, suppression comments, `fix --diff`, `schema`, `rule`.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use common::*;
+
+fn write(dir: &Path, relative: &str, contents: &[u8]) {
+    let path = dir.join(relative);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, contents).unwrap();
+}
+
+const GOOD_APP: &str = r#"from django.db import models
+
+
+class Author(models.Model):
+    name = models.CharField(max_length=100)
+
+
+class Book(models.Model):
+    author = models.ForeignKey(Author, on_delete=models.CASCADE, db_index=False)
+    title = models.CharField(max_length=200)
+"#;
+
+#[test]
+fn json_report_of_the_example_project() {
+    let (code, stdout, stderr) = run_ixray(&fixture("django/shop"), &["check", "--format", "json"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    insta::assert_snapshot!("shop_json", stdout);
+}
+
+#[test]
+fn text_report_of_the_example_project() {
+    let (code, stdout, _) = run_ixray(&fixture("django/shop"), &["check"]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!("shop_text", stdout);
+}
+
+#[test]
+fn paths_are_relative_to_the_current_directory() {
+    let (_, stdout, _) = run_ixray(&fixture("django"), &["check", "--format", "json", "shop"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let path = report["findings"][0]["location"]["path"].as_str().unwrap();
+    assert!(path.starts_with("shop/"), "{path}");
+}
+
+#[test]
+fn exit_codes_follow_ruff() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "library/models.py",
+        GOOD_APP.replace(", db_index=False", "").as_bytes(),
+    );
+    let (code, stdout, _) = run_ixray(dir.path(), &["check", "."]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("No index problems found."));
+
+    write(dir.path(), "library/models.py", GOOD_APP.as_bytes());
+    let (code, _, _) = run_ixray(dir.path(), &["check", "."]);
+    assert_eq!(code, 1);
+
+    let (code, _, stderr) = run_ixray(dir.path(), &["check", "does-not-exist"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("does-not-exist"), "{stderr}");
+
+    let (code, _, stderr) = run_ixray(dir.path(), &["check", "--select", "no-such-rule", "."]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("unknown rule `no-such-rule`"), "{stderr}");
+}
+
+#[test]
+fn bad_input_is_reported_and_the_rest_is_still_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "library/models.py", GOOD_APP.as_bytes());
+    write(
+        root,
+        "broken/models.py",
+        b"from django.db import models\n\nclass Broken(models.Model:\n    x = 1\n",
+    );
+    write(
+        root,
+        "latin1/models.py",
+        b"from django.db import models\n# caf\xe9\nclass A(models.Model):\n    pass\n",
+    );
+    std::fs::create_dir_all(root.join("empty")).unwrap();
+    std::os::unix::fs::symlink(root.join("nowhere.py"), root.join("dangling_models.py")).unwrap();
+    std::fs::create_dir_all(root.join("loop")).unwrap();
+    std::os::unix::fs::symlink(root.join("loop"), root.join("loop/again")).unwrap();
+
+    let (code, stdout, stderr) = run_ixray(root, &["check", ".", "missing-dir"]);
+    assert_eq!(
+        code, 2,
+        "a path that does not exist is a usage error:\n{stderr}"
+    );
+    assert!(
+        stdout.contains("library_book.author_id"),
+        "the good app is still checked:\n{stdout}"
+    );
+    for expected in [
+        "missing-dir: cannot read path",
+        "broken/models.py:3:",
+        "syntax error",
+        "latin1/models.py: skipped: not valid UTF-8",
+        "dangling_models.py: cannot read: broken symbolic link",
+        "symbolic link loop",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "stderr lacks {expected:?}:\n{stderr}"
+        );
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // Without the missing path the input problems still make the run fail.
+    let (code, _, _) = run_ixray(root, &["check", "."]);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn an_empty_directory_is_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run_ixray(dir.path(), &["check", "."]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("No index problems found."));
+    assert!(stderr.contains("no Python files found"), "{stderr}");
+}
+
+#[test]
+fn fix_leaves_files_with_syntax_errors_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = b"from django.db import models\n\nclass Broken(models.Model:\n    owner = models.ForeignKey('auth.User', models.CASCADE, db_index=False)\n";
+    write(dir.path(), "broken/models.py", broken);
+    let (code, _, stderr) = run_ixray(dir.path(), &["fix", "."]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(
+        std::fs::read(dir.path().join("broken/models.py")).unwrap(),
+        broken
+    );
+}
+
+#[test]
+fn suppression_comments_silence_one_rule_on_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = GOOD_APP.replace(
+        "db_index=False)",
+        "db_index=False)  # ixray: ignore[unindexed-foreign-key]",
+    );
+    write(dir.path(), "library/models.py", source.as_bytes());
+    let (code, stdout, _) = run_ixray(dir.path(), &["check", "."]);
+    assert_eq!(code, 0, "{stdout}");
+
+    let other_rule = GOOD_APP.replace(
+        "db_index=False)",
+        "db_index=False)  # ixray: ignore[duplicate-index]",
+    );
+    write(dir.path(), "library/models.py", other_rule.as_bytes());
+    let (code, _, _) = run_ixray(dir.path(), &["check", "."]);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn select_and_ignore_choose_rules() {
+    let shop = fixture("django/shop");
+    let rules = |args: &[&str]| -> BTreeSet<String> {
+        let mut all = vec!["check", "--format", "json"];
+        all.extend_from_slice(args);
+        let (_, stdout, _) = run_ixray(&shop, &all);
+        let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        rules(&["--select", "duplicate-index"]),
+        BTreeSet::from(["duplicate-index".to_string()])
+    );
+    assert!(!rules(&["--ignore", "redundant-index,duplicate-index"]).contains("redundant-index"));
+}
+
+#[test]
+fn mysql_leaves_enforced_foreign_keys_to_innodb() {
+    let project = fixture("django/mysql_shop");
+    let reported = unindexed_by_ixray(&project);
+    let expected: BTreeSet<(String, Vec<String>)> = [
+        ("inventory_stockitem", "replaced_by_id"),
+        ("inventory_stockmovement", "moved_by_id"),
+    ]
+    .into_iter()
+    .map(|(t, c)| (t.to_string(), vec![c.to_string()]))
+    .collect();
+    pretty_assertions::assert_eq!(reported, expected);
+    // The same project read as PostgreSQL: every `db_index=False` FK is unindexed.
+    let (_, stdout, _) = run_ixray(
+        &project,
+        &["check", "--format", "json", "--dialect", "postgresql"],
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(report["findings"].as_array().unwrap().len() > expected.len());
+}
+
+#[test]
+fn fix_diff_prints_and_writes_nothing() {
+    let dir = copy_fixture("django/shop");
+    let before = tree_contents(dir.path());
+    let (code, stdout, _) = run_ixray(dir.path(), &["fix", "--diff", "."]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("+++ b/orders/models/order.py"), "{stdout}");
+    assert!(stdout.contains("AddIndexConcurrently"), "{stdout}");
+    assert_eq!(before, tree_contents(dir.path()));
+}
+
+#[test]
+fn schema_prints_the_normalized_graph() {
+    let (code, stdout, _) = run_ixray(&fixture("django/coverage"), &["schema"]);
+    assert_eq!(code, 0);
+    let schema: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let tables: Vec<&str> = schema["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        tables.contains(&"legacy_legacyentry"),
+        "app label from AppConfig.label: {tables:?}"
+    );
+    assert!(
+        tables.contains(&"custom_table_name"),
+        "Meta.db_table: {tables:?}"
+    );
+    assert!(
+        tables.contains(&"cases_manytomanycase_owners"),
+        "auto M2M table: {tables:?}"
+    );
+    assert!(
+        !tables
+            .iter()
+            .any(|t| t.contains("unmanaged") && t.starts_with("cases_")),
+        "{tables:?}"
+    );
+}
+
+#[test]
+fn every_rule_has_a_complete_doc_page() {
+    let (code, stdout, _) = run_ixray(&repo_root(), &["rule"]);
+    assert_eq!(code, 0);
+    for rule in ixray::rules::RULES {
+        assert!(stdout.contains(rule.name), "{stdout}");
+        let (code, doc, _) = run_ixray(&repo_root(), &["rule", rule.name]);
+        assert_eq!(code, 0);
+        assert!(doc.starts_with(&format!("# {}", rule.name)));
+        for section in [
+            "## What it finds",
+            "## Why it matters",
+            "## Example",
+            "## Fix",
+            "## Suppress",
+        ] {
+            assert!(doc.contains(section), "{} lacks {section}", rule.name);
+        }
+        let page =
+            std::fs::read_to_string(repo_root().join(format!("docs/rules/{}.md", rule.name)))
+                .unwrap();
+        assert_eq!(doc, page);
+    }
+    let (code, _, stderr) = run_ixray(&repo_root(), &["rule", "nope"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("unknown rule"));
+}

@@ -1,0 +1,184 @@
+//! Shared helpers for integration tests: the ixray binary, fixture copies,
+//! and the Django harness (`tests/support/djangoctl.py`) run by the test venv.
+
+#![allow(dead_code, clippy::print_stderr)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(relative: &str) -> PathBuf {
+    repo_root().join("fixtures").join(relative)
+}
+
+pub fn ixray() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ixray"))
+}
+
+/// Run ixray in `dir`; returns (exit code, stdout, stderr).
+pub fn run_ixray(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let output = ixray()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("ixray runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Copy a fixture project into a fresh temporary directory.
+pub fn copy_fixture(relative: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_dir(&fixture(relative), dir.path());
+    dir
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            if entry.file_name() != "__pycache__" {
+                copy_dir(&entry.path(), &target);
+            }
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Every file below `dir` with its contents, for before/after comparisons.
+pub fn tree_contents(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        for entry in std::fs::read_dir(&current).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            if entry.file_type().unwrap().is_dir() {
+                if entry.file_name() != "__pycache__" {
+                    stack.push(path);
+                }
+            } else {
+                out.push((
+                    path.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&path).unwrap(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// With `CI=true` a missing tool fails the test; elsewhere it is skipped
+/// with a message.
+pub fn require(what: &str, available: bool) -> bool {
+    if available {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+        panic!("{what} is not available; run the tests through scripts/test");
+    }
+    eprintln!("skipping: {what} is not available (run scripts/test to set it up)");
+    false
+}
+
+/// The test venv's Python, when it exists.
+pub fn python() -> Option<PathBuf> {
+    let candidate = std::env::var_os("IXRAY_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
+    candidate.exists().then_some(candidate)
+}
+
+pub fn postgres_available() -> bool {
+    let host = std::env::var("IXRAY_PG_HOST").unwrap_or_else(|_| "127.0.0.1".into());
+    let port = std::env::var("IXRAY_PG_PORT").unwrap_or_else(|_| "54329".into());
+    std::net::TcpStream::connect(format!("{host}:{port}")).is_ok()
+}
+
+pub fn djangoctl(command: &str, project: &Path, db: &str) -> Output {
+    let python = python().expect("checked by require()");
+    Command::new(python)
+        .arg(repo_root().join("tests/support/djangoctl.py"))
+        .arg(command)
+        .arg(project)
+        .args(["--db", db])
+        .output()
+        .expect("the Django harness runs")
+}
+
+/// Django's own tables (contrib apps) are not the fixtures' business.
+pub fn is_project_table(table: &str) -> bool {
+    !(table.starts_with("auth_") || table.starts_with("django_"))
+}
+
+/// The FKs the database leaves unindexed, after Django applied the
+/// project's migrations: (table, columns).
+pub fn unindexed_in_database(project: &Path, db: &str) -> BTreeSet<(String, Vec<String>)> {
+    let output = djangoctl("catalog", project, db);
+    assert!(
+        output.status.success(),
+        "djangoctl catalog failed on {db}:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let catalog: serde_json::Value = serde_json::from_slice(&output.stdout).expect("catalog JSON");
+    catalog["foreign_keys"]
+        .as_array()
+        .expect("foreign_keys list")
+        .iter()
+        .filter(|fk| fk["indexed"] == false)
+        .map(|fk| {
+            (
+                fk["table"].as_str().unwrap().to_string(),
+                fk["columns"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c.as_str().unwrap().to_string())
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .filter(|(table, _)| is_project_table(table))
+        .collect()
+}
+
+/// ixray's JSON findings for a project.
+pub fn findings(project: &Path) -> Vec<serde_json::Value> {
+    let (code, stdout, stderr) = run_ixray(project, &["check", "--format", "json", "."]);
+    assert!(
+        code == 0 || code == 1,
+        "ixray check failed ({code}): {stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON report");
+    assert_eq!(report["version"], 1);
+    report["findings"].as_array().unwrap().clone()
+}
+
+pub fn unindexed_by_ixray(project: &Path) -> BTreeSet<(String, Vec<String>)> {
+    findings(project)
+        .iter()
+        .filter(|f| f["rule"] == "unindexed-foreign-key")
+        .map(|f| {
+            (
+                f["table"].as_str().unwrap().to_string(),
+                f["columns"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c.as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect()
+}
