@@ -60,6 +60,8 @@ pub struct Analysis {
     /// How many files were read, and how many of them were parsed.
     pub files_read: usize,
     pub files_parsed: usize,
+    /// Wall time of each phase, for `IXRAY_TIMINGS=1`.
+    pub timings: Vec<(&'static str, std::time::Duration)>,
 }
 
 enum FileOutcome {
@@ -110,6 +112,14 @@ fn read_file(path: &Path) -> FileOutcome {
         }
     };
     let source = SourceFile::new(path.to_path_buf(), text);
+    if roles.migration {
+        // Migrations are most of a project's Python; only their index
+        // operations matter, and those are parsed alone.
+        return FileOutcome::Facts(Box::new(django::FileFacts {
+            migration: Some(django::migrations::extract_operations(source)),
+            ..django::FileFacts::default()
+        }));
+    }
     let tree = python::parse(&source.text);
     if let Some(error) = python::first_error(&tree) {
         let location = source.location(error.span);
@@ -124,8 +134,16 @@ fn read_file(path: &Path) -> FileOutcome {
 
 /// Analyze the given paths: discover, extract, resolve, run the rules.
 pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
+    let mut clock = std::time::Instant::now();
+    let mut timings = Vec::new();
+    let mut lap = |name: &'static str| {
+        timings.push((name, clock.elapsed()));
+        clock = std::time::Instant::now();
+    };
     let (files, mut errors) = discover::walk(paths);
+    lap("walk");
     let outcomes: Vec<FileOutcome> = files.par_iter().map(|p| read_file(p)).collect();
+    lap("read, prefilter, parse, extract");
     let mut inputs = django::project::Inputs {
         models: Vec::new(),
         migrations: Vec::new(),
@@ -152,14 +170,18 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
             }
         }
     }
+    lap("merge");
     let mut project = django::project::resolve(inputs);
+    lap("resolve");
     let mut schema = Schema {
         tables: std::mem::take(&mut project.tables),
     };
     schema::add_database_implicit_indexes(&mut schema);
     let mut findings = rules::run(&schema, config);
+    lap("rules");
     findings.retain(|f| !suppressed(f, &sources));
     django::emit::describe_fixes(&project, &schema.tables, &mut findings);
+    lap("suppress, describe fixes");
     errors.sort_by(|a, b| (&a.path, a.position).cmp(&(&b.path, b.position)));
     Analysis {
         schema,
@@ -169,6 +191,7 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
         sources,
         files_read: files.len(),
         files_parsed,
+        timings,
     }
 }
 

@@ -158,6 +158,17 @@ fn run() -> anyhow::Result<ExitCode> {
             let config = load_config(&paths, Some(&selection))?;
             let analysis = analyze(&paths, &config);
             let missing_root = report_errors(&analysis, &paths, &display);
+            if std::env::var_os("IXRAY_TIMINGS").is_some() {
+                let mut stderr = std::io::stderr().lock();
+                writeln!(
+                    stderr,
+                    "files: {} read, {} parsed",
+                    analysis.files_read, analysis.files_parsed
+                )?;
+                for (phase, took) in &analysis.timings {
+                    writeln!(stderr, "{:>9.1} ms  {phase}", took.as_secs_f64() * 1000.0)?;
+                }
+            }
             let text = match format {
                 Format::Text => {
                     report::text::render(&analysis.findings, &analysis.sources, &display)

@@ -82,6 +82,9 @@ pub fn definitions<'t>(tree: &'t Tree, text: &str) -> Definitions<'t> {
     let mut assignments = Vec::new();
     let class_ix = DEFINITIONS.capture_index_for_name("class");
     let mut cursor = QueryCursor::new();
+    // Every pattern starts at the module node: without this bound the cursor
+    // would try each pattern at every node of the tree.
+    cursor.set_max_start_depth(Some(0));
     let mut matches = cursor.matches(&DEFINITIONS, tree.root_node(), text.as_bytes());
     while let Some(m) = matches.next() {
         for capture in m.captures() {

@@ -41,6 +41,8 @@ const REMOVE_INDEX_HELPER: &str = "RemoveIndexConcurrentlyOnPostgres";
 
 /// Fill in `help` on Django findings: the fix as a person would write it.
 pub fn describe_fixes(project: &DjangoProject, tables: &[Table], findings: &mut [Finding]) {
+    let tables: rustc_hash::FxHashMap<&str, &Table> =
+        tables.iter().map(|t| (t.name.as_str(), t)).collect();
     for finding in findings
         .iter_mut()
         .filter(|f| f.framework == Framework::Django)
@@ -52,7 +54,7 @@ pub fn describe_fixes(project: &DjangoProject, tables: &[Table], findings: &mut 
         let file = &project.files[model.file];
         finding.help = match &finding.fix {
             Some(FixIntent::AddIndex(spec)) => {
-                let Some(table) = tables.iter().find(|t| t.name == finding.table) else {
+                let Some(table) = tables.get(finding.table.as_str()) else {
                     continue;
                 };
                 Some(format!(
@@ -97,11 +99,7 @@ pub fn plan(
     let mut per_model: BTreeMap<usize, ModelPlan> = BTreeMap::new();
     for finding in findings.iter().filter(|f| f.framework == Framework::Django) {
         let Some(fix) = &finding.fix else { continue };
-        let Some(model_ix) = project
-            .models
-            .iter()
-            .position(|m| !m.is_abstract && !m.proxy && m.table == finding.table)
-        else {
+        let Some(model_ix) = project.by_table.get(&finding.table).copied() else {
             problems.push(Unfixable {
                 table: finding.table.clone(),
                 reason: format!("`{}` is not a model table ixray can edit", finding.table),
@@ -127,11 +125,13 @@ pub fn plan(
         }
     }
 
+    let tables_by_name: rustc_hash::FxHashMap<&str, &Table> =
+        tables.iter().map(|t| (t.name.as_str(), t)).collect();
     let mut edits: BTreeMap<PathBuf, Vec<Edit>> = BTreeMap::new();
     let mut ops: BTreeMap<PathBuf, (String, Vec<MigrationOp>)> = BTreeMap::new();
     for (model_ix, plan) in &per_model {
         let model = &project.models[*model_ix];
-        let Some(table) = tables.iter().find(|t| t.name == model.table) else {
+        let Some(table) = tables_by_name.get(model.table.as_str()) else {
             continue;
         };
         let file = &project.files[model.file];

@@ -38,16 +38,22 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 pub fn classify(path: &Path, bytes: &[u8]) -> FileRoles {
     let mut roles = FileRoles::default();
     if migrations::is_migration_path(path) {
-        // Only operations that create or drop indexes matter for `check`.
-        roles.migration = contains(bytes, b"Migration")
-            && (contains(bytes, b"Index") || contains(bytes, b"RunSQL"));
+        // Only operations that create or drop indexes outside the models
+        // matter for `check`; `CreateModel` options repeat the models' own.
+        roles.migration = contains(bytes, b"AddIndex")
+            || contains(bytes, b"RemoveIndex")
+            || contains(bytes, b"RenameIndex")
+            || (contains(bytes, b"RunSQL")
+                && (contains(bytes, b"INDEX") || contains(bytes, b"index")));
         return roles;
     }
     let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if file_name == "apps.py" {
         roles.apps = contains(bytes, b"AppConfig");
     }
-    roles.settings = contains(bytes, b"DATABASES") || contains(bytes, b"AUTH_USER_MODEL");
+    // A settings module assigns these at the start of a line; model code
+    // only reads `settings.AUTH_USER_MODEL`.
+    roles.settings = contains(bytes, b"DATABASES") || contains(bytes, b"\nAUTH_USER_MODEL");
     let in_models_module = file_name == "models.py"
         || path
             .parent()
@@ -94,9 +100,6 @@ pub fn app_dir_of_models(path: &Path) -> std::path::PathBuf {
 
 pub fn extract(source: &Arc<SourceFile>, roles: FileRoles, tree: &tree_sitter::Tree) -> FileFacts {
     let mut facts = FileFacts::default();
-    if roles.migration {
-        facts.migration = migrations::extract(source.clone(), tree);
-    }
     if roles.settings {
         facts.settings = settings::extract_settings(source, tree);
     }

@@ -27,6 +27,8 @@ pub struct DjangoProject {
     pub dialect: Dialect,
     pub models: Vec<Model>,
     pub tables: Vec<Table>,
+    /// Concrete, non-proxy model by SQL table name.
+    pub by_table: FxHashMap<String, usize>,
 }
 
 /// A resolved model class.
@@ -54,9 +56,7 @@ impl DjangoProject {
     }
 
     pub fn model_for_table(&self, table: &str) -> Option<&Model> {
-        self.models
-            .iter()
-            .find(|m| !m.is_abstract && !m.proxy && m.table == table)
+        self.by_table.get(table).map(|i| &self.models[*i])
     }
 }
 
@@ -123,6 +123,11 @@ pub fn resolve(inputs: Inputs) -> DjangoProject {
     let mut resolver = Resolver::new(&project.files, &label_of);
     resolver.find_models();
     project.models = resolver.models.clone();
+    for (index, model) in project.models.iter().enumerate() {
+        if !model.is_abstract && !model.proxy {
+            project.by_table.entry(model.table.clone()).or_insert(index);
+        }
+    }
     let builder = TableBuilder {
         project: &project,
         resolver: &resolver,
@@ -141,8 +146,33 @@ struct Resolver<'p> {
     /// (file, class) → app label.
     labels: Vec<Vec<String>>,
     by_name: FxHashMap<&'p str, Vec<(usize, usize)>>,
+    /// (app id, class name) → classes.
+    by_app_name: FxHashMap<(usize, &'p str), Vec<(usize, usize)>>,
+    /// Every dotted suffix of every file's module path → files.
+    module_suffixes: FxHashMap<String, Vec<usize>>,
+    file_app: Vec<usize>,
+    file_modules: Vec<Vec<String>>,
     models: Vec<Model>,
     model_of: FxHashMap<(usize, usize), usize>,
+    /// (app label, lowercased class name) → model.
+    by_label: FxHashMap<(String, String), usize>,
+}
+
+/// A file's module path as components: `shop/models/order.py` →
+/// `[shop, models, order]`; `__init__` is its package.
+fn module_components(path: &Path) -> Vec<String> {
+    let mut components: Vec<String> = path
+        .with_extension("")
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(part) => Some(part.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    if components.last().is_some_and(|l| l == "__init__") {
+        components.pop();
+    }
+    components
 }
 
 /// Bases that make a class a model without being in the project.
@@ -156,13 +186,33 @@ fn is_django_model_base(base: &str) -> bool {
 impl<'p> Resolver<'p> {
     fn new(files: &'p [ModelsFile], label_of: &dyn Fn(&Path) -> String) -> Self {
         let mut by_name: FxHashMap<&str, Vec<(usize, usize)>> = FxHashMap::default();
+        let mut by_app_name: FxHashMap<(usize, &str), Vec<(usize, usize)>> = FxHashMap::default();
+        let mut module_suffixes: FxHashMap<String, Vec<usize>> = FxHashMap::default();
+        let mut app_ids: FxHashMap<&Path, usize> = FxHashMap::default();
+        let mut file_app = Vec::with_capacity(files.len());
+        let mut file_modules = Vec::with_capacity(files.len());
         let mut labels = Vec::new();
         for (fi, file) in files.iter().enumerate() {
+            let next_id = app_ids.len();
+            let app = *app_ids.entry(file.app_dir.as_path()).or_insert(next_id);
+            file_app.push(app);
+            let module = module_components(&file.source.path);
+            for start in 0..module.len() {
+                module_suffixes
+                    .entry(module[start..].join("."))
+                    .or_default()
+                    .push(fi);
+            }
+            file_modules.push(module);
             let dir_label = label_of(&file.app_dir);
             let mut file_labels = Vec::new();
             for (ci, class) in file.classes.iter().enumerate() {
                 by_name
                     .entry(class.name.as_str())
+                    .or_default()
+                    .push((fi, ci));
+                by_app_name
+                    .entry((app, class.name.as_str()))
                     .or_default()
                     .push((fi, ci));
                 let label = class
@@ -178,8 +228,13 @@ impl<'p> Resolver<'p> {
             files,
             labels,
             by_name,
+            by_app_name,
+            module_suffixes,
+            file_app,
+            file_modules,
             models: Vec::new(),
             model_of: FxHashMap::default(),
+            by_label: FxHashMap::default(),
         }
     }
 
@@ -189,54 +244,72 @@ impl<'p> Resolver<'p> {
 
     /// Resolve a class name as seen from `from`: same file, then same app,
     /// then the module it was imported from, then a unique match anywhere.
+    /// Every step is a hash lookup: large projects repeat class names in
+    /// hundreds of apps.
     fn lookup_class(&self, from: (usize, usize), name: &str) -> Option<(usize, usize)> {
         let simple = name.rsplit('.').next().unwrap_or(name);
-        let candidates = self.by_name.get(simple)?;
-        if let Some(c) = candidates.iter().find(|c| c.0 == from.0 && *c != &from) {
-            return Some(*c);
+        let in_file = |file: usize| {
+            self.files[file]
+                .classes
+                .iter()
+                .position(|c| c.name == simple)
+                .map(|ci| (file, ci))
+                .filter(|c| *c != from)
+        };
+        if let Some(found) = in_file(from.0) {
+            return Some(found);
         }
-        let app = &self.files[from.0].app_dir;
-        let same_app: Vec<_> = candidates
-            .iter()
-            .filter(|c| &self.files[c.0].app_dir == app && **c != from)
-            .collect();
-        if same_app.len() == 1 {
-            return Some(*same_app[0]);
+        if let Some(same_app) = self.by_app_name.get(&(self.file_app[from.0], simple)) {
+            let others: Vec<_> = same_app.iter().filter(|c| **c != from).collect();
+            if others.len() == 1 {
+                return Some(*others[0]);
+            }
         }
         let imported_from = self.files[from.0]
             .imports
             .from_imports
             .iter()
             .find(|(local, _, _)| local == simple)
-            .map(|(_, module, _)| module.clone());
+            .map(|(_, module, _)| module.as_str());
         if let Some(module) = imported_from {
-            let module_tail: Vec<&str> = module.trim_start_matches('.').split('.').collect();
-            let matching: Vec<_> = candidates
-                .iter()
-                .filter(|c| {
-                    let path = &self.files[c.0].source.path;
-                    let mut components: Vec<String> = path
-                        .with_extension("")
-                        .components()
-                        .map(|p| p.as_os_str().to_string_lossy().into_owned())
-                        .collect();
-                    if components.last().is_some_and(|l| l == "__init__") {
-                        components.pop();
-                    }
-                    components.ends_with(
-                        &module_tail
-                            .iter()
-                            .map(|s| s.to_string())
-                            .collect::<Vec<_>>(),
-                    )
-                })
-                .collect();
-            if matching.len() == 1 {
-                return Some(*matching[0]);
+            let key = self.absolute_module(from.0, module);
+            if let Some(files) = self.module_suffixes.get(&key) {
+                let matching: Vec<_> = files.iter().filter_map(|f| in_file(*f)).collect();
+                if matching.len() == 1 {
+                    return Some(matching[0]);
+                }
             }
         }
+        let candidates = self.by_name.get(simple)?;
         let others: Vec<_> = candidates.iter().filter(|c| **c != from).collect();
         (others.len() == 1).then(|| *others[0])
+    }
+
+    /// `.models` imported from `shop/views.py` is `shop.models`.
+    fn absolute_module(&self, file: usize, module: &str) -> String {
+        let dots = module.len() - module.trim_start_matches('.').len();
+        let rest = &module[dots..];
+        if dots == 0 {
+            return rest.to_string();
+        }
+        let own = &self.file_modules[file];
+        // The package of the importing module, then one level up per extra dot.
+        let is_package = self.files[file]
+            .source
+            .path
+            .file_stem()
+            .is_some_and(|s| s == "__init__");
+        let package_len = if is_package {
+            own.len()
+        } else {
+            own.len().saturating_sub(1)
+        };
+        let base = &own[..package_len.saturating_sub(dots - 1)];
+        let mut parts: Vec<&str> = base.iter().map(String::as_str).collect();
+        if !rest.is_empty() {
+            parts.extend(rest.split('.'));
+        }
+        parts.join(".")
     }
 
     fn find_models(&mut self) {
@@ -292,6 +365,8 @@ impl<'p> Resolver<'p> {
             model.table = db_table.unwrap_or_else(|| {
                 format!("{}_{}", model.app_label, model.name.to_ascii_lowercase())
             });
+            let key = (model.app_label.clone(), model.name.to_ascii_lowercase());
+            self.by_label.entry(key).or_insert(index);
         }
     }
 
@@ -363,9 +438,9 @@ impl<'p> Resolver<'p> {
 
     /// Find a model by `"app.Model"` label.
     fn model_by_label(&self, app: &str, name: &str) -> Option<usize> {
-        self.models
-            .iter()
-            .position(|m| m.app_label == app && m.name.eq_ignore_ascii_case(name))
+        self.by_label
+            .get(&(app.to_string(), name.to_ascii_lowercase()))
+            .copied()
     }
 }
 
@@ -997,19 +1072,31 @@ fn add_migration_indexes(
     label_of: &dyn Fn(&Path) -> String,
     tables: &mut [Table],
 ) {
-    // name → (table, index)
-    let mut live: Vec<(String, String, Index)> = Vec::new();
+    let models_by_label: FxHashMap<(String, String), &String> = project
+        .models
+        .iter()
+        .filter(|m| !m.is_abstract && !m.proxy)
+        .map(|m| ((m.app_label.clone(), m.name.to_ascii_lowercase()), &m.table))
+        .collect();
+    let table_ix: FxHashMap<String, usize> = tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.name.clone(), i))
+        .collect();
+    // Surviving indexes by name: (creation order, table, index). Unnamed
+    // ones get a key no SQL name can have.
+    let mut live: FxHashMap<String, (usize, String, Index)> = FxHashMap::default();
+    let mut sequence = 0usize;
     for migration in &project.migrations {
         let app = label_of(&migration.app_dir);
         for op in &migration.operations {
             match op {
                 Operation::AddIndex { model, index } => {
-                    let Some(model) = project.models.iter().find(|m| {
-                        m.app_label == app && m.name.eq_ignore_ascii_case(model) && !m.is_abstract
-                    }) else {
-                        continue;
-                    };
-                    let Some(table) = tables.iter().find(|t| t.name == model.table) else {
+                    let Some(table) = models_by_label
+                        .get(&(app.clone(), model.to_ascii_lowercase()))
+                        .and_then(|table| table_ix.get(table.as_str()))
+                        .map(|i| &tables[*i])
+                    else {
                         continue;
                     };
                     let columns: FxHashMap<String, String> = table
@@ -1032,15 +1119,17 @@ fn add_migration_indexes(
                     ) {
                         let name = built.name.clone().unwrap_or_default();
                         built.location = Some(migration.source.location(index.span));
-                        live.retain(|(n, _, _)| n != &name);
-                        live.push((name, table.name.clone(), built));
+                        sequence += 1;
+                        live.insert(name, (sequence, table.name.clone(), built));
                     }
                 }
-                Operation::RemoveIndex { name, .. } => live.retain(|(n, _, _)| n != name),
+                Operation::RemoveIndex { name, .. } => {
+                    live.remove(name);
+                }
                 Operation::RenameIndex { old, new, .. } => {
-                    for entry in live.iter_mut().filter(|(n, _, _)| n == old) {
-                        entry.0 = new.clone();
+                    if let Some(mut entry) = live.remove(old) {
                         entry.2.name = Some(new.clone());
+                        live.insert(new.clone(), entry);
                     }
                 }
                 Operation::Sql { statement, span } => match statement {
@@ -1053,18 +1142,28 @@ fn add_migration_indexes(
                         built.predicate = create.predicate.clone();
                         built.location = Some(migration.source.location(*span));
                         let name = create.name.clone().unwrap_or_default();
-                        live.retain(|(n, _, _)| name.is_empty() || n != &name);
-                        live.push((name, create.table.clone(), built));
+                        sequence += 1;
+                        let key = if name.is_empty() {
+                            format!("\0{sequence}")
+                        } else {
+                            name
+                        };
+                        live.insert(key, (sequence, create.table.clone(), built));
                     }
-                    IndexStatement::Drop { name } => live.retain(|(n, _, _)| n != name),
+                    IndexStatement::Drop { name } => {
+                        live.remove(name);
+                    }
                 },
             }
         }
     }
-    for (name, table_name, index) in live {
-        let Some(table) = tables.iter_mut().find(|t| t.name == table_name) else {
+    let mut live: Vec<(String, (usize, String, Index))> = live.into_iter().collect();
+    live.sort_by_key(|(_, (order, _, _))| *order);
+    for (name, (_, table_name, index)) in live {
+        let Some(&table_index) = table_ix.get(&table_name) else {
             continue;
         };
+        let table = &mut tables[table_index];
         let declared = table.indexes.iter().any(|existing| {
             existing.name.as_deref() == Some(name.as_str())
                 || (existing.parts == index.parts
