@@ -52,6 +52,7 @@ pub fn describe_fixes(project: &DjangoProject, tables: &[Table], findings: &mut 
         };
         let class = project.class(model);
         let file = &project.files[model.file];
+        let mut manual = false;
         finding.help = match &finding.fix {
             Some(FixIntent::AddIndex(spec)) => {
                 let Some(table) = tables.get(finding.table.as_str()) else {
@@ -72,6 +73,21 @@ pub fn describe_fixes(project: &DjangoProject, tables: &[Table], findings: &mut 
                 ))
             }
             Some(FixIntent::DropIndex(index)) => Some(match index.origin {
+                IndexOrigin::FrameworkImplicit | IndexOrigin::FieldFlag
+                    if project.dialect == Dialect::Postgresql
+                        && class
+                            .fields
+                            .iter()
+                            .find(|f| Some(f.attr.as_str()) == index.field.as_deref())
+                            .is_some_and(|f| is_char_like(&f.kind)) =>
+                {
+                    manual = true;
+                    format!(
+                        "drop the plain index by hand if no `startswith` lookup needs it: `db_index=False` on `{}.{}` would also drop its `_like` pattern index",
+                        class.name,
+                        index.field.as_deref().unwrap_or("?")
+                    )
+                }
                 IndexOrigin::FrameworkImplicit | IndexOrigin::FieldFlag => format!(
                     "set `db_index=False` on `{}.{}`, with a migration",
                     class.name,
@@ -85,6 +101,9 @@ pub fn describe_fixes(project: &DjangoProject, tables: &[Table], findings: &mut 
             }),
             None => None,
         };
+        if manual {
+            finding.fix = None;
+        }
     }
 }
 
@@ -514,6 +533,25 @@ fn drop_index(
             index.display_name()
         )),
     }
+}
+
+/// Fields stored as varchar/text: on PostgreSQL Django gives their
+/// `db_index` a second, `_like` index with a pattern opclass.
+fn is_char_like(kind: &str) -> bool {
+    matches!(
+        kind,
+        "CharField"
+            | "SlugField"
+            | "EmailField"
+            | "URLField"
+            | "TextField"
+            | "FilePathField"
+            | "FileField"
+            | "ImageField"
+            | "GenericIPAddressField"
+            | "CICharField"
+            | "CIEmailField"
+    )
 }
 
 fn find_item(list: &IndexList, span: Span) -> Option<(Span, Span)> {

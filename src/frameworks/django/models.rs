@@ -397,6 +397,41 @@ fn read_meta(class: Node, text: &str) -> Option<MetaDecl> {
             _ => {}
         }
     }
+    // `indexes.extend(Base.Meta.indexes)` / `indexes.append(Index(...))`
+    // after the assignment.
+    let mut cursor = body.walk();
+    for statement in body.named_children(&mut cursor) {
+        let Some(call) = statement
+            .named_child(0)
+            .filter(|_| statement.kind() == "expression_statement")
+        else {
+            continue;
+        };
+        let Some(callee) = py::call_name(call, text) else {
+            continue;
+        };
+        let Some((target, method)) = callee.split_once('.') else {
+            continue;
+        };
+        let list = match target {
+            "indexes" => meta.indexes.as_mut(),
+            "constraints" => meta.constraints.as_mut(),
+            _ => None,
+        };
+        let (Some(list), Some(argument)) =
+            (list, py::arguments(call, text).positional.first().copied())
+        else {
+            continue;
+        };
+        match method {
+            "append" => match read_index(argument, text) {
+                Some(index) => list.items.push(index),
+                None => list.partial = true,
+            },
+            "extend" => collect_index_list(argument, text, list),
+            _ => list.partial = true,
+        }
+    }
     Some(meta)
 }
 
@@ -606,6 +641,8 @@ class Order(Stamped):
             models.Index(fields=["customer"], name="ord_open_ix", condition=Q(state="open") & Q(customer__isnull=False)),
         ]
         unique_together = ("customer", "code")
+        indexes.extend(Audit.Meta.indexes)
+        indexes.append(models.Index(fields=["code"], name="ord_code_ix"))
 "#,
         );
         assert_eq!(file.imports.models_module.as_deref(), Some("models"));
@@ -645,8 +682,11 @@ class Order(Stamped):
             Some(vec![vec!["customer".to_string(), "code".to_string()]])
         );
         let indexes = meta.indexes.as_ref().unwrap();
-        assert_eq!(indexes.inherited, vec!["Stamped.Meta.indexes"]);
-        assert_eq!(indexes.items.len(), 2);
+        assert_eq!(
+            indexes.inherited,
+            vec!["Stamped.Meta.indexes", "Audit.Meta.indexes"]
+        );
+        assert_eq!(indexes.items.len(), 3);
         assert_eq!(
             indexes.items[0].fields,
             vec![("customer".into(), false), ("created_at".into(), true)]
