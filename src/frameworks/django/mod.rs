@@ -59,9 +59,32 @@ pub fn classify(path: &Path, bytes: &[u8]) -> FileRoles {
             .parent()
             .and_then(|p| p.file_name())
             .is_some_and(|n| n == "models");
-    roles.models =
-        contains(bytes, b"class ") && (contains(bytes, b"django.db") || in_models_module);
+    // Models live in `models.py` or a `models/` package; elsewhere ask for a
+    // top-level class deriving from Django's `Model` itself, so that query
+    // code, tests and API types are not parsed.
+    roles.models = if in_models_module {
+        contains(bytes, b"class ")
+    } else {
+        derives_from_model(bytes)
+    };
     roles
+}
+
+/// Whether a top-level `class` header names `models.Model` or `Model` as a base.
+fn derives_from_model(bytes: &[u8]) -> bool {
+    memmem::find_iter(bytes, b"class ").any(|at| {
+        if at > 0 && bytes[at - 1] != b'\n' {
+            return false;
+        }
+        let rest = &bytes[at..];
+        let end = memchr::memchr(b':', rest).unwrap_or(rest.len()).min(200);
+        let header = &rest[..end];
+        contains(header, b"models.Model")
+            || [&b"(Model"[..], b" Model", b",Model"].iter().any(|base| {
+                memmem::find_iter(header, base)
+                    .any(|i| matches!(header.get(i + base.len()), Some(b')' | b',' | b' ')))
+            })
+    })
 }
 
 /// Facts one file contributes to a Django project.
@@ -119,4 +142,27 @@ pub fn extract(source: &Arc<SourceFile>, roles: FileRoles, tree: &tree_sitter::T
 pub fn parse_migration(source: &Arc<SourceFile>) -> Option<migrations::MigrationFile> {
     let tree = python::parse(&source.text);
     migrations::extract(source.clone(), &tree)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefilter_parses_models_not_query_code() {
+        let models = b"from django.db import models\n\nclass Order(models.Model):\n    pass\n";
+        assert!(classify(Path::new("shop/services.py"), models).models);
+        let direct = b"from django.db.models import Model\nclass Order(Model):\n    pass\n";
+        assert!(classify(Path::new("shop/other.py"), direct).models);
+        let query =
+            b"from django.db.models import Count, Q\nclass Report(ModelObjectType):\n    pass\n";
+        assert!(!classify(Path::new("shop/services.py"), query).models);
+        let in_package = b"class Order(TimeStamped):\n    pass\n";
+        assert!(classify(Path::new("shop/models/order.py"), in_package).models);
+        let migration = b"class Migration(migrations.Migration):\n    operations = [migrations.AddIndex(model_name='a', index=x)]\n";
+        let roles = classify(Path::new("shop/migrations/0002_x.py"), migration);
+        assert!(roles.migration && !roles.models);
+        let initial = b"class Migration(migrations.Migration):\n    operations = [migrations.CreateModel(name='a', options={'indexes': [models.Index(fields=['a'], name='x')]})]\n";
+        assert!(!classify(Path::new("shop/migrations/0001_initial.py"), initial).any());
+    }
 }
