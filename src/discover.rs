@@ -1,5 +1,5 @@
 //! Walking the given paths: gitignore-aware and parallel, skipping vendored
-//! and generated trees. Reading and classifying files happens in `lib.rs`.
+//! and generated trees. What happens to each file is the caller's `visit`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -24,14 +24,22 @@ const SKIPPED_DIRS: &[&str] = &[
 /// File extensions any framework reads.
 const EXTENSIONS: &[&str] = &["py"];
 
-/// All candidate source files below `paths`, sorted, plus problems met.
-pub fn walk(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<InputError>) {
+/// Walk `paths` and run `visit` on every candidate source file, on the
+/// walker's own threads, so reading and parsing overlap with walking.
+/// Results come back sorted by path (the order never depends on threads).
+pub fn walk<T: Send>(
+    paths: &[PathBuf],
+    visit: impl Fn(&Path) -> T + Sync,
+) -> (Vec<(PathBuf, T)>, Vec<InputError>) {
     let mut files = Vec::new();
     let mut errors = Vec::new();
     let mut roots = Vec::new();
     for path in paths {
         match std::fs::metadata(path) {
-            Ok(meta) if meta.is_file() => files.push(path.clone()),
+            Ok(meta) if meta.is_file() => {
+                let outcome = visit(path);
+                files.push((path.clone(), outcome));
+            }
             Ok(_) => roots.push(path.clone()),
             Err(err) => errors.push(InputError::new(path, format!("cannot read path: {err}"))),
         }
@@ -43,17 +51,20 @@ pub fn walk(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<InputError>) {
         }
         builder
             .hidden(false)
+            // Followed, so that a link loop is found and reported.
             .follow_links(true)
             .require_git(false)
             .filter_entry(|entry| {
-                !(entry.file_type().is_some_and(|t| t.is_dir())
+                let skipped = entry.depth() > 0
+                    && entry.file_type().is_some_and(|t| t.is_dir())
                     && entry.file_name().to_str().is_some_and(|n| {
-                        SKIPPED_DIRS.contains(&n) || n.starts_with(".") && n.len() > 1 && n != "."
-                    })
-                    && entry.depth() > 0)
+                        SKIPPED_DIRS.contains(&n) || (n.starts_with('.') && n.len() > 1)
+                    });
+                !skipped
             });
         let found = Mutex::new(Vec::new());
         let problems = Mutex::new(Vec::new());
+        let visit = &visit;
         builder.build_parallel().run(|| {
             let found = &found;
             let problems = &problems;
@@ -63,10 +74,11 @@ pub fn walk(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<InputError>) {
                         if entry.file_type().is_some_and(|t| t.is_file())
                             && has_extension(entry.path())
                         {
+                            let outcome = visit(entry.path());
                             found
                                 .lock()
                                 .expect("no panics while locked")
-                                .push(entry.into_path());
+                                .push((entry.into_path(), outcome));
                         }
                     }
                     Err(err) => problems
@@ -80,8 +92,8 @@ pub fn walk(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<InputError>) {
         files.extend(found.into_inner().expect("no panics while locked"));
         errors.extend(problems.into_inner().expect("no panics while locked"));
     }
-    files.sort();
-    files.dedup();
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    files.dedup_by(|a, b| a.0 == b.0);
     errors.sort_by(|a, b| a.path.cmp(&b.path));
     (files, errors)
 }

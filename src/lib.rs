@@ -17,8 +17,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
 use crate::config::Config;
 use crate::frameworks::django;
 use crate::frameworks::python;
@@ -140,10 +138,9 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
         timings.push((name, clock.elapsed()));
         clock = std::time::Instant::now();
     };
-    let (files, mut errors) = discover::walk(paths);
-    lap("walk");
-    let outcomes: Vec<FileOutcome> = files.par_iter().map(|p| read_file(p)).collect();
-    lap("read, prefilter, parse, extract");
+    let (files, mut errors) = discover::walk(paths, read_file);
+    let files_read = files.len();
+    lap("walk, read, prefilter, parse, extract");
     let mut inputs = django::project::Inputs {
         models: Vec::new(),
         migrations: Vec::new(),
@@ -153,7 +150,7 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
     };
     let mut files_parsed = 0;
     let mut sources = BTreeMap::new();
-    for outcome in outcomes {
+    for (_, outcome) in files {
         match outcome {
             FileOutcome::Skipped => {}
             FileOutcome::Error(err) => errors.push(err),
@@ -189,7 +186,7 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
         errors,
         django: project,
         sources,
-        files_read: files.len(),
+        files_read,
         files_parsed,
         timings,
     }
