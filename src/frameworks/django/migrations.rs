@@ -23,6 +23,25 @@ pub struct MigrationFile {
     pub operations: Vec<Operation>,
 }
 
+impl MigrationFile {
+    /// A migration known only by its file: name and app, nothing read yet.
+    fn empty(source: Arc<SourceFile>) -> Self {
+        MigrationFile {
+            app_dir: app_dir_of(&source.path),
+            name: source
+                .path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_string(),
+            dependencies: Vec::new(),
+            replaces: Vec::new(),
+            operations: Vec::new(),
+            source,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Operation {
     AddIndex {
@@ -69,19 +88,7 @@ pub fn extract(source: Arc<SourceFile>, tree: &tree_sitter::Tree) -> Option<Migr
             .is_some_and(|n| py::text(n, text) == "Migration")
     })?;
     let body = class.child_by_field_name("body")?;
-    let mut migration = MigrationFile {
-        app_dir: app_dir_of(&source.path),
-        name: source
-            .path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default()
-            .to_string(),
-        dependencies: Vec::new(),
-        replaces: Vec::new(),
-        operations: Vec::new(),
-        source: source.clone(),
-    };
+    let mut migration = MigrationFile::empty(source.clone());
     for (name, value, _) in py::class_assignments(body, text) {
         match name.as_str() {
             "dependencies" => migration.dependencies = read_pairs(value, text),
@@ -177,17 +184,8 @@ pub fn extract_operations(source: Arc<SourceFile>) -> MigrationFile {
         }
     }
     MigrationFile {
-        app_dir: app_dir_of(&source.path),
-        name: source
-            .path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default()
-            .to_string(),
-        dependencies: Vec::new(),
-        replaces: Vec::new(),
         operations,
-        source,
+        ..MigrationFile::empty(source)
     }
 }
 
