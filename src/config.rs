@@ -63,7 +63,7 @@ pub fn load(start: &Path) -> Result<Config, ConfigError> {
     while let Some(current) = dir {
         let ixray_toml = current.join("ixray.toml");
         if ixray_toml.is_file() {
-            return read(&ixray_toml, false);
+            return read(&ixray_toml);
         }
         let pyproject = current.join("pyproject.toml");
         if pyproject.is_file()
@@ -83,7 +83,7 @@ fn invalid(path: &Path, message: impl ToString) -> ConfigError {
     }
 }
 
-fn read(path: &Path, _nested: bool) -> Result<Config, ConfigError> {
+fn read(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| invalid(path, e))?;
     let parsed: FileConfig = toml::from_str(&text).map_err(|e| invalid(path, e))?;
     convert(parsed, path)

@@ -141,15 +141,19 @@ pub fn unindexed_in_database(project: &Path, db: &str) -> BTreeSet<(String, Vec<
         .map(|fk| {
             (
                 fk["table"].as_str().unwrap().to_string(),
-                fk["columns"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|c| c.as_str().unwrap().to_string())
-                    .collect::<Vec<_>>(),
+                strings(&fk["columns"]),
             )
         })
         .filter(|(table, _)| is_project_table(table))
+        .collect()
+}
+
+fn strings(value: &serde_json::Value) -> Vec<String> {
+    value
+        .as_array()
+        .expect("a JSON list")
+        .iter()
+        .map(|c| c.as_str().expect("a string").to_string())
         .collect()
 }
 
@@ -172,12 +176,7 @@ pub fn unindexed_by_ixray(project: &Path) -> BTreeSet<(String, Vec<String>)> {
         .map(|f| {
             (
                 f["table"].as_str().unwrap().to_string(),
-                f["columns"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|c| c.as_str().unwrap().to_string())
-                    .collect(),
+                strings(&f["columns"]),
             )
         })
         .collect()

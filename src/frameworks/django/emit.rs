@@ -63,7 +63,6 @@ pub fn describe_fixes(project: &DjangoProject, tables: &[Table], findings: &mut 
                     render_index(
                         spec,
                         table,
-                        file,
                         &file
                             .imports
                             .reference("Index")
@@ -179,7 +178,7 @@ pub fn plan(
             let entries: Vec<String> = plan
                 .add
                 .iter()
-                .map(|spec| render_index(spec, table, file, &index_ref))
+                .map(|spec| render_index(spec, table, &index_ref))
                 .collect();
             match add_to_meta(project, model, class, file, &entries) {
                 Ok(edit) => edits.entry(path.clone()).or_default().push(edit),
@@ -231,7 +230,7 @@ pub fn plan(
         if ops.is_empty() {
             continue;
         }
-        match new_migration(project, &app_dir, &label, ops) {
+        match new_migration(&app_dir, &label, ops) {
             Ok(Some(change)) => changes.push(change),
             Ok(None) => {}
             Err(reason) => problems.push(Unfixable {
@@ -244,7 +243,7 @@ pub fn plan(
 }
 
 /// `models.Index(fields=["customer", "-created_at"], name="...")`
-fn render_index(spec: &IndexSpec, table: &Table, _file: &ModelsFile, index_ref: &str) -> String {
+fn render_index(spec: &IndexSpec, table: &Table, index_ref: &str) -> String {
     let fields: Vec<String> = spec
         .columns
         .iter()
@@ -275,7 +274,6 @@ fn add_to_meta(
 ) -> Result<Edit, String> {
     let text = file.source.text.as_str();
     if let Some(meta) = &class.meta {
-        let inner = format!("{}{}", meta.body_indent, "    ");
         if let Some(list) = &meta.indexes {
             return match &list.literal {
                 Some(literal) => Ok(insert_into_list(
@@ -300,7 +298,6 @@ fn add_to_meta(
         }
         // Meta without `indexes`: keep what `class Meta(Base.Meta)` inherits.
         let inherited = inherited_indexes_ref(project, model, &meta.bases);
-        let _ = inner;
         let assignment = indexes_assignment(&meta.body_indent, inherited.as_deref(), entries);
         return Ok(Edit::insert(meta.body.end, format!("\n{assignment}")));
     }
@@ -472,7 +469,7 @@ fn drop_index(
                 .as_ref()
                 .and_then(|m| m.indexes.as_ref())
                 .filter(|_| location.path == file.source.path);
-            let Some((list, item)) = own_list.and_then(|l| find_item(l, location.span)) else {
+            let Some(item) = own_list.and_then(|l| find_item(l, location.span)) else {
                 return Err(format!(
                     "`{name}` is declared outside `{}`'s own `Meta.indexes` (an abstract base?); remove it there",
                     class.name
@@ -485,7 +482,7 @@ fn drop_index(
                 "migrations.RemoveIndex"
             };
             Ok((
-                remove_list_item(text, list, item),
+                remove_list_item(text, item),
                 MigrationOp {
                     fragment: format!("remove_{model_name}_{}", name.to_ascii_lowercase()),
                     code: format!(
@@ -554,18 +551,18 @@ fn is_char_like(kind: &str) -> bool {
     )
 }
 
-fn find_item(list: &IndexList, span: Span) -> Option<(Span, Span)> {
-    let literal = list.literal.as_ref()?;
-    literal
+fn find_item(list: &IndexList, span: Span) -> Option<Span> {
+    list.literal
+        .as_ref()?
         .items
         .iter()
-        .find(|item| **item == span)
-        .map(|item| (literal.span, *item))
+        .copied()
+        .find(|item| *item == span)
 }
 
 /// Remove one item from a list literal with its comma (and its line when
 /// it stands alone on it).
-fn remove_list_item(text: &str, _list: Span, item: Span) -> Edit {
+fn remove_list_item(text: &str, item: Span) -> Edit {
     let line_start = text[..item.start].rfind('\n').map_or(0, |i| i + 1);
     let alone_before = text[line_start..item.start].trim().is_empty();
     let rest = &text[item.end..];
@@ -865,7 +862,6 @@ fn leaf_migration(app_dir: &Path, label: &str) -> Result<Option<String>, String>
 }
 
 fn new_migration(
-    project: &DjangoProject,
     app_dir: &Path,
     label: &str,
     ops: Vec<MigrationOp>,
@@ -940,7 +936,6 @@ fn new_migration(
         out.push_str(&op.code);
     }
     out.push_str("    ]\n");
-    let _ = project;
     Ok(Some(FileChange::Create {
         path,
         contents: out,
@@ -1018,19 +1013,15 @@ mod tests {
     #[test]
     fn list_items_are_removed_with_their_line() {
         let text = "x = [\n    a,\n    # about b\n    b,\n]\n";
-        let edit = remove_list_item(text, Span::new(4, 36), Span::new(31, 32));
+        let edit = remove_list_item(text, Span::new(31, 32));
         let (out, _) = crate::source::apply_edits(text, &[edit]);
         assert_eq!(out, "x = [\n    a,\n]\n");
         let inline = "x = [a, b]";
-        let (out, _) = crate::source::apply_edits(
-            inline,
-            &[remove_list_item(inline, Span::new(4, 10), Span::new(8, 9))],
-        );
+        let (out, _) =
+            crate::source::apply_edits(inline, &[remove_list_item(inline, Span::new(8, 9))]);
         assert_eq!(out, "x = [a]");
-        let (out, _) = crate::source::apply_edits(
-            inline,
-            &[remove_list_item(inline, Span::new(4, 10), Span::new(5, 6))],
-        );
+        let (out, _) =
+            crate::source::apply_edits(inline, &[remove_list_item(inline, Span::new(5, 6))]);
         assert_eq!(out, "x = [b]");
     }
 }

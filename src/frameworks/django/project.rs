@@ -410,26 +410,31 @@ impl<'p> Resolver<'p> {
     }
 
     /// An option from the applicable Meta, following `class Meta(Base.Meta)`.
-    fn meta_option<T>(&self, model: usize, get: impl Fn(&MetaDecl) -> Option<T>) -> Option<T> {
-        let mut at = self.models[model].meta_from?;
-        let mut guard = 0;
-        loop {
+    fn meta_option<T>(&self, model: usize, get: impl Fn(&'p MetaDecl) -> Option<T>) -> Option<T> {
+        self.meta_value(self.models[model].meta_from?, get)
+            .map(|(_, value)| value)
+    }
+
+    /// An option's value and the class whose Meta set it, starting at the
+    /// Meta of class `at` and following `class Meta(Parent.Meta)`.
+    fn meta_value<T>(
+        &self,
+        at: (usize, usize),
+        get: impl Fn(&'p MetaDecl) -> Option<T>,
+    ) -> Option<((usize, usize), T)> {
+        let mut at = at;
+        for _ in 0..32 {
             let meta = self.class(at).meta.as_ref()?;
             if let Some(value) = get(meta) {
-                return Some(value);
+                return Some((at, value));
             }
-            // `class Meta(Parent.Meta)`: look the option up on Parent's Meta.
-            let parent = meta
+            at = meta
                 .bases
                 .iter()
                 .filter_map(|b| b.strip_suffix(".Meta"))
                 .find_map(|name| self.lookup_class(at, name))?;
-            at = parent;
-            guard += 1;
-            if guard > 32 {
-                return None;
-            }
         }
+        None
     }
 
     fn model_at(&self, at: (usize, usize)) -> Option<usize> {
@@ -762,19 +767,7 @@ impl<'a> TableBuilder<'a> {
         at: (usize, usize),
         get: impl Fn(&'a MetaDecl) -> Option<T>,
     ) -> Option<((usize, usize), T)> {
-        let mut at = at;
-        for _ in 0..32 {
-            let meta = self.resolver.class(at).meta.as_ref()?;
-            if let Some(value) = get(meta) {
-                return Some((at, value));
-            }
-            at = meta
-                .bases
-                .iter()
-                .filter_map(|b| b.strip_suffix(".Meta"))
-                .find_map(|name| self.resolver.lookup_class(at, name))?;
-        }
-        None
+        self.resolver.meta_value(at, get)
     }
 
     /// The entries of `indexes`/`constraints` that apply, with inherited
