@@ -24,6 +24,9 @@ const SKIPPED_DIRS: &[&str] = &[
 /// File extensions any framework reads.
 const EXTENSIONS: &[&str] = &["py"];
 
+/// Configuration files read by name.
+const FILE_NAMES: &[&str] = &["alembic.ini"];
+
 /// Walk `paths` and run `visit` on every candidate source file, on the
 /// walker's own threads, so reading and parsing overlap with walking.
 /// Results come back sorted by path (the order never depends on threads).
@@ -102,6 +105,10 @@ fn has_extension(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| EXTENSIONS.contains(&e))
+        || path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| FILE_NAMES.contains(&n))
 }
 
 fn walk_error(err: ignore::Error) -> InputError {

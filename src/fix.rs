@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::Analysis;
-use crate::frameworks::{django, python};
+use crate::frameworks::{django, python, sqlalchemy};
 use crate::source::{FileChange, apply_edits};
 
 /// The outcome of planning fixes for an analysis.
@@ -39,8 +39,11 @@ pub fn plan(analysis: &Analysis) -> FixPlan {
         .iter()
         .filter(|f| f.fix.is_some())
         .collect();
-    let (changes, unfixable) =
+    let (mut changes, mut unfixable) =
         django::emit::plan(&analysis.django, &analysis.schema.tables, &findings);
+    let (more_changes, more_unfixable) = sqlalchemy::emit::plan(&analysis.sqlalchemy, &findings);
+    changes.extend(more_changes);
+    unfixable.extend(more_unfixable);
     let mut plan = FixPlan {
         skipped: unfixable
             .into_iter()

@@ -18,8 +18,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::frameworks::alembic::{self, revisions::RevisionFile};
 use crate::frameworks::django;
 use crate::frameworks::python;
+use crate::frameworks::sqlalchemy::{self, models::ModelsFile};
 use crate::rules::Finding;
 use crate::schema::Schema;
 use crate::source::SourceFile;
@@ -53,6 +55,7 @@ pub struct Analysis {
     pub findings: Vec<Finding>,
     pub errors: Vec<InputError>,
     pub django: django::project::DjangoProject,
+    pub sqlalchemy: sqlalchemy::project::SqlalchemyProject,
     /// Every parsed file, by path, for snippets and suppression comments.
     pub sources: BTreeMap<PathBuf, Arc<SourceFile>>,
     /// How many files were read, and how many of them were parsed.
@@ -64,8 +67,17 @@ pub struct Analysis {
 
 enum FileOutcome {
     Skipped,
-    Facts(Box<django::FileFacts>),
+    Facts(Box<FileFacts>),
     Error(InputError),
+}
+
+/// What one file contributes, per framework.
+#[derive(Default)]
+struct FileFacts {
+    django: django::FileFacts,
+    sqlalchemy: Option<ModelsFile>,
+    revision: Option<RevisionFile>,
+    alembic_ini: Option<alembic::IniFacts>,
 }
 
 /// Read one file, prefilter its bytes, and parse only when a framework
@@ -93,8 +105,17 @@ fn read_file(path: &Path) -> FileOutcome {
             return FileOutcome::Error(InputError::new(path, format!("cannot read file: {err}")));
         }
     };
+    if path.file_name().is_some_and(|n| n == "alembic.ini") {
+        let text = String::from_utf8_lossy(&bytes);
+        return FileOutcome::Facts(Box::new(FileFacts {
+            alembic_ini: Some(alembic::read_ini(path, &text)),
+            ..FileFacts::default()
+        }));
+    }
     let roles = django::classify(path, &bytes);
-    if !roles.any() {
+    let revision = !roles.migration && alembic::revisions::is_revision(&bytes);
+    let tables = !revision && sqlalchemy::declares_tables(&bytes);
+    if !roles.any() && !revision && !tables {
         return FileOutcome::Skipped;
     }
     let text = match String::from_utf8(bytes) {
@@ -113,9 +134,12 @@ fn read_file(path: &Path) -> FileOutcome {
     if roles.migration {
         // Migrations are most of a project's Python; only their index
         // operations matter, and those are parsed alone.
-        return FileOutcome::Facts(Box::new(django::FileFacts {
-            migration: Some(django::migrations::extract_operations(source)),
-            ..django::FileFacts::default()
+        return FileOutcome::Facts(Box::new(FileFacts {
+            django: django::FileFacts {
+                migration: Some(django::migrations::extract_operations(source)),
+                ..django::FileFacts::default()
+            },
+            ..FileFacts::default()
         }));
     }
     let tree = python::parse(&source.text);
@@ -127,7 +151,21 @@ fn read_file(path: &Path) -> FileOutcome {
             message: "skipped: syntax error".into(),
         });
     }
-    FileOutcome::Facts(Box::new(django::extract(&source, roles, &tree)))
+    let mut facts = FileFacts::default();
+    if revision {
+        facts.revision = Some(alembic::revisions::extract(source, &tree));
+        return FileOutcome::Facts(Box::new(facts));
+    }
+    if roles.any() {
+        facts.django = django::extract(&source, roles, &tree);
+    }
+    if tables {
+        let file = sqlalchemy::models::extract(source, &tree);
+        if !file.classes.is_empty() || !file.tables.is_empty() || !file.indexes.is_empty() {
+            facts.sqlalchemy = Some(file);
+        }
+    }
+    FileOutcome::Facts(Box::new(facts))
 }
 
 /// Analyze the given paths: discover, extract, resolve, run the rules.
@@ -148,6 +186,12 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
         apps: Vec::new(),
         dialect: config.dialect,
     };
+    let mut alchemy = sqlalchemy::project::Inputs {
+        models: Vec::new(),
+        revisions: Vec::new(),
+        inis: Vec::new(),
+        dialect: config.dialect,
+    };
     let mut files_parsed = 0;
     let mut sources = BTreeMap::new();
     for (_, outcome) in files {
@@ -155,29 +199,49 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
             FileOutcome::Skipped => {}
             FileOutcome::Error(err) => errors.push(err),
             FileOutcome::Facts(facts) => {
-                files_parsed += 1;
                 let facts = *facts;
-                for source in facts.sources() {
+                if facts.alembic_ini.is_none() {
+                    files_parsed += 1;
+                }
+                for source in facts.django.sources() {
                     sources.insert(source.path.clone(), source);
                 }
-                inputs.models.extend(facts.models);
-                inputs.migrations.extend(facts.migration);
-                inputs.settings.extend(facts.settings);
-                inputs.apps.extend(facts.apps);
+                if let Some(file) = &facts.sqlalchemy {
+                    sources.insert(file.source.path.clone(), file.source.clone());
+                }
+                if let Some(file) = &facts.revision {
+                    sources.insert(file.source.path.clone(), file.source.clone());
+                }
+                let django = facts.django;
+                inputs.models.extend(django.models);
+                inputs.migrations.extend(django.migration);
+                inputs.settings.extend(django.settings);
+                inputs.apps.extend(django.apps);
+                alchemy.models.extend(facts.sqlalchemy);
+                alchemy.revisions.extend(facts.revision);
+                alchemy.inis.extend(facts.alembic_ini);
             }
         }
     }
     lap("merge");
     let mut project = django::project::resolve(inputs);
+    let mut alchemy = sqlalchemy::project::resolve(alchemy, &mut errors);
     lap("resolve");
     let mut schema = Schema {
         tables: std::mem::take(&mut project.tables),
+        index_builds: alchemy
+            .environments
+            .iter()
+            .flat_map(|e| e.builds.iter().cloned())
+            .collect(),
     };
+    schema.tables.append(&mut alchemy.tables);
     schema::add_database_implicit_indexes(&mut schema);
     let mut findings = rules::run(&schema, config);
     lap("rules");
     findings.retain(|f| !suppressed(f, &sources));
     django::emit::describe_fixes(&project, &schema.tables, &mut findings);
+    sqlalchemy::emit::describe_fixes(&alchemy, &mut findings);
     lap("suppress, describe fixes");
     errors.sort_by(|a, b| (&a.path, a.position).cmp(&(&b.path, b.position)));
     Analysis {
@@ -185,6 +249,7 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
         findings,
         errors,
         django: project,
+        sqlalchemy: alchemy,
         sources,
         files_read,
         files_parsed,

@@ -1,8 +1,10 @@
 //! One folder per ORM. Each reads its sources into facts, resolves them into
 //! schema tables, and turns findings into edits in its own idiom.
 
+pub mod alembic;
 pub mod django;
 pub mod python;
+pub mod sqlalchemy;
 
 use crate::schema::{Framework, Table};
 

@@ -2,6 +2,8 @@
 //! and the findings rules produce. A rule is a pure function of the schema.
 
 mod duplicate_index;
+mod index_drift;
+mod non_concurrent_index;
 mod redundant_index;
 mod unindexed_foreign_key;
 
@@ -59,6 +61,20 @@ pub static RULES: &[Rule] = &[
         doc: include_str!("../../docs/rules/duplicate-index.md"),
         check: duplicate_index::check,
     },
+    Rule {
+        name: "index-drift",
+        severity: Severity::Warning,
+        summary: "an index the migration history creates but no model declares; the next generated migration would drop it",
+        doc: include_str!("../../docs/rules/index-drift.md"),
+        check: index_drift::check,
+    },
+    Rule {
+        name: "non-concurrent-index",
+        severity: Severity::Warning,
+        summary: "a migration that builds an index on an existing PostgreSQL table without CONCURRENTLY",
+        doc: include_str!("../../docs/rules/non-concurrent-index.md"),
+        check: non_concurrent_index::check,
+    },
 ];
 
 pub fn rule(name: &str) -> Option<&'static Rule> {
@@ -78,6 +94,9 @@ pub struct Related {
 pub enum FixIntent {
     AddIndex(IndexSpec),
     DropIndex(Box<Index>),
+    /// Declare in the model an index the database already has (no
+    /// migration).
+    DeclareIndex(Box<Index>),
 }
 
 #[derive(Debug, Clone)]

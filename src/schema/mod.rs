@@ -62,6 +62,28 @@ impl Dialect {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Schema {
     pub tables: Vec<Table>,
+    /// Every index build the migration history runs, in history order.
+    pub index_builds: Vec<IndexBuild>,
+}
+
+/// One index build in a migration, for rules about how indexes are built.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexBuild {
+    pub framework: Framework,
+    pub dialect: Dialect,
+    pub table: String,
+    pub index_name: Option<String>,
+    pub columns: Vec<String>,
+    /// The migration that builds it (Alembic revision id, Django migration).
+    pub migration: String,
+    /// The table is created by the same migration, so it is still empty.
+    pub table_is_new: bool,
+    /// Built with CONCURRENTLY (`postgresql_concurrently=True`).
+    pub concurrently: bool,
+    /// Runs outside a transaction (Alembic `autocommit_block()`), as
+    /// CONCURRENTLY requires.
+    pub outside_transaction: bool,
+    pub location: Option<Location>,
 }
 
 impl Schema {
@@ -255,6 +277,10 @@ pub struct Index {
     /// True when the user cannot change this index in code (Django's
     /// auto-created M2M tables): it is never proposed for removal.
     pub locked: bool,
+    /// The framework's migration generator tracks this index but no model
+    /// declares it, so the next generated migration would drop it (Alembic
+    /// autogenerate compares the models with the database).
+    pub drift: bool,
     pub location: Option<Location>,
 }
 
@@ -270,6 +296,7 @@ impl Index {
             origin,
             field: None,
             locked: false,
+            drift: false,
             location: None,
         }
     }

@@ -30,6 +30,17 @@ pub fn index_statements(script: &str) -> Vec<IndexStatement> {
         .collect()
 }
 
+/// A WHERE clause written as SQL text (`deleted_at IS NULL AND ...`).
+pub fn predicate(sql: &str) -> Predicate {
+    parse_predicate(&tokenize(sql))
+}
+
+/// One index key part written as SQL text: `name`, `"name" DESC`,
+/// `lower(email)`.
+pub fn index_part(sql: &str) -> Option<IndexPart> {
+    parse_part(&tokenize(sql))
+}
+
 /// Split on `;` outside quotes and comments, dropping comments.
 fn split_statements(script: &str) -> Vec<String> {
     let mut out = Vec::new();

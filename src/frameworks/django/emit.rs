@@ -98,6 +98,11 @@ pub fn describe_fixes(project: &DjangoProject, tables: &[Table], findings: &mut 
                 ),
                 _ => format!("drop `{}`", index.display_name()),
             }),
+            Some(FixIntent::DeclareIndex(index)) => Some(format!(
+                "declare `{}` in `{}.Meta.indexes`",
+                index.display_name(),
+                class.name
+            )),
             None => None,
         };
         if manual {
@@ -140,6 +145,10 @@ pub fn plan(
                     entry.drop.push(index);
                 }
             }
+            FixIntent::DeclareIndex(index) => problems.push(Unfixable {
+                table: finding.table.clone(),
+                reason: format!("declare `{}` in the model by hand", index.display_name()),
+            }),
         }
     }
 

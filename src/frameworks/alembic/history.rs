@@ -1,0 +1,495 @@
+//! The revision graph of each Alembic environment: revisions grouped by
+//! their versions folder, ordered by `down_revision` (branches and merges),
+//! checked for broken chains, and replayed into the tables and indexes the
+//! database has after `alembic upgrade head`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rustc_hash::FxHashMap;
+
+use super::IniFacts;
+use super::revisions::{OperationKind, RevisionFile};
+use crate::InputError;
+use crate::frameworks::sqlalchemy::{self, models::ColumnRef};
+use crate::schema::sql::{IndexStatement, index_statements};
+use crate::schema::{Dialect, Framework, Index, IndexBuild, IndexKey, IndexOrigin, IndexPart};
+
+/// One Alembic environment: a versions folder and its revisions.
+#[derive(Debug)]
+pub struct Environment {
+    pub ini: Option<IniFacts>,
+    /// Where new revisions go: the folder of the head revision.
+    pub versions_dir: PathBuf,
+    /// Revisions in upgrade order.
+    pub revisions: Vec<RevisionFile>,
+    pub heads: Vec<String>,
+    pub dialect: Dialect,
+    pub state: State,
+    pub builds: Vec<IndexBuild>,
+}
+
+impl Environment {
+    /// `script.py.mako`, the template `alembic revision` renders.
+    pub fn template_path(&self) -> PathBuf {
+        match self.ini.as_ref().and_then(|i| i.script_location.clone()) {
+            Some(location) => location.join("script.py.mako"),
+            None => self
+                .versions_dir
+                .parent()
+                .unwrap_or(Path::new(""))
+                .join("script.py.mako"),
+        }
+    }
+}
+
+/// The database after every revision ran.
+#[derive(Debug, Default)]
+pub struct State {
+    pub tables: BTreeMap<String, TableState>,
+}
+
+#[derive(Debug, Default)]
+pub struct TableState {
+    /// The revision whose `create_table` made it.
+    pub created_by: Option<String>,
+    /// Indexes built by `create_index`, `index=True` columns of
+    /// `create_table`, or raw SQL, with their origin `Migration`.
+    pub indexes: Vec<Index>,
+}
+
+/// Group revisions into environments, order and check each graph, and
+/// replay it. `dialect` overrides what `alembic.ini` says.
+pub fn build(
+    revisions: Vec<RevisionFile>,
+    inis: Vec<IniFacts>,
+    dialect: Option<Dialect>,
+    errors: &mut Vec<InputError>,
+) -> Vec<Environment> {
+    let mut groups: BTreeMap<PathBuf, (Option<IniFacts>, Vec<RevisionFile>)> = BTreeMap::new();
+    for revision in revisions {
+        let dir = revision
+            .source
+            .path
+            .parent()
+            .unwrap_or(Path::new(""))
+            .to_path_buf();
+        let ini = inis.iter().find(|ini| {
+            ini.versions_dirs()
+                .iter()
+                .any(|v| same_dir(v, &dir) || dir.starts_with(v))
+        });
+        let key = ini.map_or(dir.clone(), |i| i.path.clone());
+        groups
+            .entry(key)
+            .or_insert_with(|| (ini.cloned(), Vec::new()))
+            .1
+            .push(revision);
+    }
+    groups
+        .into_values()
+        .map(|(ini, revisions)| {
+            let dialect = dialect
+                .or(ini.as_ref().and_then(|i| i.dialect))
+                .unwrap_or_default();
+            let (ordered, heads) = order(revisions, errors);
+            let versions_dir = heads
+                .first()
+                .and_then(|h| ordered.iter().find(|r| r.revision.as_deref() == Some(h)))
+                .or(ordered.last())
+                .and_then(|r| r.source.path.parent())
+                .unwrap_or(Path::new(""))
+                .to_path_buf();
+            let (state, builds) = replay(&ordered, dialect);
+            Environment {
+                ini,
+                versions_dir,
+                revisions: ordered,
+                heads,
+                dialect,
+                state,
+                builds,
+            }
+        })
+        .collect()
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    a == b
+        || match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+}
+
+/// Topological upgrade order (parents first, ties by revision id), and the
+/// heads. Broken chains become errors; the rest of the graph is kept.
+fn order(
+    revisions: Vec<RevisionFile>,
+    errors: &mut Vec<InputError>,
+) -> (Vec<RevisionFile>, Vec<String>) {
+    let mut by_id: BTreeMap<String, RevisionFile> = BTreeMap::new();
+    for revision in revisions {
+        let Some(id) = revision.revision.clone() else {
+            errors.push(InputError::new(
+                &revision.source.path,
+                "Alembic revision without a `revision` identifier; not replayed",
+            ));
+            continue;
+        };
+        if let Some(existing) = by_id.get(&id) {
+            errors.push(InputError::new(
+                &revision.source.path,
+                format!(
+                    "revision `{id}` is also defined in {}; this one is not replayed",
+                    existing.source.path.display()
+                ),
+            ));
+            continue;
+        }
+        by_id.insert(id, revision);
+    }
+    let mut children: FxHashMap<String, Vec<String>> = FxHashMap::default();
+    let mut pending: FxHashMap<String, usize> = FxHashMap::default();
+    for (id, revision) in &by_id {
+        let mut known = 0;
+        for down in &revision.down_revisions {
+            if by_id.contains_key(down) {
+                known += 1;
+                children.entry(down.clone()).or_default().push(id.clone());
+            } else {
+                errors.push(InputError::new(
+                    &revision.source.path,
+                    format!(
+                        "broken revision chain: down_revision `{down}` of revision `{id}` names no revision in {}",
+                        revision
+                            .source
+                            .path
+                            .parent()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+        pending.insert(id.clone(), known);
+    }
+    let heads: Vec<String> = by_id
+        .keys()
+        .filter(|id| children.get(*id).is_none_or(|c| c.is_empty()))
+        .cloned()
+        .collect();
+    let mut ready: std::collections::BTreeSet<String> = pending
+        .iter()
+        .filter(|(_, n)| **n == 0)
+        .map(|(id, _)| id.clone())
+        .collect();
+    let mut ordered_ids = Vec::new();
+    while let Some(id) = ready.pop_first() {
+        for child in children.get(&id).into_iter().flatten() {
+            let count = pending.get_mut(child).expect("every child is pending");
+            *count -= 1;
+            if *count == 0 {
+                ready.insert(child.clone());
+            }
+        }
+        ordered_ids.push(id);
+    }
+    if ordered_ids.len() < by_id.len() {
+        let stuck: Vec<&String> = by_id
+            .keys()
+            .filter(|id| !ordered_ids.contains(id))
+            .collect();
+        if let Some(first) = stuck.first().and_then(|id| by_id.get(*id)) {
+            errors.push(InputError::new(
+                &first.source.path,
+                format!(
+                    "broken revision chain: revisions {} form a cycle; they are not replayed",
+                    stuck
+                        .iter()
+                        .map(|s| format!("`{s}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
+    if heads.len() > 1
+        && let Some(first) = heads.first().and_then(|h| by_id.get(h))
+    {
+        errors.push(InputError::new(
+            &first.source.path,
+            format!(
+                "the revision history has {} heads ({}); `alembic upgrade head` fails until they are merged with `alembic merge heads`",
+                heads.len(),
+                heads
+                    .iter()
+                    .map(|h| format!("`{h}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    let ordered = ordered_ids
+        .into_iter()
+        .filter_map(|id| by_id.remove(&id))
+        .collect();
+    (ordered, heads)
+}
+
+/// Run every revision's `upgrade()` against an empty database model.
+fn replay(revisions: &[RevisionFile], dialect: Dialect) -> (State, Vec<IndexBuild>) {
+    let mut state = State::default();
+    let mut builds = Vec::new();
+    for revision in revisions {
+        let id = revision.revision.clone().unwrap_or_default();
+        let source = &revision.source;
+        for operation in &revision.operations {
+            let location = Some(source.location(operation.span));
+            match &operation.kind {
+                OperationKind::CreateTable { table, columns, .. } => {
+                    let mut created = TableState {
+                        created_by: Some(id.clone()),
+                        indexes: Vec::new(),
+                    };
+                    for column in columns.iter().filter(|c| c.index == Some(true)) {
+                        let name = column.name().to_string();
+                        let mut index =
+                            Index::new(vec![IndexPart::column(&name)], IndexOrigin::Migration);
+                        index.name = Some(format!("ix_{table}_{name}"));
+                        index.unique = column.unique == Some(true);
+                        index.location = location.clone();
+                        created.indexes.push(index);
+                    }
+                    state.tables.insert(table.clone(), created);
+                }
+                OperationKind::DropTable { table } => {
+                    state.tables.remove(table);
+                }
+                OperationKind::RenameTable { from, to } => {
+                    if let Some(table) = state.tables.remove(from) {
+                        state.tables.insert(to.clone(), table);
+                    }
+                }
+                OperationKind::AddColumn { .. } => {}
+                OperationKind::DropColumn { table, column } => {
+                    if let Some(table) = state.tables.get_mut(table) {
+                        table.indexes.retain(|i| {
+                            !i.parts
+                                .iter()
+                                .any(|p| p.key == IndexKey::Column(column.clone()))
+                        });
+                    }
+                }
+                OperationKind::CreateIndex {
+                    name,
+                    table,
+                    parts,
+                    unique,
+                    options,
+                    concurrently,
+                } => {
+                    let parts = parts
+                        .iter()
+                        .map(|p| {
+                            let key = match &p.column {
+                                ColumnRef::Key(c) => IndexKey::Column(c.clone()),
+                                ColumnRef::Attr { attr, .. } => IndexKey::Column(attr.clone()),
+                                ColumnRef::TableColumn { column, .. } => {
+                                    IndexKey::Column(column.clone())
+                                }
+                                ColumnRef::Expression(e) => IndexKey::Expression(e.clone()),
+                            };
+                            IndexPart {
+                                key,
+                                desc: p.desc,
+                                opclass: None,
+                            }
+                        })
+                        .collect();
+                    let mut index = Index::new(parts, IndexOrigin::Migration);
+                    index.name = name.clone();
+                    index.unique = *unique;
+                    index.location = location.clone();
+                    sqlalchemy::apply_dialect_options(&mut index, options, dialect, |r| match r {
+                        ColumnRef::Key(k) => Some(k.clone()),
+                        ColumnRef::Attr { attr, .. } => Some(attr.clone()),
+                        ColumnRef::TableColumn { column, .. } => Some(column.clone()),
+                        ColumnRef::Expression(_) => None,
+                    });
+                    let entry = state.tables.entry(table.clone()).or_default();
+                    builds.push(IndexBuild {
+                        framework: Framework::Sqlalchemy,
+                        dialect,
+                        table: table.clone(),
+                        index_name: name.clone(),
+                        columns: column_names(&index),
+                        migration: id.clone(),
+                        table_is_new: entry.created_by.as_deref() == Some(id.as_str()),
+                        concurrently: *concurrently,
+                        outside_transaction: operation.autocommit,
+                        location: location.clone(),
+                    });
+                    entry.indexes.push(index);
+                }
+                OperationKind::DropIndex { name, table } => {
+                    drop_index(&mut state, name, table.as_deref());
+                }
+                OperationKind::Execute { sql } => {
+                    for statement in index_statements(sql) {
+                        match statement {
+                            IndexStatement::Create(create) => {
+                                let table = create
+                                    .table
+                                    .rsplit('.')
+                                    .next()
+                                    .unwrap_or(&create.table)
+                                    .to_string();
+                                let mut index = Index::new(create.parts, IndexOrigin::Migration);
+                                index.name = create.name.clone();
+                                index.unique = create.unique;
+                                index.method = create.method;
+                                index.include = create.include;
+                                index.predicate = create.predicate;
+                                index.location = location.clone();
+                                let entry = state.tables.entry(table.clone()).or_default();
+                                builds.push(IndexBuild {
+                                    framework: Framework::Sqlalchemy,
+                                    dialect,
+                                    table,
+                                    index_name: create.name,
+                                    columns: column_names(&index),
+                                    migration: id.clone(),
+                                    table_is_new: entry.created_by.as_deref() == Some(id.as_str()),
+                                    concurrently: create.concurrently,
+                                    outside_transaction: operation.autocommit,
+                                    location: location.clone(),
+                                });
+                                entry.indexes.push(index);
+                            }
+                            IndexStatement::Drop { name } => {
+                                let name = name.rsplit('.').next().unwrap_or(&name).to_string();
+                                drop_index(&mut state, &name, None);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (state, builds)
+}
+
+fn column_names(index: &Index) -> Vec<String> {
+    index
+        .parts
+        .iter()
+        .map(|p| match &p.key {
+            IndexKey::Column(c) => c.clone(),
+            IndexKey::Expression(e) => e.clone(),
+        })
+        .collect()
+}
+
+fn drop_index(state: &mut State, name: &str, table: Option<&str>) {
+    for (table_name, table_state) in state.tables.iter_mut() {
+        if table.is_some_and(|t| t != table_name) {
+            continue;
+        }
+        table_state
+            .indexes
+            .retain(|i| i.name.as_deref() != Some(name));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frameworks::alembic::revisions;
+    use crate::frameworks::python as py;
+    use crate::source::SourceFile;
+
+    fn revision(id: &str, down: &str, body: &str) -> RevisionFile {
+        let text = format!(
+            "from alembic import op\nrevision = \"{id}\"\ndown_revision = {down}\n\ndef upgrade():\n{body}\n"
+        );
+        let source = SourceFile::new(PathBuf::from(format!("versions/{id}_x.py")), text);
+        let tree = py::parse(&source.text);
+        revisions::extract(source, &tree)
+    }
+
+    #[test]
+    fn orders_branches_and_merges_and_replays() {
+        let revisions = vec![
+            revision(
+                "c",
+                "(\"a\", \"b\")",
+                "    op.drop_index(\"ix_t_b\", table_name=\"t\")",
+            ),
+            revision(
+                "a",
+                "None",
+                "    op.create_table(\"t\", sa.Column(\"id\", sa.Integer()))\n    op.create_index(\"ix_t_a\", \"t\", [\"a\"])",
+            ),
+            revision(
+                "b",
+                "\"a\"",
+                "    op.create_index(\"ix_t_b\", \"t\", [\"b\"])\n    op.execute(\"CREATE INDEX CONCURRENTLY ix_t_c ON t (c) WHERE c IS NOT NULL\")",
+            ),
+        ];
+        let mut errors = Vec::new();
+        let envs = build(
+            revisions,
+            Vec::new(),
+            Some(Dialect::Postgresql),
+            &mut errors,
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let env = &envs[0];
+        let ids: Vec<&str> = env
+            .revisions
+            .iter()
+            .filter_map(|r| r.revision.as_deref())
+            .collect();
+        assert_eq!(ids, vec!["a", "b", "c"]);
+        assert_eq!(env.heads, vec!["c"]);
+        let names: Vec<&str> = env.state.tables["t"]
+            .indexes
+            .iter()
+            .filter_map(|i| i.name.as_deref())
+            .collect();
+        assert_eq!(names, vec!["ix_t_a", "ix_t_c"]);
+        let builds: Vec<(bool, bool)> = env
+            .builds
+            .iter()
+            .map(|b| (b.table_is_new, b.concurrently))
+            .collect();
+        assert_eq!(builds, vec![(true, false), (false, false), (false, true)]);
+    }
+
+    #[test]
+    fn broken_chains_are_errors_not_crashes() {
+        let revisions = vec![
+            revision("a", "None", "    pass"),
+            revision("b", "\"a\"", "    pass"),
+            revision("c", "\"a\"", "    pass"),
+            revision("d", "\"zz\"", "    pass"),
+        ];
+        let mut errors = Vec::new();
+        let envs = build(revisions, Vec::new(), None, &mut errors);
+        let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("down_revision `zz` of revision `d` names no revision")),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("3 heads (`b`, `c`, `d`)")),
+            "{messages:?}"
+        );
+        assert_eq!(envs[0].revisions.len(), 4);
+    }
+}

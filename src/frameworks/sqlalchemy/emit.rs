@@ -1,0 +1,713 @@
+//! Writes SQLAlchemy fixes: `index=True` on a column (where the module
+//! already uses that style), an `Index(...)` in `__table_args__` or a
+//! `Table(...)`, or a module-level `Index(...)` after the class; removals of
+//! redundant declarations; and one new Alembic revision per environment.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::models::{ArgsForm, ClassDecl, ModelsFile};
+use super::project::{ColumnOwner, MappedTable, SqlalchemyProject, TableSource};
+use super::{NameColumns, index_name};
+use crate::frameworks::alembic::emit::{self as revision, IndexOp};
+use crate::frameworks::django::emit::Unfixable;
+use crate::frameworks::python as py;
+use crate::rules::{Finding, FixIntent};
+use crate::schema::{Framework, Index, IndexKey, IndexOrigin};
+use crate::source::{Edit, FileChange, Span};
+
+/// An index to declare: SQL column names with direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Declaration {
+    name: String,
+    columns: Vec<(String, bool)>,
+    unique: bool,
+    predicate: Option<String>,
+}
+
+/// The name SQLAlchemy gives an unnamed index on `columns` of `mapped`.
+fn convention_index_name(
+    project: &SqlalchemyProject,
+    mapped: &MappedTable,
+    columns: &[String],
+) -> Option<String> {
+    let pairs: Vec<(&str, &str)> = columns
+        .iter()
+        .map(|c| {
+            let key = mapped
+                .column_by_name(c)
+                .map_or(c.as_str(), |r| r.key.as_str());
+            (c.as_str(), key)
+        })
+        .collect();
+    index_name(
+        &mapped.convention,
+        &NameColumns {
+            table: &mapped.name,
+            columns: pairs,
+            referred_table: None,
+        },
+        None,
+        project.dialect,
+    )
+}
+
+/// Name suggested indexes by the project's naming convention and say how
+/// each fix will be written.
+pub fn describe_fixes(project: &SqlalchemyProject, findings: &mut [Finding]) {
+    for finding in findings
+        .iter_mut()
+        .filter(|f| f.framework == Framework::Sqlalchemy)
+    {
+        let Some(mapped) = project.mapped.get(&finding.table) else {
+            continue;
+        };
+        let model = &mapped.model;
+        finding.help = match &mut finding.fix {
+            Some(FixIntent::AddIndex(spec)) => {
+                let columns: Vec<String> = spec.columns.iter().map(|c| c.name.clone()).collect();
+                if let Some(name) = convention_index_name(project, mapped, &columns) {
+                    spec.name = name;
+                }
+                if let Some(suggested) = &mut finding.suggested_index {
+                    suggested.name = spec.name.clone();
+                }
+                let migration = if project.environment_for(&finding.table).is_some() {
+                    ", with an Alembic revision that builds it"
+                } else {
+                    ""
+                };
+                Some(format!(
+                    "declare `Index(\"{}\", {})` on `{model}`{migration}",
+                    spec.name,
+                    columns
+                        .iter()
+                        .map(|c| py::quote(c))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            }
+            Some(FixIntent::DropIndex(index)) => Some(match index.origin {
+                IndexOrigin::FieldFlag => format!(
+                    "remove `index=True` from `{model}.{}`, with a revision that drops `{}`",
+                    index.field.as_deref().unwrap_or("?"),
+                    index.display_name()
+                ),
+                IndexOrigin::Migration => {
+                    format!("drop `{}` in a new Alembic revision", index.display_name())
+                }
+                _ => format!(
+                    "remove `{}` from `{model}`, with a revision that drops it",
+                    index.display_name()
+                ),
+            }),
+            Some(FixIntent::DeclareIndex(index)) => Some(format!(
+                "declare `{}` on `{model}` so that autogenerate keeps it",
+                index.display_name()
+            )),
+            None => None,
+        };
+    }
+}
+
+#[derive(Default)]
+struct TablePlan<'a> {
+    add: Vec<Declaration>,
+    /// Declared in the model only (the database already has them).
+    declare: Vec<Declaration>,
+    drop: Vec<&'a Index>,
+}
+
+/// Turn SQLAlchemy findings into file changes.
+pub fn plan(
+    project: &SqlalchemyProject,
+    findings: &[&Finding],
+) -> (Vec<FileChange>, Vec<Unfixable>) {
+    let mut problems = Vec::new();
+    let mut per_table: BTreeMap<&str, TablePlan> = BTreeMap::new();
+    for finding in findings
+        .iter()
+        .filter(|f| f.framework == Framework::Sqlalchemy)
+    {
+        let Some(fix) = &finding.fix else { continue };
+        let unfixable = |reason: String| Unfixable {
+            table: finding.table.clone(),
+            reason,
+        };
+        let Some((name, _)) = project.mapped.get_key_value(&finding.table) else {
+            problems.push(unfixable(format!(
+                "`{}` is not a model table ixray can edit",
+                finding.table
+            )));
+            continue;
+        };
+        let entry = per_table.entry(name.as_str()).or_default();
+        match fix {
+            FixIntent::AddIndex(spec) => {
+                let declaration = Declaration {
+                    name: spec.name.clone(),
+                    columns: spec
+                        .columns
+                        .iter()
+                        .map(|c| (c.name.clone(), c.desc))
+                        .collect(),
+                    unique: spec.unique,
+                    predicate: spec.predicate.clone(),
+                };
+                if !entry.add.iter().any(|d| d.columns == declaration.columns) {
+                    entry.add.push(declaration);
+                }
+            }
+            FixIntent::DeclareIndex(index) => match declaration_of(index) {
+                Some(declaration) => {
+                    if !entry.declare.contains(&declaration) {
+                        entry.declare.push(declaration);
+                    }
+                }
+                None => problems.push(unfixable(format!(
+                    "`{}` uses expressions or has no name; declare it by hand",
+                    index.display_name()
+                ))),
+            },
+            FixIntent::DropIndex(index) => {
+                if index.name.is_none() {
+                    problems.push(unfixable(format!(
+                        "`{}` has no name to drop it by",
+                        index.display_name()
+                    )));
+                } else if !entry.drop.iter().any(|i| i.name == index.name) {
+                    entry.drop.push(index);
+                }
+            }
+        }
+    }
+
+    let mut edits: BTreeMap<PathBuf, Vec<Edit>> = BTreeMap::new();
+    let mut import_needed: BTreeMap<usize, (bool, bool)> = BTreeMap::new();
+    let mut ops: BTreeMap<usize, Vec<IndexOp>> = BTreeMap::new();
+    for (table, plan) in &per_table {
+        let mapped = &project.mapped[*table];
+        let environment = project
+            .environments
+            .iter()
+            .position(|e| e.state.tables.contains_key(*table))
+            .or_else(|| (project.environments.len() == 1).then_some(0));
+        let mut writer = TableWriter {
+            project,
+            mapped,
+            new_entries: Vec::new(),
+            module_level: Vec::new(),
+            edits: &mut edits,
+            import_needed: &mut import_needed,
+        };
+        for declaration in plan.add.iter().chain(&plan.declare) {
+            writer.declare(declaration);
+        }
+        writer.flush();
+        for index in &plan.drop {
+            if let Err(reason) = writer.remove(index) {
+                problems.push(Unfixable {
+                    table: table.to_string(),
+                    reason,
+                });
+                continue;
+            }
+            if let Some(env) = environment {
+                ops.entry(env).or_default().push(IndexOp::Drop {
+                    name: index.name.clone().unwrap_or_default(),
+                    table: table.to_string(),
+                    columns: index
+                        .parts
+                        .iter()
+                        .map(|p| match &p.key {
+                            IndexKey::Column(c) => c.clone(),
+                            IndexKey::Expression(e) => e.clone(),
+                        })
+                        .collect(),
+                    unique: index.unique,
+                    predicate: index.predicate.as_ref().map(|p| p.to_string()),
+                });
+            }
+        }
+        if let Some(env) = environment {
+            for declaration in &plan.add {
+                ops.entry(env).or_default().push(IndexOp::Create {
+                    name: declaration.name.clone(),
+                    table: table.to_string(),
+                    columns: declaration
+                        .columns
+                        .iter()
+                        .map(|(c, desc)| {
+                            if *desc {
+                                format!("{c} DESC")
+                            } else {
+                                c.clone()
+                            }
+                        })
+                        .collect(),
+                    unique: declaration.unique,
+                    predicate: declaration.predicate.clone(),
+                });
+            }
+        }
+    }
+    for (file_ix, (needs_index, needs_text)) in import_needed {
+        let file = &project.files[file_ix];
+        let mut names = Vec::new();
+        if needs_index && file.imports.reference("Index").is_none() {
+            names.push("Index");
+        }
+        if needs_text && file.imports.reference("text").is_none() {
+            names.push("text");
+        }
+        if names.is_empty() {
+            continue;
+        }
+        let line = format!("from sqlalchemy import {}", names.join(", "));
+        let content = if file.imports.insert_at == 0 {
+            format!("{line}\n")
+        } else {
+            format!("\n{line}")
+        };
+        edits
+            .entry(file.source.path.clone())
+            .or_default()
+            .push(Edit::insert(file.imports.insert_at, content));
+    }
+    let mut changes: Vec<FileChange> = edits
+        .into_iter()
+        .map(|(path, mut edits)| {
+            edits.sort();
+            FileChange::Edit { path, edits }
+        })
+        .collect();
+    for (env, ops) in ops {
+        match revision::new_revision(&project.environments[env], &ops) {
+            Ok(change) => changes.push(change),
+            Err(reason) => problems.push(Unfixable {
+                table: ops
+                    .first()
+                    .map(IndexOp::table)
+                    .unwrap_or_default()
+                    .to_string(),
+                reason,
+            }),
+        }
+    }
+    (changes, problems)
+}
+
+/// A declaration for an index that has a name and only plain columns.
+fn declaration_of(index: &Index) -> Option<Declaration> {
+    Some(Declaration {
+        name: index.name.clone()?,
+        columns: index
+            .parts
+            .iter()
+            .map(|p| p.column_name().map(|c| (c.to_string(), p.desc)))
+            .collect::<Option<_>>()?,
+        unique: index.unique,
+        predicate: index.predicate.as_ref().map(|p| p.to_string()),
+    })
+}
+
+/// Collects the edits for one table's declarations.
+struct TableWriter<'p, 'e> {
+    project: &'p SqlalchemyProject,
+    mapped: &'p MappedTable,
+    /// `Index(...)` texts for `__table_args__` / `Table(...)`.
+    new_entries: Vec<String>,
+    /// `Index(...)` texts for module level.
+    module_level: Vec<String>,
+    edits: &'e mut BTreeMap<PathBuf, Vec<Edit>>,
+    /// Per file: needs `Index`, needs `text`.
+    import_needed: &'e mut BTreeMap<usize, (bool, bool)>,
+}
+
+impl TableWriter<'_, '_> {
+    fn file_of_table(&self) -> usize {
+        match self.mapped.source {
+            TableSource::Class { file, .. } | TableSource::Table { file, .. } => file,
+        }
+    }
+
+    fn class(&self) -> Option<&ClassDecl> {
+        match self.mapped.source {
+            TableSource::Class { file, class } => Some(self.project.class(file, class)),
+            TableSource::Table { .. } => None,
+        }
+    }
+
+    fn file(&self) -> &ModelsFile {
+        &self.project.files[self.file_of_table()]
+    }
+
+    fn push_edit(&mut self, file: usize, edit: Edit) {
+        self.edits
+            .entry(self.project.files[file].source.path.clone())
+            .or_default()
+            .push(edit);
+    }
+
+    fn index_reference(&mut self) -> String {
+        let file = self.file_of_table();
+        match self.file().imports.reference("Index") {
+            Some(r) => r,
+            None => {
+                self.import_needed.entry(file).or_default().0 = true;
+                "Index".into()
+            }
+        }
+    }
+
+    fn text_reference(&mut self) -> String {
+        let file = self.file_of_table();
+        match self.file().imports.reference("text") {
+            Some(r) => r,
+            None => {
+                self.import_needed.entry(file).or_default().1 = true;
+                "text".into()
+            }
+        }
+    }
+
+    fn keywords(&mut self, declaration: &Declaration) -> String {
+        let mut out = String::new();
+        if declaration.unique {
+            out.push_str(", unique=True");
+        }
+        if let Some(predicate) = &declaration.predicate {
+            let keyword = match self.project.dialect {
+                crate::schema::Dialect::Sqlite => "sqlite_where",
+                _ => "postgresql_where",
+            };
+            let text = self.text_reference();
+            out.push_str(&format!(", {keyword}={text}({})", py::quote(predicate)));
+        }
+        out
+    }
+
+    fn declare(&mut self, declaration: &Declaration) {
+        if self.try_index_flag(declaration) {
+            return;
+        }
+        let plain = declaration.columns.iter().all(|(_, desc)| !desc);
+        let keys: Vec<String> = declaration
+            .columns
+            .iter()
+            .map(|(c, _)| {
+                self.mapped
+                    .column_by_name(c)
+                    .map_or_else(|| c.clone(), |r| r.key.clone())
+            })
+            .collect();
+        let index = self.index_reference();
+        let keywords = self.keywords(declaration);
+        let table_args_editable = match self.class() {
+            Some(class) => match &class.table_args {
+                Some(args) => args.form != ArgsForm::Opaque,
+                // Only when no mixin supplies `__table_args__`, which a new
+                // one would silently replace.
+                None => class.table.is_none() && !self.mapped.inherited_table_args,
+            },
+            None => true,
+        };
+        if plain && table_args_editable {
+            let columns: Vec<String> = keys.iter().map(|k| py::quote(k)).collect();
+            self.new_entries.push(format!(
+                "{index}({}, {}{keywords})",
+                py::quote(&declaration.name),
+                columns.join(", ")
+            ));
+            return;
+        }
+        let owner = match self.mapped.source {
+            TableSource::Class { .. } => self.mapped.model.clone(),
+            TableSource::Table { .. } => format!("{}.c", self.mapped.model),
+        };
+        let columns: Vec<String> = declaration
+            .columns
+            .iter()
+            .map(|(c, desc)| {
+                let attr = self
+                    .mapped
+                    .column_by_name(c)
+                    .map_or_else(|| c.clone(), |r| r.attr.clone());
+                if *desc {
+                    format!("{owner}.{attr}.desc()")
+                } else {
+                    format!("{owner}.{attr}")
+                }
+            })
+            .collect();
+        self.module_level.push(format!(
+            "{index}({}, {}{keywords})",
+            py::quote(&declaration.name),
+            columns.join(", ")
+        ));
+    }
+
+    /// `index=True` on the column, when the module writes indexes that way
+    /// and the column is declared by this very class.
+    fn try_index_flag(&mut self, declaration: &Declaration) -> bool {
+        let [(column, false)] = declaration.columns.as_slice() else {
+            return false;
+        };
+        if declaration.unique || declaration.predicate.is_some() || !self.file().uses_index_flag {
+            return false;
+        }
+        if convention_index_name(self.project, self.mapped, std::slice::from_ref(column)).as_deref()
+            != Some(declaration.name.as_str())
+        {
+            return false;
+        }
+        let Some(resolved) = self.mapped.column_by_name(column) else {
+            return false;
+        };
+        let owned_here = match (resolved.owner, self.mapped.source) {
+            (ColumnOwner::Class { file, class, .. }, TableSource::Class { file: f, class: c }) => {
+                file == f && class == c
+            }
+            (ColumnOwner::Table { file, table, .. }, TableSource::Table { file: f, table: t }) => {
+                file == f && table == t
+            }
+            _ => false,
+        };
+        let decl = self.project.column(resolved.owner);
+        let Some(call) = decl.call else {
+            return false;
+        };
+        if !owned_here || decl.index.is_some() {
+            return false;
+        }
+        let file = self.file_of_table();
+        let edit = match call.last_argument_end {
+            Some(end) => Edit::insert(end, ", index=True"),
+            None => Edit::insert(call.arguments.start + 1, "index=True"),
+        };
+        self.push_edit(file, edit);
+        true
+    }
+
+    /// Write the collected entries into `__table_args__`, a `Table(...)`,
+    /// or after the class.
+    fn flush(&mut self) {
+        let file = self.file_of_table();
+        let text = self.file().source.text.clone();
+        let entries = std::mem::take(&mut self.new_entries);
+        if !entries.is_empty() {
+            match self.mapped.source {
+                TableSource::Table { file: f, table: t } => {
+                    let call = self.project.files[f].tables[t].call;
+                    self.append_to_sequence(
+                        file,
+                        &text,
+                        call.arguments,
+                        call.last_argument_end,
+                        &entries,
+                    );
+                }
+                TableSource::Class { file: f, class: c } => {
+                    let class = self.project.class(f, c);
+                    match &class.table_args {
+                        Some(args) => match args.form {
+                            ArgsForm::Tuple | ArgsForm::TupleThenDict
+                                if args.last_item_end.is_some() =>
+                            {
+                                self.append_to_sequence(
+                                    file,
+                                    &text,
+                                    args.value,
+                                    args.last_item_end,
+                                    &entries,
+                                );
+                            }
+                            _ => {
+                                // A dict alone (or an empty tuple) becomes
+                                // a tuple that ends with the dict.
+                                let dict = args.dict.map(|d| &text[d.start..d.end]);
+                                let mut items = entries.clone();
+                                items.extend(dict.map(str::to_string));
+                                let replacement = if items.len() == 1 {
+                                    format!("({},)", items[0])
+                                } else {
+                                    format!("({})", items.join(", "))
+                                };
+                                self.push_edit(file, Edit::replace(args.value, replacement));
+                            }
+                        },
+                        None => {
+                            let indent = class.body_indent.clone();
+                            let at = class
+                                .tablename_statement
+                                .map_or(class.body.start, |s| s.end);
+                            let mut block = format!("\n{indent}__table_args__ = (\n");
+                            for entry in &entries {
+                                block.push_str(&format!("{indent}    {entry},\n"));
+                            }
+                            block.push_str(&format!("{indent})"));
+                            if class.tablename_statement.is_none() {
+                                // At the start of the body: keep the first
+                                // statement on its own line.
+                                block = format!(
+                                    "__table_args__ = (\n{}{indent})\n{indent}",
+                                    entries
+                                        .iter()
+                                        .map(|e| format!("{indent}    {e},\n"))
+                                        .collect::<String>()
+                                );
+                            }
+                            self.push_edit(file, Edit::insert(at, block));
+                        }
+                    }
+                }
+            }
+        }
+        let module_level = std::mem::take(&mut self.module_level);
+        if !module_level.is_empty() {
+            let after = match self.mapped.source {
+                TableSource::Class { file: f, class: c } => self.project.class(f, c).span.end,
+                TableSource::Table { file: f, table: t } => {
+                    statement_end(&text, self.project.files[f].tables[t].call.call)
+                }
+            };
+            let mut block = String::from("\n\n");
+            for entry in module_level {
+                block.push_str(&format!("\n{entry}"));
+            }
+            self.push_edit(file, Edit::insert(after, block));
+        }
+    }
+
+    /// Add entries after the last item of a tuple or argument list, in
+    /// its layout (one per line when it is multi-line).
+    fn append_to_sequence(
+        &mut self,
+        file: usize,
+        text: &str,
+        container: Span,
+        last_item_end: Option<usize>,
+        entries: &[String],
+    ) {
+        let Some(end) = last_item_end else {
+            return;
+        };
+        let multiline = text[container.start..container.end].contains('\n');
+        let mut insertion = String::new();
+        if multiline {
+            let indent = py::indentation_at(text, end).to_string();
+            for entry in entries {
+                insertion.push_str(&format!(",\n{indent}{entry}"));
+            }
+        } else {
+            for entry in entries {
+                insertion.push_str(&format!(", {entry}"));
+            }
+        }
+        self.push_edit(file, Edit::insert(end, insertion));
+    }
+
+    /// Remove a redundant declaration from the model.
+    fn remove(&mut self, index: &Index) -> Result<(), String> {
+        let file = self.file_of_table();
+        match index.origin {
+            IndexOrigin::Migration => Ok(()),
+            IndexOrigin::FieldFlag => {
+                let field = index.field.as_deref().unwrap_or_default();
+                let resolved = self
+                    .mapped
+                    .columns
+                    .iter()
+                    .find(|c| c.attr == field)
+                    .ok_or_else(|| format!("cannot find the column `{field}`"))?;
+                let decl = self.project.column(resolved.owner);
+                let keyword = decl
+                    .index_keyword
+                    .ok_or_else(|| format!("cannot find `index=True` on `{field}`"))?;
+                let owner_file = match resolved.owner {
+                    ColumnOwner::Class { file, .. }
+                    | ColumnOwner::Table { file, .. }
+                    | ColumnOwner::ClassTable { file, .. } => file,
+                };
+                if owner_file != file && !matches!(self.mapped.source, TableSource::Class { .. }) {
+                    return Err(format!(
+                        "`{field}` is declared on a mixin; remove `index=True` by hand"
+                    ));
+                }
+                let text = &self.project.files[owner_file].source.text;
+                self.push_edit(
+                    owner_file,
+                    Edit::replace(argument_with_comma(text, keyword), ""),
+                );
+                Ok(())
+            }
+            IndexOrigin::Declared => {
+                let location = index
+                    .location
+                    .as_ref()
+                    .ok_or("the index has no place in the source")?;
+                let (owner_file, source) = self
+                    .project
+                    .files
+                    .iter()
+                    .enumerate()
+                    .find(|(_, f)| f.source.path == location.path)
+                    .map(|(i, f)| (i, f.source.clone()))
+                    .ok_or("the index's file is not part of the analysis")?;
+                let text = &source.text;
+                let span = location.span;
+                // A whole statement (module-level `Index(...)`) goes with its
+                // line; an entry of a tuple goes with its comma.
+                let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+                let edit_span = if text[line_start..span.start].trim().is_empty()
+                    && text[span.end..].starts_with('\n')
+                    && py::indentation_at(text, span.start).is_empty()
+                {
+                    Span::new(line_start, span.end + 1)
+                } else {
+                    argument_with_comma(text, span)
+                };
+                self.push_edit(owner_file, Edit::replace(edit_span, ""));
+                Ok(())
+            }
+            _ => Err(format!(
+                "`{}` backs a constraint; ixray does not drop it",
+                index.display_name()
+            )),
+        }
+    }
+}
+
+/// The span of an argument plus the comma that separates it, so that
+/// removing it leaves a valid list: the following comma and whitespace, or
+/// else the preceding comma.
+fn argument_with_comma(text: &str, span: Span) -> Span {
+    let after = &text[span.end..];
+    let trimmed = after.trim_start_matches([' ', '\t']);
+    if let Some(rest) = trimmed.strip_prefix(',') {
+        let ws = rest.len() - rest.trim_start().len();
+        let consumed = after.len() - rest.len() + ws;
+        // Keep the line structure: if the argument started a line, remove
+        // from the line start up to the next item.
+        let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+        if text[line_start..span.start].trim().is_empty() && rest[..ws].contains('\n') {
+            let next_line =
+                span.end + after.len() - rest.len() + rest[..ws].find('\n').unwrap_or(0) + 1;
+            return Span::new(line_start, next_line);
+        }
+        return Span::new(span.start, span.end + consumed);
+    }
+    let before = &text[..span.start];
+    let trimmed = before.trim_end();
+    if trimmed.ends_with(',') {
+        return Span::new(trimmed.len() - 1, span.end);
+    }
+    span
+}
+
+/// The end of the statement that holds `span` (the line's end).
+fn statement_end(text: &str, span: Span) -> usize {
+    text[span.end..]
+        .find('\n')
+        .map_or(text.len(), |i| span.end + i)
+}

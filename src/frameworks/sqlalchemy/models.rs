@@ -1,0 +1,1294 @@
+//! Reads one Python module into SQLAlchemy facts: declarative classes and
+//! their columns, `Table(...)` objects, module-level `Index(...)`, declarative
+//! bases and naming conventions, with the spans fixes edit. Nothing is
+//! resolved across files here (see `project.rs`).
+
+use std::sync::Arc;
+
+use tree_sitter::Node;
+
+use crate::frameworks::python::{self as py, Arguments};
+use crate::source::{SourceFile, Span};
+
+#[derive(Debug)]
+pub struct ModelsFile {
+    pub source: Arc<SourceFile>,
+    pub imports: Imports,
+    pub classes: Vec<ClassDecl>,
+    pub tables: Vec<TableDecl>,
+    /// `Index(...)` statements at module level.
+    pub indexes: Vec<IndexDecl>,
+    /// Module-level names bound to a metadata carrier: `Base =
+    /// declarative_base(...)`, `metadata = MetaData(...)`, `reg = registry()`,
+    /// `db = SQLAlchemy()`.
+    pub metadata_vars: Vec<MetadataVar>,
+    /// Module-level dict literals that look like naming conventions.
+    pub convention_vars: Vec<(String, Convention)>,
+    /// `index=True` appears in a column of this module.
+    pub uses_index_flag: bool,
+}
+
+/// How the module names SQLAlchemy's API, so fixes write in its style.
+#[derive(Debug, Default, Clone)]
+pub struct Imports {
+    /// Names imported from `sqlalchemy` itself: (imported, local).
+    pub direct: Vec<(String, String)>,
+    /// The `from sqlalchemy import ...` statement, for adding a name.
+    pub from_statement: Option<Span>,
+    /// A local alias of the `sqlalchemy` module (`import sqlalchemy as sa`).
+    pub module_alias: Option<String>,
+    /// Where a new import line goes: the end of the last top-level import.
+    pub insert_at: usize,
+}
+
+impl Imports {
+    /// How code in this module names `sqlalchemy.<name>`, if it can.
+    pub fn reference(&self, name: &str) -> Option<String> {
+        if let Some((_, local)) = self.direct.iter().find(|(n, _)| n == name) {
+            return Some(local.clone());
+        }
+        self.module_alias.as_ref().map(|m| format!("{m}.{name}"))
+    }
+}
+
+/// The parts of a `MetaData(naming_convention=...)` that name indexes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Convention {
+    pub ix: Option<String>,
+    pub uq: Option<String>,
+}
+
+/// Where a naming convention comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConventionRef {
+    Inline(Convention),
+    /// A module-level dict or metadata variable of that name.
+    Name(String),
+    /// No convention given: SQLAlchemy's default.
+    Default,
+}
+
+#[derive(Debug, Clone)]
+pub struct MetadataVar {
+    pub name: String,
+    pub kind: CarrierKind,
+    pub convention: ConventionRef,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CarrierKind {
+    MetaData,
+    DeclarativeBase,
+    Registry,
+    /// Flask-SQLAlchemy's `db`; models derive from `db.Model`.
+    FlaskSqlalchemy,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClassDecl {
+    pub name: String,
+    /// The class name's span (findings point here).
+    pub name_span: Span,
+    pub span: Span,
+    pub bases: Vec<String>,
+    pub decorators: Vec<String>,
+    pub body: Span,
+    pub body_indent: String,
+    pub tablename: Option<String>,
+    /// The `__tablename__ = ...` statement.
+    pub tablename_statement: Option<Span>,
+    /// `__tablename__` is a `declared_attr` the extractor cannot evaluate.
+    pub tablename_dynamic: bool,
+    /// `@declared_attr def __tablename__(cls): return cls.__name__.lower()`:
+    /// every mapped subclass is named after itself.
+    pub tablename_from_class_name: bool,
+    pub is_abstract: bool,
+    /// `__table__ = Table(...)`.
+    pub table: Option<TableDecl>,
+    pub table_args: Option<TableArgs>,
+    pub columns: Vec<ColumnDecl>,
+    /// `metadata = MetaData(...)` on a declarative base class.
+    pub metadata: Option<ConventionRef>,
+    /// Derives from `DeclarativeBase` or is decorated `@as_declarative`.
+    pub declarative_root: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ColumnDecl {
+    /// The attribute (declarative) or the column name (`Table`).
+    pub attr: String,
+    /// An explicit SQL name (first positional string).
+    pub sql_name: Option<String>,
+    /// `key=`, the name `Index("...")` strings use.
+    pub key: Option<String>,
+    pub primary_key: bool,
+    pub index: Option<bool>,
+    /// The `index=...` keyword argument, for removing it.
+    pub index_keyword: Option<Span>,
+    pub unique: Option<bool>,
+    pub foreign_keys: Vec<FkRef>,
+    pub statement: Span,
+    /// The `Column(...)`/`mapped_column(...)` call, absent for a bare
+    /// `x: Mapped[T]` annotation.
+    pub call: Option<CallSpans>,
+    /// The annotation of a bare `x: Mapped[T]`, where `= mapped_column()`
+    /// would go.
+    pub annotation_end: Option<usize>,
+}
+
+impl ColumnDecl {
+    pub fn name(&self) -> &str {
+        self.sql_name.as_deref().unwrap_or(&self.attr)
+    }
+}
+
+/// The spans of a call that edits need.
+#[derive(Debug, Clone, Copy)]
+pub struct CallSpans {
+    pub call: Span,
+    /// The argument list, parentheses included.
+    pub arguments: Span,
+    /// The last argument's end, if there is one.
+    pub last_argument_end: Option<usize>,
+}
+
+impl CallSpans {
+    pub(crate) fn of(call: Node) -> Option<CallSpans> {
+        let args = call.child_by_field_name("arguments")?;
+        let mut cursor = args.walk();
+        let last = args
+            .named_children(&mut cursor)
+            .filter(|n| n.kind() != "comment")
+            .last()
+            .map(|n| n.end_byte());
+        Some(CallSpans {
+            call: py::span(call),
+            arguments: py::span(args),
+            last_argument_end: last,
+        })
+    }
+}
+
+/// A foreign key target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FkRef {
+    /// `"[schema.]table.column"`.
+    Text(String),
+    /// `Model.attr`.
+    Attr { class: String, attr: String },
+    /// `table_var.c.column`.
+    TableColumn { table: String, column: String },
+}
+
+/// A column reference inside an index or constraint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ColumnRef {
+    /// A string: the column key.
+    Key(String),
+    Attr {
+        class: String,
+        attr: String,
+    },
+    TableColumn {
+        table: String,
+        column: String,
+    },
+    /// SQL text (`text("lower(email)")`) or an expression in Python.
+    Expression(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct IndexPartDecl {
+    pub column: ColumnRef,
+    pub desc: bool,
+}
+
+/// A predicate conjunct of a partial index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PredicateDecl {
+    /// SQL text, from `text("...")` or a string.
+    Sql(String),
+    /// `Model.col.is_not(None)` / `isnot(None)` / `!= None`.
+    NotNull(ColumnRef),
+    /// Anything else, as written.
+    Other(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DialectOptions {
+    pub postgresql_where: Vec<PredicateDecl>,
+    pub sqlite_where: Vec<PredicateDecl>,
+    pub postgresql_include: Vec<String>,
+    pub postgresql_using: Option<String>,
+    pub mysql_using: Option<String>,
+    pub postgresql_ops: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IndexDecl {
+    pub name: Option<String>,
+    pub parts: Vec<IndexPartDecl>,
+    pub unique: bool,
+    pub options: DialectOptions,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum ConstraintDecl {
+    Index(IndexDecl),
+    Unique {
+        columns: Vec<ColumnRef>,
+        span: Span,
+    },
+    PrimaryKey {
+        columns: Vec<ColumnRef>,
+    },
+    ForeignKey {
+        columns: Vec<ColumnRef>,
+        targets: Vec<FkRef>,
+        span: Span,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgsForm {
+    Tuple,
+    Dict,
+    TupleThenDict,
+    /// Computed (`declared_attr`, a call, a name): read what we can, never
+    /// edit it.
+    Opaque,
+}
+
+#[derive(Debug, Clone)]
+pub struct TableArgs {
+    pub form: ArgsForm,
+    pub items: Vec<ConstraintDecl>,
+    /// The value (tuple or dict literal).
+    pub value: Span,
+    /// The trailing dict of a tuple, or the dict alone.
+    pub dict: Option<Span>,
+    /// The end of the last non-dict item of a tuple.
+    pub last_item_end: Option<usize>,
+    pub schema: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TableDecl {
+    /// The variable it is assigned to, if any.
+    pub var: Option<String>,
+    pub name: String,
+    /// The metadata expression (`Base.metadata`, `metadata`).
+    pub metadata: Option<String>,
+    pub columns: Vec<ColumnDecl>,
+    pub constraints: Vec<ConstraintDecl>,
+    pub call: CallSpans,
+    pub schema: Option<String>,
+}
+
+pub fn extract(source: Arc<SourceFile>, tree: &tree_sitter::Tree) -> ModelsFile {
+    let text = source.text.as_str();
+    let defs = py::definitions(tree, text);
+    let mut file = ModelsFile {
+        source: source.clone(),
+        imports: read_imports(tree.root_node(), text),
+        classes: Vec::new(),
+        tables: Vec::new(),
+        indexes: Vec::new(),
+        metadata_vars: Vec::new(),
+        convention_vars: Vec::new(),
+        uses_index_flag: text.contains("index=True"),
+    };
+    for class in defs.classes {
+        if let Some(decl) = read_class(class, text) {
+            file.classes.push(decl);
+        }
+    }
+    for assignment in defs.assignments {
+        read_module_assignment(assignment, text, &mut file);
+    }
+    // Bare `Index(...)` expression statements at module level.
+    let root = tree.root_node();
+    let mut cursor = root.walk();
+    for statement in root.named_children(&mut cursor) {
+        if statement.kind() != "expression_statement" {
+            continue;
+        }
+        if let Some(call) = statement.named_child(0)
+            && call_is(call, text, "Index")
+            && let Some(index) = read_index(call, text)
+        {
+            file.indexes.push(index);
+        }
+    }
+    file
+}
+
+fn read_imports(root: Node, text: &str) -> Imports {
+    let mut imports = Imports::default();
+    let mut cursor = root.walk();
+    for statement in root.named_children(&mut cursor) {
+        match statement.kind() {
+            "import_from_statement" => {
+                imports.insert_at = statement.end_byte();
+                let module = statement
+                    .child_by_field_name("module_name")
+                    .map(|m| py::text(m, text))
+                    .unwrap_or("");
+                if module != "sqlalchemy" {
+                    continue;
+                }
+                imports.from_statement = Some(py::span(statement));
+                let mut names = statement.walk();
+                for name in statement.children_by_field_name("name", &mut names) {
+                    match name.kind() {
+                        "dotted_name" => {
+                            let n = py::text(name, text).to_string();
+                            imports.direct.push((n.clone(), n));
+                        }
+                        "aliased_import" => {
+                            if let (Some(n), Some(alias)) = (
+                                name.child_by_field_name("name"),
+                                name.child_by_field_name("alias"),
+                            ) {
+                                imports.direct.push((
+                                    py::text(n, text).to_string(),
+                                    py::text(alias, text).to_string(),
+                                ));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            "import_statement" => {
+                imports.insert_at = statement.end_byte();
+                let mut names = statement.walk();
+                for name in statement.children_by_field_name("name", &mut names) {
+                    match name.kind() {
+                        "dotted_name" if py::text(name, text) == "sqlalchemy" => {
+                            imports.module_alias = Some("sqlalchemy".into());
+                        }
+                        "aliased_import" => {
+                            if let (Some(n), Some(alias)) = (
+                                name.child_by_field_name("name"),
+                                name.child_by_field_name("alias"),
+                            ) && py::text(n, text) == "sqlalchemy"
+                            {
+                                imports.module_alias = Some(py::text(alias, text).to_string());
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            "future_import_statement" => imports.insert_at = statement.end_byte(),
+            // A module docstring: imports go after it.
+            "expression_statement"
+                if imports.insert_at == 0
+                    && statement
+                        .named_child(0)
+                        .is_some_and(|n| n.kind() == "string") =>
+            {
+                imports.insert_at = statement.end_byte();
+            }
+            _ => {}
+        }
+    }
+    imports
+}
+
+/// Whether `node` is a call to `name` (any module prefix: `sa.Index`,
+/// `db.Index`, `Index`).
+pub(crate) fn call_is(node: Node, text: &str, name: &str) -> bool {
+    py::call_name(node, text).is_some_and(|n| py::last_segment(&n) == name)
+}
+
+fn last_call_name(node: Node, text: &str) -> Option<String> {
+    py::call_name(node, text).map(|n| py::last_segment(&n).to_string())
+}
+
+fn read_module_assignment(assignment: Node, text: &str, file: &mut ModelsFile) {
+    let (Some(left), Some(right)) = (
+        assignment.child_by_field_name("left"),
+        assignment.child_by_field_name("right"),
+    ) else {
+        return;
+    };
+    if left.kind() != "identifier" {
+        return;
+    }
+    let name = py::text(left, text).to_string();
+    if right.kind() == "dictionary" {
+        if let Some(convention) = convention_literal(right, text) {
+            file.convention_vars.push((name, convention));
+        }
+        return;
+    }
+    let Some(callee) = last_call_name(right, text) else {
+        return;
+    };
+    let args = py::arguments(right, text);
+    let kind = match callee.as_str() {
+        "Table" => {
+            if let Some(mut table) = read_table(right, text) {
+                table.var = Some(name);
+                file.tables.push(table);
+            }
+            return;
+        }
+        "Index" => {
+            if let Some(index) = read_index(right, text) {
+                file.indexes.push(index);
+            }
+            return;
+        }
+        "MetaData" => {
+            file.metadata_vars.push(MetadataVar {
+                name,
+                kind: CarrierKind::MetaData,
+                convention: metadata_convention(right, text),
+            });
+            return;
+        }
+        "declarative_base" => CarrierKind::DeclarativeBase,
+        "registry" => CarrierKind::Registry,
+        "SQLAlchemy" => CarrierKind::FlaskSqlalchemy,
+        "generate_base" => {
+            // `Base = reg.generate_base()`: the registry's metadata.
+            let registry = right
+                .child_by_field_name("function")
+                .and_then(|f| f.child_by_field_name("object"))
+                .and_then(|o| py::dotted_name(o, text));
+            file.metadata_vars.push(MetadataVar {
+                name,
+                kind: CarrierKind::DeclarativeBase,
+                convention: registry.map_or(ConventionRef::Default, ConventionRef::Name),
+            });
+            return;
+        }
+        _ => return,
+    };
+    let convention = args
+        .keyword("metadata")
+        .map(|m| metadata_expression(m, text))
+        .unwrap_or(ConventionRef::Default);
+    file.metadata_vars.push(MetadataVar {
+        name,
+        kind,
+        convention,
+    });
+}
+
+/// `MetaData(...)` inline, or a name bound to one.
+fn metadata_expression(node: Node, text: &str) -> ConventionRef {
+    if call_is(node, text, "MetaData") {
+        return metadata_convention(node, text);
+    }
+    match py::dotted_name(node, text) {
+        Some(name) => ConventionRef::Name(name),
+        None => ConventionRef::Default,
+    }
+}
+
+fn metadata_convention(call: Node, text: &str) -> ConventionRef {
+    let args = py::arguments(call, text);
+    match args.keyword("naming_convention") {
+        Some(value) if value.kind() == "dictionary" => {
+            ConventionRef::Inline(convention_literal(value, text).unwrap_or_default())
+        }
+        Some(value) => match py::dotted_name(value, text) {
+            Some(name) => ConventionRef::Name(name),
+            None => ConventionRef::Default,
+        },
+        None => ConventionRef::Inline(Convention::default()),
+    }
+}
+
+/// A dict literal with naming-convention keys.
+fn convention_literal(dict: Node, text: &str) -> Option<Convention> {
+    let pairs = py::dict_pairs(dict, text);
+    if !pairs
+        .iter()
+        .any(|(k, _)| matches!(k.as_str(), "ix" | "uq" | "fk" | "pk" | "ck"))
+    {
+        return None;
+    }
+    let value = |key: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| py::string_value(*v, text))
+    };
+    Some(Convention {
+        ix: value("ix"),
+        uq: value("uq"),
+    })
+}
+
+fn read_class(class: Node, text: &str) -> Option<ClassDecl> {
+    let name_node = class.child_by_field_name("name")?;
+    let body = class.child_by_field_name("body")?;
+    let mut bases = Vec::new();
+    if let Some(superclasses) = class.child_by_field_name("superclasses") {
+        let mut cursor = superclasses.walk();
+        for base in superclasses.named_children(&mut cursor) {
+            let base = if base.kind() == "subscript" {
+                base.child_by_field_name("value").unwrap_or(base)
+            } else {
+                base
+            };
+            if let Some(name) = py::dotted_name(base, text) {
+                bases.push(name);
+            }
+        }
+    }
+    let mut decorators = Vec::new();
+    if let Some(parent) = class.parent()
+        && parent.kind() == "decorated_definition"
+    {
+        let mut cursor = parent.walk();
+        for decorator in parent.named_children(&mut cursor) {
+            if decorator.kind() != "decorator" {
+                continue;
+            }
+            if let Some(expr) = decorator.named_child(0) {
+                let expr = if expr.kind() == "call" {
+                    expr.child_by_field_name("function").unwrap_or(expr)
+                } else {
+                    expr
+                };
+                if let Some(name) = py::dotted_name(expr, text) {
+                    decorators.push(name);
+                }
+            }
+        }
+    }
+    let span_node = class
+        .parent()
+        .filter(|p| p.kind() == "decorated_definition")
+        .unwrap_or(class);
+    let first_statement = body.named_child(0);
+    let body_indent = first_statement
+        .map(|n| py::indentation_at(text, n.start_byte()).to_string())
+        .unwrap_or_else(|| "    ".into());
+    let mut decl = ClassDecl {
+        name: py::text(name_node, text).to_string(),
+        name_span: py::span(name_node),
+        span: py::span(span_node),
+        declarative_root: bases.iter().any(|b| {
+            matches!(
+                py::last_segment(b),
+                "DeclarativeBase" | "DeclarativeBaseNoMeta"
+            )
+        }) || decorators
+            .iter()
+            .any(|d| py::last_segment(d) == "as_declarative"),
+        bases,
+        decorators,
+        body: py::span(body),
+        body_indent,
+        tablename: None,
+        tablename_statement: None,
+        tablename_dynamic: false,
+        tablename_from_class_name: false,
+        is_abstract: false,
+        table: None,
+        table_args: None,
+        columns: Vec::new(),
+        metadata: None,
+    };
+    let mut cursor = body.walk();
+    for statement in body.named_children(&mut cursor) {
+        match statement.kind() {
+            "expression_statement" => {
+                if let Some(assignment) = statement.named_child(0)
+                    && assignment.kind() == "assignment"
+                {
+                    read_class_assignment(assignment, statement, text, &mut decl);
+                }
+            }
+            "decorated_definition" => read_declared_attr(statement, text, &mut decl),
+            _ => {}
+        }
+    }
+    Some(decl)
+}
+
+fn read_class_assignment(assignment: Node, statement: Node, text: &str, decl: &mut ClassDecl) {
+    let Some(left) = assignment.child_by_field_name("left") else {
+        return;
+    };
+    if left.kind() != "identifier" {
+        return;
+    }
+    let name = py::text(left, text);
+    let right = assignment.child_by_field_name("right");
+    let annotation = assignment.child_by_field_name("type");
+    match (name, right) {
+        ("__tablename__", Some(value)) => {
+            decl.tablename = py::string_value(value, text);
+            decl.tablename_dynamic = decl.tablename.is_none();
+            decl.tablename_statement = Some(py::span(statement));
+        }
+        ("__abstract__", Some(value)) => decl.is_abstract = py::bool_value(value) == Some(true),
+        ("__table_args__", Some(value)) => decl.table_args = Some(read_table_args(value, text)),
+        ("__table__", Some(value)) if call_is(value, text, "Table") => {
+            decl.table = read_table(value, text);
+        }
+        ("metadata", Some(value)) if call_is(value, text, "MetaData") => {
+            decl.metadata = Some(metadata_convention(value, text));
+        }
+        (_, Some(value)) if value.kind() == "call" => {
+            if let Some(column) = read_column(name, value, statement, text) {
+                decl.columns.push(column);
+            }
+        }
+        (_, None) => {
+            // `created_at: Mapped[datetime]`: a column with defaults. Only
+            // `Mapped[...]` annotations map; `ClassVar` and friends do not.
+            let Some(annotation) = annotation else { return };
+            let written = py::text(annotation, text);
+            if !is_mapped_annotation(written) {
+                return;
+            }
+            decl.columns.push(ColumnDecl {
+                attr: name.to_string(),
+                sql_name: None,
+                key: None,
+                primary_key: false,
+                index: None,
+                index_keyword: None,
+                unique: None,
+                foreign_keys: Vec::new(),
+                statement: py::span(statement),
+                call: None,
+                annotation_end: Some(annotation.end_byte()),
+            });
+        }
+        _ => {}
+    }
+}
+
+/// `Mapped[int]`, `orm.Mapped[...]`, but not `Mapped[List["Child"]]` (a
+/// relationship needs `relationship()`, so a bare one is never a column).
+fn is_mapped_annotation(written: &str) -> bool {
+    let Some(open) = written.find('[') else {
+        return false;
+    };
+    let head = written[..open].trim();
+    if py::last_segment(head) != "Mapped" {
+        return false;
+    }
+    let inner = written[open + 1..].trim_start();
+    ![
+        "List[",
+        "list[",
+        "Set[",
+        "set[",
+        "Dict[",
+        "dict[",
+        "WriteOnlyMapped",
+    ]
+    .iter()
+    .any(|p| inner.starts_with(p))
+}
+
+/// `@declared_attr` functions: `__tablename__`, `__table_args__`, and
+/// mixin columns (`def owner_id(cls): return mapped_column(ForeignKey(..))`).
+fn read_declared_attr(statement: Node, text: &str, decl: &mut ClassDecl) {
+    let mut cursor = statement.walk();
+    let is_declared_attr = statement.named_children(&mut cursor).any(|d| {
+        d.kind() == "decorator"
+            && d.named_child(0)
+                .and_then(|e| py::dotted_name(e, text))
+                .is_some_and(|n| n.contains("declared_attr"))
+    });
+    let Some(function) = statement.child_by_field_name("definition") else {
+        return;
+    };
+    if !is_declared_attr || function.kind() != "function_definition" {
+        return;
+    }
+    let Some(name) = function
+        .child_by_field_name("name")
+        .map(|n| py::text(n, text))
+    else {
+        return;
+    };
+    let Some(returned) = returned_value(function) else {
+        if name == "__tablename__" {
+            decl.tablename_dynamic = true;
+        }
+        return;
+    };
+    match name {
+        "__tablename__" => {
+            let value = py::text(returned, text).replace(' ', "");
+            if value == "cls.__name__.lower()" {
+                decl.tablename_from_class_name = true;
+            } else {
+                decl.tablename = py::string_value(returned, text);
+                decl.tablename_dynamic = decl.tablename.is_none();
+            }
+        }
+        "__table_args__" => {
+            let mut args = read_table_args(returned, text);
+            args.form = ArgsForm::Opaque;
+            decl.table_args = Some(args);
+        }
+        _ if returned.kind() == "call" => {
+            if let Some(column) = read_column(name, returned, statement, text) {
+                decl.columns.push(column);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The expression of a function's single `return`.
+fn returned_value(function: Node) -> Option<Node> {
+    let body = function.child_by_field_name("body")?;
+    let mut cursor = body.walk();
+    let statement = body
+        .named_children(&mut cursor)
+        .find(|s| s.kind() == "return_statement")?;
+    statement.named_child(0)
+}
+
+/// A `Column(...)`/`mapped_column(...)` call (also wrapped in `deferred()`).
+pub(crate) fn read_column(
+    attr: &str,
+    call: Node,
+    statement: Node,
+    text: &str,
+) -> Option<ColumnDecl> {
+    let callee = last_call_name(call, text)?;
+    let call = match callee.as_str() {
+        "Column" | "mapped_column" => call,
+        "deferred" | "column_property" => {
+            let inner = py::arguments(call, text).positional.first().copied()?;
+            return read_column(attr, inner, statement, text);
+        }
+        _ => return None,
+    };
+    let args = py::arguments(call, text);
+    let mut column = ColumnDecl {
+        attr: attr.to_string(),
+        sql_name: None,
+        key: args.keyword("key").and_then(|k| py::string_value(k, text)),
+        primary_key: flag(&args, "primary_key") == Some(true),
+        index: flag(&args, "index"),
+        index_keyword: args.keyword("index").and_then(|v| v.parent()).map(py::span),
+        unique: flag(&args, "unique"),
+        foreign_keys: Vec::new(),
+        statement: py::span(statement),
+        call: CallSpans::of(call),
+        annotation_end: None,
+    };
+    if let Some(name) = args.keyword("name").and_then(|n| py::string_value(n, text)) {
+        column.sql_name = Some(name);
+    }
+    for (i, arg) in args.positional.iter().enumerate() {
+        if i == 0
+            && let Some(name) = py::string_value(*arg, text)
+        {
+            column.sql_name = Some(name);
+            continue;
+        }
+        if call_is(*arg, text, "ForeignKey")
+            && let Some(target) = py::arguments(*arg, text).positional.first()
+            && let Some(fk) = fk_ref(*target, text)
+        {
+            column.foreign_keys.push(fk);
+        }
+    }
+    Some(column)
+}
+
+pub(crate) fn flag(args: &Arguments, name: &str) -> Option<bool> {
+    args.keyword(name).and_then(py::bool_value)
+}
+
+pub(crate) fn fk_ref(node: Node, text: &str) -> Option<FkRef> {
+    if let Some(value) = py::string_value(node, text) {
+        return Some(FkRef::Text(value));
+    }
+    match column_ref(node, text) {
+        ColumnRef::Attr { class, attr } => Some(FkRef::Attr { class, attr }),
+        ColumnRef::TableColumn { table, column } => Some(FkRef::TableColumn { table, column }),
+        _ => None,
+    }
+}
+
+/// `"col"`, `Model.col`, `table.c.col`, `table.c["col"]`, or an expression.
+pub(crate) fn column_ref(node: Node, text: &str) -> ColumnRef {
+    if let Some(key) = py::string_value(node, text) {
+        return ColumnRef::Key(key);
+    }
+    if let Some(name) = py::dotted_name(node, text) {
+        let segments: Vec<&str> = name.split('.').collect();
+        match segments.as_slice() {
+            [table, "c", column] | [table, "columns", column] => {
+                return ColumnRef::TableColumn {
+                    table: (*table).into(),
+                    column: (*column).into(),
+                };
+            }
+            [.., class, attr] => {
+                return ColumnRef::Attr {
+                    class: (*class).into(),
+                    attr: (*attr).into(),
+                };
+            }
+            _ => {}
+        }
+    }
+    if node.kind() == "subscript"
+        && let (Some(value), Some(sub)) = (
+            node.child_by_field_name("value"),
+            node.child_by_field_name("subscript"),
+        )
+        && let (Some(object), Some(key)) =
+            (py::dotted_name(value, text), py::string_value(sub, text))
+        && let Some(table) = object.strip_suffix(".c")
+    {
+        return ColumnRef::TableColumn {
+            table: table.into(),
+            column: key,
+        };
+    }
+    if call_is(node, text, "text")
+        && let Some(sql) = py::arguments(node, text)
+            .positional
+            .first()
+            .and_then(|a| py::string_value(*a, text))
+    {
+        return ColumnRef::Expression(sql);
+    }
+    ColumnRef::Expression(py::text(node, text).to_string())
+}
+
+fn read_index(call: Node, text: &str) -> Option<IndexDecl> {
+    let args = py::arguments(call, text);
+    let mut positional = args.positional.iter();
+    let name_node = positional.next()?;
+    let name = py::string_value(*name_node, text);
+    let mut parts = Vec::new();
+    for arg in positional {
+        parts.push(index_part(*arg, text));
+    }
+    Some(IndexDecl {
+        name,
+        parts,
+        unique: flag(&args, "unique") == Some(true),
+        options: dialect_options(&args, text),
+        span: py::span(call),
+    })
+}
+
+/// An index expression: `Model.col.desc()`, `desc(Model.col)`, `"col"`,
+/// `text("col DESC")`, or anything else as an expression.
+pub(crate) fn index_part(node: Node, text: &str) -> IndexPartDecl {
+    if node.kind() == "call"
+        && let Some(function) = node.child_by_field_name("function")
+    {
+        if function.kind() == "attribute"
+            && let Some(attribute) = function.child_by_field_name("attribute")
+            && let Some(object) = function.child_by_field_name("object")
+        {
+            match py::text(attribute, text) {
+                "desc" => {
+                    let mut part = index_part(object, text);
+                    part.desc = true;
+                    return part;
+                }
+                "asc" => return index_part(object, text),
+                _ => {}
+            }
+        }
+        if let Some(name) = last_call_name(node, text)
+            && (name == "desc" || name == "asc")
+            && let Some(inner) = py::arguments(node, text).positional.first()
+        {
+            let mut part = index_part(*inner, text);
+            part.desc = name == "desc";
+            return part;
+        }
+        if call_is(node, text, "text")
+            && let Some(sql) = py::arguments(node, text)
+                .positional
+                .first()
+                .and_then(|a| py::string_value(*a, text))
+            && let Some(part) = crate::schema::sql::index_part(&sql)
+        {
+            return match part.key {
+                crate::schema::IndexKey::Column(c) => IndexPartDecl {
+                    column: ColumnRef::Key(c),
+                    desc: part.desc,
+                },
+                crate::schema::IndexKey::Expression(e) => IndexPartDecl {
+                    column: ColumnRef::Expression(e),
+                    desc: part.desc,
+                },
+            };
+        }
+    }
+    IndexPartDecl {
+        column: column_ref(node, text),
+        desc: false,
+    }
+}
+
+pub(crate) fn dialect_options(args: &Arguments, text: &str) -> DialectOptions {
+    let strings = |name: &str| {
+        args.keyword(name)
+            .and_then(|v| py::sequence_items(v))
+            .map(|items| {
+                items
+                    .into_iter()
+                    .filter_map(|i| match column_ref(i, text) {
+                        ColumnRef::Key(k) => Some(k),
+                        ColumnRef::Attr { attr, .. } => Some(attr),
+                        ColumnRef::TableColumn { column, .. } => Some(column),
+                        ColumnRef::Expression(_) => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    DialectOptions {
+        postgresql_where: args
+            .keyword("postgresql_where")
+            .map(|w| predicate(w, text))
+            .unwrap_or_default(),
+        sqlite_where: args
+            .keyword("sqlite_where")
+            .map(|w| predicate(w, text))
+            .unwrap_or_default(),
+        postgresql_include: strings("postgresql_include"),
+        postgresql_using: args
+            .keyword("postgresql_using")
+            .and_then(|v| py::string_value(v, text)),
+        mysql_using: args
+            .keyword("mysql_using")
+            .and_then(|v| py::string_value(v, text)),
+        postgresql_ops: args
+            .keyword("postgresql_ops")
+            .map(|d| {
+                py::dict_pairs(d, text)
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((k, py::string_value(v, text)?)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+/// A partial-index condition: `text("...")`, `and_(a, b)`,
+/// `Model.col.is_not(None)`, `Model.col != None`.
+fn predicate(node: Node, text: &str) -> Vec<PredicateDecl> {
+    if let Some(sql) = py::string_value(node, text) {
+        return vec![PredicateDecl::Sql(sql)];
+    }
+    if node.kind() == "call" {
+        let name = last_call_name(node, text).unwrap_or_default();
+        let args = py::arguments(node, text);
+        match name.as_str() {
+            "text" => {
+                if let Some(sql) = args
+                    .positional
+                    .first()
+                    .and_then(|a| py::string_value(*a, text))
+                {
+                    return vec![PredicateDecl::Sql(sql)];
+                }
+            }
+            "and_" => {
+                return args
+                    .positional
+                    .iter()
+                    .flat_map(|a| predicate(*a, text))
+                    .collect();
+            }
+            "is_not" | "isnot" if is_none_argument(&args, text) => {
+                if let Some(object) = node
+                    .child_by_field_name("function")
+                    .and_then(|f| f.child_by_field_name("object"))
+                {
+                    return vec![PredicateDecl::NotNull(column_ref(object, text))];
+                }
+            }
+            _ => {}
+        }
+    }
+    if node.kind() == "comparison_operator" {
+        let operands: Vec<Node> = {
+            let mut cursor = node.walk();
+            node.named_children(&mut cursor).collect()
+        };
+        let operator = node.child(1).map(|o| py::text(o, text)).unwrap_or_default();
+        if let [left, right] = operands.as_slice()
+            && right.kind() == "none"
+            && (operator == "!=" || operator == "is not")
+        {
+            return vec![PredicateDecl::NotNull(column_ref(*left, text))];
+        }
+    }
+    vec![PredicateDecl::Other(py::text(node, text).to_string())]
+}
+
+fn is_none_argument(args: &Arguments, _text: &str) -> bool {
+    args.positional.len() == 1 && args.positional[0].kind() == "none"
+}
+
+pub(crate) fn read_constraint(call: Node, text: &str) -> Option<ConstraintDecl> {
+    let callee = last_call_name(call, text)?;
+    let args = py::arguments(call, text);
+    let refs =
+        |nodes: &[Node]| -> Vec<ColumnRef> { nodes.iter().map(|n| column_ref(*n, text)).collect() };
+    match callee.as_str() {
+        "Index" => read_index(call, text).map(ConstraintDecl::Index),
+        "UniqueConstraint" => Some(ConstraintDecl::Unique {
+            columns: refs(&args.positional),
+            span: py::span(call),
+        }),
+        "PrimaryKeyConstraint" => Some(ConstraintDecl::PrimaryKey {
+            columns: refs(&args.positional),
+        }),
+        "ForeignKeyConstraint" => {
+            let columns = py::sequence_items(*args.positional.first()?)?
+                .into_iter()
+                .map(|n| column_ref(n, text))
+                .collect();
+            let targets = py::sequence_items(*args.positional.get(1)?)?
+                .into_iter()
+                .filter_map(|n| fk_ref(n, text))
+                .collect();
+            Some(ConstraintDecl::ForeignKey {
+                columns,
+                targets,
+                span: py::span(call),
+            })
+        }
+        _ => None,
+    }
+}
+
+fn read_table_args(value: Node, text: &str) -> TableArgs {
+    let mut args = TableArgs {
+        form: ArgsForm::Opaque,
+        items: Vec::new(),
+        value: py::span(value),
+        dict: None,
+        last_item_end: None,
+        schema: None,
+    };
+    let schema_of = |dict: Node| {
+        py::dict_pairs(dict, text)
+            .into_iter()
+            .find(|(k, _)| k == "schema")
+            .and_then(|(_, v)| py::string_value(v, text))
+    };
+    if value.kind() == "dictionary" {
+        args.form = ArgsForm::Dict;
+        args.dict = Some(py::span(value));
+        args.schema = schema_of(value);
+        return args;
+    }
+    let is_tuple = value.kind() == "tuple"
+        || (value.kind() == "parenthesized_expression"
+            && value.named_child(0).is_some_and(|n| n.kind() == "call"));
+    let Some(items) = py::sequence_items(value) else {
+        return args;
+    };
+    if is_tuple {
+        args.form = ArgsForm::Tuple;
+    }
+    for item in items {
+        if item.kind() == "dictionary" {
+            args.dict = Some(py::span(item));
+            args.schema = schema_of(item);
+            if args.form == ArgsForm::Tuple {
+                args.form = ArgsForm::TupleThenDict;
+            }
+            continue;
+        }
+        args.last_item_end = Some(item.end_byte());
+        if let Some(constraint) = read_constraint(item, text) {
+            args.items.push(constraint);
+        }
+    }
+    args
+}
+
+fn read_table(call: Node, text: &str) -> Option<TableDecl> {
+    let args = py::arguments(call, text);
+    let name = py::string_value(*args.positional.first()?, text)?;
+    let mut table = TableDecl {
+        var: None,
+        name,
+        metadata: args
+            .positional
+            .get(1)
+            .and_then(|m| py::dotted_name(*m, text)),
+        columns: Vec::new(),
+        constraints: Vec::new(),
+        call: CallSpans::of(call)?,
+        schema: args
+            .keyword("schema")
+            .and_then(|s| py::string_value(s, text)),
+    };
+    for arg in args.positional.iter().skip(2) {
+        if call_is(*arg, text, "Column") {
+            let column_args = py::arguments(*arg, text);
+            let Some(name) = column_args
+                .positional
+                .first()
+                .and_then(|n| py::string_value(*n, text))
+            else {
+                continue;
+            };
+            if let Some(column) = read_column(&name, *arg, *arg, text) {
+                table.columns.push(column);
+            }
+        } else if let Some(constraint) = read_constraint(*arg, text) {
+            table.constraints.push(constraint);
+        }
+    }
+    Some(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn extract_text(text: &str) -> ModelsFile {
+        let source = SourceFile::new(PathBuf::from("models.py"), text.to_string());
+        let tree = py::parse(text);
+        extract(source, &tree)
+    }
+
+    #[test]
+    fn reads_both_column_styles_and_table_args() {
+        let file = extract_text(
+            r#"from datetime import datetime
+from sqlalchemy import Column, ForeignKey, Index, Integer, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention={"ix": "ix_%(column_0_label)s"})
+
+class Ticket(Base):
+    __tablename__ = "ticket"
+    __table_args__ = (
+        Index("ix_ticket_queue_opened", "queue_id", text("opened_at DESC")),
+        Index("ix_ticket_open", "queue_id", postgresql_where=text("status = 'open'")),
+        {"schema": "support"},
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    queue_id: Mapped[int] = mapped_column("queue_ref", ForeignKey("support.queue.id"))
+    owner_id = Column(Integer, ForeignKey(User.id), index=True)
+    opened_at: Mapped[datetime]
+    tags: Mapped[list["Tag"]] = relationship()
+
+Index("ix_ticket_owner_desc", Ticket.owner_id.desc(), postgresql_using="hash")
+"#,
+        );
+        assert_eq!(file.classes.len(), 2);
+        let base = &file.classes[0];
+        assert!(base.declarative_root);
+        assert_eq!(
+            base.metadata,
+            Some(ConventionRef::Inline(Convention {
+                ix: Some("ix_%(column_0_label)s".into()),
+                uq: None
+            }))
+        );
+        let ticket = &file.classes[1];
+        assert_eq!(ticket.tablename.as_deref(), Some("ticket"));
+        let columns: Vec<(&str, &str)> = ticket
+            .columns
+            .iter()
+            .map(|c| (c.attr.as_str(), c.name()))
+            .collect();
+        assert_eq!(
+            columns,
+            vec![
+                ("id", "id"),
+                ("queue_id", "queue_ref"),
+                ("owner_id", "owner_id"),
+                ("opened_at", "opened_at")
+            ]
+        );
+        assert_eq!(
+            ticket.columns[1].foreign_keys,
+            vec![FkRef::Text("support.queue.id".into())]
+        );
+        assert_eq!(
+            ticket.columns[2].foreign_keys,
+            vec![FkRef::Attr {
+                class: "User".into(),
+                attr: "id".into()
+            }]
+        );
+        assert_eq!(ticket.columns[2].index, Some(true));
+        let args = ticket.table_args.as_ref().unwrap();
+        assert_eq!(args.form, ArgsForm::TupleThenDict);
+        assert_eq!(args.schema.as_deref(), Some("support"));
+        assert_eq!(args.items.len(), 2);
+        let ConstraintDecl::Index(first) = &args.items[0] else {
+            panic!("expected an index");
+        };
+        assert!(first.parts[1].desc);
+        let ConstraintDecl::Index(partial) = &args.items[1] else {
+            panic!("expected an index");
+        };
+        assert_eq!(
+            partial.options.postgresql_where,
+            vec![PredicateDecl::Sql("status = 'open'".into())]
+        );
+        assert_eq!(file.indexes.len(), 1);
+        assert!(file.indexes[0].parts[0].desc);
+        assert_eq!(
+            file.indexes[0].options.postgresql_using.as_deref(),
+            Some("hash")
+        );
+    }
+
+    #[test]
+    fn reads_tables_bases_and_conventions() {
+        let file = extract_text(
+            r#"import sqlalchemy as sa
+NAMING = {"ix": "ix_%(table_name)s_%(column_0_N_name)s"}
+metadata = sa.MetaData(naming_convention=NAMING)
+Base = declarative_base(metadata=metadata)
+post_tag = sa.Table(
+    "post_tag",
+    Base.metadata,
+    sa.Column("post_id", sa.ForeignKey("post.id"), primary_key=True),
+    sa.Column("tag_id", sa.ForeignKey("tag.id"), primary_key=True),
+    sa.Index("ix_post_tag_tag", "tag_id"),
+)
+"#,
+        );
+        assert_eq!(file.imports.module_alias.as_deref(), Some("sa"));
+        assert_eq!(file.convention_vars.len(), 1);
+        assert_eq!(file.metadata_vars.len(), 2);
+        assert_eq!(
+            file.metadata_vars[0].convention,
+            ConventionRef::Name("NAMING".into())
+        );
+        assert_eq!(
+            file.metadata_vars[1].convention,
+            ConventionRef::Name("metadata".into())
+        );
+        let table = &file.tables[0];
+        assert_eq!(table.var.as_deref(), Some("post_tag"));
+        assert_eq!(table.metadata.as_deref(), Some("Base.metadata"));
+        assert_eq!(table.columns.len(), 2);
+        assert!(table.columns.iter().all(|c| c.primary_key));
+        assert_eq!(table.constraints.len(), 1);
+    }
+}

@@ -1,0 +1,1059 @@
+//! Resolves SQLAlchemy facts from every file into schema tables: which
+//! classes map a table (declarative bases, `__abstract__`, single-table and
+//! joined inheritance, mixins), column SQL names, foreign keys by SQL or
+//! attribute reference, naming conventions, module-level indexes, and the
+//! indexes only the Alembic history creates.
+
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
+
+use super::models::{
+    CarrierKind, ClassDecl, ColumnDecl, ColumnRef, ConstraintDecl, Convention, ConventionRef,
+    FkRef, IndexDecl, ModelsFile,
+};
+use super::{NameColumns, apply_dialect_options, index_name};
+use crate::InputError;
+use crate::frameworks::alembic::history::{self, Environment};
+use crate::frameworks::alembic::{IniFacts, revisions::RevisionFile};
+use crate::schema::{
+    Column, Dialect, ForeignKey, Framework, Index, IndexKey, IndexOrigin, IndexPart, Table,
+};
+
+pub struct Inputs {
+    pub models: Vec<ModelsFile>,
+    pub revisions: Vec<RevisionFile>,
+    pub inis: Vec<IniFacts>,
+    /// From the command line or `ixray.toml`; overrides `alembic.ini`.
+    pub dialect: Option<Dialect>,
+}
+
+/// Where a table is declared, for fixes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableSource {
+    Class { file: usize, class: usize },
+    Table { file: usize, table: usize },
+}
+
+/// Which declaration a column comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnOwner {
+    Class {
+        file: usize,
+        class: usize,
+        column: usize,
+    },
+    Table {
+        file: usize,
+        table: usize,
+        column: usize,
+    },
+    /// A column of a class's `__table__ = Table(...)`.
+    ClassTable {
+        file: usize,
+        class: usize,
+        column: usize,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct ResolvedColumn {
+    pub attr: String,
+    /// The name `Index("...")` strings use.
+    pub key: String,
+    pub name: String,
+    pub owner: ColumnOwner,
+}
+
+#[derive(Debug, Clone)]
+pub struct MappedTable {
+    pub name: String,
+    pub model: String,
+    pub source: TableSource,
+    pub convention: Convention,
+    pub columns: Vec<ResolvedColumn>,
+    /// The class has no `__table_args__` but a mixin gives it one, which a
+    /// new one on the class would silently replace.
+    pub inherited_table_args: bool,
+    /// Classes whose columns land in this table (STI subclasses).
+    pub sti_classes: Vec<(usize, usize)>,
+}
+
+impl MappedTable {
+    pub fn column_by_key(&self, key: &str) -> Option<&ResolvedColumn> {
+        self.columns
+            .iter()
+            .find(|c| c.attr == key)
+            .or_else(|| self.columns.iter().find(|c| c.key == key))
+            .or_else(|| self.columns.iter().find(|c| c.name == key))
+    }
+
+    pub fn column_by_name(&self, name: &str) -> Option<&ResolvedColumn> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct SqlalchemyProject {
+    pub files: Vec<ModelsFile>,
+    pub tables: Vec<Table>,
+    /// By SQL table name.
+    pub mapped: BTreeMap<String, MappedTable>,
+    pub environments: Vec<Environment>,
+    pub dialect: Dialect,
+}
+
+impl SqlalchemyProject {
+    pub fn class(&self, file: usize, class: usize) -> &ClassDecl {
+        &self.files[file].classes[class]
+    }
+
+    pub fn column(&self, owner: ColumnOwner) -> &ColumnDecl {
+        match owner {
+            ColumnOwner::Class {
+                file,
+                class,
+                column,
+            } => &self.files[file].classes[class].columns[column],
+            ColumnOwner::Table {
+                file,
+                table,
+                column,
+            } => &self.files[file].tables[table].columns[column],
+            ColumnOwner::ClassTable {
+                file,
+                class,
+                column,
+            } => {
+                &self.files[file].classes[class]
+                    .table
+                    .as_ref()
+                    .expect("a ClassTable owner has a table")
+                    .columns[column]
+            }
+        }
+    }
+
+    /// The Alembic environment that builds `table`, or the only one.
+    pub fn environment_for(&self, table: &str) -> Option<&Environment> {
+        self.environments
+            .iter()
+            .find(|e| e.state.tables.contains_key(table))
+            .or_else(|| (self.environments.len() == 1).then(|| &self.environments[0]))
+    }
+}
+
+pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> SqlalchemyProject {
+    let mut files = inputs.models;
+    files.sort_by(|a, b| a.source.path.cmp(&b.source.path));
+    let environments = history::build(inputs.revisions, inputs.inis, inputs.dialect, errors);
+    let dialect = inputs
+        .dialect
+        .or_else(|| environments.first().map(|e| e.dialect))
+        .unwrap_or_default();
+    let mut resolver = Resolver::new(&files, dialect);
+    resolver.map_tables();
+    let mut tables = resolver.build_tables();
+    let mapped = std::mem::take(&mut resolver.mapped);
+    merge_history(&mut tables, &environments);
+    SqlalchemyProject {
+        mapped: mapped.into_iter().map(|m| (m.name.clone(), m)).collect(),
+        files,
+        tables,
+        environments,
+        dialect,
+    }
+}
+
+struct Resolver<'f> {
+    files: &'f [ModelsFile],
+    dialect: Dialect,
+    classes: FxHashMap<&'f str, Vec<(usize, usize)>>,
+    mapped: Vec<MappedTable>,
+    /// Class name → index in `mapped` (STI subclasses point at the parent).
+    class_tables: FxHashMap<(usize, usize), usize>,
+    /// `Table` variable name → index in `mapped`.
+    table_vars: FxHashMap<&'f str, usize>,
+}
+
+impl<'f> Resolver<'f> {
+    fn new(files: &'f [ModelsFile], dialect: Dialect) -> Self {
+        let mut classes: FxHashMap<&str, Vec<(usize, usize)>> = FxHashMap::default();
+        for (f, file) in files.iter().enumerate() {
+            for (c, class) in file.classes.iter().enumerate() {
+                classes.entry(class.name.as_str()).or_default().push((f, c));
+            }
+        }
+        Resolver {
+            files,
+            dialect,
+            classes,
+            mapped: Vec::new(),
+            class_tables: FxHashMap::default(),
+            table_vars: FxHashMap::default(),
+        }
+    }
+
+    fn class(&self, at: (usize, usize)) -> &'f ClassDecl {
+        &self.files[at.0].classes[at.1]
+    }
+
+    /// A class by (dotted) name as written in `file`: the same file first.
+    fn find_class(&self, name: &str, file: usize) -> Option<(usize, usize)> {
+        let candidates = self
+            .classes
+            .get(crate::frameworks::python::last_segment(name))?;
+        candidates
+            .iter()
+            .find(|(f, _)| *f == file)
+            .or_else(|| candidates.first())
+            .copied()
+    }
+
+    /// Base classes in method resolution order (depth first, left to
+    /// right, each once), without the class itself.
+    fn ancestors(&self, at: (usize, usize)) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut stack: Vec<(usize, usize)> = Vec::new();
+        let push_bases = |at: (usize, usize), stack: &mut Vec<(usize, usize)>| {
+            let class = self.class(at);
+            for base in class.bases.iter().rev() {
+                if let Some(found) = self.find_class(base, at.0)
+                    && found != at
+                {
+                    stack.push(found);
+                }
+            }
+        };
+        push_bases(at, &mut stack);
+        while let Some(next) = stack.pop() {
+            if out.contains(&next) || next == at || out.len() > 64 {
+                continue;
+            }
+            out.push(next);
+            push_bases(next, &mut stack);
+        }
+        out
+    }
+
+    /// Unmapped ancestors (mixins, abstract bases) whose columns and
+    /// `__table_args__` reach the class: the walk does not go past a mapped
+    /// class, whose attributes take precedence (joined inheritance keeps the
+    /// parent's mixin columns on the parent table).
+    fn unmapped_ancestors(&self, at: (usize, usize)) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut stack: Vec<(usize, usize)> = Vec::new();
+        let push_bases = |at: (usize, usize), stack: &mut Vec<(usize, usize)>| {
+            for base in self.class(at).bases.iter().rev() {
+                if let Some(found) = self.find_class(base, at.0)
+                    && found != at
+                {
+                    stack.push(found);
+                }
+            }
+        };
+        push_bases(at, &mut stack);
+        while let Some(next) = stack.pop() {
+            if out.contains(&next) || next == at || out.len() > 64 {
+                continue;
+            }
+            let class = self.class(next);
+            if class.tablename.is_some() || class.table.is_some() || self.maps_own_table(next) {
+                continue;
+            }
+            out.push(next);
+            push_bases(next, &mut stack);
+        }
+        out
+    }
+
+    /// Whether the class maps its own table.
+    fn maps_own_table(&self, at: (usize, usize)) -> bool {
+        let class = self.class(at);
+        if class.is_abstract || class.declarative_root {
+            return false;
+        }
+        if class.tablename.is_some() || class.table.is_some() {
+            return true;
+        }
+        let ancestors = self.ancestors(at);
+        if ancestors.iter().any(|a| {
+            let c = self.class(*a);
+            c.tablename.is_some() || c.table.is_some()
+        }) {
+            return false;
+        }
+        ancestors
+            .iter()
+            .any(|a| self.class(*a).tablename_from_class_name)
+            || (self.is_flask_model(at) && class.columns.iter().any(|c| c.primary_key))
+    }
+
+    /// Derives from Flask-SQLAlchemy's `db.Model`, which names tables after
+    /// the class.
+    fn is_flask_model(&self, at: (usize, usize)) -> bool {
+        let flask_vars: Vec<&str> = self
+            .files
+            .iter()
+            .flat_map(|f| &f.metadata_vars)
+            .filter(|v| v.kind == CarrierKind::FlaskSqlalchemy)
+            .map(|v| v.name.as_str())
+            .collect();
+        let mut bases: Vec<&String> = self.class(at).bases.iter().collect();
+        for ancestor in self.ancestors(at) {
+            bases.extend(self.class(ancestor).bases.iter());
+        }
+        bases.iter().any(|b| {
+            b.strip_suffix(".Model")
+                .is_some_and(|v| flask_vars.contains(&v))
+        })
+    }
+
+    fn table_name(&self, at: (usize, usize)) -> Option<String> {
+        let class = self.class(at);
+        if let Some(table) = &class.table {
+            return Some(table.name.clone());
+        }
+        if let Some(name) = &class.tablename {
+            return Some(name.clone());
+        }
+        if self
+            .ancestors(at)
+            .iter()
+            .any(|a| self.class(*a).tablename_from_class_name)
+        {
+            return Some(class.name.to_lowercase());
+        }
+        if class.tablename_dynamic {
+            return None;
+        }
+        Some(camel_to_snake(&class.name))
+    }
+
+    fn convention_for_class(&self, at: (usize, usize)) -> Convention {
+        let mut chain = vec![at];
+        chain.extend(self.ancestors(at));
+        for c in &chain {
+            let class = self.class(*c);
+            if let Some(metadata) = &class.metadata {
+                return self.convention(metadata, c.0, 0);
+            }
+            for decorator in &class.decorators {
+                if let Some(registry) = decorator.strip_suffix(".mapped") {
+                    return self.convention(&ConventionRef::Name(registry.into()), c.0, 0);
+                }
+            }
+            for base in &class.bases {
+                let carrier = base.strip_suffix(".Model").unwrap_or(base);
+                if self.find_class(base, c.0).is_none()
+                    && let Some(found) = self.carrier(carrier, c.0)
+                {
+                    return found;
+                }
+            }
+        }
+        Convention::default()
+    }
+
+    fn carrier(&self, name: &str, file: usize) -> Option<Convention> {
+        self.find_var(name, file)
+            .map(|(f, v)| self.convention(&self.files[f].metadata_vars[v].convention, f, 1))
+    }
+
+    fn find_var(&self, name: &str, file: usize) -> Option<(usize, usize)> {
+        let name = crate::frameworks::python::last_segment(name);
+        let in_file = |f: usize| {
+            self.files[f]
+                .metadata_vars
+                .iter()
+                .position(|v| v.name == name)
+                .map(|v| (f, v))
+        };
+        in_file(file).or_else(|| (0..self.files.len()).find_map(in_file))
+    }
+
+    fn convention(&self, reference: &ConventionRef, file: usize, depth: usize) -> Convention {
+        match reference {
+            ConventionRef::Inline(c) => c.clone(),
+            ConventionRef::Default => Convention::default(),
+            ConventionRef::Name(_) if depth > 8 => Convention::default(),
+            ConventionRef::Name(name) => {
+                let name = name.strip_suffix(".metadata").unwrap_or(name);
+                let short = crate::frameworks::python::last_segment(name);
+                let dict = std::iter::once(file)
+                    .chain(0..self.files.len())
+                    .find_map(|f| {
+                        self.files[f]
+                            .convention_vars
+                            .iter()
+                            .find(|(n, _)| n == short)
+                            .map(|(_, c)| c.clone())
+                    });
+                if let Some(dict) = dict {
+                    return dict;
+                }
+                if let Some((f, v)) = self.find_var(short, file) {
+                    return self.convention(
+                        &self.files[f].metadata_vars[v].convention,
+                        f,
+                        depth + 1,
+                    );
+                }
+                if let Some(class) = self.find_class(short, file)
+                    && let Some(metadata) = &self.class(class).metadata
+                {
+                    return self.convention(metadata, class.0, depth + 1);
+                }
+                Convention::default()
+            }
+        }
+    }
+
+    /// Decide every mapped table and its columns.
+    fn map_tables(&mut self) {
+        let mut sti = Vec::new();
+        for (f, file) in self.files.iter().enumerate() {
+            for c in 0..file.classes.len() {
+                let at = (f, c);
+                if self.maps_own_table(at) {
+                    let Some(name) = self.table_name(at) else {
+                        continue;
+                    };
+                    let index = self.mapped.len();
+                    let table = self.map_class(at, name);
+                    self.mapped.push(table);
+                    self.class_tables.insert(at, index);
+                } else if !self.class(at).is_abstract && !self.class(at).declarative_root {
+                    sti.push(at);
+                }
+            }
+            for (t, table) in file.tables.iter().enumerate() {
+                let index = self.mapped.len();
+                self.mapped.push(MappedTable {
+                    name: table.name.clone(),
+                    model: table.var.clone().unwrap_or_else(|| table.name.clone()),
+                    source: TableSource::Table { file: f, table: t },
+                    convention: table
+                        .metadata
+                        .as_ref()
+                        .map(|m| self.convention(&ConventionRef::Name(m.clone()), f, 0))
+                        .unwrap_or_default(),
+                    columns: table
+                        .columns
+                        .iter()
+                        .enumerate()
+                        .map(|(i, col)| {
+                            resolved(
+                                col,
+                                ColumnOwner::Table {
+                                    file: f,
+                                    table: t,
+                                    column: i,
+                                },
+                            )
+                        })
+                        .collect(),
+                    inherited_table_args: false,
+                    sti_classes: Vec::new(),
+                });
+                if let Some(var) = &table.var {
+                    self.table_vars.insert(var.as_str(), index);
+                }
+            }
+        }
+        // Single-table inheritance: a subclass without its own table adds
+        // its columns to the nearest mapped ancestor's table.
+        for at in sti {
+            let Some(parent) = self
+                .ancestors(at)
+                .into_iter()
+                .find_map(|a| self.class_tables.get(&a).copied())
+            else {
+                continue;
+            };
+            self.class_tables.insert(at, parent);
+            let mut extra = Vec::new();
+            for (i, column) in self.class(at).columns.iter().enumerate() {
+                if self.mapped[parent]
+                    .columns
+                    .iter()
+                    .all(|c| c.attr != column.attr)
+                {
+                    extra.push(resolved(
+                        column,
+                        ColumnOwner::Class {
+                            file: at.0,
+                            class: at.1,
+                            column: i,
+                        },
+                    ));
+                }
+            }
+            self.mapped[parent].columns.extend(extra);
+            self.mapped[parent].sti_classes.push(at);
+        }
+    }
+
+    fn map_class(&self, at: (usize, usize), name: String) -> MappedTable {
+        let class = self.class(at);
+        let mut columns: Vec<ResolvedColumn> = Vec::new();
+        if let Some(table) = &class.table {
+            for (i, col) in table.columns.iter().enumerate() {
+                columns.push(resolved(
+                    col,
+                    ColumnOwner::ClassTable {
+                        file: at.0,
+                        class: at.1,
+                        column: i,
+                    },
+                ));
+            }
+        } else {
+            // Mixin and abstract-base columns are copied into the table;
+            // mapped ancestors keep theirs (joined inheritance). The
+            // farthest ancestors come first, as they were created first.
+            let mut sources = self.unmapped_ancestors(at);
+            sources.reverse();
+            sources.push(at);
+            for source in sources {
+                for (i, col) in self.class(source).columns.iter().enumerate() {
+                    let column = resolved(
+                        col,
+                        ColumnOwner::Class {
+                            file: source.0,
+                            class: source.1,
+                            column: i,
+                        },
+                    );
+                    match columns.iter_mut().find(|c| c.attr == column.attr) {
+                        Some(existing) => *existing = column,
+                        None => columns.push(column),
+                    }
+                }
+            }
+        }
+        MappedTable {
+            name,
+            model: class.name.clone(),
+            source: TableSource::Class {
+                file: at.0,
+                class: at.1,
+            },
+            convention: self.convention_for_class(at),
+            columns,
+            inherited_table_args: class.table_args.is_none()
+                && self
+                    .unmapped_ancestors(at)
+                    .iter()
+                    .any(|a| self.class(*a).table_args.is_some()),
+            sti_classes: Vec::new(),
+        }
+    }
+
+    /// The `__table_args__` in effect: the class's own, else the first
+    /// unmapped ancestor's.
+    fn table_args_items(&self, at: (usize, usize)) -> Vec<(usize, &'f ConstraintDecl)> {
+        let class = self.class(at);
+        if let Some(args) = &class.table_args {
+            return args.items.iter().map(|i| (at.0, i)).collect();
+        }
+        for ancestor in self.unmapped_ancestors(at) {
+            if let Some(args) = &self.class(ancestor).table_args {
+                return args.items.iter().map(|i| (ancestor.0, i)).collect();
+            }
+        }
+        Vec::new()
+    }
+
+    fn build_tables(&self) -> Vec<Table> {
+        let mut tables: Vec<Table> = self
+            .mapped
+            .iter()
+            .map(|mapped| self.build_table(mapped))
+            .collect();
+        // Module-level `Index(...)` attaches to the table its columns name.
+        for (f, file) in self.files.iter().enumerate() {
+            for index in &file.indexes {
+                let Some(target) = index
+                    .parts
+                    .iter()
+                    .find_map(|p| self.table_of_ref(&p.column, f))
+                else {
+                    continue;
+                };
+                let mapped = &self.mapped[target];
+                let built = self.build_index(index, mapped, f);
+                tables[target].indexes.push(built);
+            }
+        }
+        tables
+    }
+
+    fn table_of_ref(&self, column: &ColumnRef, file: usize) -> Option<usize> {
+        match column {
+            ColumnRef::Attr { class, .. } => {
+                let at = self.find_class(class, file)?;
+                self.class_tables.get(&at).copied()
+            }
+            ColumnRef::TableColumn { table, .. } => self.table_vars.get(table.as_str()).copied(),
+            _ => None,
+        }
+    }
+
+    /// The SQL column name a reference means in `mapped`.
+    fn column_name(&self, column: &ColumnRef, mapped: &MappedTable) -> Option<String> {
+        match column {
+            ColumnRef::Key(key) => Some(
+                mapped
+                    .column_by_key(key)
+                    .map_or_else(|| key.clone(), |c| c.name.clone()),
+            ),
+            ColumnRef::Attr { attr, .. } => Some(
+                mapped
+                    .column_by_key(attr)
+                    .map_or_else(|| attr.clone(), |c| c.name.clone()),
+            ),
+            ColumnRef::TableColumn { column, .. } => Some(
+                mapped
+                    .column_by_key(column)
+                    .map_or_else(|| column.clone(), |c| c.name.clone()),
+            ),
+            ColumnRef::Expression(_) => None,
+        }
+    }
+
+    fn build_index(&self, decl: &IndexDecl, mapped: &MappedTable, file: usize) -> Index {
+        let parts: Vec<IndexPart> = decl
+            .parts
+            .iter()
+            .map(|p| IndexPart {
+                key: match self.column_name(&p.column, mapped) {
+                    Some(name) => IndexKey::Column(name),
+                    None => match &p.column {
+                        ColumnRef::Expression(e) => IndexKey::Expression(e.clone()),
+                        other => IndexKey::Expression(format!("{other:?}")),
+                    },
+                },
+                desc: p.desc,
+                opclass: None,
+            })
+            .collect();
+        let mut index = Index::new(parts, IndexOrigin::Declared);
+        index.unique = decl.unique;
+        index.name = self.name_for(mapped, &index, decl.name.as_deref());
+        apply_dialect_options(&mut index, &decl.options, self.dialect, |r| {
+            self.column_name(r, mapped)
+        });
+        index.location = Some(self.files[file].source.location(decl.span));
+        index
+    }
+
+    fn name_for(
+        &self,
+        mapped: &MappedTable,
+        index: &Index,
+        explicit: Option<&str>,
+    ) -> Option<String> {
+        let columns: Vec<(&str, &str)> = index
+            .parts
+            .iter()
+            .filter_map(|p| p.column_name())
+            .map(|name| {
+                let key = mapped.column_by_name(name).map_or(name, |c| c.key.as_str());
+                (name, key)
+            })
+            .collect();
+        if columns.is_empty() && explicit.is_none() {
+            return None;
+        }
+        index_name(
+            &mapped.convention,
+            &NameColumns {
+                table: &mapped.name,
+                columns,
+                referred_table: None,
+            },
+            explicit,
+            self.dialect,
+        )
+    }
+
+    fn build_table(&self, mapped: &MappedTable) -> Table {
+        let location = match mapped.source {
+            TableSource::Class { file, class } => self.files[file]
+                .source
+                .location(self.files[file].classes[class].name_span),
+            TableSource::Table { file, table } => self.files[file]
+                .source
+                .location(self.files[file].tables[table].call.call),
+        };
+        let mut table = Table {
+            name: mapped.name.clone(),
+            model: mapped.model.clone(),
+            framework: Framework::Sqlalchemy,
+            dialect: self.dialect,
+            managed: true,
+            location: Some(location),
+            columns: Vec::new(),
+            foreign_keys: Vec::new(),
+            indexes: Vec::new(),
+        };
+        let mut primary: Vec<String> = Vec::new();
+        for column in &mapped.columns {
+            let decl = self.column_decl(column.owner);
+            let owner_file = owner_file(column.owner);
+            let location = self.files[owner_file].source.location(decl.statement);
+            table.columns.push(Column {
+                name: column.name.clone(),
+                field: column.attr.clone(),
+                primary_key: decl.primary_key,
+            });
+            if decl.primary_key {
+                primary.push(column.name.clone());
+            }
+            for fk in &decl.foreign_keys {
+                let (ref_table, ref_column) = self.fk_target(fk, owner_file);
+                table.foreign_keys.push(ForeignKey {
+                    columns: vec![column.name.clone()],
+                    ref_table,
+                    ref_columns: ref_column.into_iter().collect(),
+                    enforced: true,
+                    field: column.attr.clone(),
+                    location: Some(location.clone()),
+                });
+            }
+            let single = vec![IndexPart::column(&column.name)];
+            if decl.index == Some(true) {
+                let mut index = Index::new(single.clone(), IndexOrigin::FieldFlag);
+                index.unique = decl.unique == Some(true);
+                index.name = self.name_for(mapped, &index, None);
+                index.field = Some(column.attr.clone());
+                index.location = Some(location.clone());
+                table.indexes.push(index);
+            } else if decl.unique == Some(true) {
+                let mut index = Index::new(single, IndexOrigin::UniqueField);
+                index.unique = true;
+                index.field = Some(column.attr.clone());
+                index.location = Some(location.clone());
+                table.indexes.push(index);
+            }
+        }
+        let constraints: Vec<(usize, &ConstraintDecl)> = match mapped.source {
+            TableSource::Class { file, class } => {
+                let class_decl = &self.files[file].classes[class];
+                match &class_decl.table {
+                    Some(t) => t.constraints.iter().map(|c| (file, c)).collect(),
+                    None => self.table_args_items((file, class)),
+                }
+            }
+            TableSource::Table { file, table } => self.files[file].tables[table]
+                .constraints
+                .iter()
+                .map(|c| (file, c))
+                .collect(),
+        };
+        for (cf, constraint) in constraints {
+            match constraint {
+                ConstraintDecl::Index(decl) => {
+                    let index = self.build_index(decl, mapped, cf);
+                    table.indexes.push(index);
+                }
+                ConstraintDecl::Unique { columns, span } => {
+                    let parts: Option<Vec<IndexPart>> = columns
+                        .iter()
+                        .map(|c| self.column_name(c, mapped).map(IndexPart::column))
+                        .collect();
+                    if let Some(parts) = parts {
+                        let mut index = Index::new(parts, IndexOrigin::UniqueConstraint);
+                        index.unique = true;
+                        index.location = Some(self.files[cf].source.location(*span));
+                        table.indexes.push(index);
+                    }
+                }
+                ConstraintDecl::PrimaryKey { columns } => {
+                    primary = columns
+                        .iter()
+                        .filter_map(|c| self.column_name(c, mapped))
+                        .collect();
+                    for column in &mut table.columns {
+                        column.primary_key = primary.contains(&column.name);
+                    }
+                }
+                ConstraintDecl::ForeignKey {
+                    columns,
+                    targets,
+                    span,
+                } => {
+                    let columns: Vec<String> = columns
+                        .iter()
+                        .filter_map(|c| self.column_name(c, mapped))
+                        .collect();
+                    let resolved: Vec<(Option<String>, Option<String>)> =
+                        targets.iter().map(|t| self.fk_target(t, cf)).collect();
+                    let field = columns.join(", ");
+                    table.foreign_keys.push(ForeignKey {
+                        columns,
+                        ref_table: resolved.first().and_then(|(t, _)| t.clone()),
+                        ref_columns: resolved.into_iter().filter_map(|(_, c)| c).collect(),
+                        enforced: true,
+                        field,
+                        location: Some(self.files[cf].source.location(*span)),
+                    });
+                }
+            }
+        }
+        if !primary.is_empty() {
+            let mut index = Index::new(
+                primary.iter().map(IndexPart::column).collect(),
+                IndexOrigin::PrimaryKey,
+            );
+            index.unique = true;
+            table.indexes.insert(0, index);
+        }
+        table
+    }
+
+    fn column_decl(&self, owner: ColumnOwner) -> &'f ColumnDecl {
+        match owner {
+            ColumnOwner::Class {
+                file,
+                class,
+                column,
+            } => &self.files[file].classes[class].columns[column],
+            ColumnOwner::Table {
+                file,
+                table,
+                column,
+            } => &self.files[file].tables[table].columns[column],
+            ColumnOwner::ClassTable {
+                file,
+                class,
+                column,
+            } => {
+                &self.files[file].classes[class]
+                    .table
+                    .as_ref()
+                    .expect("a ClassTable owner has a table")
+                    .columns[column]
+            }
+        }
+    }
+
+    /// (table, column) SQL names of a foreign key target.
+    fn fk_target(&self, fk: &FkRef, file: usize) -> (Option<String>, Option<String>) {
+        match fk {
+            FkRef::Text(text) => {
+                let mut segments = text.rsplitn(2, '.');
+                let column = segments.next().map(str::to_string);
+                let table = segments
+                    .next()
+                    .map(|t| t.rsplit('.').next().unwrap_or(t).to_string());
+                (table, column)
+            }
+            FkRef::Attr { class, attr } => {
+                let Some(at) = self.find_class(class, file) else {
+                    return (None, Some(attr.clone()));
+                };
+                let Some(&t) = self.class_tables.get(&at) else {
+                    return (None, Some(attr.clone()));
+                };
+                let mapped = &self.mapped[t];
+                (
+                    Some(mapped.name.clone()),
+                    Some(
+                        mapped
+                            .column_by_key(attr)
+                            .map_or_else(|| attr.clone(), |c| c.name.clone()),
+                    ),
+                )
+            }
+            FkRef::TableColumn { table, column } => match self.table_vars.get(table.as_str()) {
+                Some(&t) => (Some(self.mapped[t].name.clone()), Some(column.clone())),
+                None => (None, Some(column.clone())),
+            },
+        }
+    }
+}
+
+fn owner_file(owner: ColumnOwner) -> usize {
+    match owner {
+        ColumnOwner::Class { file, .. }
+        | ColumnOwner::Table { file, .. }
+        | ColumnOwner::ClassTable { file, .. } => file,
+    }
+}
+
+fn resolved(column: &ColumnDecl, owner: ColumnOwner) -> ResolvedColumn {
+    ResolvedColumn {
+        attr: column.attr.clone(),
+        key: column.key.clone().unwrap_or_else(|| column.attr.clone()),
+        name: column.name().to_string(),
+        owner,
+    }
+}
+
+/// Flask-SQLAlchemy's table name for a class: `OrderItem` → `order_item`.
+fn camel_to_snake(name: &str) -> String {
+    let mut out = String::new();
+    let chars: Vec<char> = name.chars().collect();
+    for (i, c) in chars.iter().enumerate() {
+        if c.is_uppercase() {
+            let prev_lower =
+                i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            if i > 0 && (prev_lower || (next_lower && chars[i - 1].is_uppercase())) {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(*c);
+        }
+    }
+    out
+}
+
+/// Indexes the history builds that no model declares join the model's
+/// table: they exist in the database. Alembic autogenerate would drop them.
+fn merge_history(tables: &mut [Table], environments: &[Environment]) {
+    for table in tables.iter_mut() {
+        let Some(state) = environments
+            .iter()
+            .find_map(|e| e.state.tables.get(&table.name))
+        else {
+            continue;
+        };
+        for built in &state.indexes {
+            let declared = table.indexes.iter().any(|i| match (&i.name, &built.name) {
+                (Some(a), Some(b)) if a == b => true,
+                _ => {
+                    i.parts == built.parts
+                        && i.unique == built.unique
+                        && i.predicate == built.predicate
+                        && i.method == built.method
+                }
+            });
+            if !declared {
+                let mut index = built.clone();
+                index.drift = true;
+                table.indexes.push(index);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frameworks::python as py;
+    use crate::source::SourceFile;
+    use std::path::PathBuf;
+
+    fn project(files: &[(&str, &str)]) -> SqlalchemyProject {
+        let models = files
+            .iter()
+            .map(|(path, text)| {
+                let source = SourceFile::new(PathBuf::from(path), text.to_string());
+                let tree = py::parse(text);
+                super::super::models::extract(source, &tree)
+            })
+            .collect();
+        let mut errors = Vec::new();
+        resolve(
+            Inputs {
+                models,
+                revisions: Vec::new(),
+                inis: Vec::new(),
+                dialect: Some(Dialect::Postgresql),
+            },
+            &mut errors,
+        )
+    }
+
+    #[test]
+    fn mixins_inheritance_and_association_tables() {
+        let p = project(&[
+            (
+                "app/base.py",
+                "from sqlalchemy.orm import DeclarativeBase\nclass Base(DeclarativeBase):\n    pass\n\nclass Owned:\n    owner_id: Mapped[int] = mapped_column(ForeignKey(\"user.id\"))\n",
+            ),
+            (
+                "app/models.py",
+                r#"from sqlalchemy import Column, ForeignKey, Index, Table
+class User(Base):
+    __tablename__ = "user"
+    id: Mapped[int] = mapped_column(primary_key=True)
+
+class Post(Owned, Base):
+    __tablename__ = "post"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    editor_id = Column(ForeignKey(User.id), index=True)
+    kind: Mapped[str]
+
+class Video(Post):
+    duration: Mapped[int]
+
+class Admin(User):
+    __tablename__ = "admin"
+    id: Mapped[int] = mapped_column(ForeignKey("user.id"), primary_key=True)
+
+post_tag = Table(
+    "post_tag", Base.metadata,
+    Column("post_id", ForeignKey("post.id"), primary_key=True),
+    Column("tag_id", ForeignKey("tag.id"), primary_key=True),
+)
+Index("ix_post_kind_desc", Post.kind.desc())
+"#,
+            ),
+        ]);
+        let summary: Vec<String> = p
+            .tables
+            .iter()
+            .map(|t| {
+                format!(
+                    "{} cols={:?} fks={:?} ix={:?}",
+                    t.name,
+                    t.columns
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>(),
+                    t.foreign_keys
+                        .iter()
+                        .map(|f| format!(
+                            "{}->{}",
+                            f.columns.join(","),
+                            f.ref_table.clone().unwrap_or_default()
+                        ))
+                        .collect::<Vec<_>>(),
+                    t.indexes
+                        .iter()
+                        .map(|i| i.display_name())
+                        .collect::<Vec<_>>()
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                "user cols=[\"id\"] fks=[] ix=[\"(id)\"]",
+                "post cols=[\"owner_id\", \"id\", \"editor_id\", \"kind\", \"duration\"] fks=[\"owner_id->user\", \"editor_id->user\"] ix=[\"(id)\", \"ix_post_editor_id\", \"ix_post_kind_desc\"]",
+                "admin cols=[\"id\"] fks=[\"id->user\"] ix=[\"(id)\"]",
+                "post_tag cols=[\"post_id\", \"tag_id\"] fks=[\"post_id->post\", \"tag_id->tag\"] ix=[\"(post_id, tag_id)\"]",
+            ]
+        );
+    }
+
+    #[test]
+    fn flask_models_are_named_after_the_class() {
+        assert_eq!(camel_to_snake("OrderItem"), "order_item");
+        assert_eq!(camel_to_snake("HTTPLog"), "http_log");
+        let p = project(&[(
+            "app.py",
+            "from flask_sqlalchemy import SQLAlchemy\ndb = SQLAlchemy()\nclass OrderItem(db.Model):\n    id = db.Column(db.Integer, primary_key=True)\n    order_id = db.Column(db.Integer, db.ForeignKey('order.id'))\n",
+        )]);
+        assert_eq!(p.tables[0].name, "order_item");
+        assert_eq!(
+            p.tables[0].foreign_keys[0].ref_table.as_deref(),
+            Some("order")
+        );
+    }
+}
