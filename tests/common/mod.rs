@@ -106,15 +106,34 @@ pub fn postgres_available() -> bool {
     std::net::TcpStream::connect(format!("{host}:{port}")).is_ok()
 }
 
-pub fn djangoctl(command: &str, project: &Path, db: &str) -> Output {
+/// Run a harness script of `tests/support/` with the test venv's Python.
+fn harness(script: &str, command: &str, project: &Path, db: &str) -> Output {
     let python = python().expect("checked by require()");
     Command::new(python)
-        .arg(repo_root().join("tests/support/djangoctl.py"))
+        .arg(repo_root().join("tests/support").join(script))
         .arg(command)
         .arg(project)
         .args(["--db", db])
         .output()
-        .expect("the Django harness runs")
+        .expect("the harness runs")
+}
+
+pub fn djangoctl(command: &str, project: &Path, db: &str) -> Output {
+    harness("djangoctl.py", command, project, db)
+}
+
+pub fn alembicctl(command: &str, project: &Path, db: &str) -> Output {
+    harness("alembicctl.py", command, project, db)
+}
+
+/// Assert that a harness command succeeded, showing its output if not.
+pub fn assert_success(output: &Output, what: &str) {
+    assert!(
+        output.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// Django's own tables (contrib apps) are not the fixtures' business.
@@ -125,13 +144,16 @@ pub fn is_project_table(table: &str) -> bool {
 /// The FKs the database leaves unindexed, after Django applied the
 /// project's migrations: (table, columns).
 pub fn unindexed_in_database(project: &Path, db: &str) -> BTreeSet<(String, Vec<String>)> {
-    let output = djangoctl("catalog", project, db);
-    assert!(
-        output.status.success(),
-        "djangoctl catalog failed on {db}:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    unindexed_in_catalog(&djangoctl("catalog", project, db), db)
+}
+
+/// The FKs the database leaves unindexed after `alembic upgrade head`.
+pub fn unindexed_in_alembic_database(project: &Path, db: &str) -> BTreeSet<(String, Vec<String>)> {
+    unindexed_in_catalog(&alembicctl("catalog", project, db), db)
+}
+
+fn unindexed_in_catalog(output: &Output, db: &str) -> BTreeSet<(String, Vec<String>)> {
+    assert_success(output, &format!("the catalog on {db}"));
     let catalog: serde_json::Value = serde_json::from_slice(&output.stdout).expect("catalog JSON");
     catalog["foreign_keys"]
         .as_array()
@@ -159,7 +181,15 @@ fn strings(value: &serde_json::Value) -> Vec<String> {
 
 /// ixray's JSON findings for a project.
 pub fn findings(project: &Path) -> Vec<serde_json::Value> {
-    let (code, stdout, stderr) = run_ixray(project, &["check", "--format", "json", "."]);
+    findings_with(project, &[])
+}
+
+/// ixray's JSON findings with extra options (`--dialect sqlite`).
+pub fn findings_with(project: &Path, options: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = vec!["check", "--format", "json"];
+    args.extend_from_slice(options);
+    args.push(".");
+    let (code, stdout, stderr) = run_ixray(project, &args);
     assert!(
         code == 0 || code == 1,
         "ixray check failed ({code}): {stderr}"
@@ -170,7 +200,14 @@ pub fn findings(project: &Path) -> Vec<serde_json::Value> {
 }
 
 pub fn unindexed_by_ixray(project: &Path) -> BTreeSet<(String, Vec<String>)> {
-    findings(project)
+    unindexed_by_ixray_with(project, &[])
+}
+
+pub fn unindexed_by_ixray_with(
+    project: &Path,
+    options: &[&str],
+) -> BTreeSet<(String, Vec<String>)> {
+    findings_with(project, options)
         .iter()
         .filter(|f| f["rule"] == "unindexed-foreign-key")
         .map(|f| {

@@ -404,11 +404,12 @@ impl TableWriter<'_, '_> {
         let index = self.index_reference();
         let keywords = self.keywords(declaration);
         let table_args_editable = match self.class() {
+            Some(class) if class.table.is_some() => true,
             Some(class) => match &class.table_args {
                 Some(args) => args.form != ArgsForm::Opaque,
                 // Only when no mixin supplies `__table_args__`, which a new
                 // one would silently replace.
-                None => class.table.is_none() && !self.mapped.inherited_table_args,
+                None => !self.mapped.inherited_table_args,
             },
             None => true,
         };
@@ -506,6 +507,20 @@ impl TableWriter<'_, '_> {
                         call.last_argument_end,
                         &entries,
                     );
+                }
+                TableSource::Class { file: f, class: c }
+                    if self.project.class(f, c).table.is_some() =>
+                {
+                    let call = self.project.class(f, c).table.as_ref().map(|t| t.call);
+                    if let Some(call) = call {
+                        self.append_to_sequence(
+                            file,
+                            &text,
+                            call.arguments,
+                            call.last_argument_end,
+                            &entries,
+                        );
+                    }
                 }
                 TableSource::Class { file: f, class: c } => {
                     let class = self.project.class(f, c);
