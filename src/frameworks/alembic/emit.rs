@@ -373,18 +373,22 @@ impl TemplateValues {
     }
 }
 
+/// The single head a new revision goes on top of, or why there is none.
+pub fn head(environment: &Environment) -> Result<String, String> {
+    match environment.heads.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err("the Alembic history has no head revision".into()),
+        many => Err(format!(
+            "the Alembic history in {} has {} heads; merge them (`alembic merge heads`) and run ixray again",
+            environment.versions_dir.display(),
+            many.len()
+        )),
+    }
+}
+
 /// The new revision file for `ops`, on top of the environment's head.
 pub fn new_revision(environment: &Environment, ops: &[IndexOp]) -> Result<FileChange, String> {
-    let head = match environment.heads.as_slice() {
-        [one] => one.clone(),
-        [] => return Err("the Alembic history has no head revision".into()),
-        many => {
-            return Err(format!(
-                "the Alembic history has {} heads; merge them (`alembic merge heads`) and run ixray again",
-                many.len()
-            ));
-        }
-    };
+    let head = head(environment)?;
     let dialect = environment.dialect;
     let (upgrade, downgrade) = bodies(ops, dialect);
     let message = message(ops);

@@ -105,7 +105,8 @@ pub fn describe_fixes(project: &SqlalchemyProject, findings: &mut [Finding]) {
                 "declare `{}` on `{model}` so that autogenerate keeps it",
                 index.display_name()
             )),
-            None => None,
+            // Rules without a fix explain themselves.
+            None => finding.help.clone(),
         };
     }
 }
@@ -192,6 +193,19 @@ pub fn plan(
             .iter()
             .position(|e| e.state.tables.contains_key(*table))
             .or_else(|| (project.environments.len() == 1).then_some(0));
+        // A model change without its revision would leave the models ahead
+        // of the database: change nothing for a table whose history cannot
+        // take a new revision.
+        if let Some(env) = environment
+            && !plan.add.is_empty() | !plan.drop.is_empty()
+            && let Err(reason) = revision::head(&project.environments[env])
+        {
+            problems.push(Unfixable {
+                table: table.to_string(),
+                reason,
+            });
+            continue;
+        }
         let mut writer = TableWriter {
             project,
             mapped,
@@ -671,6 +685,24 @@ impl TableWriter<'_, '_> {
                     .ok_or("the index's file is not part of the analysis")?;
                 let text = &source.text;
                 let span = location.span;
+                // The only entry of `__table_args__`: the whole assignment goes.
+                if let Some(args) = self.class().and_then(|c| c.table_args.as_ref())
+                    && owner_file == file
+                    && args.items.len() == 1
+                    && args.dict.is_none()
+                    && args.form != ArgsForm::Opaque
+                    && args.value.start <= span.start
+                    && span.end <= args.value.end
+                {
+                    let start = text[..args.value.start].rfind('\n').map_or(0, |i| i + 1);
+                    let end = if text[args.value.end..].starts_with('\n') {
+                        args.value.end + 1
+                    } else {
+                        args.value.end
+                    };
+                    self.push_edit(owner_file, Edit::replace(Span::new(start, end), ""));
+                    return Ok(());
+                }
                 // A whole statement (module-level `Index(...)`) goes with its
                 // line; an entry of a tuple goes with its comma.
                 let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);

@@ -1,0 +1,145 @@
+//! SQLAlchemy and Alembic through the command line, without a database:
+//! report snapshots, the fix as a diff (snapshot), broken revision chains and
+//! bad files as diagnostics, and idempotent fixes.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+fn write(dir: &Path, relative: &str, contents: &[u8]) {
+    let path = dir.join(relative);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, contents).unwrap();
+}
+
+#[test]
+fn text_report_of_the_blog_fixture() {
+    let (code, stdout, stderr) = run_ixray(&fixture("sqlalchemy/blog"), &["check"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    insta::assert_snapshot!("blog_text", stdout);
+}
+
+#[test]
+fn json_report_of_the_legacy_fixture() {
+    let (code, stdout, stderr) = run_ixray(
+        &fixture("sqlalchemy/legacy"),
+        &["check", "--format", "json"],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    insta::assert_snapshot!("legacy_json", stdout);
+}
+
+#[test]
+fn fix_diff_of_the_blog_fixture() {
+    let dir = copy_fixture("sqlalchemy/blog");
+    let output = ixray()
+        .current_dir(dir.path())
+        .env("SOURCE_DATE_EPOCH", "1795270200")
+        .args(["fix", "--diff", "."])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    insta::assert_snapshot!("blog_fix_diff", stdout);
+}
+
+#[test]
+fn broken_revision_chains_are_diagnostics_and_block_only_the_revision() {
+    let dir = copy_fixture("sqlalchemy/blog");
+    write(
+        dir.path(),
+        "migrations/versions/aaaaaaaaaaaa_orphan.py",
+        b"from alembic import op\n\nrevision = \"aaaaaaaaaaaa\"\ndown_revision = \"deadbeef0000\"\n\n\ndef upgrade():\n    op.create_index(\"ix_post_slug\", \"post\", [\"slug\"])\n\n\ndef downgrade():\n    pass\n",
+    );
+    let (code, stdout, stderr) = run_ixray(dir.path(), &["check"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("aaaaaaaaaaaa_orphan.py: broken revision chain: down_revision `deadbeef0000` of revision `aaaaaaaaaaaa` names no revision"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the revision history has 2 heads (`4a1dc6ab2397`, `aaaaaaaaaaaa`)"),
+        "{stderr}"
+    );
+    // The rest is still checked.
+    assert!(stdout.contains("unindexed-foreign-key"), "{stdout}");
+
+    // Without a single head there is nowhere to put a revision, so no model
+    // is changed either (models ahead of the database would be worse).
+    let before = tree_contents(dir.path());
+    let (_, _, stderr) = run_ixray(dir.path(), &["fix", "."]);
+    assert!(stderr.contains("has 2 heads; merge them"), "{stderr}");
+    assert_eq!(before, tree_contents(dir.path()));
+}
+
+#[test]
+fn a_revision_cycle_and_a_duplicate_id_do_not_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let revision = |id: &str, down: &str| {
+        format!(
+            "from alembic import op\nrevision = \"{id}\"\ndown_revision = \"{down}\"\n\ndef upgrade():\n    pass\n"
+        )
+    };
+    write(
+        dir.path(),
+        "migrations/versions/a_x.py",
+        revision("a", "b").as_bytes(),
+    );
+    write(
+        dir.path(),
+        "migrations/versions/b_x.py",
+        revision("b", "a").as_bytes(),
+    );
+    write(
+        dir.path(),
+        "migrations/versions/c_x.py",
+        revision("a", "b").as_bytes(),
+    );
+    let (code, _, stderr) = run_ixray(dir.path(), &["check"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("form a cycle"), "{stderr}");
+    assert!(
+        stderr.contains("revision `a` is also defined in"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_model_files_are_reported_and_the_rest_is_still_checked() {
+    let dir = copy_fixture("sqlalchemy/legacy");
+    write(
+        dir.path(),
+        "warehouse/broken.py",
+        b"from sqlalchemy import Column\nclass Broken(Base:\n    __tablename__ = \"x\"\n",
+    );
+    write(
+        dir.path(),
+        "warehouse/binary.py",
+        b"\xff\xfe sqlalchemy Column(",
+    );
+    let (code, stdout, stderr) = run_ixray(dir.path(), &["check"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("warehouse/broken.py:2:"), "{stderr}");
+    assert!(stderr.contains("syntax error"), "{stderr}");
+    assert!(
+        stderr.contains("warehouse/binary.py: skipped: not valid UTF-8"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("product.supplier_id"), "{stdout}");
+}
+
+#[test]
+fn fixing_twice_changes_nothing_the_second_time() {
+    let dir = copy_fixture("sqlalchemy/legacy");
+    let (code, stdout, stderr) = run_ixray(dir.path(), &["fix", "."]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let after_first = tree_contents(dir.path());
+    let (code, stdout, _) = run_ixray(dir.path(), &["fix", "."]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("Nothing to fix."), "{stdout}");
+    assert_eq!(after_first, tree_contents(dir.path()));
+    let (code, stdout, _) = run_ixray(dir.path(), &["check"]);
+    assert_eq!(code, 0, "{stdout}");
+}
