@@ -11,7 +11,10 @@ use rustc_hash::FxHashMap;
 use super::IniFacts;
 use super::revisions::{OperationKind, RevisionFile};
 use crate::InputError;
-use crate::frameworks::sqlalchemy::{self, models::ColumnRef};
+use crate::frameworks::sqlalchemy::{
+    self,
+    models::{ColumnRef, ConstraintDecl},
+};
 use crate::schema::sql::{IndexStatement, index_statements};
 use crate::schema::{Dialect, Framework, Index, IndexBuild, IndexKey, IndexOrigin, IndexPart};
 
@@ -247,11 +250,45 @@ fn replay(revisions: &[RevisionFile], dialect: Dialect) -> (State, Vec<IndexBuil
         for operation in &revision.operations {
             let location = Some(source.location(operation.span));
             match &operation.kind {
-                OperationKind::CreateTable { table, columns, .. } => {
+                OperationKind::CreateTable {
+                    table,
+                    columns,
+                    constraints,
+                } => {
                     let mut created = TableState {
                         created_by: Some(id.clone()),
                         indexes: Vec::new(),
                     };
+                    // Unique constraints are unique indexes in the database.
+                    for column in columns
+                        .iter()
+                        .filter(|c| c.unique == Some(true) && c.index != Some(true))
+                    {
+                        let mut index = Index::new(
+                            vec![IndexPart::column(column.name())],
+                            IndexOrigin::Migration,
+                        );
+                        index.unique = true;
+                        index.location = location.clone();
+                        created.indexes.push(index);
+                    }
+                    for constraint in constraints {
+                        if let ConstraintDecl::Unique { columns, .. } = constraint {
+                            let parts: Option<Vec<IndexPart>> = columns
+                                .iter()
+                                .map(|c| match c {
+                                    ColumnRef::Key(k) => Some(IndexPart::column(k)),
+                                    _ => None,
+                                })
+                                .collect();
+                            if let Some(parts) = parts {
+                                let mut index = Index::new(parts, IndexOrigin::Migration);
+                                index.unique = true;
+                                index.location = location.clone();
+                                created.indexes.push(index);
+                            }
+                        }
+                    }
                     for column in columns.iter().filter(|c| c.index == Some(true)) {
                         let name = column.name().to_string();
                         let mut index =
@@ -332,8 +369,28 @@ fn replay(revisions: &[RevisionFile], dialect: Dialect) -> (State, Vec<IndexBuil
                     });
                     entry.indexes.push(index);
                 }
-                OperationKind::DropIndex { name, table } => {
+                OperationKind::DropIndex { name, table }
+                | OperationKind::DropConstraint { name, table } => {
                     drop_index(&mut state, name, table.as_deref());
+                }
+                OperationKind::CreateUnique {
+                    name,
+                    table,
+                    columns,
+                } => {
+                    let mut index = Index::new(
+                        columns.iter().map(IndexPart::column).collect(),
+                        IndexOrigin::Migration,
+                    );
+                    index.name = name.clone();
+                    index.unique = true;
+                    index.location = location.clone();
+                    state
+                        .tables
+                        .entry(table.clone())
+                        .or_default()
+                        .indexes
+                        .push(index);
                 }
                 OperationKind::Execute { sql } => {
                     for statement in index_statements(sql) {
@@ -465,6 +522,30 @@ mod tests {
             .map(|b| (b.table_is_new, b.concurrently))
             .collect();
         assert_eq!(builds, vec![(true, false), (false, false), (false, true)]);
+    }
+
+    #[test]
+    fn unique_constraints_are_unique_indexes() {
+        let revisions = vec![
+            revision(
+                "a",
+                "None",
+                "    op.create_table(\"t\", sa.Column(\"email\", sa.String(), unique=True), sa.Column(\"x\", sa.Integer()), sa.UniqueConstraint(\"x\", \"email\"))\n    op.create_unique_constraint(\"uq_t_x\", \"t\", [\"x\"])",
+            ),
+            revision(
+                "b",
+                "\"a\"",
+                "    op.drop_constraint(\"uq_t_x\", \"t\", type_=\"unique\")",
+            ),
+        ];
+        let mut errors = Vec::new();
+        let envs = build(revisions, Vec::new(), None, &mut errors);
+        let uniques: Vec<String> = envs[0].state.tables["t"]
+            .indexes
+            .iter()
+            .map(|i| format!("{} {}", i.unique, i.describe()))
+            .collect();
+        assert_eq!(uniques, vec!["true (email)", "true (x, email)"]);
     }
 
     #[test]

@@ -69,6 +69,18 @@ pub enum OperationKind {
         name: String,
         table: Option<String>,
     },
+    /// `op.create_unique_constraint(name, table, columns)`: backed by a
+    /// unique index.
+    CreateUnique {
+        name: Option<String>,
+        table: String,
+        columns: Vec<String>,
+    },
+    /// `op.drop_constraint(name, table)`.
+    DropConstraint {
+        name: String,
+        table: Option<String>,
+    },
     /// `op.execute("...")` with SQL text.
     Execute {
         sql: String,
@@ -321,6 +333,18 @@ fn read_operation(call: Node, text: &str, context: &Context) -> Option<Operation
             }
         }
         "drop_index" => OperationKind::DropIndex {
+            name: string_at(0)?,
+            table: batch_table
+                .clone()
+                .or_else(|| string_at(1))
+                .or_else(|| keyword_string("table_name")),
+        },
+        "create_unique_constraint" => OperationKind::CreateUnique {
+            name: string_at(0),
+            table: table_arg(1)?,
+            columns: py::string_list(*args.positional.get(1 + shift)?, text)?,
+        },
+        "drop_constraint" => OperationKind::DropConstraint {
             name: string_at(0)?,
             table: batch_table
                 .clone()
