@@ -249,6 +249,12 @@ fn replay(revisions: &[RevisionFile], dialect: Dialect) -> (State, Vec<IndexBuil
         let source = &revision.source;
         for operation in &revision.operations {
             let location = Some(source.location(operation.span));
+            let build = BuildSite {
+                revision: &id,
+                dialect,
+                autocommit: operation.autocommit,
+                location: &location,
+            };
             match &operation.kind {
                 OperationKind::CreateTable {
                     table,
@@ -328,46 +334,21 @@ fn replay(revisions: &[RevisionFile], dialect: Dialect) -> (State, Vec<IndexBuil
                 } => {
                     let parts = parts
                         .iter()
-                        .map(|p| {
-                            let key = match &p.column {
-                                ColumnRef::Key(c) => IndexKey::Column(c.clone()),
-                                ColumnRef::Attr { attr, .. } => IndexKey::Column(attr.clone()),
-                                ColumnRef::TableColumn { column, .. } => {
-                                    IndexKey::Column(column.clone())
-                                }
+                        .map(|p| IndexPart {
+                            key: match &p.column {
                                 ColumnRef::Expression(e) => IndexKey::Expression(e.clone()),
-                            };
-                            IndexPart {
-                                key,
-                                desc: p.desc,
-                                opclass: None,
-                            }
+                                other => IndexKey::Column(column_of(other).unwrap_or_default()),
+                            },
+                            desc: p.desc,
+                            opclass: None,
                         })
                         .collect();
                     let mut index = Index::new(parts, IndexOrigin::Migration);
                     index.name = name.clone();
                     index.unique = *unique;
                     index.location = location.clone();
-                    sqlalchemy::apply_dialect_options(&mut index, options, dialect, |r| match r {
-                        ColumnRef::Key(k) => Some(k.clone()),
-                        ColumnRef::Attr { attr, .. } => Some(attr.clone()),
-                        ColumnRef::TableColumn { column, .. } => Some(column.clone()),
-                        ColumnRef::Expression(_) => None,
-                    });
-                    let entry = state.tables.entry(table.clone()).or_default();
-                    builds.push(IndexBuild {
-                        framework: Framework::Sqlalchemy,
-                        dialect,
-                        table: table.clone(),
-                        index_name: name.clone(),
-                        columns: column_names(&index),
-                        migration: id.clone(),
-                        table_is_new: entry.created_by.as_deref() == Some(id.as_str()),
-                        concurrently: *concurrently,
-                        outside_transaction: operation.autocommit,
-                        location: location.clone(),
-                    });
-                    entry.indexes.push(index);
+                    sqlalchemy::apply_dialect_options(&mut index, options, dialect, column_of);
+                    build.record(&mut state, &mut builds, table.clone(), index, *concurrently);
                 }
                 OperationKind::DropIndex { name, table }
                 | OperationKind::DropConstraint { name, table } => {
@@ -409,20 +390,13 @@ fn replay(revisions: &[RevisionFile], dialect: Dialect) -> (State, Vec<IndexBuil
                                 index.include = create.include;
                                 index.predicate = create.predicate;
                                 index.location = location.clone();
-                                let entry = state.tables.entry(table.clone()).or_default();
-                                builds.push(IndexBuild {
-                                    framework: Framework::Sqlalchemy,
-                                    dialect,
+                                build.record(
+                                    &mut state,
+                                    &mut builds,
                                     table,
-                                    index_name: create.name,
-                                    columns: column_names(&index),
-                                    migration: id.clone(),
-                                    table_is_new: entry.created_by.as_deref() == Some(id.as_str()),
-                                    concurrently: create.concurrently,
-                                    outside_transaction: operation.autocommit,
-                                    location: location.clone(),
-                                });
-                                entry.indexes.push(index);
+                                    index,
+                                    create.concurrently,
+                                );
                             }
                             IndexStatement::Drop { name } => {
                                 let name = name.rsplit('.').next().unwrap_or(&name).to_string();
@@ -435,6 +409,52 @@ fn replay(revisions: &[RevisionFile], dialect: Dialect) -> (State, Vec<IndexBuil
         }
     }
     (state, builds)
+}
+
+/// A plain column named in a revision (`"col"`, `t.c.col`); `None` for an
+/// expression.
+fn column_of(column: &ColumnRef) -> Option<String> {
+    match column {
+        ColumnRef::Key(k) => Some(k.clone()),
+        ColumnRef::Attr { attr, .. } => Some(attr.clone()),
+        ColumnRef::TableColumn { column, .. } => Some(column.clone()),
+        ColumnRef::Expression(_) => None,
+    }
+}
+
+/// Where an index build happens: the revision and the operation.
+struct BuildSite<'a> {
+    revision: &'a str,
+    dialect: Dialect,
+    autocommit: bool,
+    location: &'a Option<crate::source::Location>,
+}
+
+impl BuildSite<'_> {
+    /// Add a built index to the state and record how it was built.
+    fn record(
+        &self,
+        state: &mut State,
+        builds: &mut Vec<IndexBuild>,
+        table: String,
+        index: Index,
+        concurrently: bool,
+    ) {
+        let entry = state.tables.entry(table.clone()).or_default();
+        builds.push(IndexBuild {
+            framework: Framework::Sqlalchemy,
+            dialect: self.dialect,
+            table,
+            index_name: index.name.clone(),
+            columns: column_names(&index),
+            migration: self.revision.to_string(),
+            table_is_new: entry.created_by.as_deref() == Some(self.revision),
+            concurrently,
+            outside_transaction: self.autocommit,
+            location: self.location.clone(),
+        });
+        entry.indexes.push(index);
+    }
 }
 
 fn column_names(index: &Index) -> Vec<String> {

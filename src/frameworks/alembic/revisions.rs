@@ -8,7 +8,7 @@ use tree_sitter::Node;
 
 use crate::frameworks::python as py;
 use crate::frameworks::sqlalchemy::models::{
-    CallSpans, ColumnDecl, ConstraintDecl, DialectOptions, IndexPartDecl, call_is, dialect_options,
+    ColumnDecl, ConstraintDecl, DialectOptions, IndexPartDecl, call_is, dialect_options,
     index_part, read_column, read_constraint,
 };
 use crate::source::{SourceFile, Span};
@@ -384,11 +384,6 @@ fn name_value(node: Node, text: &str) -> Option<String> {
             .and_then(|a| py::string_value(*a, text));
     }
     None
-}
-
-/// The call spans of an operation, for messages that point inside it.
-pub fn call_spans(node: Node) -> Option<CallSpans> {
-    CallSpans::of(node)
 }
 
 #[cfg(test)]

@@ -188,11 +188,7 @@ pub fn plan(
     let mut ops: BTreeMap<usize, Vec<IndexOp>> = BTreeMap::new();
     for (table, plan) in &per_table {
         let mapped = &project.mapped[*table];
-        let environment = project
-            .environments
-            .iter()
-            .position(|e| e.state.tables.contains_key(*table))
-            .or_else(|| (project.environments.len() == 1).then_some(0));
+        let environment = project.environment_for(table);
         // A model change without its revision would leave the models ahead
         // of the database: change nothing for a table whose history cannot
         // take a new revision.
@@ -653,11 +649,7 @@ impl TableWriter<'_, '_> {
                 let keyword = decl
                     .index_keyword
                     .ok_or_else(|| format!("cannot find `index=True` on `{field}`"))?;
-                let owner_file = match resolved.owner {
-                    ColumnOwner::Class { file, .. }
-                    | ColumnOwner::Table { file, .. }
-                    | ColumnOwner::ClassTable { file, .. } => file,
-                };
+                let owner_file = resolved.owner.file();
                 if owner_file != file && !matches!(self.mapped.source, TableSource::Class { .. }) {
                     return Err(format!(
                         "`{field}` is declared on a mixin; remove `index=True` by hand"

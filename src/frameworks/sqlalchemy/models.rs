@@ -1011,7 +1011,7 @@ fn predicate(node: Node, text: &str) -> Vec<PredicateDecl> {
                     .flat_map(|a| predicate(*a, text))
                     .collect();
             }
-            "is_not" | "isnot" if is_none_argument(&args, text) => {
+            "is_not" | "isnot" if is_none_argument(&args) => {
                 if let Some(object) = node
                     .child_by_field_name("function")
                     .and_then(|f| f.child_by_field_name("object"))
@@ -1038,7 +1038,7 @@ fn predicate(node: Node, text: &str) -> Vec<PredicateDecl> {
     vec![PredicateDecl::Other(py::text(node, text).to_string())]
 }
 
-fn is_none_argument(args: &Arguments, _text: &str) -> bool {
+fn is_none_argument(args: &Arguments) -> bool {
     args.positional.len() == 1 && args.positional[0].kind() == "none"
 }
 

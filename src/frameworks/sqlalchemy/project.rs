@@ -56,6 +56,43 @@ pub enum ColumnOwner {
     },
 }
 
+impl ColumnOwner {
+    pub fn file(self) -> usize {
+        match self {
+            ColumnOwner::Class { file, .. }
+            | ColumnOwner::Table { file, .. }
+            | ColumnOwner::ClassTable { file, .. } => file,
+        }
+    }
+
+    /// The declaration this owner points at.
+    pub fn declaration(self, files: &[ModelsFile]) -> &ColumnDecl {
+        match self {
+            ColumnOwner::Class {
+                file,
+                class,
+                column,
+            } => &files[file].classes[class].columns[column],
+            ColumnOwner::Table {
+                file,
+                table,
+                column,
+            } => &files[file].tables[table].columns[column],
+            ColumnOwner::ClassTable {
+                file,
+                class,
+                column,
+            } => {
+                &files[file].classes[class]
+                    .table
+                    .as_ref()
+                    .expect("a ClassTable owner has a table")
+                    .columns[column]
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ResolvedColumn {
     pub attr: String,
@@ -109,37 +146,15 @@ impl SqlalchemyProject {
     }
 
     pub fn column(&self, owner: ColumnOwner) -> &ColumnDecl {
-        match owner {
-            ColumnOwner::Class {
-                file,
-                class,
-                column,
-            } => &self.files[file].classes[class].columns[column],
-            ColumnOwner::Table {
-                file,
-                table,
-                column,
-            } => &self.files[file].tables[table].columns[column],
-            ColumnOwner::ClassTable {
-                file,
-                class,
-                column,
-            } => {
-                &self.files[file].classes[class]
-                    .table
-                    .as_ref()
-                    .expect("a ClassTable owner has a table")
-                    .columns[column]
-            }
-        }
+        owner.declaration(&self.files)
     }
 
     /// The Alembic environment that builds `table`, or the only one.
-    pub fn environment_for(&self, table: &str) -> Option<&Environment> {
+    pub fn environment_for(&self, table: &str) -> Option<usize> {
         self.environments
             .iter()
-            .find(|e| e.state.tables.contains_key(table))
-            .or_else(|| (self.environments.len() == 1).then(|| &self.environments[0]))
+            .position(|e| e.state.tables.contains_key(table))
+            .or_else(|| (self.environments.len() == 1).then_some(0))
     }
 }
 
@@ -174,6 +189,8 @@ struct Resolver<'f> {
     class_tables: FxHashMap<(usize, usize), usize>,
     /// `Table` variable name → index in `mapped`.
     table_vars: FxHashMap<&'f str, usize>,
+    /// Names bound to Flask-SQLAlchemy (`db = SQLAlchemy()`).
+    flask_vars: Vec<&'f str>,
 }
 
 impl<'f> Resolver<'f> {
@@ -191,6 +208,12 @@ impl<'f> Resolver<'f> {
             mapped: Vec::new(),
             class_tables: FxHashMap::default(),
             table_vars: FxHashMap::default(),
+            flask_vars: files
+                .iter()
+                .flat_map(|f| &f.metadata_vars)
+                .filter(|v| v.kind == CarrierKind::FlaskSqlalchemy)
+                .map(|v| v.name.as_str())
+                .collect(),
         }
     }
 
@@ -213,27 +236,7 @@ impl<'f> Resolver<'f> {
     /// Base classes in method resolution order (depth first, left to
     /// right, each once), without the class itself.
     fn ancestors(&self, at: (usize, usize)) -> Vec<(usize, usize)> {
-        let mut out = Vec::new();
-        let mut stack: Vec<(usize, usize)> = Vec::new();
-        let push_bases = |at: (usize, usize), stack: &mut Vec<(usize, usize)>| {
-            let class = self.class(at);
-            for base in class.bases.iter().rev() {
-                if let Some(found) = self.find_class(base, at.0)
-                    && found != at
-                {
-                    stack.push(found);
-                }
-            }
-        };
-        push_bases(at, &mut stack);
-        while let Some(next) = stack.pop() {
-            if out.contains(&next) || next == at || out.len() > 64 {
-                continue;
-            }
-            out.push(next);
-            push_bases(next, &mut stack);
-        }
-        out
+        self.walk_bases(at, |_| false)
     }
 
     /// Unmapped ancestors (mixins, abstract bases) whose columns and
@@ -241,6 +244,19 @@ impl<'f> Resolver<'f> {
     /// class, whose attributes take precedence (joined inheritance keeps the
     /// parent's mixin columns on the parent table).
     fn unmapped_ancestors(&self, at: (usize, usize)) -> Vec<(usize, usize)> {
+        self.walk_bases(at, |next| {
+            let class = self.class(next);
+            class.tablename.is_some() || class.table.is_some() || self.maps_own_table(next)
+        })
+    }
+
+    /// Depth-first walk over the bases; a class for which `stop` holds is
+    /// neither returned nor walked through.
+    fn walk_bases(
+        &self,
+        at: (usize, usize),
+        stop: impl Fn((usize, usize)) -> bool,
+    ) -> Vec<(usize, usize)> {
         let mut out = Vec::new();
         let mut stack: Vec<(usize, usize)> = Vec::new();
         let push_bases = |at: (usize, usize), stack: &mut Vec<(usize, usize)>| {
@@ -254,11 +270,7 @@ impl<'f> Resolver<'f> {
         };
         push_bases(at, &mut stack);
         while let Some(next) = stack.pop() {
-            if out.contains(&next) || next == at || out.len() > 64 {
-                continue;
-            }
-            let class = self.class(next);
-            if class.tablename.is_some() || class.table.is_some() || self.maps_own_table(next) {
+            if out.contains(&next) || next == at || out.len() > 64 || stop(next) {
                 continue;
             }
             out.push(next);
@@ -292,20 +304,16 @@ impl<'f> Resolver<'f> {
     /// Derives from Flask-SQLAlchemy's `db.Model`, which names tables after
     /// the class.
     fn is_flask_model(&self, at: (usize, usize)) -> bool {
-        let flask_vars: Vec<&str> = self
-            .files
-            .iter()
-            .flat_map(|f| &f.metadata_vars)
-            .filter(|v| v.kind == CarrierKind::FlaskSqlalchemy)
-            .map(|v| v.name.as_str())
-            .collect();
+        if self.flask_vars.is_empty() {
+            return false;
+        }
         let mut bases: Vec<&String> = self.class(at).bases.iter().collect();
         for ancestor in self.ancestors(at) {
             bases.extend(self.class(ancestor).bases.iter());
         }
         bases.iter().any(|b| {
             b.strip_suffix(".Model")
-                .is_some_and(|v| flask_vars.contains(&v))
+                .is_some_and(|v| self.flask_vars.contains(&v))
         })
     }
 
@@ -701,7 +709,7 @@ impl<'f> Resolver<'f> {
         let mut primary: Vec<String> = Vec::new();
         for column in &mapped.columns {
             let decl = self.column_decl(column.owner);
-            let owner_file = owner_file(column.owner);
+            let owner_file = column.owner.file();
             let location = self.files[owner_file].source.location(decl.statement);
             table.columns.push(Column {
                 name: column.name.clone(),
@@ -814,29 +822,7 @@ impl<'f> Resolver<'f> {
     }
 
     fn column_decl(&self, owner: ColumnOwner) -> &'f ColumnDecl {
-        match owner {
-            ColumnOwner::Class {
-                file,
-                class,
-                column,
-            } => &self.files[file].classes[class].columns[column],
-            ColumnOwner::Table {
-                file,
-                table,
-                column,
-            } => &self.files[file].tables[table].columns[column],
-            ColumnOwner::ClassTable {
-                file,
-                class,
-                column,
-            } => {
-                &self.files[file].classes[class]
-                    .table
-                    .as_ref()
-                    .expect("a ClassTable owner has a table")
-                    .columns[column]
-            }
-        }
+        owner.declaration(self.files)
     }
 
     /// (table, column) SQL names of a foreign key target.
@@ -872,14 +858,6 @@ impl<'f> Resolver<'f> {
                 None => (None, Some(column.clone())),
             },
         }
-    }
-}
-
-fn owner_file(owner: ColumnOwner) -> usize {
-    match owner {
-        ColumnOwner::Class { file, .. }
-        | ColumnOwner::Table { file, .. }
-        | ColumnOwner::ClassTable { file, .. } => file,
     }
 }
 
