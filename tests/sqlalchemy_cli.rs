@@ -143,3 +143,39 @@ fn fixing_twice_changes_nothing_the_second_time() {
     let (code, stdout, _) = run_ixray(dir.path(), &["check"]);
     assert_eq!(code, 0, "{stdout}");
 }
+
+#[test]
+fn a_redundant_index_flag_on_a_mixin_is_left_to_the_user() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "app/models.py",
+        br#"from sqlalchemy import Column, Index, Integer, String
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Sluggable:
+    slug = Column(String(50), index=True)
+
+
+class Page(Sluggable, Base):
+    __tablename__ = "page"
+    __table_args__ = (Index("ix_page_slug_title", "slug", "title"),)
+    id = Column(Integer, primary_key=True)
+    title = Column(String(100))
+"#,
+    );
+    let (_, stdout, _) = run_ixray(dir.path(), &["check"]);
+    assert!(stdout.contains("redundant-index"), "{stdout}");
+    let before = tree_contents(dir.path());
+    let (_, _, stderr) = run_ixray(dir.path(), &["fix", "."]);
+    assert!(
+        stderr.contains("`slug` is declared on a mixin; remove `index=True` by hand"),
+        "{stderr}"
+    );
+    assert_eq!(before, tree_contents(dir.path()));
+}

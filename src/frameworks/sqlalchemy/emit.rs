@@ -650,7 +650,18 @@ impl TableWriter<'_, '_> {
                     .index_keyword
                     .ok_or_else(|| format!("cannot find `index=True` on `{field}`"))?;
                 let owner_file = resolved.owner.file();
-                if owner_file != file && !matches!(self.mapped.source, TableSource::Class { .. }) {
+                // Removing the flag from a mixin would change every table
+                // that uses the mixin.
+                let on_mixin = match (resolved.owner, self.mapped.source) {
+                    (
+                        ColumnOwner::Class { file, class, .. },
+                        TableSource::Class { file: f, class: c },
+                    ) => {
+                        (file, class) != (f, c) && !self.mapped.sti_classes.contains(&(file, class))
+                    }
+                    _ => false,
+                };
+                if on_mixin {
                     return Err(format!(
                         "`{field}` is declared on a mixin; remove `index=True` by hand"
                     ));
