@@ -22,10 +22,10 @@ const SKIPPED_DIRS: &[&str] = &[
 ];
 
 /// File extensions any framework reads.
-const EXTENSIONS: &[&str] = &["py"];
+const EXTENSIONS: &[&str] = &["py", "ts", "tsx", "mts", "cts", "js", "jsx", "mjs", "cjs"];
 
 /// Configuration files read by name.
-const FILE_NAMES: &[&str] = &["alembic.ini"];
+const FILE_NAMES: &[&str] = &["alembic.ini", "_journal.json", "drizzle.config.json"];
 
 /// Walk `paths` and run `visit` on every candidate source file, on the
 /// walker's own threads, so reading and parsing overlap with walking.

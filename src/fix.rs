@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::Analysis;
-use crate::frameworks::{django, python, sqlalchemy};
+use crate::frameworks::{django, drizzle, python, sqlalchemy, typescript};
 use crate::source::{FileChange, apply_edits};
 
 /// The outcome of planning fixes for an analysis.
@@ -42,6 +42,9 @@ pub fn plan(analysis: &Analysis) -> FixPlan {
     let (mut changes, mut unfixable) =
         django::emit::plan(&analysis.django, &analysis.schema.tables, &findings);
     let (more_changes, more_unfixable) = sqlalchemy::emit::plan(&analysis.sqlalchemy, &findings);
+    changes.extend(more_changes);
+    unfixable.extend(more_unfixable);
+    let (more_changes, more_unfixable) = drizzle::emit::plan(&analysis.drizzle, &findings);
     changes.extend(more_changes);
     unfixable.extend(more_unfixable);
     let mut plan = FixPlan {
@@ -102,6 +105,8 @@ pub fn plan(analysis: &Analysis) -> FixPlan {
 fn reparses(path: &Path, text: &str) -> bool {
     match path.extension().and_then(|e| e.to_str()) {
         Some("py") => python::parses_cleanly(text),
+        Some("json") => serde_json::from_str::<serde_json::Value>(text).is_ok(),
+        _ if typescript::is_script(path) => typescript::parses_cleanly(path, text),
         _ => true,
     }
 }

@@ -20,8 +20,12 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::frameworks::alembic::{self, revisions::RevisionFile};
 use crate::frameworks::django;
+use crate::frameworks::drizzle::{
+    self, config::DrizzleConfig, kit::KitFolder, schema::DrizzleFile,
+};
 use crate::frameworks::python;
 use crate::frameworks::sqlalchemy::{self, models::ModelsFile};
+use crate::frameworks::typescript;
 use crate::rules::Finding;
 use crate::schema::Schema;
 use crate::source::SourceFile;
@@ -56,6 +60,7 @@ pub struct Analysis {
     pub errors: Vec<InputError>,
     pub django: django::project::DjangoProject,
     pub sqlalchemy: sqlalchemy::project::SqlalchemyProject,
+    pub drizzle: drizzle::project::DrizzleProject,
     /// Every parsed file, by path, for snippets and suppression comments.
     pub sources: BTreeMap<PathBuf, Arc<SourceFile>>,
     /// How many files were read, and how many of them were parsed.
@@ -78,6 +83,11 @@ struct FileFacts {
     sqlalchemy: Option<ModelsFile>,
     revision: Option<RevisionFile>,
     alembic_ini: Option<alembic::IniFacts>,
+    drizzle: Option<DrizzleFile>,
+    drizzle_config: Option<DrizzleConfig>,
+    kit: Option<KitFolder>,
+    /// Problems found while reading, when the file still gave facts.
+    errors: Vec<InputError>,
 }
 
 /// Read one file, prefilter its bytes, and parse only when a framework
@@ -111,6 +121,25 @@ fn read_file(path: &Path) -> FileOutcome {
             alembic_ini: Some(alembic::read_ini(path, &text)),
             ..FileFacts::default()
         }));
+    }
+    if drizzle::config::is_config(path) {
+        let text = String::from_utf8_lossy(&bytes);
+        return FileOutcome::Facts(Box::new(FileFacts {
+            drizzle_config: Some(drizzle::config::read(path, &text)),
+            ..FileFacts::default()
+        }));
+    }
+    if drizzle::kit::is_journal(path) {
+        let text = String::from_utf8_lossy(&bytes);
+        let mut facts = FileFacts::default();
+        facts.kit = drizzle::kit::read(path, &text, &mut facts.errors);
+        return FileOutcome::Facts(Box::new(facts));
+    }
+    if typescript::is_script(path) {
+        return read_script(path, bytes);
+    }
+    if path.extension().is_none_or(|e| e != "py") {
+        return FileOutcome::Skipped;
     }
     let roles = django::classify(path, &bytes);
     let revision = !roles.migration && alembic::revisions::is_revision(&bytes);
@@ -168,6 +197,61 @@ fn read_file(path: &Path) -> FileOutcome {
     FileOutcome::Facts(Box::new(facts))
 }
 
+/// A TypeScript/JavaScript file: parsed only when it mentions drizzle.
+fn read_script(path: &Path, bytes: Vec<u8>) -> FileOutcome {
+    if !drizzle::mentions_drizzle(&bytes) {
+        return FileOutcome::Skipped;
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(err) => {
+            return FileOutcome::Error(InputError::new(
+                path,
+                format!(
+                    "skipped: not valid UTF-8 (invalid byte at offset {})",
+                    err.utf8_error().valid_up_to()
+                ),
+            ));
+        }
+    };
+    // A bundle (`dist/schema.js`, `*.min.js`) repeats the real schema's
+    // tables; reading it would report them twice.
+    if let Some(longest) = text.lines().map(str::len).max()
+        && longest > MINIFIED_LINE_BYTES
+    {
+        return FileOutcome::Error(InputError::new(
+            path,
+            format!("skipped: looks minified or generated (a line of {longest} bytes)"),
+        ));
+    }
+    let source = SourceFile::new(path.to_path_buf(), text);
+    let tree = typescript::parse(path, &source.text);
+    if let Some(error) = python::first_error(&tree) {
+        let location = source.location(error.span);
+        return FileOutcome::Error(InputError {
+            path: path.to_path_buf(),
+            position: Some((location.line, location.column)),
+            message: "skipped: syntax error".into(),
+        });
+    }
+    let file = drizzle::schema::extract(source, &tree);
+    let declares = !file.tables.is_empty()
+        || !file.relations.is_empty()
+        || !file.column_sets.is_empty()
+        || !file.creators.is_empty()
+        || file.casing.is_some();
+    if !declares {
+        return FileOutcome::Skipped;
+    }
+    FileOutcome::Facts(Box::new(FileFacts {
+        drizzle: Some(file),
+        ..FileFacts::default()
+    }))
+}
+
+/// Lines longer than this mean a minified bundle, not hand-written schema.
+const MINIFIED_LINE_BYTES: usize = 20_000;
+
 /// Analyze the given paths: discover, extract, resolve, run the rules.
 pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
     let mut clock = std::time::Instant::now();
@@ -192,6 +276,7 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
         inis: Vec::new(),
         dialect: config.dialect,
     };
+    let mut drizzle_inputs = drizzle::project::Inputs::default();
     let mut files_parsed = 0;
     let mut sources = BTreeMap::new();
     for (_, outcome) in files {
@@ -200,7 +285,10 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
             FileOutcome::Error(err) => errors.push(err),
             FileOutcome::Facts(facts) => {
                 let facts = *facts;
-                if facts.alembic_ini.is_none() {
+                if facts.alembic_ini.is_none()
+                    && facts.drizzle_config.is_none()
+                    && facts.kit.is_none()
+                {
                     files_parsed += 1;
                 }
                 for source in facts.django.sources() {
@@ -212,6 +300,16 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
                 if let Some(file) = &facts.revision {
                     sources.insert(file.source.path.clone(), file.source.clone());
                 }
+                if let Some(file) = &facts.drizzle {
+                    sources.insert(file.source.path.clone(), file.source.clone());
+                }
+                if let Some(kit) = &facts.kit {
+                    sources.insert(kit.journal.path.clone(), kit.journal.clone());
+                }
+                errors.extend(facts.errors);
+                drizzle_inputs.files.extend(facts.drizzle);
+                drizzle_inputs.configs.extend(facts.drizzle_config);
+                drizzle_inputs.kits.extend(facts.kit);
                 let django = facts.django;
                 inputs.models.extend(django.models);
                 inputs.migrations.extend(django.migration);
@@ -226,6 +324,7 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
     lap("merge");
     let mut project = django::project::resolve(inputs);
     let mut alchemy = sqlalchemy::project::resolve(alchemy, &mut errors);
+    let mut drizzle = drizzle::project::resolve(drizzle_inputs, &mut errors);
     lap("resolve");
     let mut schema = Schema {
         tables: std::mem::take(&mut project.tables),
@@ -236,12 +335,14 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
             .collect(),
     };
     schema.tables.append(&mut alchemy.tables);
+    schema.tables.append(&mut drizzle.tables);
     schema::add_database_implicit_indexes(&mut schema);
     let mut findings = rules::run(&schema, config);
     lap("rules");
     findings.retain(|f| !suppressed(f, &sources));
     django::emit::describe_fixes(&project, &schema.tables, &mut findings);
     sqlalchemy::emit::describe_fixes(&alchemy, &mut findings);
+    drizzle::emit::describe_fixes(&drizzle, &mut findings);
     lap("suppress, describe fixes");
     errors.sort_by(|a, b| (&a.path, a.position).cmp(&(&b.path, b.position)));
     Analysis {
@@ -250,6 +351,7 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
         errors,
         django: project,
         sqlalchemy: alchemy,
+        drizzle,
         sources,
         files_read,
         files_parsed,

@@ -3,8 +3,10 @@
 
 pub mod alembic;
 pub mod django;
+pub mod drizzle;
 pub mod python;
 pub mod sqlalchemy;
+pub mod typescript;
 
 use crate::schema::{Framework, Table};
 
@@ -12,9 +14,10 @@ use crate::schema::{Framework, Table};
 pub fn suggest_index_name(table: &Table, columns: &[(String, bool)]) -> String {
     match table.framework {
         Framework::Django => django::project::auto_index_name(&table.name, columns),
-        Framework::Sqlalchemy | Framework::Drizzle => {
+        Framework::Sqlalchemy => {
             let cols: Vec<&str> = columns.iter().map(|(c, _)| c.as_str()).collect();
             format!("ix_{}_{}", table.name, cols.join("_"))
         }
+        Framework::Drizzle => drizzle::emit::index_name(&table.name, columns),
     }
 }

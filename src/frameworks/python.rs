@@ -44,7 +44,7 @@ pub fn parse(text: &str) -> Tree {
     })
 }
 
-/// The first error in a tree, if any.
+/// The first error in a tree, if any (any grammar).
 pub fn first_error(tree: &Tree) -> Option<SyntaxError> {
     let root = tree.root_node();
     if !root.has_error() {

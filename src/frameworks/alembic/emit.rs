@@ -208,7 +208,7 @@ fn message(ops: &[IndexOp]) -> String {
 
 /// Seconds since the epoch: `SOURCE_DATE_EPOCH` when set (reproducible
 /// output), else the clock.
-fn now_epoch() -> u64 {
+pub(crate) fn now_epoch() -> u64 {
     std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -1,0 +1,214 @@
+//! `drizzle.config.{ts,js,mjs,cjs,mts,cts,json}`: where the schema lives,
+//! the dialect, the output folder and `casing`. Read from the source, never
+//! evaluated; values that are not literals are left unknown.
+
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use tree_sitter::Node;
+
+use super::Casing;
+use crate::frameworks::typescript::{
+    array_elements, object_pairs, object_value, parse, string_value, unwrap_expression,
+};
+use crate::schema::Dialect;
+
+#[derive(Debug, Clone)]
+pub struct DrizzleConfig {
+    pub path: PathBuf,
+    pub dialect: Option<Dialect>,
+    /// Schema paths or globs, as written (relative to the config's folder).
+    pub schema: Vec<String>,
+    /// The drizzle-kit output folder, resolved (default `./drizzle`).
+    pub out: PathBuf,
+    pub casing: Option<Casing>,
+    /// `migrations.prefix` (`index` by default).
+    pub prefix: Option<String>,
+    matcher: Option<GlobSet>,
+}
+
+/// Whether `path` is a drizzle-kit config file.
+pub fn is_config(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("drizzle.config."))
+        .is_some_and(|ext| matches!(ext, "ts" | "js" | "mjs" | "cjs" | "mts" | "cts" | "json"))
+}
+
+pub fn read(path: &Path, text: &str) -> DrizzleConfig {
+    let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
+    let mut config = DrizzleConfig {
+        path: path.to_path_buf(),
+        dialect: None,
+        schema: Vec::new(),
+        out: dir.join("drizzle"),
+        casing: None,
+        prefix: None,
+        matcher: None,
+    };
+    let mut out = None;
+    if path.extension().is_some_and(|e| e == "json") {
+        if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
+            config.dialect = value["dialect"]
+                .as_str()
+                .or(value["driver"].as_str())
+                .and_then(dialect_of);
+            config.schema = match &value["schema"] {
+                serde_json::Value::String(s) => vec![s.clone()],
+                serde_json::Value::Array(items) => items
+                    .iter()
+                    .filter_map(|i| i.as_str().map(String::from))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            out = value["out"].as_str().map(String::from);
+            config.casing = value["casing"].as_str().and_then(Casing::parse);
+            config.prefix = value["migrations"]["prefix"].as_str().map(String::from);
+        }
+    } else {
+        let tree = parse(path, text);
+        if let Some(object) = find_config_object(tree.root_node(), text) {
+            let string =
+                |key: &str| object_value(object, key, text).and_then(|v| string_value(v, text));
+            config.dialect = string("dialect")
+                .or_else(|| string("driver"))
+                .and_then(|d| dialect_of(&d));
+            config.schema = match object_value(object, "schema", text).map(unwrap_expression) {
+                Some(array) if array.kind() == "array" => array_elements(array)
+                    .into_iter()
+                    .filter_map(|e| string_value(e, text))
+                    .collect(),
+                Some(value) => string_value(value, text).into_iter().collect(),
+                None => Vec::new(),
+            };
+            out = string("out");
+            config.casing = string("casing").and_then(|c| Casing::parse(&c));
+            config.prefix = object_value(object, "migrations", text)
+                .filter(|m| m.kind() == "object")
+                .and_then(|m| object_value(m, "prefix", text))
+                .and_then(|p| string_value(p, text));
+        }
+    }
+    if let Some(out) = out {
+        config.out = normalize(&dir.join(out));
+    }
+    config.matcher = schema_matcher(&dir, &config.schema);
+    config
+}
+
+fn dialect_of(name: &str) -> Option<Dialect> {
+    match name {
+        "postgresql" | "pg" | "postgres" => Some(Dialect::Postgresql),
+        "mysql" | "mysql2" | "singlestore" => Some(Dialect::Mysql),
+        "sqlite" | "turso" | "libsql" | "better-sqlite" | "d1-http" => Some(Dialect::Sqlite),
+        _ => None,
+    }
+}
+
+/// The object literal with drizzle-kit keys: `defineConfig({...})`,
+/// `export default {...}` or `module.exports = {...}`.
+fn find_config_object<'t>(root: Node<'t>, text: &str) -> Option<Node<'t>> {
+    let mut stack = vec![root];
+    let mut cursor = root.walk();
+    while let Some(node) = stack.pop() {
+        if node.kind() == "object"
+            && object_pairs(node, text)
+                .iter()
+                .any(|(k, _, _)| matches!(k.as_str(), "dialect" | "schema" | "out" | "driver"))
+        {
+            return Some(node);
+        }
+        let children: Vec<Node> = node.named_children(&mut cursor).collect();
+        stack.extend(children.into_iter().rev());
+    }
+    None
+}
+
+/// Drop `.` and resolve `..` lexically.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn schema_matcher(dir: &Path, schema: &[String]) -> Option<GlobSet> {
+    if schema.is_empty() {
+        return None;
+    }
+    let mut builder = GlobSetBuilder::new();
+    for entry in schema {
+        let full = normalize(&dir.join(entry));
+        let full = full.to_string_lossy();
+        let pattern = if entry.contains(['*', '?', '[', '{']) {
+            full.to_string()
+        } else {
+            // A file, or a folder holding the schema files.
+            format!("{{{full},{}/**}}", full.trim_end_matches('/'))
+        };
+        if let Ok(glob) = Glob::new(&pattern) {
+            builder.add(glob);
+        }
+    }
+    builder.build().ok()
+}
+
+impl DrizzleConfig {
+    /// Whether the config's `schema` names `file`.
+    pub fn covers(&self, file: &Path) -> bool {
+        self.matcher
+            .as_ref()
+            .is_some_and(|m| m.is_match(normalize(file)))
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new(""))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_define_config() {
+        let config = read(
+            Path::new("app/drizzle.config.ts"),
+            r#"import { defineConfig } from "drizzle-kit";
+export default defineConfig({
+  dialect: "postgresql",
+  schema: ["./src/db/schema/*.ts", "./src/extra.ts"],
+  out: "./migrations",
+  casing: "snake_case",
+  migrations: { prefix: "timestamp" },
+  dbCredentials: { url: process.env.DATABASE_URL! },
+});"#,
+        );
+        assert_eq!(config.dialect, Some(Dialect::Postgresql));
+        assert_eq!(config.out, PathBuf::from("app/migrations"));
+        assert_eq!(config.casing, Some(Casing::SnakeCase));
+        assert_eq!(config.prefix.as_deref(), Some("timestamp"));
+        assert!(config.covers(Path::new("app/src/db/schema/users.ts")));
+        assert!(config.covers(Path::new("./app/src/extra.ts")));
+        assert!(!config.covers(Path::new("app/src/db/other.ts")));
+    }
+
+    #[test]
+    fn a_folder_covers_its_files() {
+        let config = read(
+            Path::new("drizzle.config.json"),
+            r#"{"dialect": "sqlite", "schema": "./db"}"#,
+        );
+        assert_eq!(config.out, PathBuf::from("drizzle"));
+        assert!(config.covers(Path::new("db/tables/a.ts")));
+    }
+}

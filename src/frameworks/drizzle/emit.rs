@@ -1,0 +1,833 @@
+//! Fixes in Drizzle's idiom: index entries in the table's extra config
+//! (in the file's own array or object form, adding the callback and the
+//! `index` import when absent), and, where the project has a drizzle-kit
+//! folder, the migration drizzle-kit itself would write: the next numbered
+//! SQL file, its journal entry and its snapshot, so `drizzle-kit generate`
+//! finds nothing left to do.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::core_module;
+use super::kit::KitFolder;
+use super::project::{DrizzleProject, MappedTable};
+use super::schema::{ConfigForm, DrizzleFile, TableDecl};
+use crate::frameworks::alembic::emit::now_epoch;
+use crate::frameworks::django::emit::Unfixable;
+use crate::frameworks::typescript::{indentation_at, is_identifier};
+use crate::rules::{Finding, FixIntent};
+use crate::schema::{Dialect, Framework, Index, IndexKey, IndexOrigin};
+use crate::source::{Edit, FileChange, Span};
+
+/// The name ixray gives a new index: `<table>_<cols>_idx` (drizzle's
+/// documented style; the schema is not part of it).
+pub fn index_name(table: &str, columns: &[(String, bool)]) -> String {
+    let bare = table.rsplit('.').next().unwrap_or(table);
+    let cols: Vec<&str> = columns.iter().map(|(c, _)| c.as_str()).collect();
+    format!("{bare}_{}_idx", cols.join("_"))
+}
+
+pub fn describe_fixes(project: &DrizzleProject, findings: &mut [Finding]) {
+    for finding in findings
+        .iter_mut()
+        .filter(|f| f.framework == Framework::Drizzle)
+    {
+        let path = finding.location.as_ref().map(|l| l.path.as_path());
+        let Some(mapped) = project.mapped_for(&finding.table, path) else {
+            continue;
+        };
+        let model = &mapped_decl(project, mapped).var;
+        let kit = mapped.kit.is_some();
+        finding.help = match &finding.fix {
+            Some(FixIntent::AddIndex(spec)) => {
+                let parts: Vec<String> = spec
+                    .columns
+                    .iter()
+                    .map(|c| {
+                        let key = mapped
+                            .keys
+                            .get(&c.name)
+                            .map_or(c.name.as_str(), String::as_str);
+                        column_code("t", key, c.desc)
+                    })
+                    .collect();
+                Some(format!(
+                    "add `index(\"{}\").on({})` to `{model}`'s extra config{}",
+                    spec.name,
+                    parts.join(", "),
+                    if kit {
+                        ", with a drizzle-kit migration that creates it"
+                    } else {
+                        ", then run `drizzle-kit generate`"
+                    }
+                ))
+            }
+            Some(FixIntent::DropIndex(index)) => Some(match index.origin {
+                IndexOrigin::Migration => format!(
+                    "drop `{}` in a new drizzle-kit migration",
+                    index.display_name()
+                ),
+                _ => format!(
+                    "remove `{}` from `{model}`{}",
+                    index.display_name(),
+                    if kit {
+                        ", with a drizzle-kit migration that drops it"
+                    } else {
+                        ", then run `drizzle-kit generate`"
+                    }
+                ),
+            }),
+            Some(FixIntent::DeclareIndex(index)) => Some(format!(
+                "declare `{}` in `{model}`'s extra config so that `drizzle-kit generate` keeps it",
+                index.display_name()
+            )),
+            None => finding.help.clone(),
+        };
+    }
+}
+
+fn mapped_decl<'p>(project: &'p DrizzleProject, mapped: &MappedTable) -> &'p TableDecl {
+    project.decl(mapped)
+}
+
+/// An index to write into the schema.
+struct NewIndex {
+    name: String,
+    unique: bool,
+    /// (column key in code, descending)
+    columns: Vec<(String, bool)>,
+    /// (SQL column, descending), for the migration.
+    sql_columns: Vec<(String, bool)>,
+}
+
+#[derive(Default)]
+struct TablePlan<'a> {
+    /// Declared in the schema, with a migration.
+    add: Vec<NewIndex>,
+    /// Declared in the schema only (the database already has them).
+    declare: Vec<NewIndex>,
+    drop: Vec<&'a Index>,
+}
+
+/// Turn Drizzle findings into file changes.
+pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<FileChange>, Vec<Unfixable>) {
+    let mut problems = Vec::new();
+    let mut per_table: BTreeMap<usize, TablePlan> = BTreeMap::new();
+    for finding in findings
+        .iter()
+        .filter(|f| f.framework == Framework::Drizzle)
+    {
+        let Some(fix) = &finding.fix else { continue };
+        let unfixable = |reason: &str| Unfixable {
+            table: finding.table.clone(),
+            reason: reason.to_string(),
+        };
+        let path = finding.location.as_ref().map(|l| l.path.as_path());
+        let Some(mapped) = project.mapped_for(&finding.table, path) else {
+            continue;
+        };
+        let m = project
+            .mapped
+            .iter()
+            .position(|x| std::ptr::eq(x, mapped))
+            .expect("mapped_for returns an element of mapped");
+        let key_of = |sql: &str| mapped.keys.get(sql).cloned();
+        let plan = per_table.entry(m).or_default();
+        match fix {
+            FixIntent::AddIndex(spec) => {
+                if spec.predicate.is_some() {
+                    problems.push(unfixable(
+                        "partial indexes are not written yet; add it by hand",
+                    ));
+                    continue;
+                }
+                let Some(columns) = spec
+                    .columns
+                    .iter()
+                    .map(|c| key_of(&c.name).map(|k| (k, c.desc)))
+                    .collect::<Option<Vec<_>>>()
+                else {
+                    problems.push(unfixable("a column has no key in the schema"));
+                    continue;
+                };
+                if plan.add.iter().any(|a| a.name == spec.name) {
+                    continue;
+                }
+                plan.add.push(NewIndex {
+                    name: spec.name.clone(),
+                    unique: spec.unique,
+                    columns,
+                    sql_columns: spec
+                        .columns
+                        .iter()
+                        .map(|c| (c.name.clone(), c.desc))
+                        .collect(),
+                });
+            }
+            FixIntent::DeclareIndex(index) => {
+                let columns = plain_columns(index).and_then(|cols| {
+                    cols.into_iter()
+                        .map(|(c, d)| key_of(&c).map(|k| (k, d)))
+                        .collect::<Option<Vec<_>>>()
+                });
+                match (columns, &index.name) {
+                    (Some(columns), Some(name)) if index.predicate.is_none() => {
+                        plan.declare.push(NewIndex {
+                            name: name.clone(),
+                            unique: index.unique,
+                            sql_columns: plain_columns(index).unwrap_or_default(),
+                            columns,
+                        })
+                    }
+                    _ => problems.push(unfixable(
+                        "the index has an expression or a predicate; declare it by hand",
+                    )),
+                }
+            }
+            FixIntent::DropIndex(index) => match index.origin {
+                IndexOrigin::Declared if index.location.is_some() => plan.drop.push(index),
+                IndexOrigin::Migration if mapped.kit.is_some() => plan.drop.push(index),
+                _ => problems.push(unfixable("only declared indexes are removed")),
+            },
+        }
+    }
+    let mut file_edits: BTreeMap<usize, Vec<Edit>> = BTreeMap::new();
+    let mut kit_statements: BTreeMap<usize, Vec<KitChange>> = BTreeMap::new();
+    for (m, plan) in &per_table {
+        let mapped = &project.mapped[*m];
+        let file = &project.files[mapped.file];
+        let decl = project.decl(mapped);
+        let edits = file_edits.entry(mapped.file).or_default();
+        let new: Vec<&NewIndex> = plan.add.iter().chain(&plan.declare).collect();
+        if !new.is_empty() {
+            edits.extend(add_entries(file, decl, &new, mapped.dialect));
+        }
+        for index in &plan.drop {
+            if index.origin == IndexOrigin::Declared
+                && let Some(item) = decl.extra.iter().flat_map(|e| &e.items).find(|item| {
+                    index
+                        .location
+                        .as_ref()
+                        .is_some_and(|l| l.path == file.source.path && l.span == item.span)
+                })
+            {
+                edits.push(remove_item(&file.source.text, item.span));
+            }
+        }
+        if let Some(k) = mapped.kit {
+            let changes = kit_statements.entry(k).or_default();
+            for index in &plan.add {
+                changes.push(KitChange::Create {
+                    mapped: mapped.clone(),
+                    name: index.name.clone(),
+                    unique: index.unique,
+                    columns: index.sql_columns.clone(),
+                });
+            }
+            for index in &plan.drop {
+                changes.push(KitChange::Drop {
+                    mapped: mapped.clone(),
+                    name: index.name.clone().unwrap_or_default(),
+                    in_snapshot: index.origin == IndexOrigin::Declared,
+                });
+            }
+        }
+    }
+    let mut changes: Vec<FileChange> = file_edits
+        .into_iter()
+        .filter(|(_, edits)| !edits.is_empty())
+        .map(|(f, edits)| FileChange::Edit {
+            path: project.files[f].source.path.clone(),
+            edits: merge_inserts(edits),
+        })
+        .collect();
+    for (k, kit_changes) in kit_statements {
+        if kit_changes.is_empty() {
+            continue;
+        }
+        match migration(&project.kits[k], &kit_changes) {
+            Ok(files) => changes.extend(files),
+            Err(reason) => problems.push(Unfixable {
+                table: project.kits[k].out.display().to_string(),
+                reason,
+            }),
+        }
+    }
+    (changes, problems)
+}
+
+/// Several inserts at one offset become one, so none is dropped as an
+/// overlap.
+fn merge_inserts(mut edits: Vec<Edit>) -> Vec<Edit> {
+    edits.sort_by_key(|e| (e.span.start, e.span.end));
+    let mut out: Vec<Edit> = Vec::new();
+    for edit in edits {
+        if let Some(last) = out.last_mut()
+            && last.span.start == last.span.end
+            && edit.span.start == edit.span.end
+            && last.span.start == edit.span.start
+        {
+            last.content.push_str(&edit.content);
+            continue;
+        }
+        out.push(edit);
+    }
+    out
+}
+
+fn plain_columns(index: &Index) -> Option<Vec<(String, bool)>> {
+    index
+        .parts
+        .iter()
+        .map(|p| match &p.key {
+            IndexKey::Column(c) => Some((c.clone(), p.desc)),
+            IndexKey::Expression(_) => None,
+        })
+        .collect()
+}
+
+fn column_code(param: &str, key: &str, desc: bool) -> String {
+    let access = if is_identifier(key) {
+        format!("{param}.{key}")
+    } else {
+        format!(
+            "{param}[{}]",
+            serde_json::to_string(key).unwrap_or_default()
+        )
+    };
+    if desc {
+        format!("{access}.desc()")
+    } else {
+        access
+    }
+}
+
+/// The local names of `index` and `uniqueIndex`, and the edit that
+/// imports whichever is missing.
+fn builder_names(
+    file: &DrizzleFile,
+    dialect: Dialect,
+    needed: &[&str],
+) -> (Vec<String>, Option<Edit>) {
+    let module = core_module(dialect);
+    let mut names = Vec::new();
+    let mut missing = Vec::new();
+    for export in needed {
+        match file
+            .imports
+            .iter()
+            .find(|i| i.module == module && i.imported.as_deref() == Some(export))
+        {
+            Some(import) => names.push(import.local.clone()),
+            None => {
+                names.push(export.to_string());
+                missing.push(*export);
+            }
+        }
+    }
+    if missing.is_empty() {
+        return (names, None);
+    }
+    let text = &file.source.text;
+    let edit = match file.named_imports.iter().find(|n| n.module == module) {
+        Some(braces) => {
+            // After the last name, keeping a trailing comma and line layout.
+            let inner = &text[braces.braces.start + 1..braces.braces.end - 1];
+            let trimmed = inner.trim_end();
+            let last_end = braces.braces.start + 1 + trimmed.len();
+            if trimmed.is_empty() {
+                Edit::insert(braces.braces.start + 1, format!(" {} ", missing.join(", ")))
+            } else if let Some(without_comma) = trimmed.strip_suffix(',') {
+                let multiline = inner.contains('\n');
+                let separator = if multiline {
+                    format!(
+                        "\n{}",
+                        indentation_at(
+                            text,
+                            braces.braces.start + 1 + without_comma.trim_end().len()
+                        )
+                    )
+                } else {
+                    " ".to_string()
+                };
+                let names: String = missing.iter().map(|m| format!("{separator}{m},")).collect();
+                Edit::insert(last_end, names)
+            } else {
+                let names: String = missing.iter().map(|m| format!(", {m}")).collect();
+                Edit::insert(last_end, names)
+            }
+        }
+        None => Edit::insert(
+            file.imports_end,
+            format!(
+                "{}import {{ {} }} from \"{module}\";{}",
+                if file.imports_end == 0 { "" } else { "\n" },
+                missing.join(", "),
+                if file.imports_end == 0 { "\n" } else { "" }
+            ),
+        ),
+    };
+    (names, Some(edit))
+}
+
+/// Insert the new entries into the table's extra config, or give the table
+/// one.
+fn add_entries(
+    file: &DrizzleFile,
+    decl: &TableDecl,
+    new: &[&NewIndex],
+    dialect: Dialect,
+) -> Vec<Edit> {
+    let text = &file.source.text;
+    let needed: Vec<&str> = ["index", "uniqueIndex"]
+        .into_iter()
+        .filter(|b| new.iter().any(|n| n.unique == (*b == "uniqueIndex")))
+        .collect();
+    let (builders, import) = builder_names(file, dialect, &needed);
+    let builder_for = |unique: bool| {
+        let export = if unique { "uniqueIndex" } else { "index" };
+        let i = needed.iter().position(|n| *n == export).unwrap_or(0);
+        builders[i].clone()
+    };
+    // The file's own habits, from its other tables.
+    let sibling = file.tables.iter().find_map(|t| t.extra.as_ref());
+    let param = decl
+        .extra
+        .as_ref()
+        .or(sibling)
+        .map_or("table".to_string(), |e| e.param.clone());
+    let form = decl
+        .extra
+        .as_ref()
+        .or(sibling)
+        .map_or(ConfigForm::Array, |e| e.form);
+    let mut used_keys: Vec<String> = decl
+        .extra
+        .iter()
+        .flat_map(|e| &e.items)
+        .filter_map(|i| i.key.clone())
+        .collect();
+    let entries: Vec<String> = new
+        .iter()
+        .map(|index| {
+            let columns: Vec<String> = index
+                .columns
+                .iter()
+                .map(|(key, desc)| column_code(&param, key, *desc))
+                .collect();
+            let call = format!(
+                "{}({}).on({})",
+                builder_for(index.unique),
+                serde_json::to_string(&index.name).unwrap_or_default(),
+                columns.join(", ")
+            );
+            match form {
+                ConfigForm::Array => call,
+                ConfigForm::Object => {
+                    let key = object_key(&index.name, &used_keys);
+                    used_keys.push(key.clone());
+                    format!("{key}: {call}")
+                }
+            }
+        })
+        .collect();
+    let mut edits: Vec<Edit> = import.into_iter().collect();
+    match &decl.extra {
+        Some(extra) => {
+            let container = extra.container;
+            let inner = &text[container.start + 1..container.end - 1];
+            let last_item = extra.items.last().map(|i| i.span);
+            match last_item {
+                None => {
+                    let multiline = inner.contains('\n');
+                    let indent = indentation_at(text, container.start);
+                    let content = if multiline || entries.len() > 1 {
+                        let unit = indent_unit(text);
+                        let body: String = entries
+                            .iter()
+                            .map(|e| format!("\n{indent}{unit}{e},"))
+                            .collect();
+                        format!("{body}\n{indent}")
+                    } else {
+                        entries.join(", ")
+                    };
+                    edits.push(Edit::replace(
+                        Span::new(container.start + 1, container.end - 1),
+                        content,
+                    ));
+                }
+                Some(last) => {
+                    let after = &text[last.end..container.end - 1];
+                    let trailing_comma = after.trim_start().starts_with(',');
+                    let multiline = inner.contains('\n');
+                    if multiline {
+                        let indent = indentation_at(text, last.start);
+                        if trailing_comma {
+                            let comma = last.end + after.find(',').unwrap_or(0) + 1;
+                            let body: String =
+                                entries.iter().map(|e| format!("\n{indent}{e},")).collect();
+                            edits.push(Edit::insert(comma, body));
+                        } else {
+                            let body: String =
+                                entries.iter().map(|e| format!(",\n{indent}{e}")).collect();
+                            edits.push(Edit::insert(last.end, body));
+                        }
+                    } else {
+                        let body: String = entries.iter().map(|e| format!(", {e}")).collect();
+                        edits.push(Edit::insert(last.end, body));
+                    }
+                }
+            }
+        }
+        None => {
+            // `}, (table) => [\n  index(...).on(...),\n]` after the columns.
+            let indent = indentation_at(text, decl.columns_span.end.saturating_sub(1));
+            let unit = indent_unit(text);
+            let body: String = entries
+                .iter()
+                .map(|e| format!("\n{indent}{unit}{e},"))
+                .collect();
+            let callback = match form {
+                ConfigForm::Array => format!(", ({param}) => [{body}\n{indent}]"),
+                ConfigForm::Object => format!(", ({param}) => ({{{body}\n{indent}}})"),
+            };
+            edits.push(Edit::insert(decl.columns_span.end, callback));
+        }
+    }
+    edits
+}
+
+/// The file's indentation step, from its first indented line.
+fn indent_unit(text: &str) -> String {
+    text.lines()
+        .map(|l| &l[..l.len() - l.trim_start().len()])
+        .find(|i| !i.is_empty())
+        .map_or("  ".to_string(), |i| {
+            if i.starts_with('\t') {
+                "\t".into()
+            } else {
+                " ".repeat(i.len().min(4))
+            }
+        })
+}
+
+/// An object-form key for an index: its name in camelCase, made unique.
+fn object_key(name: &str, used: &[String]) -> String {
+    let base = super::Casing::CamelCase.apply(name);
+    let base = if is_identifier(&base) {
+        base
+    } else {
+        "index".to_string()
+    };
+    let mut key = base.clone();
+    let mut n = 2;
+    while used.contains(&key) {
+        key = format!("{base}{n}");
+        n += 1;
+    }
+    key
+}
+
+/// Remove an array element or object entry with its comma and, when it
+/// stands on its own line, the line.
+fn remove_item(text: &str, item: Span) -> Edit {
+    let bytes = text.as_bytes();
+    let mut end = item.end;
+    let mut j = end;
+    while j < bytes.len() && (bytes[j] == b' ' || bytes[j] == b'\t') {
+        j += 1;
+    }
+    let line_start = text[..item.start].rfind('\n').map_or(0, |i| i + 1);
+    let own_line = text[line_start..item.start].trim().is_empty();
+    if j < bytes.len() && bytes[j] == b',' {
+        end = j + 1;
+        let rest = &text[end..];
+        let line_rest = rest.find('\n').map_or(rest.len(), |i| i);
+        if own_line && rest[..line_rest].trim().is_empty() {
+            return Edit::replace(Span::new(line_start, end + line_rest + 1), "");
+        }
+        let spaces = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+        return Edit::replace(Span::new(item.start, end + spaces), "");
+    }
+    // The last entry without a trailing comma: take the comma before it.
+    let before = text[..item.start].trim_end();
+    let start = if before.ends_with(',') {
+        before.len() - 1
+    } else {
+        item.start
+    };
+    Edit::replace(Span::new(start, item.end), "")
+}
+
+enum KitChange {
+    Create {
+        mapped: MappedTable,
+        name: String,
+        unique: bool,
+        columns: Vec<(String, bool)>,
+    },
+    Drop {
+        mapped: MappedTable,
+        name: String,
+        /// Whether the snapshot knows the index (a declared one); one made
+        /// by hand-written SQL is not in it.
+        in_snapshot: bool,
+    },
+}
+
+fn quote(dialect: Dialect, name: &str) -> String {
+    match dialect {
+        Dialect::Postgresql => format!("\"{name}\""),
+        Dialect::Mysql | Dialect::Sqlite => format!("`{name}`"),
+    }
+}
+
+/// The table as drizzle-kit writes it in DDL.
+fn table_sql(mapped: &MappedTable) -> String {
+    match (&mapped.schema, mapped.dialect) {
+        (Some(schema), Dialect::Postgresql) => format!(
+            "{}.{}",
+            quote(mapped.dialect, schema),
+            quote(mapped.dialect, &mapped.bare_name)
+        ),
+        _ => quote(mapped.dialect, &mapped.bare_name),
+    }
+}
+
+/// drizzle-kit's DDL for a change (0.30+: no `IF NOT EXISTS`).
+fn statement(change: &KitChange) -> String {
+    match change {
+        KitChange::Create {
+            mapped,
+            name,
+            unique,
+            columns,
+        } => {
+            let d = mapped.dialect;
+            let unique = if *unique { "UNIQUE " } else { "" };
+            let cols: Vec<String> = columns
+                .iter()
+                .map(|(c, desc)| match (d, desc) {
+                    (Dialect::Postgresql, true) => format!("{} DESC NULLS LAST", quote(d, c)),
+                    (_, true) => format!("{} DESC", quote(d, c)),
+                    _ => quote(d, c),
+                })
+                .collect();
+            let using = if d == Dialect::Postgresql {
+                " USING btree"
+            } else {
+                ""
+            };
+            format!(
+                "CREATE {unique}INDEX {} ON {}{using} ({});",
+                quote(d, name),
+                table_sql(mapped),
+                cols.join(",")
+            )
+        }
+        KitChange::Drop { mapped, name, .. } => match (mapped.dialect, &mapped.schema) {
+            (Dialect::Postgresql, Some(schema)) => format!(
+                "DROP INDEX {}.{};",
+                quote(Dialect::Postgresql, schema),
+                quote(Dialect::Postgresql, name)
+            ),
+            (Dialect::Mysql, _) => format!(
+                "DROP INDEX {} ON {};",
+                quote(Dialect::Mysql, name),
+                table_sql(mapped)
+            ),
+            (d, _) => format!("DROP INDEX {};", quote(d, name)),
+        },
+    }
+}
+
+/// The snapshot's entry for a new index, as drizzle-kit serializes it.
+fn snapshot_index(change: &KitChange) -> Option<(String, Value)> {
+    let KitChange::Create {
+        mapped,
+        name,
+        unique,
+        columns,
+    } = change
+    else {
+        return None;
+    };
+    let value = match mapped.dialect {
+        Dialect::Postgresql => json!({
+            "name": name,
+            "columns": columns.iter().map(|(c, desc)| json!({
+                "expression": c,
+                "isExpression": false,
+                "asc": !desc,
+                "nulls": "last",
+            })).collect::<Vec<_>>(),
+            "isUnique": unique,
+            "concurrently": false,
+            "method": "btree",
+            "with": {},
+        }),
+        Dialect::Mysql | Dialect::Sqlite => json!({
+            "name": name,
+            "columns": columns.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>(),
+            "isUnique": unique,
+        }),
+    };
+    Some((name.clone(), value))
+}
+
+fn snapshot_key(mapped: &MappedTable) -> String {
+    match mapped.dialect {
+        Dialect::Postgresql => format!(
+            "{}.{}",
+            mapped.schema.as_deref().unwrap_or("public"),
+            mapped.bare_name
+        ),
+        _ => mapped.bare_name.clone(),
+    }
+}
+
+/// The next migration of a drizzle-kit folder: SQL, journal, snapshot.
+fn migration(kit: &KitFolder, changes: &[KitChange]) -> Result<Vec<FileChange>, String> {
+    let Some(snapshot) = &kit.snapshot else {
+        return Err(
+            "the drizzle-kit folder has no readable snapshot; run `drizzle-kit generate`".into(),
+        );
+    };
+    let last = kit.entries.last();
+    let idx = last.map_or(0, |e| e.idx + 1);
+    if let Some(last) = last
+        && !last.tag.starts_with(&format!("{:04}_", last.idx))
+    {
+        return Err(format!(
+            "migration names like `{}` (a `migrations.prefix` other than `index`) are not written yet; run `drizzle-kit generate`",
+            last.tag
+        ));
+    }
+    let breakpoints = last.is_none_or(|e| e.breakpoints);
+    let statements: Vec<String> = changes.iter().map(statement).collect();
+    let sql = statements.join(if breakpoints {
+        "--> statement-breakpoint\n"
+    } else {
+        "\n"
+    });
+    let slug = match changes {
+        [KitChange::Create { name, .. }] => format!("add_{name}"),
+        [KitChange::Drop { name, .. }] => format!("drop_{name}"),
+        _ => "ixray_indexes".to_string(),
+    };
+    let slug: String = slug
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(60)
+        .collect();
+    let tag = format!("{idx:04}_{slug}");
+    // The migrator applies entries newer than the last applied one, so the
+    // new entry must be later than every earlier `when`.
+    let previous = kit.entries.iter().map(|e| e.when).max().unwrap_or(0);
+    let when = (now_epoch() * 1000).max(previous + 1);
+    // Journal.
+    let mut journal: Value = serde_json::from_str(&kit.journal.text)
+        .map_err(|e| format!("the journal cannot be read: {e}"))?;
+    let version = last.map_or_else(
+        || {
+            snapshot.value["version"]
+                .as_str()
+                .unwrap_or("7")
+                .to_string()
+        },
+        |e| e.version.clone(),
+    );
+    journal["entries"]
+        .as_array_mut()
+        .ok_or("the journal has no entries list")?
+        .push(json!({
+            "idx": idx,
+            "version": version,
+            "when": when,
+            "tag": tag,
+            "breakpoints": breakpoints,
+        }));
+    // Snapshot: the previous one plus the changes, with a new id.
+    let mut next = snapshot.value.clone();
+    let prev_id = snapshot.id().to_string();
+    next["id"] = Value::String(snapshot_id(&prev_id, &sql));
+    next["prevId"] = Value::String(prev_id);
+    for change in changes {
+        let (mapped, name) = match change {
+            KitChange::Create { mapped, name, .. } => (mapped, name),
+            KitChange::Drop {
+                mapped,
+                name,
+                in_snapshot,
+            } => {
+                if !in_snapshot {
+                    continue;
+                }
+                (mapped, name)
+            }
+        };
+        let key = snapshot_key(mapped);
+        let Some(indexes) = next["tables"][&key]["indexes"].as_object_mut() else {
+            return Err(format!(
+                "table `{key}` is not in the newest snapshot; run `drizzle-kit generate` first"
+            ));
+        };
+        match snapshot_index(change) {
+            Some((name, value)) => {
+                indexes.insert(name, value);
+            }
+            None => {
+                indexes.shift_remove(name);
+            }
+        }
+    }
+    let meta = kit.out.join("meta");
+    let trailing = |original: &str| if original.ends_with('\n') { "\n" } else { "" };
+    Ok(vec![
+        FileChange::Create {
+            path: kit.out.join(format!("{tag}.sql")),
+            contents: sql,
+        },
+        FileChange::Create {
+            path: meta.join(format!("{idx:04}_snapshot.json")),
+            contents: format!("{}{}", pretty(&next), trailing(&snapshot.text)),
+        },
+        FileChange::Edit {
+            path: kit.journal.path.clone(),
+            edits: vec![Edit::replace(
+                Span::new(0, kit.journal.text.len()),
+                format!("{}{}", pretty(&journal), trailing(&kit.journal.text)),
+            )],
+        },
+    ])
+}
+
+/// `JSON.stringify(value, null, 2)`.
+fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+/// A version-4-shaped UUID derived from the previous snapshot and the SQL,
+/// so the same fix gives the same files.
+fn snapshot_id(prev: &str, sql: &str) -> String {
+    use md5::{Digest, Md5};
+    let mut bytes: [u8; 16] = Md5::digest(format!("{prev}\n{sql}").as_bytes()).into();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}

@@ -1,0 +1,665 @@
+//! Resolves Drizzle facts from every file into schema tables: table and
+//! column SQL names (creators, `pgSchema`, `casing`), references across
+//! files through imports, the implicit PK/UNIQUE indexes, `relations()` as
+//! logical foreign keys, and the drizzle-kit folder's indexes that the
+//! schema does not declare.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use super::Casing;
+use super::config::DrizzleConfig;
+use super::kit::KitFolder;
+use super::schema::{
+    Builder, ColumnDecl, ColumnRef, Creator, DrizzleFile, ExtraKind, IndexDecl, PartDecl, SqlPiece,
+    SqlText, TableDecl, TableRef,
+};
+use crate::InputError;
+use crate::schema::sql::{self, IndexStatement};
+use crate::schema::{
+    Column, Dialect, ForeignKey, Framework, Index, IndexKey, IndexMethod, IndexOrigin, IndexPart,
+    Table,
+};
+use crate::source::Location;
+
+#[derive(Debug, Default)]
+pub struct Inputs {
+    pub files: Vec<DrizzleFile>,
+    pub configs: Vec<DrizzleConfig>,
+    pub kits: Vec<KitFolder>,
+}
+
+#[derive(Debug, Default)]
+pub struct DrizzleProject {
+    pub files: Vec<DrizzleFile>,
+    pub configs: Vec<DrizzleConfig>,
+    pub kits: Vec<KitFolder>,
+    pub tables: Vec<Table>,
+    /// One entry per schema table, in the same order as `tables`.
+    pub mapped: Vec<MappedTable>,
+}
+
+/// Where a schema table came from, for writing fixes.
+#[derive(Debug, Clone)]
+pub struct MappedTable {
+    /// The SQL name as in the schema (`billing.invoices`).
+    pub name: String,
+    pub schema: Option<String>,
+    /// The SQL name without the schema.
+    pub bare_name: String,
+    pub file: usize,
+    pub decl: usize,
+    pub dialect: Dialect,
+    pub config: Option<usize>,
+    pub kit: Option<usize>,
+    /// Column SQL name → key in code.
+    pub keys: BTreeMap<String, String>,
+}
+
+impl DrizzleProject {
+    pub fn decl(&self, mapped: &MappedTable) -> &TableDecl {
+        &self.files[mapped.file].tables[mapped.decl]
+    }
+
+    /// The mapped table a finding is about: by name, and by file when two
+    /// projects in one checkout share a table name.
+    pub fn mapped_for(&self, table: &str, path: Option<&Path>) -> Option<&MappedTable> {
+        let mut candidates = self.mapped.iter().filter(|m| m.name == table);
+        let first = candidates.next()?;
+        let Some(path) = path else {
+            return Some(first);
+        };
+        std::iter::once(first)
+            .chain(candidates)
+            .find(|m| {
+                self.files[m.file].source.path == path
+                    || m.kit.is_some_and(|k| path.starts_with(&self.kits[k].out))
+            })
+            .or(Some(first))
+    }
+}
+
+/// A table found anywhere: (file, declaration).
+type TableId = (usize, usize);
+
+struct Resolver<'p> {
+    files: &'p [DrizzleFile],
+    by_var: HashMap<&'p str, Vec<TableId>>,
+}
+
+impl<'p> Resolver<'p> {
+    fn new(files: &'p [DrizzleFile]) -> Self {
+        let mut by_var: HashMap<&str, Vec<TableId>> = HashMap::new();
+        for (f, file) in files.iter().enumerate() {
+            for (d, table) in file.tables.iter().enumerate() {
+                by_var.entry(table.var.as_str()).or_default().push((f, d));
+            }
+        }
+        Resolver { files, by_var }
+    }
+
+    /// The table a reference in `file` names (`this` is the table whose
+    /// extra config holds the reference).
+    fn table(&self, file: usize, reference: &TableRef, this: Option<TableId>) -> Option<TableId> {
+        let (local, namespace) = match reference {
+            TableRef::This => return this,
+            TableRef::Var(var) => (var.as_str(), None),
+            TableRef::Namespaced(ns, var) => (var.as_str(), Some(ns.as_str())),
+        };
+        let here = &self.files[file];
+        if namespace.is_none()
+            && let Some(d) = here.tables.iter().position(|t| t.var == local)
+        {
+            return Some((file, d));
+        }
+        let import = here.imports.iter().find(|i| match namespace {
+            Some(ns) => i.local == ns && i.imported.is_none(),
+            None => i.local == local,
+        });
+        let exported = match (import, namespace) {
+            (Some(i), None) => i.imported.as_deref().unwrap_or(local),
+            _ => local,
+        };
+        let candidates = self.by_var.get(exported)?;
+        if candidates.len() == 1 {
+            return Some(candidates[0]);
+        }
+        // Several tables share the variable name: take the one the import
+        // path points at.
+        let import = import?;
+        let target = module_path(&here.source.path, &import.module)?;
+        candidates
+            .iter()
+            .copied()
+            .find(|(f, _)| same_module(&self.files[*f].source.path, &target))
+    }
+}
+
+/// `./users` from `src/db/orders.ts` → `src/db/users` (no extension).
+fn module_path(from: &Path, module: &str) -> Option<PathBuf> {
+    if !module.starts_with('.') {
+        return None;
+    }
+    let dir = from.parent().unwrap_or(Path::new(""));
+    Some(lexical(&dir.join(module)))
+}
+
+fn same_module(file: &Path, target: &Path) -> bool {
+    let file = lexical(file);
+    let stem = file.with_extension("");
+    // `./users.js` in ESM TypeScript names `users.ts`.
+    stem == *target
+        || stem == target.with_extension("")
+        || (file.file_stem().is_some_and(|s| s == "index") && file.parent() == Some(target))
+}
+
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A table's facts after the first pass: names and columns.
+struct Named<'p> {
+    id: TableId,
+    decl: &'p TableDecl,
+    creator: Creator,
+    name: String,
+    schema: Option<String>,
+    bare_name: String,
+    columns: Vec<(&'p ColumnDecl, String)>,
+    config: Option<usize>,
+}
+
+pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DrizzleProject {
+    let Inputs {
+        mut files,
+        mut configs,
+        mut kits,
+    } = inputs;
+    files.sort_by(|a, b| a.source.path.cmp(&b.source.path));
+    configs.sort_by(|a, b| a.path.cmp(&b.path));
+    kits.sort_by(|a, b| a.out.cmp(&b.out));
+    let resolver = Resolver::new(&files);
+    // Runtime casing (`drizzle({ casing })`) when the config has none.
+    let runtime_casing = files.iter().find_map(|f| f.casing);
+    let mut named: Vec<Named> = Vec::new();
+    let mut seen: HashMap<(String, Dialect), PathBuf> = HashMap::new();
+    for (f, file) in files.iter().enumerate() {
+        let config = config_for(&configs, &file.source.path);
+        let casing = config.and_then(|c| configs[c].casing).or(runtime_casing);
+        for (d, decl) in file.tables.iter().enumerate() {
+            let Some(creator) = builder(&files, file, &decl.builder) else {
+                continue;
+            };
+            let bare_name = format!("{}{}{}", creator.prefix, decl.name, creator.suffix);
+            let name = match &creator.schema {
+                Some(s) => format!("{s}.{bare_name}"),
+                None => bare_name.clone(),
+            };
+            if let Some(first) = seen.get(&(name.clone(), creator.dialect))
+                && (config.is_none() || config_for(&configs, first) == config)
+            {
+                errors.push(InputError {
+                    path: file.source.path.clone(),
+                    position: Some(line_col(file, decl.span.start)),
+                    message: format!(
+                        "table `{name}` is declared again (first in {}); this one is skipped",
+                        first.display()
+                    ),
+                });
+                continue;
+            }
+            seen.insert((name.clone(), creator.dialect), file.source.path.clone());
+            let mut columns: Vec<(&ColumnDecl, String)> = Vec::new();
+            for spread in &decl.spreads {
+                if let Some(set) = column_set(&files, f, spread) {
+                    columns.extend(set.iter().map(|c| (c, column_name(c, casing))));
+                }
+            }
+            columns.extend(decl.columns.iter().map(|c| (c, column_name(c, casing))));
+            named.push(Named {
+                id: (f, d),
+                decl,
+                schema: creator.schema.clone(),
+                creator,
+                name,
+                bare_name,
+                columns,
+                config,
+            });
+        }
+    }
+    let index_of: HashMap<TableId, usize> =
+        named.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
+    let column_of = |table: Option<TableId>, key: &str| -> Option<(usize, String)> {
+        let n = *index_of.get(&table?)?;
+        named[n]
+            .columns
+            .iter()
+            .find(|(c, _)| c.key == key)
+            .map(|(_, sql)| (n, sql.clone()))
+    };
+    let mut tables = Vec::new();
+    let mut mapped = Vec::new();
+    for table in &named {
+        let (f, _) = table.id;
+        let file = &files[f];
+        let location = |span| file.source.location(span);
+        let this = Some(table.id);
+        let local_column = |r: &ColumnRef| -> Option<String> {
+            column_of(resolver.table(f, &r.table, this), &r.key)
+                .filter(|(n, _)| named[*n].id == table.id)
+                .map(|(_, sql)| sql)
+        };
+        let mut out = Table {
+            name: table.name.clone(),
+            model: table.decl.var.clone(),
+            framework: Framework::Drizzle,
+            dialect: table.creator.dialect,
+            managed: true,
+            location: Some(location(table.decl.span)),
+            columns: Vec::new(),
+            foreign_keys: Vec::new(),
+            indexes: Vec::new(),
+        };
+        for (column, sql_name) in &table.columns {
+            out.columns.push(Column {
+                name: sql_name.clone(),
+                field: column.key.clone(),
+                primary_key: column.primary_key,
+            });
+            if column.primary_key {
+                let mut index =
+                    Index::new(vec![IndexPart::column(sql_name)], IndexOrigin::PrimaryKey);
+                index.unique = true;
+                index.name = Some(format!("{}_pkey", table.bare_name));
+                index.field = Some(column.key.clone());
+                index.location = Some(location(column.span));
+                out.indexes.push(index);
+            }
+            if let Some(name) = &column.unique {
+                let mut index =
+                    Index::new(vec![IndexPart::column(sql_name)], IndexOrigin::UniqueField);
+                index.unique = true;
+                index.name = Some(
+                    name.clone()
+                        .unwrap_or_else(|| format!("{}_{sql_name}_unique", table.bare_name)),
+                );
+                index.field = Some(column.key.clone());
+                index.location = Some(location(column.span));
+                out.indexes.push(index);
+            }
+            if let Some(target) = &column.references {
+                let resolved = column_of(resolver.table(f, &target.table, this), &target.key);
+                out.foreign_keys.push(ForeignKey {
+                    columns: vec![sql_name.clone()],
+                    ref_table: resolved.as_ref().map(|(n, _)| named[*n].name.clone()),
+                    ref_columns: resolved.map(|(_, c)| vec![c]).unwrap_or_default(),
+                    enforced: true,
+                    field: column.key.clone(),
+                    location: Some(location(column.span)),
+                });
+            }
+        }
+        for item in table.decl.extra.iter().flat_map(|e| &e.items) {
+            let item_location = Some(location(item.span));
+            match &item.kind {
+                ExtraKind::Index(decl) => {
+                    if let Some(mut index) = declared_index(decl, table, &local_column) {
+                        index.location = item_location;
+                        out.indexes.push(index);
+                    }
+                }
+                ExtraKind::PrimaryKey { name, columns } => {
+                    let Some(columns) = columns
+                        .iter()
+                        .map(&local_column)
+                        .collect::<Option<Vec<_>>>()
+                    else {
+                        continue;
+                    };
+                    let mut index = Index::new(
+                        columns.iter().map(IndexPart::column).collect(),
+                        IndexOrigin::PrimaryKey,
+                    );
+                    index.unique = true;
+                    index.name = Some(name.clone().unwrap_or_else(|| {
+                        format!("{}_{}_pk", table.bare_name, columns.join("_"))
+                    }));
+                    index.location = item_location;
+                    for c in &mut out.columns {
+                        c.primary_key |= columns.contains(&c.name);
+                    }
+                    out.indexes.push(index);
+                }
+                ExtraKind::Unique { name, columns } => {
+                    let Some(columns) = columns
+                        .iter()
+                        .map(&local_column)
+                        .collect::<Option<Vec<_>>>()
+                    else {
+                        continue;
+                    };
+                    let mut index = Index::new(
+                        columns.iter().map(IndexPart::column).collect(),
+                        IndexOrigin::UniqueConstraint,
+                    );
+                    index.unique = true;
+                    index.name = Some(name.clone().unwrap_or_else(|| {
+                        format!("{}_{}_unique", table.bare_name, columns.join("_"))
+                    }));
+                    index.location = item_location;
+                    out.indexes.push(index);
+                }
+                ExtraKind::ForeignKey {
+                    name: _,
+                    columns,
+                    foreign,
+                } => {
+                    let Some(local) = columns
+                        .iter()
+                        .map(&local_column)
+                        .collect::<Option<Vec<_>>>()
+                    else {
+                        continue;
+                    };
+                    let targets: Vec<Option<(usize, String)>> = foreign
+                        .iter()
+                        .map(|r| column_of(resolver.table(f, &r.table, this), &r.key))
+                        .collect();
+                    let ref_table = targets
+                        .first()
+                        .and_then(|t| t.as_ref())
+                        .map(|(n, _)| named[*n].name.clone());
+                    out.foreign_keys.push(ForeignKey {
+                        field: columns
+                            .iter()
+                            .map(|c| c.key.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        columns: local,
+                        ref_table,
+                        ref_columns: targets.into_iter().flatten().map(|(_, c)| c).collect(),
+                        enforced: true,
+                        location: item_location,
+                    });
+                }
+                ExtraKind::Other => {}
+            }
+        }
+        let keys = table
+            .columns
+            .iter()
+            .map(|(c, sql)| (sql.clone(), c.key.clone()))
+            .collect();
+        let kit = table.config.and_then(|c| {
+            let out = lexical(&configs[c].out);
+            kits.iter().position(|k| lexical(&k.out) == out)
+        });
+        mapped.push(MappedTable {
+            name: table.name.clone(),
+            schema: table.schema.clone(),
+            bare_name: table.bare_name.clone(),
+            file: f,
+            decl: table.id.1,
+            dialect: table.creator.dialect,
+            config: table.config,
+            kit,
+            keys,
+        });
+        tables.push(out);
+    }
+    // `relations()`: `one(t, { fields, references })` is a foreign key in
+    // the ORM only; without `.references()` the database has no constraint.
+    for (f, file) in files.iter().enumerate() {
+        for relation in &file.relations {
+            let Some(owner) = relation
+                .fields
+                .first()
+                .and_then(|r| resolver.table(f, &r.table, None))
+                .and_then(|id| index_of.get(&id).copied())
+            else {
+                continue;
+            };
+            let Some(columns) = relation
+                .fields
+                .iter()
+                .map(|r| column_of(resolver.table(f, &r.table, None), &r.key).map(|(_, c)| c))
+                .collect::<Option<Vec<_>>>()
+            else {
+                continue;
+            };
+            let target = relation
+                .references
+                .first()
+                .and_then(|r| column_of(resolver.table(f, &r.table, None), &r.key));
+            let table = &mut tables[owner];
+            if table.foreign_keys.iter().any(|fk| fk.columns == columns) {
+                continue;
+            }
+            table.foreign_keys.push(ForeignKey {
+                columns,
+                ref_table: target.as_ref().map(|(n, _)| named[*n].name.clone()),
+                ref_columns: relation
+                    .references
+                    .iter()
+                    .filter_map(|r| column_of(resolver.table(f, &r.table, None), &r.key))
+                    .map(|(_, c)| c)
+                    .collect(),
+                enforced: false,
+                field: relation.field.clone(),
+                location: Some(file.source.location(relation.span)),
+            });
+        }
+    }
+    for (table, map) in tables.iter_mut().zip(&mapped) {
+        if let Some(k) = map.kit {
+            add_kit_indexes(table, map, &kits[k]);
+        }
+    }
+    DrizzleProject {
+        files,
+        configs,
+        kits,
+        tables,
+        mapped,
+    }
+}
+
+fn line_col(file: &DrizzleFile, offset: usize) -> (usize, usize) {
+    let location = file
+        .source
+        .location(crate::source::Span::new(offset, offset));
+    (location.line, location.column)
+}
+
+/// The config whose `schema` names the file; else the nearest config in a
+/// folder above it.
+fn config_for(configs: &[DrizzleConfig], path: &Path) -> Option<usize> {
+    if let Some(i) = configs.iter().position(|c| c.covers(path)) {
+        return Some(i);
+    }
+    let path = lexical(path);
+    configs
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.schema.is_empty() && path.starts_with(lexical(c.dir())))
+        .max_by_key(|(_, c)| c.dir().components().count())
+        .map(|(i, _)| i)
+}
+
+fn builder(files: &[DrizzleFile], file: &DrizzleFile, builder: &Builder) -> Option<Creator> {
+    match builder {
+        Builder::Resolved(creator) => Some(creator.clone()),
+        Builder::Imported(local) => {
+            let import = file.imports.iter().find(|i| &i.local == local)?;
+            let exported = import.imported.as_deref()?;
+            files
+                .iter()
+                .flat_map(|f| &f.creators)
+                .find(|c| c.var == exported)
+                .cloned()
+        }
+    }
+}
+
+fn column_set<'p>(files: &'p [DrizzleFile], file: usize, var: &str) -> Option<&'p [ColumnDecl]> {
+    let local = files[file].column_sets.iter().find(|s| s.var == var);
+    let exported = files[file]
+        .imports
+        .iter()
+        .find(|i| i.local == var)
+        .and_then(|i| i.imported.as_deref())
+        .unwrap_or(var);
+    local
+        .or_else(|| {
+            files
+                .iter()
+                .flat_map(|f| &f.column_sets)
+                .find(|s| s.var == exported)
+        })
+        .map(|s| s.columns.as_slice())
+}
+
+/// A column's SQL name: its builder's argument, else its key with casing.
+fn column_name(column: &ColumnDecl, casing: Option<Casing>) -> String {
+    match (&column.sql_name, casing) {
+        (Some(name), _) => name.clone(),
+        (None, Some(casing)) => casing.apply(&column.key),
+        (None, None) => column.key.clone(),
+    }
+}
+
+fn render(sql: &SqlText, column: &impl Fn(&ColumnRef) -> Option<String>) -> Option<String> {
+    let mut text = String::new();
+    for piece in &sql.pieces {
+        match piece {
+            SqlPiece::Text(t) => text.push_str(t),
+            SqlPiece::Column(r) => text.push_str(&column(r)?),
+        }
+    }
+    Some(text)
+}
+
+fn declared_index(
+    decl: &IndexDecl,
+    table: &Named,
+    column: &impl Fn(&ColumnRef) -> Option<String>,
+) -> Option<Index> {
+    let mut parts = Vec::new();
+    for part in &decl.parts {
+        parts.push(match part {
+            PartDecl::Column {
+                column: r,
+                desc,
+                opclass,
+            } => IndexPart {
+                key: IndexKey::Column(column(r)?),
+                desc: *desc,
+                opclass: opclass.clone(),
+            },
+            PartDecl::Expression(sql) => {
+                let text = render(sql, column)?;
+                sql::index_part(&text).unwrap_or(IndexPart {
+                    key: IndexKey::Expression(text),
+                    desc: false,
+                    opclass: None,
+                })
+            }
+        });
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let mut index = Index::new(parts, IndexOrigin::Declared);
+    index.unique = decl.unique;
+    // drizzle-kit's name for an unnamed index: `<table>_<cols>_index`.
+    index.name = Some(decl.name.clone().unwrap_or_else(|| {
+        let columns: Vec<String> = index
+            .parts
+            .iter()
+            .map(|p| match &p.key {
+                IndexKey::Column(c) => c.clone(),
+                IndexKey::Expression(e) => e.clone(),
+            })
+            .collect();
+        format!("{}_{}_index", table.bare_name, columns.join("_"))
+    }));
+    if let Some(method) = &decl.method {
+        index.method = IndexMethod::parse(method);
+    }
+    // MySQL has no partial indexes; drizzle's mysql-core has no `.where()`.
+    if table.creator.dialect != Dialect::Mysql {
+        index.predicate = decl
+            .predicate
+            .as_ref()
+            .and_then(|p| render(p, column))
+            .map(|text| sql::predicate(&text));
+    }
+    Some(index)
+}
+
+/// Indexes the database has that the schema does not declare: in the
+/// newest snapshot (`drizzle-kit generate` would drop them: drift), or made
+/// by hand-written SQL migrations (the snapshot never sees them).
+fn add_kit_indexes(table: &mut Table, mapped: &MappedTable, kit: &KitFolder) {
+    let declared: Vec<String> = table
+        .indexes
+        .iter()
+        .filter_map(|i| i.name.clone())
+        .collect();
+    let mut from_sql: BTreeMap<String, (Index, Location)> = BTreeMap::new();
+    for migration in &kit.statements {
+        match &migration.statement {
+            IndexStatement::Create(create) if create.table == mapped.bare_name => {
+                let Some(name) = &create.name else { continue };
+                let mut index = Index::new(create.parts.clone(), IndexOrigin::Migration);
+                index.name = Some(name.clone());
+                index.unique = create.unique;
+                index.method = create.method.clone();
+                index.predicate = create.predicate.clone();
+                index.include = create.include.clone();
+                let location = migration.file.location(crate::source::Span::new(0, 0));
+                let location = Location {
+                    line: migration.line,
+                    end_line: migration.line,
+                    ..location
+                };
+                from_sql.insert(name.clone(), (index, location));
+            }
+            IndexStatement::Drop { name } => {
+                from_sql.remove(name);
+            }
+            IndexStatement::Create(_) => {}
+        }
+    }
+    let in_snapshot: Vec<String> = kit
+        .snapshot
+        .as_ref()
+        .map(|s| {
+            s.indexes(mapped.schema.as_deref(), &mapped.bare_name, mapped.dialect)
+                .into_iter()
+                .map(|i| i.name)
+                .collect()
+        })
+        .unwrap_or_default();
+    for (name, (mut index, location)) in from_sql {
+        if declared.contains(&name) {
+            continue;
+        }
+        index.drift = in_snapshot.contains(&name);
+        index.location = Some(location);
+        table.indexes.push(index);
+    }
+}
