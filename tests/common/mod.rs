@@ -122,6 +122,24 @@ pub fn djangoctl(command: &str, project: &Path, db: &str) -> Output {
     harness("djangoctl.py", command, project, db)
 }
 
+pub fn drizzlectl(command: &str, project: &Path, db: &str) -> Output {
+    harness("drizzlectl.py", command, project, db)
+}
+
+/// The Node packages of the repo's lock file (drizzle-kit, typescript),
+/// installed by scripts/test.
+pub fn node_modules_available() -> bool {
+    let dir = std::env::var_os("IXRAY_NODE_MODULES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("node_modules"));
+    dir.join("drizzle-kit").exists() && dir.join("typescript").exists()
+}
+
+/// The FKs the database leaves unindexed after `drizzle-kit migrate`.
+pub fn unindexed_in_drizzle_database(project: &Path, db: &str) -> BTreeSet<(String, Vec<String>)> {
+    unindexed_in_catalog(&drizzlectl("catalog", project, db), db)
+}
+
 pub fn alembicctl(command: &str, project: &Path, db: &str) -> Output {
     harness("alembicctl.py", command, project, db)
 }

@@ -1,4 +1,5 @@
-"""Shared by ixray's database test harnesses (djangoctl.py, alembicctl.py).
+"""Shared by ixray's database test harnesses (djangoctl.py, alembicctl.py,
+drizzlectl.py).
 
 Throwaway databases (a SQLite file in a temp dir, or a PostgreSQL database
 named ixray_<pid>_<random> on IXRAY_PG_HOST / IXRAY_PG_PORT / IXRAY_PG_USER
@@ -16,7 +17,12 @@ The catalog is ONE JSON object:
                   "predicate": str|null, "method": "btree"|...}, ...]}
 
 both lists sorted by table, then columns (then ref_table / name). In
-"columns" an expression key column is null. On SQLite a table whose primary
+"columns" an expression key column is null. On PostgreSQL only the `public`
+schema is read unless the caller asks for every schema (drizzlectl: all but
+the system schemas and the ones it excludes); then "table" and "ref_table"
+of a table outside `public` are qualified, "billing.invoices", and those of
+a `public` table stay bare, so the output for a public-only database is the
+same either way. On SQLite a table whose primary
 key is a single INTEGER column (a rowid alias, which has no entry in
 index_list) gets a pseudo-index named "<rowid>" (unique, primary).
 
@@ -144,12 +150,17 @@ class Database:
 # Catalog readers
 # --------------------------------------------------------------------------
 
+# {where} is a condition on n.nspname (the table's schema), PUBLIC_ONLY or
+# ALL_USER_SCHEMAS (a psycopg query with parameters: % doubled); both queries
+# return the schema names next to the table names.
 PG_FOREIGN_KEYS = """
-SELECT t.relname,
+SELECT n.nspname,
+       t.relname,
        ARRAY(SELECT a.attname
                FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
                JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
               ORDER BY k.ord)::text[],
+       rn.nspname,
        rt.relname,
        ARRAY(SELECT a.attname
                FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
@@ -159,11 +170,13 @@ SELECT t.relname,
   JOIN pg_class t ON t.oid = con.conrelid
   JOIN pg_namespace n ON n.oid = t.relnamespace
   JOIN pg_class rt ON rt.oid = con.confrelid
- WHERE con.contype = 'f' AND n.nspname = 'public'
+  JOIN pg_namespace rn ON rn.oid = rt.relnamespace
+ WHERE con.contype = 'f' AND {where}
 """
 
 PG_INDEXES = """
-SELECT t.relname,
+SELECT n.nspname,
+       t.relname,
        i.relname,
        ARRAY(SELECT CASE WHEN k.attnum = 0 THEN NULL ELSE a.attname::text END
                FROM unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
@@ -179,29 +192,51 @@ SELECT t.relname,
   JOIN pg_class t ON t.oid = ix.indrelid
   JOIN pg_namespace n ON n.oid = t.relnamespace
   JOIN pg_am am ON am.oid = i.relam
- WHERE n.nspname = 'public'
+ WHERE {where}
 """
 
+PUBLIC_ONLY = "n.nspname = 'public'"
+# Every user schema: not pg_catalog, information_schema, pg_toast, pg_temp_N...
+ALL_USER_SCHEMAS = (
+    "n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%%'"
+    " AND NOT (n.nspname = ANY(%(exclude)s))"
+)
 
-def catalog_postgres(dbname: str) -> tuple[list[dict], list[dict]]:
+
+def pg_table_name(schema: str, table: str) -> str:
+    """`table` in `public`, `schema.table` elsewhere."""
+    return table if schema == "public" else f"{schema}.{table}"
+
+
+def catalog_postgres(
+    dbname: str, exclude_schemas: list[str] | None = None
+) -> tuple[list[dict], list[dict]]:
+    """Read the `public` schema, or with `exclude_schemas` (a list, possibly
+    empty) every user schema except those."""
+    if exclude_schemas is None:
+        where, params = PUBLIC_ONLY, None
+    else:
+        where, params = ALL_USER_SCHEMAS, {"exclude": list(exclude_schemas)}
     with pg_connect(dbname) as conn:
         fks = [
             {
-                "table": table,
+                "table": pg_table_name(schema, table),
                 "columns": list(cols),
-                "ref_table": ref_table,
+                "ref_table": pg_table_name(ref_schema, ref_table),
                 "ref_columns": list(ref_cols),
             }
-            for table, cols, ref_table, ref_cols in conn.execute(PG_FOREIGN_KEYS)
+            for schema, table, cols, ref_schema, ref_table, ref_cols in conn.execute(
+                PG_FOREIGN_KEYS.format(where=where), params
+            )
         ]
         indexes = []
-        for table, name, cols, nkey, unique, primary, method, pred in conn.execute(
-            PG_INDEXES
+        for schema, table, name, cols, nkey, unique, primary, method, pred in conn.execute(
+            PG_INDEXES.format(where=where), params
         ):
             cols = list(cols)
             indexes.append(
                 {
-                    "table": table,
+                    "table": pg_table_name(schema, table),
                     "name": name,
                     "columns": cols[:nkey],
                     "include": cols[nkey:],
@@ -377,8 +412,15 @@ def build_catalog(kind: str, fks: list[dict], indexes: list[dict]) -> dict:
     return {"db": kind, "foreign_keys": out_fks, "indexes": indexes}
 
 
-def read_catalog(kind: str, name: str) -> tuple[list[dict], list[dict]]:
-    """(foreign keys, indexes) of the SQLite file / PostgreSQL database `name`."""
+def read_catalog(
+    kind: str, name: str, pg_exclude_schemas: list[str] | None = None
+) -> tuple[list[dict], list[dict]]:
+    """(foreign keys, indexes) of the SQLite file / PostgreSQL database `name`.
+
+    PostgreSQL: only the `public` schema by default; with `pg_exclude_schemas`
+    (a list, possibly empty) every user schema except those, tables outside
+    `public` named `schema.table`.
+    """
     if kind == "sqlite":
         return catalog_sqlite(name)
-    return catalog_postgres(name)
+    return catalog_postgres(name, pg_exclude_schemas)

@@ -1,0 +1,226 @@
+//! Drizzle through the command line, without node or a database: MySQL
+//! semantics (InnoDB indexes enforced FKs, not `relations()`-only ones),
+//! schema-only fixes when there is no drizzle-kit folder, bad files as
+//! diagnostics, and idempotent fixes.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+fn write(dir: &Path, relative: &str, contents: &[u8]) {
+    let path = dir.join(relative);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, contents).unwrap();
+}
+
+fn read(dir: &Path, relative: &str) -> String {
+    std::fs::read_to_string(dir.join(relative)).unwrap()
+}
+
+const MYSQL_SCHEMA: &str = r#"import { relations } from "drizzle-orm";
+import { mysqlTable, int, varchar, index, foreignKey } from "drizzle-orm/mysql-core";
+
+export const accounts = mysqlTable("accounts", {
+  id: int().primaryKey().autoincrement(),
+  region: varchar({ length: 8 }).notNull(),
+});
+
+export const members = mysqlTable("members", {
+  id: int().primaryKey().autoincrement(),
+  accountId: int("account_id").notNull().references(() => accounts.id),
+  invitedBy: int("invited_by"),
+  region: varchar({ length: 8 }).notNull(),
+  homeId: int("home_id").notNull(),
+}, (t) => [
+  index("members_region_home_idx").on(t.region, t.homeId),
+  foreignKey({ columns: [t.homeId, t.region], foreignColumns: [accounts.id, accounts.region] }),
+]);
+
+export const memberRelations = relations(members, ({ one }) => ({
+  account: one(accounts, { fields: [members.accountId], references: [accounts.id] }),
+  inviter: one(members, { fields: [members.invitedBy], references: [members.id] }),
+}));
+"#;
+
+#[test]
+fn mysql_indexes_enforced_foreign_keys_but_not_relations_only_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "src/schema.ts", MYSQL_SCHEMA.as_bytes());
+    let reported = unindexed_by_ixray(dir.path());
+    // `.references()` and `foreignKey()` are constraints: InnoDB builds an
+    // index for each (the composite one because (region, home_id) has the
+    // FK columns in another order). `invitedBy` exists only in relations().
+    assert_eq!(
+        reported.into_iter().collect::<Vec<_>>(),
+        [("members".to_string(), vec!["invited_by".to_string()])]
+    );
+}
+
+#[test]
+fn without_a_kit_folder_only_the_schema_is_edited() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "src/schema.ts", MYSQL_SCHEMA.as_bytes());
+    write(
+        dir.path(),
+        "src/posts.ts",
+        br#"import { pgTable, integer, text } from "drizzle-orm/pg-core";
+import { users } from "./users";
+
+export const posts = pgTable("posts", {
+  id: integer().primaryKey(),
+  authorId: integer("author_id").references(() => users.id),
+  title: text(),
+});
+"#,
+    );
+    write(
+        dir.path(),
+        "src/users.ts",
+        br#"import { pgTable, integer } from "drizzle-orm/pg-core";
+export const users = pgTable("users", { id: integer().primaryKey() });
+"#,
+    );
+    let (code, stdout, stderr) = run_ixray(dir.path(), &["fix", "."]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let posts = read(dir.path(), "src/posts.ts");
+    assert!(
+        posts.starts_with("import { pgTable, integer, text, index } from \"drizzle-orm/pg-core\";"),
+        "{posts}"
+    );
+    assert!(
+        posts.contains(
+            "  title: text(),\n}, (table) => [\n  index(\"posts_author_id_idx\").on(table.authorId),\n]);"
+        ),
+        "{posts}"
+    );
+    let schema = read(dir.path(), "src/schema.ts");
+    assert!(
+        schema.contains(
+            "  foreignKey({ columns: [t.homeId, t.region], foreignColumns: [accounts.id, accounts.region] }),\n  index(\"members_invited_by_idx\").on(t.invitedBy),\n]);"
+        ),
+        "{schema}"
+    );
+    assert!(unindexed_by_ixray(dir.path()).is_empty());
+    let files: Vec<_> = tree_contents(dir.path())
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(
+        files.len(),
+        3,
+        "no migration without a kit folder: {files:?}"
+    );
+    let before = tree_contents(dir.path());
+    let (code, _, stderr) = run_ixray(dir.path(), &["fix", "."]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        tree_contents(dir.path()),
+        before,
+        "a second fix changed files"
+    );
+}
+
+#[test]
+fn object_form_gets_a_keyed_entry_and_casing_names_the_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "drizzle.config.ts",
+        br#"import { defineConfig } from "drizzle-kit";
+export default defineConfig({ dialect: "sqlite", schema: "./db/schema.ts", casing: "snake_case" });
+"#,
+    );
+    write(
+        dir.path(),
+        "db/schema.ts",
+        br#"import { sqliteTable, integer, index as idx } from "drizzle-orm/sqlite-core";
+export const lists = sqliteTable("lists", { id: integer().primaryKey() });
+export const items = sqliteTable("items", {
+  id: integer().primaryKey(),
+  listId: integer().references(() => lists.id),
+  ownerListId: integer().references(() => lists.id),
+}, (t) => ({
+  byOwner: idx("items_owner_list_id_idx").on(t.ownerListId),
+}));
+"#,
+    );
+    let findings = findings(dir.path());
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0]["columns"][0], "list_id");
+    let (code, _, stderr) = run_ixray(dir.path(), &["fix", "."]);
+    assert_eq!(code, 0, "{stderr}");
+    let schema = read(dir.path(), "db/schema.ts");
+    assert!(
+        schema.contains(
+            "  byOwner: idx(\"items_owner_list_id_idx\").on(t.ownerListId),\n  itemsListIdIdx: idx(\"items_list_id_idx\").on(t.listId),\n}));"
+        ),
+        "{schema}"
+    );
+}
+
+#[test]
+fn bad_files_are_reported_and_the_rest_is_still_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "src/schema.ts", MYSQL_SCHEMA.as_bytes());
+    write(
+        dir.path(),
+        "src/broken.ts",
+        b"import { pgTable } from \"drizzle-orm/pg-core\";\nexport const t = pgTable(\"t\", {\n  id: integer(.primaryKey(),\n",
+    );
+    write(
+        dir.path(),
+        "src/latin1.ts",
+        b"// drizzle-orm \xe9t\xe9\nexport const x = 1;\n",
+    );
+    let mut minified = b"import{pgTable as p}from\"drizzle-orm/pg-core\";".to_vec();
+    for i in 0..3000 {
+        minified.extend_from_slice(format!("export const t{i}=p(\"t{i}\",{{id:1}});").as_bytes());
+    }
+    write(dir.path(), "dist/schema.min.js", &minified);
+    write(dir.path(), "drizzle/meta/_journal.json", b"{ not json");
+    let (code, stdout, stderr) = run_ixray(dir.path(), &["check"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    for expected in [
+        "src/broken.ts:2:1: skipped: syntax error",
+        "src/latin1.ts: skipped: not valid UTF-8",
+        "dist/schema.min.js: skipped: looks minified or generated",
+        "drizzle/meta/_journal.json: not a drizzle-kit journal",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
+    }
+    assert!(stdout.contains("`members.invited_by`"), "{stdout}");
+}
+
+#[test]
+fn text_report_of_the_pg_fixture() {
+    let (code, stdout, stderr) = run_ixray(&fixture("drizzle/pg"), &["check"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    insta::assert_snapshot!("pg_text", stdout);
+}
+
+#[test]
+fn json_report_of_the_mysql_fixture() {
+    let (code, stdout, stderr) =
+        run_ixray(&fixture("drizzle/mysql"), &["check", "--format", "json"]);
+    assert_eq!(code, 1, "{stderr}");
+    insta::assert_snapshot!("mysql_json", stdout);
+}
+
+#[test]
+fn fix_diff_of_the_sqlite_fixture() {
+    let dir = copy_fixture("drizzle/sqlite");
+    let output = ixray()
+        .current_dir(dir.path())
+        .env("SOURCE_DATE_EPOCH", "1795270200")
+        .args(["fix", "--diff", "."])
+        .output()
+        .unwrap();
+    assert!(output.status.code().is_some_and(|c| c <= 1));
+    insta::assert_snapshot!("sqlite_fix_diff", String::from_utf8(output.stdout).unwrap());
+}
