@@ -147,17 +147,9 @@ fn read_file(path: &Path) -> FileOutcome {
     if !roles.any() && !revision && !tables {
         return FileOutcome::Skipped;
     }
-    let text = match String::from_utf8(bytes) {
+    let text = match decode(path, bytes) {
         Ok(t) => t,
-        Err(err) => {
-            return FileOutcome::Error(InputError::new(
-                path,
-                format!(
-                    "skipped: not valid UTF-8 (invalid byte at offset {})",
-                    err.utf8_error().valid_up_to()
-                ),
-            ));
-        }
+        Err(err) => return FileOutcome::Error(err),
     };
     let source = SourceFile::new(path.to_path_buf(), text);
     if roles.migration {
@@ -197,22 +189,27 @@ fn read_file(path: &Path) -> FileOutcome {
     FileOutcome::Facts(Box::new(facts))
 }
 
+/// The file's text, or why it cannot be read as UTF-8.
+fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, InputError> {
+    String::from_utf8(bytes).map_err(|err| {
+        InputError::new(
+            path,
+            format!(
+                "skipped: not valid UTF-8 (invalid byte at offset {})",
+                err.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
 /// A TypeScript/JavaScript file: parsed only when it mentions drizzle.
 fn read_script(path: &Path, bytes: Vec<u8>) -> FileOutcome {
     if !drizzle::mentions_drizzle(&bytes) {
         return FileOutcome::Skipped;
     }
-    let text = match String::from_utf8(bytes) {
+    let text = match decode(path, bytes) {
         Ok(t) => t,
-        Err(err) => {
-            return FileOutcome::Error(InputError::new(
-                path,
-                format!(
-                    "skipped: not valid UTF-8 (invalid byte at offset {})",
-                    err.utf8_error().valid_up_to()
-                ),
-            ));
-        }
+        Err(err) => return FileOutcome::Error(err),
     };
     // A bundle (`dist/schema.js`, `*.min.js`) repeats the real schema's
     // tables; reading it would report them twice.

@@ -125,7 +125,7 @@ fn find_config_object<'t>(root: Node<'t>, text: &str) -> Option<Node<'t>> {
 }
 
 /// Drop `.` and resolve `..` lexically.
-fn normalize(path: &Path) -> PathBuf {
+pub(crate) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::Casing;
-use super::config::DrizzleConfig;
+use super::config::{DrizzleConfig, normalize as lexical};
 use super::kit::KitFolder;
 use super::schema::{
     Builder, ColumnDecl, ColumnRef, Creator, DrizzleFile, ExtraKind, IndexDecl, PartDecl, SqlPiece,
@@ -151,22 +151,6 @@ fn same_module(file: &Path, target: &Path) -> bool {
     stem == *target
         || stem == target.with_extension("")
         || (file.file_stem().is_some_and(|s| s == "index") && file.parent() == Some(target))
-}
-
-fn lexical(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// A table's facts after the first pass: names and columns.
@@ -321,7 +305,7 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DrizzleProject {
                         out.indexes.push(index);
                     }
                 }
-                ExtraKind::PrimaryKey { name, columns } => {
+                ExtraKind::PrimaryKey { name, columns } | ExtraKind::Unique { name, columns } => {
                     let Some(columns) = columns
                         .iter()
                         .map(&local_column)
@@ -329,37 +313,23 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DrizzleProject {
                     else {
                         continue;
                     };
-                    let mut index = Index::new(
-                        columns.iter().map(IndexPart::column).collect(),
-                        IndexOrigin::PrimaryKey,
-                    );
+                    // drizzle-kit's names: `<t>_<cols>_pk`, `<t>_<cols>_unique`.
+                    let (origin, suffix) = match item.kind {
+                        ExtraKind::PrimaryKey { .. } => (IndexOrigin::PrimaryKey, "pk"),
+                        _ => (IndexOrigin::UniqueConstraint, "unique"),
+                    };
+                    let mut index =
+                        Index::new(columns.iter().map(IndexPart::column).collect(), origin);
                     index.unique = true;
                     index.name = Some(name.clone().unwrap_or_else(|| {
-                        format!("{}_{}_pk", table.bare_name, columns.join("_"))
+                        format!("{}_{}_{suffix}", table.bare_name, columns.join("_"))
                     }));
                     index.location = item_location;
-                    for c in &mut out.columns {
-                        c.primary_key |= columns.contains(&c.name);
+                    if origin == IndexOrigin::PrimaryKey {
+                        for c in &mut out.columns {
+                            c.primary_key |= columns.contains(&c.name);
+                        }
                     }
-                    out.indexes.push(index);
-                }
-                ExtraKind::Unique { name, columns } => {
-                    let Some(columns) = columns
-                        .iter()
-                        .map(&local_column)
-                        .collect::<Option<Vec<_>>>()
-                    else {
-                        continue;
-                    };
-                    let mut index = Index::new(
-                        columns.iter().map(IndexPart::column).collect(),
-                        IndexOrigin::UniqueConstraint,
-                    );
-                    index.unique = true;
-                    index.name = Some(name.clone().unwrap_or_else(|| {
-                        format!("{}_{}_unique", table.bare_name, columns.join("_"))
-                    }));
-                    index.location = item_location;
                     out.indexes.push(index);
                 }
                 ExtraKind::ForeignKey {
