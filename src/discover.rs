@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use ignore::{WalkBuilder, WalkState};
 
 use crate::InputError;
+use crate::frameworks::typescript;
 
 /// Directories that never hold a project's own models.
 const SKIPPED_DIRS: &[&str] = &[
@@ -20,9 +21,6 @@ const SKIPPED_DIRS: &[&str] = &[
     ".mypy_cache",
     ".git",
 ];
-
-/// File extensions any framework reads.
-const EXTENSIONS: &[&str] = &["py", "ts", "tsx", "mts", "cts", "js", "jsx", "mjs", "cjs"];
 
 /// Configuration files read by name.
 const FILE_NAMES: &[&str] = &["alembic.ini", "_journal.json", "drizzle.config.json"];
@@ -104,7 +102,8 @@ pub fn walk<T: Send>(
 fn has_extension(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
-        .is_some_and(|e| EXTENSIONS.contains(&e))
+        // Python, and the scripts the JavaScript frameworks read.
+        .is_some_and(|e| e == "py" || typescript::EXTENSIONS.contains(&e))
         || path
             .file_name()
             .and_then(|n| n.to_str())

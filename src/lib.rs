@@ -223,7 +223,7 @@ fn read_script(path: &Path, bytes: Vec<u8>) -> FileOutcome {
     }
     let source = SourceFile::new(path.to_path_buf(), text);
     let tree = typescript::parse(path, &source.text);
-    if let Some(error) = python::first_error(&tree) {
+    if let Some(error) = typescript::first_error(&tree) {
         let location = source.location(error.span);
         return FileOutcome::Error(InputError {
             path: path.to_path_buf(),

@@ -6,6 +6,7 @@ pub mod django;
 pub mod drizzle;
 pub mod python;
 pub mod sqlalchemy;
+pub mod syntax;
 pub mod typescript;
 
 use crate::schema::{Framework, Table};
@@ -20,4 +21,17 @@ pub fn suggest_index_name(table: &Table, columns: &[(String, bool)]) -> String {
         }
         Framework::Drizzle => drizzle::emit::index_name(&table.name, columns),
     }
+}
+
+/// Seconds since the epoch: `SOURCE_DATE_EPOCH` when set (reproducible
+/// output), else the clock. Dates in generated migrations come from here.
+pub fn now_epoch() -> u64 {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        })
 }

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use streaming_iterator::StreamingIterator;
 use tree_sitter::{Language, Node, Parser, Query, QueryCursor, Tree};
 
-use crate::source::Span;
+pub use super::syntax::{SyntaxError, first_error, indentation_at, span, text};
 
 pub static LANGUAGE: LazyLock<Language> = LazyLock::new(|| tree_sitter_python::LANGUAGE.into());
 
@@ -29,12 +29,6 @@ thread_local! {
     });
 }
 
-/// A syntax error: where the first ERROR or MISSING node is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyntaxError {
-    pub span: Span,
-}
-
 pub fn parse(text: &str) -> Tree {
     PARSER.with(|parser| {
         parser
@@ -42,28 +36,6 @@ pub fn parse(text: &str) -> Tree {
             .parse(text, None)
             .expect("parsing without a timeout or cancellation always yields a tree")
     })
-}
-
-/// The first error in a tree, if any (any grammar).
-pub fn first_error(tree: &Tree) -> Option<SyntaxError> {
-    let root = tree.root_node();
-    if !root.has_error() {
-        return None;
-    }
-    let mut node = root;
-    'descend: loop {
-        let mut cursor = node.walk();
-        for child in node.children(&mut cursor) {
-            if child.is_error() || child.is_missing() {
-                return Some(SyntaxError { span: span(child) });
-            }
-            if child.has_error() {
-                node = child;
-                continue 'descend;
-            }
-        }
-        return Some(SyntaxError { span: span(node) });
-    }
 }
 
 /// Parse and report whether the text is free of syntax errors.
@@ -101,14 +73,6 @@ pub fn definitions<'t>(tree: &'t Tree, text: &str) -> Definitions<'t> {
         classes,
         assignments,
     }
-}
-
-pub fn span(node: Node) -> Span {
-    Span::new(node.start_byte(), node.end_byte())
-}
-
-pub fn text<'s>(node: Node, source: &'s str) -> &'s str {
-    &source[node.start_byte()..node.end_byte()]
 }
 
 /// The value of a plain string literal (also implicit concatenation);
@@ -310,14 +274,6 @@ pub fn class_assignments<'t>(body: Node<'t>, source: &str) -> Vec<(String, Node<
         }
     }
     out
-}
-
-/// The leading whitespace of the line that holds `offset`.
-pub fn indentation_at(source: &str, offset: usize) -> &str {
-    let line_start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let rest = &source[line_start..];
-    let width = rest.len() - rest.trim_start_matches([' ', '\t']).len();
-    &rest[..width]
 }
 
 /// Render a Python string literal with double quotes.

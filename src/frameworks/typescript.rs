@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use tree_sitter::{Language, Node, Parser, Tree};
 
-use crate::source::Span;
+pub use super::syntax::{SyntaxError, first_error, indentation_at, span, text};
 
 pub static TYPESCRIPT: LazyLock<Language> =
     LazyLock::new(|| tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into());
@@ -59,14 +59,6 @@ pub fn parse(path: &Path, text: &str) -> Tree {
 /// Parse and report whether the text is free of syntax errors.
 pub fn parses_cleanly(path: &Path, text: &str) -> bool {
     !parse(path, text).root_node().has_error()
-}
-
-pub fn span(node: Node) -> Span {
-    Span::new(node.start_byte(), node.end_byte())
-}
-
-pub fn text<'s>(node: Node, source: &'s str) -> &'s str {
-    &source[node.start_byte()..node.end_byte()]
 }
 
 /// The value of a string literal, or of a template literal without
@@ -271,16 +263,6 @@ pub fn is_identifier(name: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$')
         && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '$')
-}
-
-/// The whitespace that starts the line holding `offset`.
-pub fn indentation_at(source: &str, offset: usize) -> &str {
-    let line_start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let rest = &source[line_start..];
-    let end = rest
-        .find(|c: char| c != ' ' && c != '\t')
-        .unwrap_or(rest.len());
-    &rest[..end]
 }
 
 #[cfg(test)]

@@ -78,6 +78,8 @@ from catalog import (  # noqa: E402
     eprint,
     pg_params,
     read_catalog,
+    show,
+    show_on_stderr,
 )
 
 EXIT_OK = 0
@@ -166,19 +168,10 @@ class Run:
         self.err = err
 
     def passthrough(self) -> None:
-        if self.out:
-            sys.stdout.write(self.out)
-            sys.stdout.flush()
-        if self.err:
-            sys.stderr.write(self.err)
-            sys.stderr.flush()
+        show(self.out, self.err)
 
     def to_stderr(self) -> None:
-        if self.out:
-            sys.stderr.write(self.out)
-        if self.err:
-            sys.stderr.write(self.err)
-        sys.stderr.flush()
+        show_on_stderr(self.out, self.err)
 
 
 class Runner:

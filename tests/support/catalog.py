@@ -58,6 +58,25 @@ def eprint(*args: object) -> None:
     print(*args, file=sys.stderr, flush=True)
 
 
+def show(out: str, err: str) -> None:
+    """Pass a finished command's output through, each stream to its own."""
+    if out:
+        sys.stdout.write(out)
+        sys.stdout.flush()
+    if err:
+        sys.stderr.write(err)
+        sys.stderr.flush()
+
+
+def show_on_stderr(out: str, err: str) -> None:
+    """A finished command's output, both streams on stderr (diagnostics)."""
+    if out:
+        sys.stderr.write(out)
+    if err:
+        sys.stderr.write(err)
+    sys.stderr.flush()
+
+
 # --------------------------------------------------------------------------
 # Throwaway databases
 # --------------------------------------------------------------------------

@@ -81,6 +81,8 @@ from catalog import (  # noqa: E402
     eprint,
     pg_params,
     read_catalog,
+    show,
+    show_on_stderr,
 )
 
 EXIT_OK = 0
@@ -170,12 +172,7 @@ class Runner:
 
 
 def passthrough(res: subprocess.CompletedProcess) -> None:
-    if res.stdout:
-        sys.stdout.write(res.stdout)
-        sys.stdout.flush()
-    if res.stderr:
-        sys.stderr.write(res.stderr)
-        sys.stderr.flush()
+    show(res.stdout, res.stderr)
 
 
 # --------------------------------------------------------------------------
@@ -198,11 +195,7 @@ def cmd_catalog(runner: Runner, db: Database, verbose: bool) -> int:
 
 
 def passthrough_to_stderr(res: subprocess.CompletedProcess) -> None:
-    if res.stdout:
-        sys.stderr.write(res.stdout)
-    if res.stderr:
-        sys.stderr.write(res.stderr)
-    sys.stderr.flush()
+    show_on_stderr(res.stdout, res.stderr)
 
 
 def cmd_check(runner: Runner) -> int:

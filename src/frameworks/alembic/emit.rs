@@ -206,19 +206,6 @@ fn message(ops: &[IndexOp]) -> String {
     }
 }
 
-/// Seconds since the epoch: `SOURCE_DATE_EPOCH` when set (reproducible
-/// output), else the clock.
-pub(crate) fn now_epoch() -> u64 {
-    std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs())
-        })
-}
-
 /// (year, month, day, hour, minute, second) in UTC.
 fn civil(epoch: u64) -> (i64, u32, u32, u32, u32, u32) {
     let days = (epoch / 86_400) as i64;
@@ -395,7 +382,7 @@ pub fn new_revision(environment: &Environment, ops: &[IndexOp]) -> Result<FileCh
     let upgrades = upgrade.join("\n");
     let downgrades = downgrade.join("\n");
     let rev = revision_id(&head, &upgrades);
-    let epoch = now_epoch();
+    let epoch = crate::frameworks::now_epoch();
     let date = civil(epoch);
     let values = TemplateValues {
         message: message.clone(),

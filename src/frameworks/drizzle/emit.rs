@@ -13,8 +13,8 @@ use super::core_module;
 use super::kit::KitFolder;
 use super::project::{DrizzleProject, MappedTable};
 use super::schema::{ConfigForm, DrizzleFile, TableDecl};
-use crate::frameworks::alembic::emit::now_epoch;
 use crate::frameworks::django::emit::Unfixable;
+use crate::frameworks::now_epoch;
 use crate::frameworks::typescript::{indentation_at, is_identifier};
 use crate::rules::{Finding, FixIntent};
 use crate::schema::{Dialect, Framework, Index, IndexKey, IndexOrigin};
@@ -34,10 +34,11 @@ pub fn describe_fixes(project: &DrizzleProject, findings: &mut [Finding]) {
         .filter(|f| f.framework == Framework::Drizzle)
     {
         let path = finding.location.as_ref().map(|l| l.path.as_path());
-        let Some(mapped) = project.mapped_for(&finding.table, path) else {
+        let Some(m) = project.mapped_for(&finding.table, path) else {
             continue;
         };
-        let model = &mapped_decl(project, mapped).var;
+        let mapped = &project.mapped[m];
+        let model = &project.decl(mapped).var;
         let kit = mapped.kit.is_some();
         finding.help = match &finding.fix {
             Some(FixIntent::AddIndex(spec)) => {
@@ -87,10 +88,6 @@ pub fn describe_fixes(project: &DrizzleProject, findings: &mut [Finding]) {
     }
 }
 
-fn mapped_decl<'p>(project: &'p DrizzleProject, mapped: &MappedTable) -> &'p TableDecl {
-    project.decl(mapped)
-}
-
 /// An index to write into the schema.
 struct NewIndex {
     name: String,
@@ -124,14 +121,10 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<FileChange>
             reason: reason.to_string(),
         };
         let path = finding.location.as_ref().map(|l| l.path.as_path());
-        let Some(mapped) = project.mapped_for(&finding.table, path) else {
+        let Some(m) = project.mapped_for(&finding.table, path) else {
             continue;
         };
-        let m = project
-            .mapped
-            .iter()
-            .position(|x| std::ptr::eq(x, mapped))
-            .expect("mapped_for returns an element of mapped");
+        let mapped = &project.mapped[m];
         let key_of = |sql: &str| mapped.keys.get(sql).cloned();
         let plan = per_table.entry(m).or_default();
         match fix {
@@ -239,7 +232,7 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<FileChange>
         .filter(|(_, edits)| !edits.is_empty())
         .map(|(f, edits)| FileChange::Edit {
             path: project.files[f].source.path.clone(),
-            edits: merge_inserts(edits),
+            edits,
         })
         .collect();
     for (k, kit_changes) in kit_statements {
@@ -255,25 +248,6 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<FileChange>
         }
     }
     (changes, problems)
-}
-
-/// Several inserts at one offset become one, so none is dropped as an
-/// overlap.
-fn merge_inserts(mut edits: Vec<Edit>) -> Vec<Edit> {
-    edits.sort_by_key(|e| (e.span.start, e.span.end));
-    let mut out: Vec<Edit> = Vec::new();
-    for edit in edits {
-        if let Some(last) = out.last_mut()
-            && last.span.start == last.span.end
-            && edit.span.start == edit.span.end
-            && last.span.start == edit.span.start
-        {
-            last.content.push_str(&edit.content);
-            continue;
-        }
-        out.push(edit);
-    }
-    out
 }
 
 fn plain_columns(index: &Index) -> Option<Vec<(String, bool)>> {

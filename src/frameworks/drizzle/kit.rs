@@ -56,8 +56,8 @@ pub struct Snapshot {
 pub struct MigrationStatement {
     pub file: Arc<SourceFile>,
     pub statement: IndexStatement,
-    /// The line where the statement's index name appears (1-based).
-    pub line: usize,
+    /// The start of the line where the statement's index name appears.
+    pub line_start: usize,
 }
 
 /// One index in the snapshot.
@@ -131,14 +131,14 @@ pub fn read(path: &Path, text: &str, errors: &mut Vec<InputError>) -> Option<Kit
                         IndexStatement::Create(c) => c.name.clone().unwrap_or_default(),
                         IndexStatement::Drop { name } => name.clone(),
                     };
-                    let line = file
+                    let line_start = file
                         .text
                         .find(&name)
-                        .map_or(1, |at| file.lines.line_of(at) + 1);
+                        .map_or(0, |at| file.lines.line_start(file.lines.line_of(at)));
                     statements.push(MigrationStatement {
                         file: file.clone(),
                         statement,
-                        line,
+                        line_start,
                     });
                 }
             }

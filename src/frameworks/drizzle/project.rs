@@ -61,19 +61,22 @@ impl DrizzleProject {
         &self.files[mapped.file].tables[mapped.decl]
     }
 
-    /// The mapped table a finding is about: by name, and by file when two
-    /// projects in one checkout share a table name.
-    pub fn mapped_for(&self, table: &str, path: Option<&Path>) -> Option<&MappedTable> {
-        let mut candidates = self.mapped.iter().filter(|m| m.name == table);
+    /// The position in `mapped` of the table a finding is about: by name,
+    /// and by file when two projects in one checkout share a table name.
+    pub fn mapped_for(&self, table: &str, path: Option<&Path>) -> Option<usize> {
+        let mut candidates = (0..self.mapped.len()).filter(|&m| self.mapped[m].name == table);
         let first = candidates.next()?;
         let Some(path) = path else {
             return Some(first);
         };
         std::iter::once(first)
             .chain(candidates)
-            .find(|m| {
-                self.files[m.file].source.path == path
-                    || m.kit.is_some_and(|k| path.starts_with(&self.kits[k].out))
+            .find(|&m| {
+                let mapped = &self.mapped[m];
+                self.files[mapped.file].source.path == path
+                    || mapped
+                        .kit
+                        .is_some_and(|k| path.starts_with(&self.kits[k].out))
             })
             .or(Some(first))
     }
@@ -600,12 +603,8 @@ fn add_kit_indexes(table: &mut Table, mapped: &MappedTable, kit: &KitFolder) {
                 index.method = create.method.clone();
                 index.predicate = create.predicate.clone();
                 index.include = create.include.clone();
-                let location = migration.file.location(crate::source::Span::new(0, 0));
-                let location = Location {
-                    line: migration.line,
-                    end_line: migration.line,
-                    ..location
-                };
+                let at = migration.line_start;
+                let location = migration.file.location(crate::source::Span::new(at, at));
                 from_sql.insert(name.clone(), (index, location));
             }
             IndexStatement::Drop { name } => {

@@ -301,7 +301,7 @@ pub fn extract(source: Arc<SourceFile>, tree: &Tree) -> DrizzleFile {
             if let Some(table) = read_table(&var, value, *statement, text_, &scope) {
                 tables.push(table);
             } else if value.kind() == "object" {
-                let columns = read_columns(value, text_, &scope);
+                let columns = read_columns(value, text_);
                 if !columns.is_empty() {
                     column_sets.push(ColumnSet { var, columns });
                 }
@@ -639,7 +639,7 @@ fn read_table(
         var: var.to_string(),
         builder,
         name,
-        columns: read_columns(columns_object, source, scope),
+        columns: read_columns(columns_object, source),
         spreads,
         extra,
         span: span(statement),
@@ -648,7 +648,7 @@ fn read_table(
     })
 }
 
-fn read_columns(object: Node, source: &str, scope: &Scope) -> Vec<ColumnDecl> {
+fn read_columns(object: Node, source: &str) -> Vec<ColumnDecl> {
     let mut columns = Vec::new();
     for (key, value, pair) in object_pairs(object, source) {
         let Some(chain) = call_chain(value, source) else {
@@ -685,7 +685,6 @@ fn read_columns(object: Node, source: &str, scope: &Scope) -> Vec<ColumnDecl> {
                 _ => {}
             }
         }
-        let _ = scope;
         columns.push(column);
     }
     columns
@@ -882,26 +881,24 @@ fn index_part(node: Node, source: &str, this: &str, scope: &Scope) -> Option<Par
     let chain = call_chain(node, source)?;
     // The root link is the first modifier on a plain column.
     let column = column_ref(chain[0].object?, source, this)?;
-    let mut part = PartDecl::Column {
-        column,
-        desc: false,
-        opclass: None,
-    };
-    if let PartDecl::Column { desc, opclass, .. } = &mut part {
-        for link in &chain {
-            match link.name {
-                "desc" => *desc = true,
-                "asc" => *desc = false,
-                "op" => {
-                    *opclass = arguments(link.arguments)
-                        .first()
-                        .and_then(|o| string_value(*o, source))
-                }
-                _ => {}
+    let (mut desc, mut opclass) = (false, None);
+    for link in &chain {
+        match link.name {
+            "desc" => desc = true,
+            "asc" => desc = false,
+            "op" => {
+                opclass = arguments(link.arguments)
+                    .first()
+                    .and_then(|o| string_value(*o, source))
             }
+            _ => {}
         }
     }
-    Some(part)
+    Some(PartDecl::Column {
+        column,
+        desc,
+        opclass,
+    })
 }
 
 /// A ``sql`...` `` tagged template.

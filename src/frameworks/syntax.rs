@@ -1,0 +1,51 @@
+//! Tree-sitter helpers that do not depend on the grammar: spans, node
+//! text, the first syntax error, indentation. The Python and TypeScript
+//! modules re-export them.
+
+use tree_sitter::{Node, Tree};
+
+use crate::source::Span;
+
+/// A syntax error: where the first ERROR or MISSING node is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub span: Span,
+}
+
+/// The first error in a tree, if any.
+pub fn first_error(tree: &Tree) -> Option<SyntaxError> {
+    let root = tree.root_node();
+    if !root.has_error() {
+        return None;
+    }
+    let mut node = root;
+    'descend: loop {
+        let mut cursor = node.walk();
+        for child in node.children(&mut cursor) {
+            if child.is_error() || child.is_missing() {
+                return Some(SyntaxError { span: span(child) });
+            }
+            if child.has_error() {
+                node = child;
+                continue 'descend;
+            }
+        }
+        return Some(SyntaxError { span: span(node) });
+    }
+}
+
+pub fn span(node: Node) -> Span {
+    Span::new(node.start_byte(), node.end_byte())
+}
+
+pub fn text<'s>(node: Node, source: &'s str) -> &'s str {
+    &source[node.start_byte()..node.end_byte()]
+}
+
+/// The leading whitespace of the line that holds `offset`.
+pub fn indentation_at(source: &str, offset: usize) -> &str {
+    let line_start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let rest = &source[line_start..];
+    let width = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+    &rest[..width]
+}
