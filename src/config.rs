@@ -15,6 +15,9 @@ pub struct Config {
     pub ignore: Vec<String>,
     /// The database dialect, when settings cannot tell or should be overridden.
     pub dialect: Option<Dialect>,
+    /// Rules about how a migration is written (`non-concurrent-index`)
+    /// look at every migration, not only the ones not merged yet.
+    pub all_migrations: bool,
     /// The file the configuration came from.
     pub path: Option<PathBuf>,
 }
@@ -34,6 +37,8 @@ struct FileConfig {
     #[serde(default)]
     ignore: Vec<String>,
     dialect: Option<String>,
+    #[serde(default)]
+    all_migrations: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,6 +123,7 @@ fn convert(file: FileConfig, path: &Path) -> Result<Config, ConfigError> {
         select: file.select,
         ignore: file.ignore,
         dialect,
+        all_migrations: file.all_migrations,
         path: Some(path.to_path_buf()),
     })
 }

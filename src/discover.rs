@@ -35,14 +35,25 @@ pub fn walk<T: Send>(
     let mut files = Vec::new();
     let mut errors = Vec::new();
     let mut roots = Vec::new();
+    let mut named = Vec::new();
     for path in paths {
         match std::fs::metadata(path) {
-            Ok(meta) if meta.is_file() => {
-                let outcome = visit(path);
-                files.push((path.clone(), outcome));
-            }
+            Ok(meta) if meta.is_file() => named.push(path),
             Ok(_) => roots.push(path.clone()),
             Err(err) => errors.push(InputError::new(path, format!("cannot read path: {err}"))),
+        }
+    }
+    // A file named beside a folder that holds it is read once, by the walk.
+    let canonical_roots: Vec<PathBuf> = roots
+        .iter()
+        .filter_map(|r| std::fs::canonicalize(r).ok())
+        .collect();
+    for path in named {
+        let inside = std::fs::canonicalize(path)
+            .is_ok_and(|p| canonical_roots.iter().any(|r| p.starts_with(r)));
+        if !inside {
+            let outcome = visit(path);
+            files.push((path.clone(), outcome));
         }
     }
     if let Some((first, rest)) = roots.split_first() {

@@ -12,6 +12,7 @@ pub mod report;
 pub mod rules;
 pub mod schema;
 pub mod source;
+pub mod vcs;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -331,6 +332,7 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
             .flat_map(|e| e.builds.iter().cloned())
             .collect(),
     };
+    mark_pending_builds(&mut schema.index_builds, &alchemy, paths, config);
     schema.tables.append(&mut alchemy.tables);
     schema.tables.append(&mut drizzle.tables);
     schema::add_database_implicit_indexes(&mut schema);
@@ -353,6 +355,43 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
         files_read,
         files_parsed,
         timings,
+    }
+}
+
+/// Decide which index builds are in migrations not merged yet. In a git
+/// checkout: files changed since the merge-base with the default branch
+/// (uncommitted and untracked ones included). Elsewhere: the newest
+/// revision of each environment. A migration file named on the command line
+/// always counts, and `all_migrations` makes every build count.
+fn mark_pending_builds(
+    builds: &mut [schema::IndexBuild],
+    alchemy: &sqlalchemy::project::SqlalchemyProject,
+    paths: &[PathBuf],
+    config: &Config,
+) {
+    if config.all_migrations || builds.is_empty() {
+        return;
+    }
+    let named: Vec<PathBuf> = paths
+        .iter()
+        .filter(|p| p.is_file())
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
+    let unmerged: Vec<vcs::Unmerged> = paths.iter().filter_map(|p| vcs::unmerged(p)).collect();
+    for build in builds.iter_mut() {
+        let Some(path) = build.location.as_ref().map(|l| l.path.as_path()) else {
+            continue;
+        };
+        let named_here = std::fs::canonicalize(path).is_ok_and(|p| named.contains(&p));
+        build.pending = named_here
+            || if unmerged.is_empty() {
+                alchemy
+                    .environments
+                    .iter()
+                    .any(|e| e.heads.contains(&build.migration))
+            } else {
+                unmerged.iter().any(|u| u.contains(path))
+            };
     }
 }
 

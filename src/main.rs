@@ -66,6 +66,10 @@ struct Selection {
     /// The database: postgresql, mysql or sqlite (default: from the settings).
     #[arg(long)]
     dialect: Option<String>,
+    /// Check how every migration builds its indexes, not only migrations
+    /// not merged yet (changed since the merge-base with the default branch).
+    #[arg(long)]
+    all_migrations: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -110,6 +114,7 @@ fn load_config(paths: &[PathBuf], selection: Option<&Selection>) -> anyhow::Resu
         if let Some(name) = &selection.dialect {
             config.dialect = Some(parse_dialect(name)?);
         }
+        config.all_migrations |= selection.all_migrations;
     }
     Ok(config)
 }

@@ -4,6 +4,7 @@
 mod duplicate_index;
 mod index_drift;
 mod non_concurrent_index;
+mod redundant_implicit_index;
 mod redundant_index;
 mod unindexed_foreign_key;
 
@@ -53,6 +54,13 @@ pub static RULES: &[Rule] = &[
         summary: "an index made unnecessary by another that starts with the same columns",
         doc: include_str!("../../docs/rules/redundant-index.md"),
         check: redundant_index::check,
+    },
+    Rule {
+        name: "redundant-implicit-index",
+        severity: Severity::Info,
+        summary: "an index the framework adds by itself (Django's foreign key index) that a wider index starting with the same column makes unnecessary",
+        doc: include_str!("../../docs/rules/redundant-implicit-index.md"),
+        check: redundant_implicit_index::check,
     },
     Rule {
         name: "duplicate-index",

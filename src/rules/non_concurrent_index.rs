@@ -9,6 +9,7 @@ use crate::schema::{Dialect, Schema};
 pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
     for build in &schema.index_builds {
         if build.dialect != Dialect::Postgresql
+            || !build.pending
             || build.table_is_new
             || (build.concurrently && build.outside_transaction)
         {
@@ -35,6 +36,16 @@ pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
                 "build it with `postgresql_concurrently=True` inside `with op.get_context().autocommit_block():`",
             )
         };
+        let (message, help) = if build.dialect_assumed {
+            (
+                format!("{message} (PostgreSQL assumed: nothing names the database)"),
+                format!(
+                    "{help}; if the database is not PostgreSQL, set `dialect` in ixray.toml or pass `--dialect`"
+                ),
+            )
+        } else {
+            (message, help.to_string())
+        };
         let model = schema
             .table(&build.table)
             .map_or_else(|| build.table.clone(), |t| t.model.clone());
@@ -51,7 +62,7 @@ pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
             related: Vec::new(),
             suggested_index: None,
             fix: None,
-            help: Some(help.into()),
+            help: Some(help),
         });
     }
 }

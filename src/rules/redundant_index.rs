@@ -8,25 +8,44 @@ use crate::schema::coverage::{Redundancy, redundancy};
 use crate::schema::{IndexOrigin, Schema};
 
 pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
+    // The framework's own FK indexes are `redundant-implicit-index`.
+    report_prefixes(schema, out, "redundant-index", |origin| {
+        origin != IndexOrigin::FrameworkImplicit
+    });
+}
+
+/// Report every index of an origin `wanted` accepts whose key is a leftmost
+/// prefix of another index's key.
+pub(super) fn report_prefixes(
+    schema: &Schema,
+    out: &mut Vec<Finding>,
+    rule: &'static str,
+    wanted: impl Fn(IndexOrigin) -> bool,
+) {
     for table in schema.tables.iter().filter(|t| t.managed) {
         for a in &table.indexes {
             // The database owns InnoDB's FK index; the framework owns locked ones.
-            if a.locked || a.origin == IndexOrigin::DatabaseImplicit {
+            if a.locked || a.origin == IndexOrigin::DatabaseImplicit || !wanted(a.origin) {
                 continue;
             }
-            let Some(b) = table
-                .indexes
-                .iter()
-                .find(|b| !std::ptr::eq(*b, a) && redundancy(a, b) == Some(Redundancy::Prefix))
-            else {
+            let others = || table.indexes.iter().filter(|b| !std::ptr::eq(*b, a));
+            // An index with an exact twin is `duplicate-index`'s, never both.
+            if others().any(|b| redundancy(a, b) == Some(Redundancy::Duplicate)) {
+                continue;
+            }
+            let Some(b) = others().find(|b| redundancy(a, b) == Some(Redundancy::Prefix)) else {
                 continue;
             };
             let mut f = finding(
-                "redundant-index",
+                rule,
                 table,
                 format!(
-                    "index {} on `{}` is redundant: {} {} starts with the same columns",
-                    describe(a),
+                    "{} on `{}` is redundant: {} {} starts with the same columns",
+                    match (&a.field, a.origin) {
+                        (Some(field), IndexOrigin::FrameworkImplicit) =>
+                            format!("the automatic index of `{field}` {}", a.describe()),
+                        _ => format!("index {}", describe(a)),
+                    },
                     table.name,
                     kind_of(b),
                     describe(b),

@@ -71,6 +71,9 @@ pub struct Schema {
 pub struct IndexBuild {
     pub framework: Framework,
     pub dialect: Dialect,
+    /// Nothing said which database the project runs on; `dialect` is the
+    /// default ixray assumed.
+    pub dialect_assumed: bool,
     pub table: String,
     pub index_name: Option<String>,
     pub columns: Vec<String>,
@@ -83,6 +86,9 @@ pub struct IndexBuild {
     /// Runs outside a transaction (Alembic `autocommit_block()`), as
     /// CONCURRENTLY requires.
     pub outside_transaction: bool,
+    /// The migration is not merged yet, so it can still be changed: rules
+    /// about how a migration is written speak only about these.
+    pub pending: bool,
     pub location: Option<Location>,
 }
 

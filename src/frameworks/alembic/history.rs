@@ -28,6 +28,9 @@ pub struct Environment {
     pub revisions: Vec<RevisionFile>,
     pub heads: Vec<String>,
     pub dialect: Dialect,
+    /// Neither the command line, `ixray.toml` nor `alembic.ini` names the
+    /// database; `dialect` is assumed.
+    pub dialect_assumed: bool,
     pub state: State,
     pub builds: Vec<IndexBuild>,
 }
@@ -92,9 +95,8 @@ pub fn build(
     groups
         .into_values()
         .map(|(ini, revisions)| {
-            let dialect = dialect
-                .or(ini.as_ref().and_then(|i| i.dialect))
-                .unwrap_or_default();
+            let known = dialect.or(ini.as_ref().and_then(|i| i.dialect));
+            let dialect = known.unwrap_or_default();
             let (ordered, heads) = order(revisions, errors);
             let versions_dir = heads
                 .first()
@@ -103,13 +105,14 @@ pub fn build(
                 .and_then(|r| r.source.path.parent())
                 .unwrap_or(Path::new(""))
                 .to_path_buf();
-            let (state, builds) = replay(&ordered, dialect);
+            let (state, builds) = replay(&ordered, dialect, known.is_none());
             Environment {
                 ini,
                 versions_dir,
                 revisions: ordered,
                 heads,
                 dialect,
+                dialect_assumed: known.is_none(),
                 state,
                 builds,
             }
@@ -241,7 +244,11 @@ fn order(
 }
 
 /// Run every revision's `upgrade()` against an empty database model.
-fn replay(revisions: &[RevisionFile], dialect: Dialect) -> (State, Vec<IndexBuild>) {
+fn replay(
+    revisions: &[RevisionFile],
+    dialect: Dialect,
+    dialect_assumed: bool,
+) -> (State, Vec<IndexBuild>) {
     let mut state = State::default();
     let mut builds = Vec::new();
     for revision in revisions {
@@ -252,6 +259,7 @@ fn replay(revisions: &[RevisionFile], dialect: Dialect) -> (State, Vec<IndexBuil
             let build = BuildSite {
                 revision: &id,
                 dialect,
+                dialect_assumed,
                 autocommit: operation.autocommit,
                 location: &location,
             };
@@ -426,6 +434,7 @@ fn column_of(column: &ColumnRef) -> Option<String> {
 struct BuildSite<'a> {
     revision: &'a str,
     dialect: Dialect,
+    dialect_assumed: bool,
     autocommit: bool,
     location: &'a Option<crate::source::Location>,
 }
@@ -444,6 +453,7 @@ impl BuildSite<'_> {
         builds.push(IndexBuild {
             framework: Framework::Sqlalchemy,
             dialect: self.dialect,
+            dialect_assumed: self.dialect_assumed,
             table,
             index_name: index.name.clone(),
             columns: column_names(&index),
@@ -451,6 +461,7 @@ impl BuildSite<'_> {
             table_is_new: entry.created_by.as_deref() == Some(self.revision),
             concurrently,
             outside_transaction: self.autocommit,
+            pending: true,
             location: self.location.clone(),
         });
         entry.indexes.push(index);

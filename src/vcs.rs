@@ -1,0 +1,102 @@
+//! What a git checkout has not merged yet: the files changed since the
+//! merge-base with the repository's default branch, plus uncommitted and
+//! untracked files. Rules about how a migration is written use it to speak
+//! only about migrations that can still be changed. Runs `git`; knows
+//! nothing about frameworks.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rustc_hash::FxHashSet;
+
+/// The unmerged files of one checkout, as canonical absolute paths.
+#[derive(Debug, Clone)]
+pub struct Unmerged {
+    /// The ref the checkout is compared with (`origin/main`).
+    pub base_ref: String,
+    files: FxHashSet<PathBuf>,
+}
+
+impl Unmerged {
+    pub fn contains(&self, path: &Path) -> bool {
+        std::fs::canonicalize(path).is_ok_and(|p| self.files.contains(&p))
+    }
+}
+
+/// The unmerged files of the git checkout that holds `path`; `None` when
+/// `path` is not in a git checkout, git is missing, or no default branch
+/// can be found (the caller then falls back to something it can know).
+pub fn unmerged(path: &Path) -> Option<Unmerged> {
+    let dir = if path.is_dir() {
+        path.to_path_buf()
+    } else {
+        path.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf()
+    };
+    let root = PathBuf::from(git(&dir, &["rev-parse", "--show-toplevel"])?);
+    let root = std::fs::canonicalize(&root).unwrap_or(root);
+    let base_ref = default_branch(&root)?;
+    let merge_base = git(&root, &["merge-base", "HEAD", &base_ref])?;
+    let mut files = FxHashSet::default();
+    // Committed since the merge-base, staged and unstaged changes alike.
+    let changed = git(
+        &root,
+        &["diff", "--name-only", "--no-renames", "-z", &merge_base],
+    )?;
+    let untracked = git(&root, &["ls-files", "--others", "--exclude-standard", "-z"])?;
+    for name in changed.split('\0').chain(untracked.split('\0')) {
+        if !name.is_empty() {
+            files.insert(root.join(name));
+        }
+    }
+    Some(Unmerged { base_ref, files })
+}
+
+/// The branch pull requests merge into: what `origin/HEAD` points at, else
+/// the first of `origin/main`, `origin/master`, `main`, `master` that exists.
+fn default_branch(root: &Path) -> Option<String> {
+    if let Some(head) = git(
+        root,
+        &[
+            "symbolic-ref",
+            "--quiet",
+            "--short",
+            "refs/remotes/origin/HEAD",
+        ],
+    ) {
+        return Some(head);
+    }
+    ["origin/main", "origin/master", "main", "master"]
+        .into_iter()
+        .find(|candidate| {
+            git(
+                root,
+                &[
+                    "rev-parse",
+                    "--verify",
+                    "--quiet",
+                    &format!("{candidate}^{{commit}}"),
+                ],
+            )
+            .is_some()
+        })
+        .map(str::to_string)
+}
+
+/// Run git in `dir`; its trimmed stdout when it succeeds.
+fn git(dir: &Path, args: &[&str]) -> Option<String> {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    let text = String::from_utf8(output.stdout).ok()?;
+    Some(text.trim_end_matches('\n').to_string())
+}
