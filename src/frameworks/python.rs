@@ -276,6 +276,165 @@ pub fn class_assignments<'t>(body: Node<'t>, source: &str) -> Vec<(String, Node<
     out
 }
 
+/// A value a simple Python program binds to a name: a string, or a list or
+/// tuple of values. What ixray can evaluate without running the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Str(String),
+    Seq(Vec<Value>),
+}
+
+/// Names bound to values ixray can evaluate: module constants, local
+/// assignments, loop variables. A name bound to something it cannot
+/// evaluate is *unbound* here, so that a later use of it is unknown rather
+/// than stale.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    values: Vec<(String, Option<Value>)>,
+}
+
+impl Scope {
+    pub fn bind(&mut self, name: &str, value: Option<Value>) {
+        self.values.push((name.to_string(), value));
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.values
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.as_ref())
+    }
+
+    /// Bind an assignment or loop target (`x`, `a, b`, `(a, b)`, `[a, b]`)
+    /// to `value`, element-wise for patterns.
+    pub fn bind_target(&mut self, target: Node, value: Option<Value>, source: &str) {
+        match target.kind() {
+            "identifier" => self.bind(text(target, source), value),
+            "pattern_list" | "tuple_pattern" | "list_pattern" | "tuple" | "list" => {
+                let mut cursor = target.walk();
+                let names: Vec<Node> = target.named_children(&mut cursor).collect();
+                let items = match value {
+                    Some(Value::Seq(items)) if items.len() == names.len() => {
+                        items.into_iter().map(Some).collect()
+                    }
+                    _ => vec![None; names.len()],
+                };
+                for (name, item) in names.into_iter().zip(items) {
+                    self.bind_target(name, item, source);
+                }
+            }
+            "parenthesized_expression" => {
+                if let Some(inner) = target.named_child(0) {
+                    self.bind_target(inner, value, source);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Evaluate literals, names, f-strings of known names, `+` of strings
+    /// or sequences, and `op.f("name")`-style wrappers of one string.
+    pub fn eval(&self, node: Node, source: &str) -> Option<Value> {
+        match node.kind() {
+            "string" => {
+                let mut out = String::new();
+                let mut cursor = node.walk();
+                for child in node.children(&mut cursor) {
+                    match child.kind() {
+                        "string_content" => out.push_str(text(child, source)),
+                        "escape_sequence" => out.push_str(&unescape(text(child, source))),
+                        "interpolation" => {
+                            let has_format = {
+                                let mut c = child.walk();
+                                child.named_children(&mut c).any(|n| {
+                                    n.kind() == "format_specifier" || n.kind() == "type_conversion"
+                                })
+                            };
+                            if has_format {
+                                return None;
+                            }
+                            let expression = child.child_by_field_name("expression")?;
+                            out.push_str(&self.string(expression, source)?);
+                        }
+                        _ => {}
+                    }
+                }
+                Some(Value::Str(out))
+            }
+            "concatenated_string" => {
+                let mut out = String::new();
+                let mut cursor = node.walk();
+                for child in node.named_children(&mut cursor) {
+                    out.push_str(&self.string(child, source)?);
+                }
+                Some(Value::Str(out))
+            }
+            "identifier" => self.get(text(node, source)).cloned(),
+            "list" | "tuple" => {
+                let mut cursor = node.walk();
+                node.named_children(&mut cursor)
+                    .filter(|n| n.kind() != "comment")
+                    .map(|n| self.eval(n, source))
+                    .collect::<Option<Vec<_>>>()
+                    .map(Value::Seq)
+            }
+            "parenthesized_expression" => self.eval(node.named_child(0)?, source),
+            "binary_operator" => {
+                let operator = node.child_by_field_name("operator")?;
+                if text(operator, source) != "+" {
+                    return None;
+                }
+                let left = self.eval(node.child_by_field_name("left")?, source)?;
+                let right = self.eval(node.child_by_field_name("right")?, source)?;
+                match (left, right) {
+                    (Value::Str(a), Value::Str(b)) => Some(Value::Str(a + &b)),
+                    (Value::Seq(mut a), Value::Seq(b)) => {
+                        a.extend(b);
+                        Some(Value::Seq(a))
+                    }
+                    _ => None,
+                }
+            }
+            // `op.f("ix_name")`, `conv("uq_name")`: the name as written.
+            "call" => {
+                let name = call_name(node, source)?;
+                if !matches!(last_segment(&name), "f" | "conv") {
+                    return None;
+                }
+                let args = arguments(node, source);
+                match args.positional.as_slice() {
+                    [one] if args.keywords.is_empty() => self.eval(*one, source),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// `eval` when the result is a string.
+    pub fn string(&self, node: Node, source: &str) -> Option<String> {
+        match self.eval(node, source)? {
+            Value::Str(s) => Some(s),
+            Value::Seq(_) => None,
+        }
+    }
+
+    /// `eval` when the result is a sequence of strings.
+    pub fn strings(&self, node: Node, source: &str) -> Option<Vec<String>> {
+        match self.eval(node, source)? {
+            Value::Seq(items) => items
+                .into_iter()
+                .map(|v| match v {
+                    Value::Str(s) => Some(s),
+                    Value::Seq(_) => None,
+                })
+                .collect(),
+            Value::Str(_) => None,
+        }
+    }
+}
+
 /// Render a Python string literal with double quotes.
 pub fn quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
@@ -317,6 +476,52 @@ mod tests {
 
         let broken = parse("class A(:\n    pass\n");
         assert!(first_error(&broken).is_some());
+    }
+
+    #[test]
+    fn scopes_evaluate_constants_f_strings_and_patterns() {
+        let source = "T = \"files\"\nNAMES = [\"a\", f\"ix_{T}_b\"]\nx = (T + \"_x\", NAMES)\ny = f\"{T!r}\"\n";
+        let tree = parse(source);
+        let defs = definitions(&tree, source);
+        let mut scope = Scope::default();
+        let mut results = Vec::new();
+        for assignment in &defs.assignments {
+            let left = assignment.child_by_field_name("left").unwrap();
+            let right = assignment.child_by_field_name("right").unwrap();
+            let value = scope.eval(right, source);
+            results.push(value.clone());
+            scope.bind_target(left, value, source);
+        }
+        let s = |v: &str| Value::Str(v.into());
+        assert_eq!(
+            results,
+            vec![
+                Some(s("files")),
+                Some(Value::Seq(vec![s("a"), s("ix_files_b")])),
+                Some(Value::Seq(vec![
+                    s("files_x"),
+                    Value::Seq(vec![s("a"), s("ix_files_b")])
+                ])),
+                None,
+            ]
+        );
+        let pattern = parse("a, (b, c) = 1\n");
+        let target = pattern
+            .root_node()
+            .named_child(0)
+            .unwrap()
+            .named_child(0)
+            .unwrap()
+            .child_by_field_name("left")
+            .unwrap();
+        scope.bind_target(
+            target,
+            Some(Value::Seq(vec![s("1"), Value::Seq(vec![s("2"), s("3")])])),
+            "a, (b, c) = 1\n",
+        );
+        assert_eq!(scope.get("c"), Some(&s("3")));
+        scope.bind("c", None);
+        assert_eq!(scope.get("c"), None);
     }
 
     #[test]

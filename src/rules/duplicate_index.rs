@@ -7,7 +7,7 @@ use crate::schema::coverage::{Redundancy, duplicate_to_drop, redundancy};
 use crate::schema::{IndexOrigin, Schema};
 
 pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
-    for table in schema.tables.iter().filter(|t| t.managed) {
+    for table in schema.tables.iter().filter(|t| t.checkable()) {
         let indexes = &table.indexes;
         let mut reported: Vec<usize> = Vec::new();
         for (i, first) in indexes.iter().enumerate() {

@@ -6,7 +6,7 @@ use super::{Finding, FixIntent, Related, finding};
 use crate::schema::Schema;
 
 pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
-    for table in schema.tables.iter().filter(|t| t.managed) {
+    for table in schema.tables.iter().filter(|t| t.checkable()) {
         for index in table.indexes.iter().filter(|i| i.drift) {
             let mut f = finding(
                 "index-drift",

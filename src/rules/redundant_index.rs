@@ -22,7 +22,7 @@ pub(super) fn report_prefixes(
     rule: &'static str,
     wanted: impl Fn(IndexOrigin) -> bool,
 ) {
-    for table in schema.tables.iter().filter(|t| t.managed) {
+    for table in schema.tables.iter().filter(|t| t.checkable()) {
         for a in &table.indexes {
             // The database owns InnoDB's FK index; the framework owns locked ones.
             if a.locked || a.origin == IndexOrigin::DatabaseImplicit || !wanted(a.origin) {

@@ -9,7 +9,7 @@ use crate::schema::coverage::covering_index_for;
 use crate::schema::{IndexSpec, Schema, SpecColumn};
 
 pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
-    for table in schema.tables.iter().filter(|t| t.managed) {
+    for table in schema.tables.iter().filter(|t| t.checkable()) {
         let mut seen: Vec<&[String]> = Vec::new();
         for fk in &table.foreign_keys {
             if seen.contains(&fk.columns.as_slice()) {

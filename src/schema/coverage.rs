@@ -138,6 +138,7 @@ mod tests {
             framework: Framework::Django,
             dialect,
             managed: true,
+            unknown_indexes: None,
             location: None,
             columns: vec![],
             foreign_keys: vec![],

@@ -109,10 +109,22 @@ pub struct Table {
     /// False when the framework emits no DDL for the table (Django
     /// `managed = False`): indexes on it are not the framework's to change.
     pub managed: bool,
+    /// Why the table's index set is not fully known (indexes built by code
+    /// ixray cannot read, a migration it cannot evaluate). Rules whose
+    /// answer depends on the index set say nothing about such a table.
+    pub unknown_indexes: Option<String>,
     pub location: Option<Location>,
     pub columns: Vec<Column>,
     pub foreign_keys: Vec<ForeignKey>,
     pub indexes: Vec<Index>,
+}
+
+impl Table {
+    /// The framework owns the table's DDL and ixray knows every index it
+    /// has: rules about its indexes can speak.
+    pub fn checkable(&self) -> bool {
+        self.managed && self.unknown_indexes.is_none()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

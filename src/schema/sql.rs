@@ -7,13 +7,25 @@ use super::{Conjunct, IndexKey, IndexMethod, IndexPart, Predicate};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IndexStatement {
     Create(CreateIndex),
-    Drop { name: String },
+    /// `DROP INDEX [schema.]name`.
+    Drop {
+        name: String,
+        schema: Option<String>,
+    },
+    /// `ALTER INDEX [schema.]from RENAME TO to`.
+    Rename {
+        from: String,
+        to: String,
+        schema: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateIndex {
     pub name: Option<String>,
+    /// The bare table name; its schema, when written, is `schema`.
     pub table: String,
+    pub schema: Option<String>,
     pub unique: bool,
     pub concurrently: bool,
     pub method: IndexMethod,
@@ -177,31 +189,45 @@ impl Cursor {
         false
     }
 
-    /// An identifier, possibly schema-qualified; the schema is dropped.
+    /// The bare name of a possibly schema-qualified identifier.
     fn identifier(&mut self) -> Option<String> {
+        self.qualified_identifier().map(|(_, name)| name)
+    }
+
+    /// `(schema, name)` of `name`, `schema.name`, `"schema"."name"`.
+    fn qualified_identifier(&mut self) -> Option<(Option<String>, String)> {
+        let mut schema = None;
         let mut name = match self.peek()? {
             Token::Word(w) => w.clone(),
             Token::Quoted(q) => q.clone(),
             _ => return None,
         };
         self.at += 1;
-        // `"schema"."table"` tokenizes as Quoted, Other("."), Quoted, and
-        // `schema."table"` as Word("schema."), Quoted.
+        // The parts of a qualified name arrive as Quoted("s"), Word("."),
+        // Quoted("t"); Word("s."), Quoted("t"); or Quoted("s"), Word(".t").
         loop {
-            if matches!(self.peek(), Some(Token::Other(o)) if o == ".") {
-                self.at += 1;
-            } else if !name.ends_with('.') {
-                break;
-            }
             match self.peek() {
-                Some(Token::Word(w)) | Some(Token::Quoted(w)) => {
-                    name = w.clone();
+                Some(Token::Word(w) | Token::Other(w)) if w == "." && !name.ends_with('.') => {
+                    self.at += 1;
+                    name.push('.');
+                }
+                Some(Token::Word(w)) if w.starts_with('.') && !name.ends_with('.') => {
+                    name.push_str(&w.clone());
+                    self.at += 1;
+                    break;
+                }
+                Some(Token::Word(w) | Token::Quoted(w)) if name.ends_with('.') => {
+                    name.push_str(&w.clone());
                     self.at += 1;
                 }
-                _ => return None,
+                _ => break,
             }
         }
-        Some(name.rsplit('.').next().unwrap_or(&name).to_string())
+        if let Some((qualifier, bare)) = name.rsplit_once('.') {
+            schema = Some(qualifier.to_string());
+            name = bare.to_string();
+        }
+        Some((schema, name))
     }
 
     /// Tokens up to the matching `)`, split on top-level commas.
@@ -263,9 +289,20 @@ fn parse_statement(sql: &str) -> Option<IndexStatement> {
         }
         c.keyword("CONCURRENTLY");
         c.keywords(&["IF", "EXISTS"]);
-        return Some(IndexStatement::Drop {
-            name: c.identifier()?,
-        });
+        let (schema, name) = c.qualified_identifier()?;
+        return Some(IndexStatement::Drop { name, schema });
+    }
+    if c.keyword("ALTER") {
+        if !c.keyword("INDEX") {
+            return None;
+        }
+        c.keywords(&["IF", "EXISTS"]);
+        let (schema, from) = c.qualified_identifier()?;
+        if !c.keywords(&["RENAME", "TO"]) {
+            return None;
+        }
+        let to = c.identifier()?;
+        return Some(IndexStatement::Rename { from, to, schema });
     }
     if !c.keyword("CREATE") {
         return None;
@@ -285,7 +322,7 @@ fn parse_statement(sql: &str) -> Option<IndexStatement> {
         return None;
     }
     c.keyword("ONLY");
-    let table = c.identifier()?;
+    let (schema, table) = c.qualified_identifier()?;
     let mut method = IndexMethod::Btree;
     if c.keyword("USING") {
         method = IndexMethod::parse(&c.identifier()?);
@@ -313,6 +350,7 @@ fn parse_statement(sql: &str) -> Option<IndexStatement> {
     Some(IndexStatement::Create(CreateIndex {
         name,
         table,
+        schema,
         unique,
         concurrently,
         method,
@@ -427,7 +465,8 @@ mod tests {
         assert_eq!(
             statements[1],
             IndexStatement::Drop {
-                name: "old_ix".into()
+                name: "old_ix".into(),
+                schema: None
             }
         );
     }
@@ -445,6 +484,34 @@ mod tests {
             panic!()
         };
         assert_eq!(l.parts[0].opclass.as_deref(), Some("varchar_pattern_ops"));
+    }
+
+    #[test]
+    fn schemas_and_renames() {
+        let statements = index_statements(
+            "CREATE INDEX ix ON events.files (uuid); DROP INDEX \"events\".\"ix\"; ALTER INDEX IF EXISTS users.ix_a RENAME TO ix_b",
+        );
+        let IndexStatement::Create(create) = &statements[0] else {
+            panic!()
+        };
+        assert_eq!(
+            (create.schema.as_deref(), create.table.as_str()),
+            (Some("events"), "files")
+        );
+        assert_eq!(
+            statements[1..],
+            [
+                IndexStatement::Drop {
+                    name: "ix".into(),
+                    schema: Some("events".into())
+                },
+                IndexStatement::Rename {
+                    from: "ix_a".into(),
+                    to: "ix_b".into(),
+                    schema: Some("users".into())
+                }
+            ]
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use super::history::Environment;
+use super::revisions::split_qualified;
 use crate::schema::Dialect;
 use crate::source::FileChange;
 
@@ -94,6 +95,7 @@ fn create_call(
             None => repr(c),
         })
         .collect();
+    let (schema, table) = split_qualified(table);
     let mut call = format!(
         "op.create_index(op.f({}), {}, [{}], unique={}",
         repr(name),
@@ -101,6 +103,9 @@ fn create_call(
         columns.join(", "),
         if unique { "True" } else { "False" }
     );
+    if let Some(schema) = schema {
+        call.push_str(&format!(", schema={}", repr(schema)));
+    }
     if let Some(predicate) = predicate {
         let keyword = if dialect == Dialect::Sqlite {
             "sqlite_where"
@@ -117,11 +122,15 @@ fn create_call(
 }
 
 fn drop_call(name: &str, table: &str, dialect: Dialect) -> String {
+    let (schema, table) = split_qualified(table);
     let mut call = format!(
         "op.drop_index(op.f({}), table_name={}",
         repr(name),
         repr(table)
     );
+    if let Some(schema) = schema {
+        call.push_str(&format!(", schema={}", repr(schema)));
+    }
     if dialect == Dialect::Postgresql {
         call.push_str(", postgresql_concurrently=True");
     }

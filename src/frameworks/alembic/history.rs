@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use rustc_hash::FxHashMap;
 
 use super::IniFacts;
-use super::revisions::{OperationKind, RevisionFile};
+use super::revisions::{OperationKind, RevisionFile, qualify, split_qualified};
 use crate::InputError;
 use crate::frameworks::sqlalchemy::{
     self,
@@ -52,7 +52,11 @@ impl Environment {
 /// The database after every revision ran.
 #[derive(Debug, Default)]
 pub struct State {
+    /// By qualified name (`schema.table`, or `table` in the default schema).
     pub tables: BTreeMap<String, TableState>,
+    /// An operation on a table ixray could not name changed the history:
+    /// no table's indexes are certain.
+    pub uncertain: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -62,6 +66,18 @@ pub struct TableState {
     /// Indexes built by `create_index`, `index=True` columns of
     /// `create_table`, or raw SQL, with their origin `Migration`.
     pub indexes: Vec<Index>,
+    /// Why the indexes the history gives this table are not certain (an
+    /// operation whose name or columns ixray could not evaluate).
+    pub uncertain: Option<String>,
+}
+
+impl State {
+    /// Why `table`'s indexes are not certain, if they are not.
+    pub fn uncertainty(&self, table: &str) -> Option<&str> {
+        self.uncertain
+            .as_deref()
+            .or_else(|| self.tables.get(table)?.uncertain.as_deref())
+    }
 }
 
 /// Group revisions into environments, order and check each graph, and
@@ -271,7 +287,7 @@ fn replay(
                 } => {
                     let mut created = TableState {
                         created_by: Some(id.clone()),
-                        indexes: Vec::new(),
+                        ..TableState::default()
                     };
                     // Unique constraints are unique indexes in the database.
                     for column in columns
@@ -287,7 +303,7 @@ fn replay(
                         created.indexes.push(index);
                     }
                     for constraint in constraints {
-                        if let ConstraintDecl::Unique { columns, .. } = constraint {
+                        if let ConstraintDecl::Unique { name, columns, .. } = constraint {
                             let parts: Option<Vec<IndexPart>> = columns
                                 .iter()
                                 .map(|c| match c {
@@ -295,19 +311,29 @@ fn replay(
                                     _ => None,
                                 })
                                 .collect();
-                            if let Some(parts) = parts {
-                                let mut index = Index::new(parts, IndexOrigin::Migration);
-                                index.unique = true;
-                                index.location = location.clone();
-                                created.indexes.push(index);
+                            match parts {
+                                Some(parts) => {
+                                    let mut index = Index::new(parts, IndexOrigin::Migration);
+                                    index.name = name.clone();
+                                    index.unique = true;
+                                    index.location = location.clone();
+                                    created.indexes.push(index);
+                                }
+                                None => {
+                                    created.uncertain = Some(uncertain_at(
+                                        "a unique constraint whose columns ixray cannot read",
+                                        &location,
+                                    ));
+                                }
                             }
                         }
                     }
+                    let (_, bare) = split_qualified(table);
                     for column in columns.iter().filter(|c| c.index == Some(true)) {
                         let name = column.name().to_string();
                         let mut index =
                             Index::new(vec![IndexPart::column(&name)], IndexOrigin::Migration);
-                        index.name = Some(format!("ix_{table}_{name}"));
+                        index.name = Some(format!("ix_{bare}_{name}"));
                         index.unique = column.unique == Some(true);
                         index.location = location.clone();
                         created.indexes.push(index);
@@ -317,19 +343,33 @@ fn replay(
                 OperationKind::DropTable { table } => {
                     state.tables.remove(table);
                 }
+                // Indexes move with their table and keep their names.
                 OperationKind::RenameTable { from, to } => {
                     if let Some(table) = state.tables.remove(from) {
                         state.tables.insert(to.clone(), table);
                     }
                 }
                 OperationKind::AddColumn { .. } => {}
+                // Dropping a column drops every index that uses it.
                 OperationKind::DropColumn { table, column } => {
                     if let Some(table) = state.tables.get_mut(table) {
-                        table.indexes.retain(|i| {
-                            !i.parts
-                                .iter()
-                                .any(|p| p.key == IndexKey::Column(column.clone()))
-                        });
+                        table.indexes.retain(|i| !uses_column(i, column));
+                    }
+                }
+                OperationKind::RenameColumn { table, from, to } => {
+                    if let Some(table) = state.tables.get_mut(table) {
+                        for index in &mut table.indexes {
+                            for part in &mut index.parts {
+                                if part.key == IndexKey::Column(from.clone()) {
+                                    part.key = IndexKey::Column(to.clone());
+                                }
+                            }
+                            for column in &mut index.include {
+                                if column == from {
+                                    *column = to.clone();
+                                }
+                            }
+                        }
                     }
                 }
                 OperationKind::CreateIndex {
@@ -358,9 +398,17 @@ fn replay(
                     sqlalchemy::apply_dialect_options(&mut index, options, dialect, column_of);
                     build.record(&mut state, &mut builds, table.clone(), index, *concurrently);
                 }
-                OperationKind::DropIndex { name, table }
-                | OperationKind::DropConstraint { name, table } => {
-                    drop_index(&mut state, name, table.as_deref());
+                OperationKind::DropIndex {
+                    name,
+                    table,
+                    schema,
+                }
+                | OperationKind::DropConstraint {
+                    name,
+                    table,
+                    schema,
+                } => {
+                    drop_index(&mut state, name, table.as_deref(), schema.as_deref());
                 }
                 OperationKind::CreateUnique {
                     name,
@@ -385,12 +433,7 @@ fn replay(
                     for statement in index_statements(sql) {
                         match statement {
                             IndexStatement::Create(create) => {
-                                let table = create
-                                    .table
-                                    .rsplit('.')
-                                    .next()
-                                    .unwrap_or(&create.table)
-                                    .to_string();
+                                let table = qualify(create.schema.as_deref(), &create.table);
                                 let mut index = Index::new(create.parts, IndexOrigin::Migration);
                                 index.name = create.name.clone();
                                 index.unique = create.unique;
@@ -406,10 +449,30 @@ fn replay(
                                     create.concurrently,
                                 );
                             }
-                            IndexStatement::Drop { name } => {
-                                let name = name.rsplit('.').next().unwrap_or(&name).to_string();
-                                drop_index(&mut state, &name, None);
+                            IndexStatement::Drop { name, schema } => {
+                                drop_index(&mut state, &name, None, schema.as_deref());
                             }
+                            IndexStatement::Rename { from, to, schema } => {
+                                for (_, table) in tables_in_schema(&mut state, schema.as_deref()) {
+                                    for index in &mut table.indexes {
+                                        if index.name.as_deref() == Some(from.as_str()) {
+                                            index.name = Some(to.clone());
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                OperationKind::Unknown { table, what } => {
+                    let reason = uncertain_at(what, &location);
+                    match table {
+                        Some(table) => {
+                            let entry = state.tables.entry(table.clone()).or_default();
+                            entry.uncertain.get_or_insert(reason);
+                        }
+                        None => {
+                            state.uncertain.get_or_insert(reason);
                         }
                     }
                 }
@@ -417,6 +480,43 @@ fn replay(
         }
     }
     (state, builds)
+}
+
+/// "what (path:line)" for an uncertainty.
+fn uncertain_at(what: &str, location: &Option<crate::source::Location>) -> String {
+    match location {
+        Some(l) => format!("{what} ({}:{})", l.path.display(), l.line),
+        None => what.to_string(),
+    }
+}
+
+/// Whether an index uses `column`: as a key part, inside an expression or
+/// predicate, or as an INCLUDE column.
+fn uses_column(index: &Index, column: &str) -> bool {
+    let mentions = |sql: &str| {
+        sql.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .any(|word| word == column)
+    };
+    index.parts.iter().any(|p| match &p.key {
+        IndexKey::Column(c) => c == column,
+        IndexKey::Expression(e) => mentions(e),
+    }) || index.include.iter().any(|c| c == column)
+        || index
+            .predicate
+            .as_ref()
+            .is_some_and(|p| mentions(&p.to_string()))
+}
+
+/// The tables of one schema (`None`: the default schema).
+fn tables_in_schema<'s>(
+    state: &'s mut State,
+    schema: Option<&'s str>,
+) -> impl Iterator<Item = (&'s String, &'s mut TableState)> {
+    let schema = schema.filter(|s| *s != "public");
+    state
+        .tables
+        .iter_mut()
+        .filter(move |(name, _)| split_qualified(name).0 == schema)
 }
 
 /// A plain column named in a revision (`"col"`, `t.c.col`); `None` for an
@@ -479,14 +579,20 @@ fn column_names(index: &Index) -> Vec<String> {
         .collect()
 }
 
-fn drop_index(state: &mut State, name: &str, table: Option<&str>) {
-    for (table_name, table_state) in state.tables.iter_mut() {
-        if table.is_some_and(|t| t != table_name) {
-            continue;
+/// Drop an index or constraint by name: from `table` when given, else from
+/// every table of its schema (index names are unique per schema).
+fn drop_index(state: &mut State, name: &str, table: Option<&str>, schema: Option<&str>) {
+    match table {
+        Some(table) => {
+            if let Some(table) = state.tables.get_mut(table) {
+                table.indexes.retain(|i| i.name.as_deref() != Some(name));
+            }
         }
-        table_state
-            .indexes
-            .retain(|i| i.name.as_deref() != Some(name));
+        None => {
+            for (_, table) in tables_in_schema(state, schema) {
+                table.indexes.retain(|i| i.name.as_deref() != Some(name));
+            }
+        }
     }
 }
 

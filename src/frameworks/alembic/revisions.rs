@@ -2,13 +2,14 @@
 //! of `upgrade()` that decide which tables and indexes exist. `downgrade()`
 //! is never replayed.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tree_sitter::Node;
 
 use crate::frameworks::python as py;
 use crate::frameworks::sqlalchemy::models::{
-    ColumnDecl, ConstraintDecl, DialectOptions, IndexPartDecl, call_is, dialect_options,
+    ColumnDecl, ColumnRef, ConstraintDecl, DialectOptions, IndexPartDecl, call_is, dialect_options,
     index_part, read_column, read_constraint,
 };
 use crate::source::{SourceFile, Span};
@@ -35,6 +36,9 @@ pub struct Operation {
     pub autocommit: bool,
 }
 
+/// Table names are qualified by their schema when the revision gives one
+/// (`"events.files"`), so that tables of the same name in different schemas
+/// stay apart.
 #[derive(Debug, Clone)]
 pub enum OperationKind {
     CreateTable {
@@ -57,6 +61,12 @@ pub enum OperationKind {
         table: String,
         column: String,
     },
+    /// `op.alter_column(table, column, new_column_name=...)`.
+    RenameColumn {
+        table: String,
+        from: String,
+        to: String,
+    },
     CreateIndex {
         name: Option<String>,
         table: String,
@@ -65,9 +75,12 @@ pub enum OperationKind {
         options: DialectOptions,
         concurrently: bool,
     },
+    /// Index and constraint names are unique per schema, so a drop without
+    /// a table looks in its schema (`None`: the default one).
     DropIndex {
         name: String,
         table: Option<String>,
+        schema: Option<String>,
     },
     /// `op.create_unique_constraint(name, table, columns)`: backed by a
     /// unique index.
@@ -80,11 +93,36 @@ pub enum OperationKind {
     DropConstraint {
         name: String,
         table: Option<String>,
+        schema: Option<String>,
     },
     /// `op.execute("...")` with SQL text.
     Execute {
         sql: String,
     },
+    /// An operation that can change tables or indexes whose arguments ixray
+    /// cannot evaluate (a name computed at run time). The table's history
+    /// (every table's, when the table is unknown too) is then uncertain.
+    Unknown {
+        table: Option<String>,
+        what: String,
+    },
+}
+
+/// `schema.table`, or `table` in the default schema (`public` is the
+/// default schema of PostgreSQL).
+pub fn qualify(schema: Option<&str>, table: &str) -> String {
+    match schema {
+        Some(schema) if !schema.is_empty() && schema != "public" => format!("{schema}.{table}"),
+        _ => table.to_string(),
+    }
+}
+
+/// The schema of a qualified name, and the bare name.
+pub fn split_qualified(name: &str) -> (Option<&str>, &str) {
+    match name.rsplit_once('.') {
+        Some((schema, table)) => (Some(schema), table),
+        None => (None, name),
+    }
 }
 
 /// Whether a file's bytes look like an Alembic revision.
@@ -107,6 +145,20 @@ pub fn extract(source: Arc<SourceFile>, tree: &tree_sitter::Tree) -> RevisionFil
         has_upgrade: false,
     };
     let root = tree.root_node();
+    let mut cursor = root.walk();
+    // Module-level constants (`INDEX_NAME = "ix_…"`) as they stand when
+    // `upgrade()` runs: after every module-level statement.
+    let mut module = Context::default();
+    for statement in root.named_children(&mut cursor) {
+        if statement.kind() == "expression_statement"
+            && let Some(assignment) = statement.named_child(0)
+            && assignment.kind() == "assignment"
+        {
+            module.assign(assignment, text);
+        } else if statement.kind() == "import_from_statement" {
+            bind_imported_constants(statement, text, &source.path, &mut module.scope);
+        }
+    }
     let mut cursor = root.walk();
     for statement in root.named_children(&mut cursor) {
         match statement.kind() {
@@ -146,7 +198,7 @@ pub fn extract(source: Arc<SourceFile>, tree: &tree_sitter::Tree) -> RevisionFil
                     && let Some(body) = statement.child_by_field_name("body")
                 {
                     file.has_upgrade = true;
-                    let mut context = Context::default();
+                    let mut context = module.clone();
                     read_block(body, text, &mut context, &mut file.operations);
                 }
             }
@@ -159,24 +211,144 @@ pub fn extract(source: Arc<SourceFile>, tree: &tree_sitter::Tree) -> RevisionFil
 #[derive(Debug, Clone, Default)]
 struct Context {
     autocommit: bool,
-    /// `with op.batch_alter_table("t") as batch_op:`: (alias, table).
+    /// `with op.batch_alter_table("t") as batch_op:`: (alias, qualified table).
     batches: Vec<(String, String)>,
+    /// Constants, local assignments and loop variables.
+    scope: py::Scope,
 }
+
+impl Context {
+    /// `name = value`: bind what can be evaluated, unbind the rest.
+    fn assign(&mut self, assignment: Node, text: &str) {
+        if let (Some(left), Some(right)) = (
+            assignment.child_by_field_name("left"),
+            assignment.child_by_field_name("right"),
+        ) {
+            let value = self.scope.eval(right, text);
+            self.scope.bind_target(left, value, text);
+        }
+    }
+}
+
+/// `from pkg.sql import CREATE_FN` where the module is a file of the
+/// project: bind the constants it defines at module level (SQL kept in a
+/// shared module is common in long histories). The module is found from
+/// the revision's folder upwards; only its own literals are evaluated.
+fn bind_imported_constants(statement: Node, text: &str, revision: &Path, scope: &mut py::Scope) {
+    let Some(module) = statement.child_by_field_name("module_name") else {
+        return;
+    };
+    let module = py::text(module, text);
+    let mut names = Vec::new();
+    let mut cursor = statement.walk();
+    for child in statement.children_by_field_name("name", &mut cursor) {
+        match child.kind() {
+            "dotted_name" => {
+                let name = py::text(child, text).to_string();
+                names.push((name.clone(), name));
+            }
+            "aliased_import" => {
+                if let (Some(name), Some(alias)) = (
+                    child.child_by_field_name("name"),
+                    child.child_by_field_name("alias"),
+                ) {
+                    names.push((py::text(name, text).into(), py::text(alias, text).into()));
+                }
+            }
+            _ => {}
+        }
+    }
+    // Only names that look like constants, so that ordinary imports cost
+    // no file reads.
+    names.retain(|(name, _)| {
+        name.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    });
+    if names.is_empty() {
+        return;
+    }
+    let Some(path) = module_file(module, revision) else {
+        return;
+    };
+    let Ok(source) = std::fs::read_to_string(&path) else {
+        return;
+    };
+    if source.len() > 1 << 20 {
+        return;
+    }
+    let tree = py::parse(&source);
+    let mut constants = py::Scope::default();
+    let mut cursor = tree.root_node().walk();
+    for statement in tree.root_node().named_children(&mut cursor) {
+        if statement.kind() == "expression_statement"
+            && let Some(assignment) = statement.named_child(0)
+            && assignment.kind() == "assignment"
+            && let (Some(left), Some(right)) = (
+                assignment.child_by_field_name("left"),
+                assignment.child_by_field_name("right"),
+            )
+        {
+            let value = constants.eval(right, &source);
+            constants.bind_target(left, value, &source);
+        }
+    }
+    for (name, alias) in names {
+        if let Some(value) = constants.get(&name) {
+            scope.bind(&alias, Some(value.clone()));
+        }
+    }
+}
+
+/// The file of a module named in an import, relative (`.sql`) to the
+/// revision's folder, or absolute (`pkg.sql`) from any folder above it.
+fn module_file(module: &str, revision: &Path) -> Option<PathBuf> {
+    let dots = module.chars().take_while(|c| *c == '.').count();
+    let relative: PathBuf = module[dots..]
+        .split('.')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let candidates = |base: &Path| {
+        [
+            base.join(&relative).with_extension("py"),
+            base.join(&relative).join("__init__.py"),
+        ]
+    };
+    let folder = revision.parent()?;
+    if dots > 0 {
+        let base = folder.ancestors().nth(dots - 1)?;
+        return candidates(base).into_iter().find(|p| p.is_file());
+    }
+    folder
+        .ancestors()
+        .take(12)
+        .flat_map(candidates)
+        .find(|p| p.is_file())
+}
+
+/// Loops over more values than this are not unrolled (their operations
+/// become unknown instead).
+const MAX_UNROLLED: usize = 256;
 
 fn read_block(block: Node, text: &str, context: &mut Context, out: &mut Vec<Operation>) {
     let mut cursor = block.walk();
     for statement in block.named_children(&mut cursor) {
         match statement.kind() {
             "expression_statement" => {
-                if let Some(call) = statement.named_child(0)
-                    && call.kind() == "call"
-                    && let Some(kind) = read_operation(call, text, context)
-                {
-                    out.push(Operation {
-                        kind,
-                        span: py::span(call),
-                        autocommit: context.autocommit,
-                    });
+                let Some(expression) = statement.named_child(0) else {
+                    continue;
+                };
+                match expression.kind() {
+                    "assignment" => context.assign(expression, text),
+                    "call" => {
+                        if let Some(kind) = read_operation(expression, text, context) {
+                            out.push(Operation {
+                                kind,
+                                span: py::span(expression),
+                                autocommit: context.autocommit,
+                            });
+                        }
+                    }
+                    _ => {}
                 }
             }
             "with_statement" => {
@@ -205,22 +377,72 @@ fn read_block(block: Node, text: &str, context: &mut Context, out: &mut Vec<Oper
                         {
                             inner.autocommit = true;
                         } else if py::last_segment(&name) == "batch_alter_table"
-                            && let Some(table) = py::arguments(expr, text)
-                                .positional
-                                .first()
-                                .and_then(|t| py::string_value(*t, text))
                             && let Some(alias) = alias
                         {
-                            inner.batches.push((alias, table));
+                            let args = py::arguments(expr, text);
+                            let schema = args
+                                .keyword("schema")
+                                .and_then(|s| context.scope.string(s, text));
+                            let table = args
+                                .positional
+                                .first()
+                                .and_then(|t| context.scope.string(*t, text))
+                                .or_else(|| {
+                                    args.keyword("table_name")
+                                        .and_then(|t| context.scope.string(t, text))
+                                });
+                            match table {
+                                Some(table) => inner
+                                    .batches
+                                    .push((alias, qualify(schema.as_deref(), &table))),
+                                None => out.push(Operation {
+                                    kind: OperationKind::Unknown {
+                                        table: None,
+                                        what: "batch_alter_table on a table name ixray cannot evaluate".into(),
+                                    },
+                                    span: py::span(expr),
+                                    autocommit: context.autocommit,
+                                }),
+                            }
                         }
                     }
                 }
                 if let Some(body) = statement.child_by_field_name("body") {
                     read_block(body, text, &mut inner, out);
                 }
+                context.scope = inner.scope;
+            }
+            // `for name in INDEXES:` runs its body once per value; a loop
+            // over something ixray cannot evaluate runs it once with the
+            // loop variable unknown.
+            "for_statement" => {
+                let (Some(left), Some(right), Some(body)) = (
+                    statement.child_by_field_name("left"),
+                    statement.child_by_field_name("right"),
+                    statement.child_by_field_name("body"),
+                ) else {
+                    continue;
+                };
+                match context.scope.eval(right, text) {
+                    Some(py::Value::Seq(items)) if items.len() <= MAX_UNROLLED => {
+                        for item in items {
+                            context.scope.bind_target(left, Some(item), text);
+                            read_block(body, text, context, out);
+                        }
+                    }
+                    _ => {
+                        context.scope.bind_target(left, None, text);
+                        read_block(body, text, context, out);
+                    }
+                }
+                if let Some(alternative) = statement.child_by_field_name("alternative")
+                    && let Some(body) = alternative.child_by_field_name("body")
+                {
+                    read_block(body, text, context, out);
+                }
             }
             // Both branches of a dialect check may run somewhere.
-            "if_statement" | "for_statement" | "try_statement" => {
+            "if_statement" | "try_statement" | "while_statement" => {
                 let mut inner = statement.walk();
                 for child in statement.named_children(&mut inner) {
                     match child.kind() {
@@ -242,6 +464,22 @@ fn read_block(block: Node, text: &str, context: &mut Context, out: &mut Vec<Oper
     }
 }
 
+/// Methods of `op` (and `batch_op`) that change tables, columns or indexes.
+const SCHEMA_METHODS: &[&str] = &[
+    "create_table",
+    "drop_table",
+    "rename_table",
+    "add_column",
+    "drop_column",
+    "alter_column",
+    "create_index",
+    "drop_index",
+    "create_unique_constraint",
+    "drop_constraint",
+    "create_primary_key",
+    "execute",
+];
+
 fn read_operation(call: Node, text: &str, context: &Context) -> Option<OperationKind> {
     let function = call.child_by_field_name("function")?;
     if function.kind() != "attribute" {
@@ -254,18 +492,145 @@ fn read_operation(call: Node, text: &str, context: &Context) -> Option<Operation
         .iter()
         .find(|(alias, _)| alias == object)
         .map(|(_, table)| table.clone());
-    if object != "op" && batch_table.is_none() {
+    if (object != "op" && batch_table.is_none()) || !SCHEMA_METHODS.contains(&method) {
         return None;
     }
     let args = py::arguments(call, text);
-    let string_at = |i: usize| args.positional.get(i).and_then(|n| name_value(*n, text));
-    let keyword_string = |k: &str| args.keyword(k).and_then(|n| name_value(n, text));
+    // Type and nullability changes keep every index.
+    if method == "alter_column" && args.keyword("new_column_name").is_none() {
+        return None;
+    }
+    let scope = &context.scope;
+    let schema = args.keyword("schema").and_then(|n| scope.string(n, text));
     // In a batch block the table argument is implied, so positions shift.
     let shift = usize::from(batch_table.is_none());
-    let table_arg = |i: usize| batch_table.clone().or_else(|| string_at(i));
+    if let Some(known) = read_known(
+        method,
+        &args,
+        text,
+        scope,
+        &batch_table,
+        schema.as_deref(),
+        shift,
+    ) {
+        return Some(known);
+    }
+    if method == "execute" && !execute_may_change_indexes(call, text) {
+        // Raw SQL that cannot be read is only a problem when it looks like
+        // DDL; data migrations (`UPDATE …`) are common and harmless.
+        return None;
+    }
+    let table_position = match method {
+        "create_index"
+        | "drop_index"
+        | "create_unique_constraint"
+        | "drop_constraint"
+        | "create_primary_key" => 1,
+        _ => 0,
+    };
+    let table = batch_table.or_else(|| {
+        (method != "execute")
+            .then(|| {
+                args.positional
+                    .get(table_position)
+                    .and_then(|n| scope.string(*n, text))
+                    .or_else(|| {
+                        args.keyword("table_name")
+                            .and_then(|n| scope.string(n, text))
+                    })
+            })
+            .flatten()
+            .map(|t| qualify(schema.as_deref(), &t))
+    });
+    Some(OperationKind::Unknown {
+        table,
+        what: format!("`{object}.{method}(…)` with arguments ixray cannot evaluate"),
+    })
+}
+
+/// An `op.execute(...)` ixray cannot evaluate: true when the parts it can
+/// read mention DDL that could touch indexes, or it can read nothing.
+fn execute_may_change_indexes(call: Node, text: &str) -> bool {
+    let Some(argument) = py::arguments(call, text).positional.first().copied() else {
+        return false;
+    };
+    // SQLAlchemy DDL elements that never touch an index.
+    if [
+        "CreateSchema",
+        "DropSchema",
+        "CreateSequence",
+        "DropSequence",
+    ]
+    .iter()
+    .any(|element| call_is(argument, text, element))
+    {
+        return false;
+    }
+    let argument = if call_is(argument, text, "text") {
+        match py::arguments(argument, text).positional.first() {
+            Some(inner) => *inner,
+            None => return false,
+        }
+    } else {
+        argument
+    };
+    // The literal parts of an f-string or concatenation.
+    let mut literal = String::new();
+    let mut stack = vec![argument];
+    while let Some(node) = stack.pop() {
+        if node.kind() == "string_content" {
+            literal.push_str(py::text(node, text));
+            literal.push(' ');
+        }
+        let mut cursor = node.walk();
+        stack.extend(node.children(&mut cursor));
+    }
+    if literal.trim().is_empty() {
+        // `op.execute(statement)` built elsewhere: not knowable.
+        return true;
+    }
+    let upper = literal.to_ascii_uppercase();
+    [
+        "INDEX",
+        "CONSTRAINT",
+        "UNIQUE",
+        "PRIMARY KEY",
+        "DROP TABLE",
+        "RENAME",
+        "DROP COLUMN",
+    ]
+    .iter()
+    .any(|k| upper.contains(k))
+}
+
+/// The operation, when every argument that decides it can be evaluated.
+fn read_known(
+    method: &str,
+    args: &py::Arguments,
+    text: &str,
+    scope: &py::Scope,
+    batch_table: &Option<String>,
+    schema: Option<&str>,
+    shift: usize,
+) -> Option<OperationKind> {
+    let string_at = |i: usize| args.positional.get(i).and_then(|n| scope.string(*n, text));
+    let keyword_string = |k: &str| args.keyword(k).and_then(|n| scope.string(n, text));
+    let table_arg = |i: usize| {
+        batch_table
+            .clone()
+            .or_else(|| string_at(i).map(|t| qualify(schema, &t)))
+    };
+    // A name that is written as `None` is absent; anything else must be known.
+    let optional_name = |node: Option<Node>| -> Option<Option<String>> {
+        match node {
+            None => Some(None),
+            Some(n) if n.kind() == "none" => Some(None),
+            Some(n) => scope.string(n, text).map(Some),
+        }
+    };
     Some(match method {
         "create_table" => {
-            let table = string_at(0)?;
+            let table = qualify(schema, &string_at(0)?);
             let mut columns = Vec::new();
             let mut constraints = Vec::new();
             for arg in args.positional.iter().skip(1) {
@@ -273,7 +638,7 @@ fn read_operation(call: Node, text: &str, context: &Context) -> Option<Operation
                     let name = py::arguments(*arg, text)
                         .positional
                         .first()
-                        .and_then(|n| py::string_value(*n, text))?;
+                        .and_then(|n| scope.string(*n, text))?;
                     if let Some(column) = read_column(&name, *arg, *arg, text) {
                         columns.push(column);
                     }
@@ -288,18 +653,21 @@ fn read_operation(call: Node, text: &str, context: &Context) -> Option<Operation
             }
         }
         "drop_table" => OperationKind::DropTable {
-            table: string_at(0)?,
+            table: qualify(
+                schema,
+                &string_at(0).or_else(|| keyword_string("table_name"))?,
+            ),
         },
         "rename_table" => OperationKind::RenameTable {
-            from: string_at(0)?,
-            to: string_at(1)?,
+            from: qualify(schema, &string_at(0)?),
+            to: qualify(schema, &string_at(1)?),
         },
         "add_column" => {
             let column_call = *args.positional.get(shift)?;
             let name = py::arguments(column_call, text)
                 .positional
                 .first()
-                .and_then(|n| py::string_value(*n, text))?;
+                .and_then(|n| scope.string(*n, text))?;
             OperationKind::AddColumn {
                 table: table_arg(0)?,
                 column: read_column(&name, column_call, column_call, text)?,
@@ -309,19 +677,57 @@ fn read_operation(call: Node, text: &str, context: &Context) -> Option<Operation
             table: table_arg(0)?,
             column: string_at(shift)?,
         },
+        "alter_column" => OperationKind::RenameColumn {
+            table: table_arg(0)?,
+            from: string_at(shift).or_else(|| keyword_string("column_name"))?,
+            to: keyword_string("new_column_name")?,
+        },
         "create_index" => {
-            let columns = *args.positional.get(1 + shift)?;
-            let parts = match py::sequence_items(columns) {
-                Some(items) => items.into_iter().map(|n| index_part(n, text)).collect(),
-                None => vec![index_part(columns, text)],
+            let columns = args
+                .positional
+                .get(1 + shift)
+                .copied()
+                .or_else(|| args.keyword("columns"))?;
+            let parts = match scope.strings(columns, text) {
+                Some(names) => names
+                    .into_iter()
+                    .map(|name| IndexPartDecl {
+                        column: ColumnRef::Key(name),
+                        desc: false,
+                    })
+                    .collect(),
+                None => {
+                    let items = py::sequence_items(columns).unwrap_or_else(|| vec![columns]);
+                    let mut parts = Vec::new();
+                    for item in items {
+                        // A bare name is a constant here, not a column.
+                        if item.kind() == "identifier" {
+                            parts.push(IndexPartDecl {
+                                column: ColumnRef::Key(scope.string(item, text)?),
+                                desc: false,
+                            });
+                        } else {
+                            parts.push(index_part(item, text));
+                        }
+                    }
+                    parts
+                }
             };
-            let options = dialect_options(&args, text);
+            let options = dialect_options(args, text);
             OperationKind::CreateIndex {
-                name: string_at(0),
+                name: optional_name(
+                    args.positional
+                        .first()
+                        .copied()
+                        .or_else(|| args.keyword("index_name")),
+                )?,
                 table: if batch_table.is_some() {
                     batch_table.clone()?
                 } else {
-                    string_at(1).or_else(|| keyword_string("table_name"))?
+                    qualify(
+                        schema,
+                        &string_at(1).or_else(|| keyword_string("table_name"))?,
+                    )
                 },
                 parts,
                 unique: args.keyword("unique").and_then(py::bool_value) == Some(true),
@@ -333,33 +739,43 @@ fn read_operation(call: Node, text: &str, context: &Context) -> Option<Operation
             }
         }
         "drop_index" => OperationKind::DropIndex {
-            name: string_at(0)?,
-            table: batch_table
-                .clone()
-                .or_else(|| string_at(1))
-                .or_else(|| keyword_string("table_name")),
+            name: string_at(0).or_else(|| keyword_string("index_name"))?,
+            table: batch_table.clone().or_else(|| {
+                string_at(1)
+                    .or_else(|| keyword_string("table_name"))
+                    .map(|t| qualify(schema, &t))
+            }),
+            schema: schema.map(str::to_string),
         },
         "create_unique_constraint" => OperationKind::CreateUnique {
-            name: string_at(0),
+            name: optional_name(args.positional.first().copied())?,
             table: table_arg(1)?,
-            columns: py::string_list(*args.positional.get(1 + shift)?, text)?,
+            columns: scope.strings(*args.positional.get(1 + shift)?, text)?,
         },
         "drop_constraint" => OperationKind::DropConstraint {
-            name: string_at(0)?,
-            table: batch_table
-                .clone()
-                .or_else(|| string_at(1))
-                .or_else(|| keyword_string("table_name")),
+            name: string_at(0).or_else(|| keyword_string("constraint_name"))?,
+            table: batch_table.clone().or_else(|| {
+                string_at(1)
+                    .or_else(|| keyword_string("table_name"))
+                    .map(|t| qualify(schema, &t))
+            }),
+            schema: schema.map(str::to_string),
+        },
+        // A new primary key is a unique index in the database.
+        "create_primary_key" => OperationKind::CreateUnique {
+            name: optional_name(args.positional.first().copied())?,
+            table: table_arg(1)?,
+            columns: scope.strings(*args.positional.get(1 + shift)?, text)?,
         },
         "execute" => {
             let sql_node = *args.positional.first()?;
-            let sql = py::string_value(sql_node, text).or_else(|| {
+            let sql = scope.string(sql_node, text).or_else(|| {
                 call_is(sql_node, text, "text")
                     .then(|| {
                         py::arguments(sql_node, text)
                             .positional
                             .first()
-                            .and_then(|a| py::string_value(*a, text))
+                            .and_then(|a| scope.string(*a, text))
                     })
                     .flatten()
             })?;
@@ -367,23 +783,6 @@ fn read_operation(call: Node, text: &str, context: &Context) -> Option<Operation
         }
         _ => return None,
     })
-}
-
-/// A name argument: a string, or `op.f("name")` (a convention-made name
-/// that is used as is).
-fn name_value(node: Node, text: &str) -> Option<String> {
-    if let Some(value) = py::string_value(node, text) {
-        return Some(value);
-    }
-    if node.kind() == "call"
-        && py::call_name(node, text).is_some_and(|n| n == "op.f" || n.ends_with(".f") || n == "f")
-    {
-        return py::arguments(node, text)
-            .positional
-            .first()
-            .and_then(|a| py::string_value(*a, text));
-    }
-    None
 }
 
 #[cfg(test)]
@@ -446,7 +845,7 @@ def downgrade() -> None:
                     name.as_deref().unwrap_or("-"),
                     o.autocommit
                 ),
-                OperationKind::DropIndex { name, table } => {
+                OperationKind::DropIndex { name, table, .. } => {
                     format!("drop_index {name} {}", table.as_deref().unwrap_or("-"))
                 }
                 OperationKind::Execute { sql } => format!("execute {sql}"),

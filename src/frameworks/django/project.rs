@@ -553,6 +553,7 @@ impl<'a> TableBuilder<'a> {
             framework: Framework::Django,
             dialect: self.dialect,
             managed: model.managed,
+            unknown_indexes: None,
             location: Some(self.location(model.file, class.span)),
             columns: Vec::new(),
             foreign_keys: Vec::new(),
@@ -897,6 +898,7 @@ impl<'a> TableBuilder<'a> {
             framework: Framework::Django,
             dialect: self.dialect,
             managed: owner_model.managed,
+            unknown_indexes: None,
             location: Some(location.clone()),
             columns: ["id", &from, &to]
                 .iter()
@@ -1143,8 +1145,14 @@ fn add_migration_indexes(
                         };
                         live.insert(key, (sequence, create.table.clone(), built));
                     }
-                    IndexStatement::Drop { name } => {
+                    IndexStatement::Drop { name, .. } => {
                         live.remove(name);
+                    }
+                    IndexStatement::Rename { from, to, .. } => {
+                        if let Some((order, table, mut index)) = live.remove(from) {
+                            index.name = Some(to.clone());
+                            live.insert(to.clone(), (order, table, index));
+                        }
                     }
                 },
             }

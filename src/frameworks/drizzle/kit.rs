@@ -129,7 +129,8 @@ pub fn read(path: &Path, text: &str, errors: &mut Vec<InputError>) -> Option<Kit
                 for statement in index_statements(&file.text) {
                     let name = match &statement {
                         IndexStatement::Create(c) => c.name.clone().unwrap_or_default(),
-                        IndexStatement::Drop { name } => name.clone(),
+                        IndexStatement::Drop { name, .. }
+                        | IndexStatement::Rename { from: name, .. } => name.clone(),
                     };
                     let line_start = file
                         .text

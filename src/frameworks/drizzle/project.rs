@@ -255,6 +255,7 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DrizzleProject {
             framework: Framework::Drizzle,
             dialect: table.creator.dialect,
             managed: true,
+            unknown_indexes: None,
             location: Some(location(table.decl.span)),
             columns: Vec::new(),
             foreign_keys: Vec::new(),
@@ -607,8 +608,14 @@ fn add_kit_indexes(table: &mut Table, mapped: &MappedTable, kit: &KitFolder) {
                 let location = migration.file.location(crate::source::Span::new(at, at));
                 from_sql.insert(name.clone(), (index, location));
             }
-            IndexStatement::Drop { name } => {
+            IndexStatement::Drop { name, .. } => {
                 from_sql.remove(name);
+            }
+            IndexStatement::Rename { from, to, .. } => {
+                if let Some((mut index, location)) = from_sql.remove(from) {
+                    index.name = Some(to.clone());
+                    from_sql.insert(to.clone(), (index, location));
+                }
             }
             IndexStatement::Create(_) => {}
         }

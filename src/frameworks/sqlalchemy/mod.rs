@@ -17,7 +17,11 @@ use models::{ColumnRef, Convention, DialectOptions, PredicateDecl};
 /// (query code, sessions) is not enough.
 pub fn declares_tables(bytes: &[u8]) -> bool {
     let has = |needle: &[u8]| memmem::find(bytes, needle).is_some();
-    (has(b"mapped_column(") || has(b"Column(") || has(b"__tablename__") || has(b"Table("))
+    (has(b"mapped_column(")
+        || has(b"Column(")
+        || has(b"__tablename__")
+        || has(b"Table(")
+        || has(b".naming_convention ="))
         && (has(b"sqlalchemy") || has(b"db.Model") || has(b"__tablename__"))
 }
 

@@ -24,6 +24,9 @@ pub struct ModelsFile {
     pub metadata_vars: Vec<MetadataVar>,
     /// Module-level dict literals that look like naming conventions.
     pub convention_vars: Vec<(String, Convention)>,
+    /// `db.Model.metadata.naming_convention = ...` after the fact: the
+    /// carrier's first name and the convention it gets.
+    pub convention_overrides: Vec<(String, ConventionRef)>,
     /// `index=True` appears in a column of this module.
     pub uses_index_flag: bool,
 }
@@ -237,6 +240,7 @@ pub struct IndexDecl {
 pub enum ConstraintDecl {
     Index(IndexDecl),
     Unique {
+        name: Option<String>,
         columns: Vec<ColumnRef>,
         span: Span,
     },
@@ -271,6 +275,10 @@ pub struct TableArgs {
     /// The end of the last non-dict item of a tuple.
     pub last_item_end: Option<usize>,
     pub schema: Option<String>,
+    /// What ixray could not read (a helper call, a starred expression, a
+    /// computed value): it may add indexes, so the table's declared index
+    /// set is unknown.
+    pub unreadable: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -297,6 +305,7 @@ pub fn extract(source: Arc<SourceFile>, tree: &tree_sitter::Tree) -> ModelsFile 
         indexes: Vec::new(),
         metadata_vars: Vec::new(),
         convention_vars: Vec::new(),
+        convention_overrides: Vec::new(),
         uses_index_flag: text.contains("index=True"),
     };
     for class in defs.classes {
@@ -415,6 +424,19 @@ fn read_module_assignment(assignment: Node, text: &str, file: &mut ModelsFile) {
     ) else {
         return;
     };
+    if left.kind() == "attribute"
+        && let Some(target) = py::dotted_name(left, text)
+        && let Some(carrier) = target.strip_suffix(".naming_convention")
+    {
+        let carrier = carrier.split('.').next().unwrap_or(carrier).to_string();
+        let convention = if right.kind() == "dictionary" {
+            ConventionRef::Inline(convention_literal(right, text).unwrap_or_default())
+        } else {
+            py::dotted_name(right, text).map_or(ConventionRef::Default, ConventionRef::Name)
+        };
+        file.convention_overrides.push((carrier, convention));
+        return;
+    }
     if left.kind() != "identifier" {
         return;
     }
@@ -735,6 +757,14 @@ fn read_declared_attr(statement: Node, text: &str, decl: &mut ClassDecl) {
         "__table_args__" => {
             let mut args = read_table_args(returned, text);
             args.form = ArgsForm::Opaque;
+            // Anything before the `return` (conditions, a list built up)
+            // can change what it returns.
+            if args.unreadable.is_none() && !single_return(function) {
+                args.unreadable = Some(format!(
+                    "`__table_args__` computed by the `declared_attr` of `{}`",
+                    decl.name
+                ));
+            }
             decl.table_args = Some(args);
         }
         _ if returned.kind() == "call" => {
@@ -744,6 +774,23 @@ fn read_declared_attr(statement: Node, text: &str, decl: &mut ClassDecl) {
         }
         _ => {}
     }
+}
+
+/// The function body is one `return` statement (a docstring aside).
+fn single_return(function: Node) -> bool {
+    let Some(body) = function.child_by_field_name("body") else {
+        return false;
+    };
+    let mut cursor = body.walk();
+    let statements: Vec<Node> = body
+        .named_children(&mut cursor)
+        .filter(|s| s.kind() != "comment")
+        .filter(|s| {
+            !(s.kind() == "expression_statement"
+                && s.named_child(0).is_some_and(|n| n.kind() == "string"))
+        })
+        .collect();
+    matches!(statements.as_slice(), [only] if only.kind() == "return_statement")
 }
 
 /// The expression of a function's single `return`.
@@ -1050,6 +1097,9 @@ pub(crate) fn read_constraint(call: Node, text: &str) -> Option<ConstraintDecl> 
     match callee.as_str() {
         "Index" => read_index(call, text).map(ConstraintDecl::Index),
         "UniqueConstraint" => Some(ConstraintDecl::Unique {
+            name: args
+                .keyword("name")
+                .and_then(|n| py::Scope::default().string(n, text)),
             columns: refs(&args.positional),
             span: py::span(call),
         }),
@@ -1083,6 +1133,7 @@ fn read_table_args(value: Node, text: &str) -> TableArgs {
         dict: None,
         last_item_end: None,
         schema: None,
+        unreadable: None,
     };
     let schema_of = |dict: Node| {
         py::dict_pairs(dict, text)
@@ -1100,6 +1151,16 @@ fn read_table_args(value: Node, text: &str) -> TableArgs {
         || (value.kind() == "parenthesized_expression"
             && value.named_child(0).is_some_and(|n| n.kind() == "call"));
     let Some(items) = py::sequence_items(value) else {
+        args.unreadable = Some(format!(
+            "`__table_args__ = {}`",
+            short(py::text(value, text))
+        ));
+        // `helper(cls, schema="events")`: the schema at least is known.
+        if value.kind() == "call" {
+            args.schema = py::arguments(value, text)
+                .keyword("schema")
+                .and_then(|s| py::string_value(s, text));
+        }
         return args;
     };
     if is_tuple {
@@ -1117,9 +1178,34 @@ fn read_table_args(value: Node, text: &str) -> TableArgs {
         args.last_item_end = Some(item.end_byte());
         if let Some(constraint) = read_constraint(item, text) {
             args.items.push(constraint);
+        } else if !last_call_name(item, text).is_some_and(|n| NO_INDEX_ITEMS.contains(&n.as_str()))
+            && args.unreadable.is_none()
+        {
+            args.unreadable = Some(format!(
+                "`{}` in `__table_args__`",
+                short(py::text(item, text))
+            ));
         }
     }
     args
+}
+
+/// `__table_args__` items that never create an index.
+const NO_INDEX_ITEMS: &[&str] = &[
+    "CheckConstraint",
+    "ExcludeConstraint",
+    "Computed",
+    "Identity",
+];
+
+/// Code shortened for a message.
+fn short(code: &str) -> String {
+    let code = code.split_whitespace().collect::<Vec<_>>().join(" ");
+    if code.chars().count() > 60 {
+        format!("{}…", code.chars().take(59).collect::<String>())
+    } else {
+        code
+    }
 }
 
 fn read_table(call: Node, text: &str) -> Option<TableDecl> {

@@ -10,11 +10,12 @@ use rustc_hash::FxHashMap;
 
 use super::models::{
     CarrierKind, ClassDecl, ColumnDecl, ColumnRef, ConstraintDecl, Convention, ConventionRef,
-    FkRef, IndexDecl, ModelsFile,
+    FkRef, IndexDecl, MetadataVar, ModelsFile, TableArgs,
 };
 use super::{NameColumns, apply_dialect_options, index_name};
 use crate::InputError;
 use crate::frameworks::alembic::history::{self, Environment};
+use crate::frameworks::alembic::revisions::{qualify, split_qualified};
 use crate::frameworks::alembic::{IniFacts, revisions::RevisionFile};
 use crate::schema::{
     Column, Dialect, ForeignKey, Framework, Index, IndexKey, IndexOrigin, IndexPart, Table,
@@ -104,7 +105,10 @@ pub struct ResolvedColumn {
 
 #[derive(Debug, Clone)]
 pub struct MappedTable {
+    /// The bare SQL name (naming conventions use it).
     pub name: String,
+    /// `__table_args__ = {"schema": ...}`, `Table(..., schema=...)`.
+    pub schema: Option<String>,
     pub model: String,
     pub source: TableSource,
     pub convention: Convention,
@@ -117,6 +121,12 @@ pub struct MappedTable {
 }
 
 impl MappedTable {
+    /// `schema.table`, or the bare name in the default schema: the name the
+    /// schema graph and the migration history use.
+    pub fn qualified(&self) -> String {
+        qualify(self.schema.as_deref(), &self.name)
+    }
+
     pub fn column_by_key(&self, key: &str) -> Option<&ResolvedColumn> {
         self.columns
             .iter()
@@ -134,7 +144,7 @@ impl MappedTable {
 pub struct SqlalchemyProject {
     pub files: Vec<ModelsFile>,
     pub tables: Vec<Table>,
-    /// By SQL table name.
+    /// By qualified SQL table name.
     pub mapped: BTreeMap<String, MappedTable>,
     pub environments: Vec<Environment>,
     pub dialect: Dialect,
@@ -161,6 +171,7 @@ impl SqlalchemyProject {
 pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> SqlalchemyProject {
     let mut files = inputs.models;
     files.sort_by(|a, b| a.source.path.cmp(&b.source.path));
+    apply_convention_overrides(&mut files);
     let environments = history::build(inputs.revisions, inputs.inis, inputs.dialect, errors);
     let dialect = inputs
         .dialect
@@ -172,7 +183,7 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> SqlalchemyProjec
     let mapped = std::mem::take(&mut resolver.mapped);
     merge_history(&mut tables, &environments);
     SqlalchemyProject {
-        mapped: mapped.into_iter().map(|m| (m.name.clone(), m)).collect(),
+        mapped: mapped.into_iter().map(|m| (m.qualified(), m)).collect(),
         files,
         tables,
         environments,
@@ -439,6 +450,7 @@ impl<'f> Resolver<'f> {
                 let index = self.mapped.len();
                 self.mapped.push(MappedTable {
                     name: table.name.clone(),
+                    schema: table.schema.clone(),
                     model: table.var.clone().unwrap_or_else(|| table.name.clone()),
                     source: TableSource::Table { file: f, table: t },
                     convention: table
@@ -540,8 +552,15 @@ impl<'f> Resolver<'f> {
                 }
             }
         }
+        let schema = match &class.table {
+            Some(table) => table.schema.clone(),
+            None => self
+                .table_args(at)
+                .and_then(|(_, args)| args.schema.clone()),
+        };
         MappedTable {
             name,
+            schema,
             model: class.name.clone(),
             source: TableSource::Class {
                 file: at.0,
@@ -558,19 +577,21 @@ impl<'f> Resolver<'f> {
         }
     }
 
-    /// The `__table_args__` in effect: the class's own, else the first
-    /// unmapped ancestor's.
+    /// The `__table_args__` in effect, with the file that writes it: the
+    /// class's own, else the first unmapped ancestor's.
+    fn table_args(&self, at: (usize, usize)) -> Option<(usize, &'f TableArgs)> {
+        if let Some(args) = &self.class(at).table_args {
+            return Some((at.0, args));
+        }
+        self.unmapped_ancestors(at)
+            .into_iter()
+            .find_map(|a| self.class(a).table_args.as_ref().map(|args| (a.0, args)))
+    }
+
     fn table_args_items(&self, at: (usize, usize)) -> Vec<(usize, &'f ConstraintDecl)> {
-        let class = self.class(at);
-        if let Some(args) = &class.table_args {
-            return args.items.iter().map(|i| (at.0, i)).collect();
-        }
-        for ancestor in self.unmapped_ancestors(at) {
-            if let Some(args) = &self.class(ancestor).table_args {
-                return args.items.iter().map(|i| (ancestor.0, i)).collect();
-            }
-        }
-        Vec::new()
+        self.table_args(at)
+            .map(|(file, args)| args.items.iter().map(|i| (file, i)).collect())
+            .unwrap_or_default()
     }
 
     fn build_tables(&self) -> Vec<Table> {
@@ -695,12 +716,22 @@ impl<'f> Resolver<'f> {
                 .source
                 .location(self.files[file].tables[table].call.call),
         };
+        let unknown_indexes = match mapped.source {
+            TableSource::Class { file, class } => self
+                .table_args((file, class))
+                .and_then(|(_, args)| args.unreadable.clone())
+                .map(|what| {
+                    format!("its indexes are partly built by code ixray cannot read: {what}")
+                }),
+            TableSource::Table { .. } => None,
+        };
         let mut table = Table {
-            name: mapped.name.clone(),
+            name: mapped.qualified(),
             model: mapped.model.clone(),
             framework: Framework::Sqlalchemy,
             dialect: self.dialect,
             managed: true,
+            unknown_indexes,
             location: Some(location),
             columns: Vec::new(),
             foreign_keys: Vec::new(),
@@ -766,13 +797,18 @@ impl<'f> Resolver<'f> {
                     let index = self.build_index(decl, mapped, cf);
                     table.indexes.push(index);
                 }
-                ConstraintDecl::Unique { columns, span } => {
+                ConstraintDecl::Unique {
+                    name,
+                    columns,
+                    span,
+                } => {
                     let parts: Option<Vec<IndexPart>> = columns
                         .iter()
                         .map(|c| self.column_name(c, mapped).map(IndexPart::column))
                         .collect();
                     if let Some(parts) = parts {
                         let mut index = Index::new(parts, IndexOrigin::UniqueConstraint);
+                        index.name = name.clone();
                         index.unique = true;
                         index.location = Some(self.files[cf].source.location(*span));
                         table.indexes.push(index);
@@ -828,12 +864,14 @@ impl<'f> Resolver<'f> {
     /// (table, column) SQL names of a foreign key target.
     fn fk_target(&self, fk: &FkRef, file: usize) -> (Option<String>, Option<String>) {
         match fk {
+            // `[schema.]table.column`
             FkRef::Text(text) => {
                 let mut segments = text.rsplitn(2, '.');
                 let column = segments.next().map(str::to_string);
-                let table = segments
-                    .next()
-                    .map(|t| t.rsplit('.').next().unwrap_or(t).to_string());
+                let table = segments.next().map(|t| {
+                    let (schema, bare) = split_qualified(t);
+                    qualify(schema, bare)
+                });
                 (table, column)
             }
             FkRef::Attr { class, attr } => {
@@ -845,7 +883,7 @@ impl<'f> Resolver<'f> {
                 };
                 let mapped = &self.mapped[t];
                 (
-                    Some(mapped.name.clone()),
+                    Some(mapped.qualified()),
                     Some(
                         mapped
                             .column_by_key(attr)
@@ -854,7 +892,7 @@ impl<'f> Resolver<'f> {
                 )
             }
             FkRef::TableColumn { table, column } => match self.table_vars.get(table.as_str()) {
-                Some(&t) => (Some(self.mapped[t].name.clone()), Some(column.clone())),
+                Some(&t) => (Some(self.mapped[t].qualified()), Some(column.clone())),
                 None => (None, Some(column.clone())),
             },
         }
@@ -867,6 +905,47 @@ fn resolved(column: &ColumnDecl, owner: ColumnOwner) -> ResolvedColumn {
         key: column.key.clone().unwrap_or_else(|| column.attr.clone()),
         name: column.name().to_string(),
         owner,
+    }
+}
+
+/// `db.Model.metadata.naming_convention = NAMING` replaces the convention
+/// of the carrier `db` wherever it is defined (or defines the carrier when
+/// ixray did not recognise its constructor, such as a `SQLAlchemy`
+/// subclass).
+fn apply_convention_overrides(files: &mut [ModelsFile]) {
+    let overrides: Vec<(usize, String, ConventionRef)> = files
+        .iter()
+        .enumerate()
+        .flat_map(|(f, file)| {
+            file.convention_overrides
+                .iter()
+                .map(move |(carrier, convention)| (f, carrier.clone(), convention.clone()))
+        })
+        .collect();
+    for (f, carrier, convention) in overrides {
+        // A name reference is looked up from the file that assigns it.
+        let convention = match convention {
+            ConventionRef::Name(name) => files[f]
+                .convention_vars
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or(ConventionRef::Name(name), |(_, c)| {
+                    ConventionRef::Inline(c.clone())
+                }),
+            other => other,
+        };
+        let existing = files
+            .iter_mut()
+            .flat_map(|file| file.metadata_vars.iter_mut())
+            .find(|v| v.name == carrier);
+        match existing {
+            Some(var) => var.convention = convention,
+            None => files[f].metadata_vars.push(MetadataVar {
+                name: carrier,
+                kind: CarrierKind::MetaData,
+                convention,
+            }),
+        }
     }
 }
 
@@ -894,10 +973,22 @@ fn camel_to_snake(name: &str) -> String {
 /// table: they exist in the database. Alembic autogenerate would drop them.
 fn merge_history(tables: &mut [Table], environments: &[Environment]) {
     for table in tables.iter_mut() {
-        let Some(state) = environments
+        // The environment that builds the table, or the only one.
+        let environment = environments
             .iter()
-            .find_map(|e| e.state.tables.get(&table.name))
-        else {
+            .find(|e| e.state.tables.contains_key(&table.name))
+            .or(match environments {
+                [only] => Some(only),
+                _ => None,
+            });
+        if table.unknown_indexes.is_none()
+            && let Some(why) = environment.and_then(|e| e.state.uncertainty(&table.name))
+        {
+            table.unknown_indexes = Some(format!(
+                "the migration history has an operation ixray cannot evaluate: {why}"
+            ));
+        }
+        let Some(state) = environment.and_then(|e| e.state.tables.get(&table.name)) else {
             continue;
         };
         for built in &state.indexes {

@@ -1,0 +1,1 @@
+DROP_B = "DROP INDEX ix_events_b"
