@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use rustc_hash::FxHashMap;
 
 use super::IniFacts;
+use super::env::{self, AutogenerateFilter};
 use super::revisions::{OperationKind, RevisionFile, qualify, split_qualified};
 use crate::InputError;
 use crate::frameworks::sqlalchemy::{
@@ -33,9 +34,33 @@ pub struct Environment {
     pub dialect_assumed: bool,
     pub state: State,
     pub builds: Vec<IndexBuild>,
+    /// `env.py`'s `include_object` / `include_name`: what autogenerate may
+    /// leave out.
+    pub filter: Option<AutogenerateFilter>,
 }
 
 impl Environment {
+    /// Autogenerate compares an index of this name on this table (it may
+    /// not when `env.py` filters either out).
+    pub fn autogenerate_compares(&self, table: &str, index: Option<&str>) -> bool {
+        let Some(filter) = &self.filter else {
+            return true;
+        };
+        let (_, bare) = split_qualified(table);
+        !filter.may_skip(bare) && !index.is_some_and(|n| filter.may_skip(n))
+    }
+
+    /// `env.py`, beside the versions folder.
+    fn env_path(ini: Option<&IniFacts>, versions_dir: &Path) -> PathBuf {
+        match ini.and_then(|i| i.script_location.clone()) {
+            Some(location) => location.join("env.py"),
+            None => versions_dir
+                .parent()
+                .unwrap_or(Path::new(""))
+                .join("env.py"),
+        }
+    }
+
     /// `script.py.mako`, the template `alembic revision` renders.
     pub fn template_path(&self) -> PathBuf {
         match self.ini.as_ref().and_then(|i| i.script_location.clone()) {
@@ -69,6 +94,10 @@ pub struct TableState {
     /// Why the indexes the history gives this table are not certain (an
     /// operation whose name or columns ixray could not evaluate).
     pub uncertain: Option<String>,
+    /// The primary key `create_table` gave it (empty: none), when the
+    /// history created the table. The database has this key, whatever the
+    /// model says.
+    pub primary_key: Option<Vec<String>>,
 }
 
 impl State {
@@ -122,7 +151,9 @@ pub fn build(
                 .unwrap_or(Path::new(""))
                 .to_path_buf();
             let (state, builds) = replay(&ordered, dialect, known.is_none());
+            let filter = env::read(&Environment::env_path(ini.as_ref(), &versions_dir));
             Environment {
+                filter,
                 ini,
                 versions_dir,
                 revisions: ordered,
@@ -289,6 +320,11 @@ fn replay(
                         created_by: Some(id.clone()),
                         ..TableState::default()
                     };
+                    let mut primary_key: Vec<String> = columns
+                        .iter()
+                        .filter(|c| c.primary_key)
+                        .map(|c| c.name().to_string())
+                        .collect();
                     // Unique constraints are unique indexes in the database.
                     for column in columns
                         .iter()
@@ -303,6 +339,17 @@ fn replay(
                         created.indexes.push(index);
                     }
                     for constraint in constraints {
+                        if let ConstraintDecl::PrimaryKey { columns } = constraint {
+                            match columns.iter().map(column_of).collect::<Option<Vec<_>>>() {
+                                Some(columns) => primary_key = columns,
+                                None => {
+                                    created.uncertain = Some(uncertain_at(
+                                        "a primary key whose columns ixray cannot read",
+                                        &location,
+                                    ));
+                                }
+                            }
+                        }
                         if let ConstraintDecl::Unique { name, columns, .. } = constraint {
                             let parts: Option<Vec<IndexPart>> = columns
                                 .iter()
@@ -338,6 +385,7 @@ fn replay(
                         index.location = location.clone();
                         created.indexes.push(index);
                     }
+                    created.primary_key = Some(primary_key);
                     state.tables.insert(table.clone(), created);
                 }
                 OperationKind::DropTable { table } => {
@@ -358,6 +406,11 @@ fn replay(
                 }
                 OperationKind::RenameColumn { table, from, to } => {
                     if let Some(table) = state.tables.get_mut(table) {
+                        for column in table.primary_key.iter_mut().flatten() {
+                            if column == from {
+                                *column = to.clone();
+                            }
+                        }
                         for index in &mut table.indexes {
                             for part in &mut index.parts {
                                 if part.key == IndexKey::Column(from.clone()) {
@@ -428,6 +481,10 @@ fn replay(
                         .or_default()
                         .indexes
                         .push(index);
+                }
+                OperationKind::CreatePrimaryKey { table, columns } => {
+                    state.tables.entry(table.clone()).or_default().primary_key =
+                        Some(columns.clone());
                 }
                 OperationKind::Execute { sql } => {
                     for statement in index_statements(sql) {

@@ -3,6 +3,7 @@
 //! builds; fixes are new revision files.
 
 pub mod emit;
+pub mod env;
 pub mod history;
 pub mod revisions;
 

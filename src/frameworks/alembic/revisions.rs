@@ -89,6 +89,11 @@ pub enum OperationKind {
         table: String,
         columns: Vec<String>,
     },
+    /// `op.create_primary_key(name, table, columns)`.
+    CreatePrimaryKey {
+        table: String,
+        columns: Vec<String>,
+    },
     /// `op.drop_constraint(name, table)`.
     DropConstraint {
         name: String,
@@ -761,9 +766,7 @@ fn read_known(
             }),
             schema: schema.map(str::to_string),
         },
-        // A new primary key is a unique index in the database.
-        "create_primary_key" => OperationKind::CreateUnique {
-            name: optional_name(args.positional.first().copied())?,
+        "create_primary_key" => OperationKind::CreatePrimaryKey {
             table: table_arg(1)?,
             columns: scope.strings(*args.positional.get(1 + shift)?, text)?,
         },

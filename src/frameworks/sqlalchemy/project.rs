@@ -530,25 +530,26 @@ impl<'f> Resolver<'f> {
             }
         } else {
             // Mixin and abstract-base columns are copied into the table;
-            // mapped ancestors keep theirs (joined inheritance). The
-            // farthest ancestors come first, as they were created first.
-            let mut sources = self.unmapped_ancestors(at);
-            sources.reverse();
-            sources.push(at);
+            // mapped ancestors keep theirs (joined inheritance). Declarative
+            // copies them after the class's own columns, nearest base
+            // first, so `CREATE TABLE` (and a composite primary key) lists
+            // the class's own columns first. The nearest definition of an
+            // attribute wins.
+            let mut sources = vec![at];
+            sources.extend(self.unmapped_ancestors(at));
             for source in sources {
                 for (i, col) in self.class(source).columns.iter().enumerate() {
-                    let column = resolved(
+                    if columns.iter().any(|c| c.attr == col.attr) {
+                        continue;
+                    }
+                    columns.push(resolved(
                         col,
                         ColumnOwner::Class {
                             file: source.0,
                             class: source.1,
                             column: i,
                         },
-                    );
-                    match columns.iter_mut().find(|c| c.attr == column.attr) {
-                        Some(existing) => *existing = column,
-                        None => columns.push(column),
-                    }
+                    ));
                 }
             }
         }
@@ -991,6 +992,27 @@ fn merge_history(tables: &mut [Table], environments: &[Environment]) {
         let Some(state) = environment.and_then(|e| e.state.tables.get(&table.name)) else {
             continue;
         };
+        // The database's primary key is the one the history created; a
+        // model `primary_key=True` only tells the ORM how to map rows.
+        if let Some(columns) = &state.primary_key {
+            let parts: Vec<IndexPart> = columns.iter().map(IndexPart::column).collect();
+            let model = table
+                .indexes
+                .iter()
+                .position(|i| i.origin == IndexOrigin::PrimaryKey);
+            match model {
+                Some(i) if parts.is_empty() => {
+                    table.indexes.remove(i);
+                }
+                Some(i) => table.indexes[i].parts = parts,
+                None if !parts.is_empty() => {
+                    let mut index = Index::new(parts, IndexOrigin::PrimaryKey);
+                    index.unique = true;
+                    table.indexes.insert(0, index);
+                }
+                None => {}
+            }
+        }
         for built in &state.indexes {
             let declared = table.indexes.iter().any(|i| match (&i.name, &built.name) {
                 (Some(a), Some(b)) if a == b => true,
@@ -1003,7 +1025,9 @@ fn merge_history(tables: &mut [Table], environments: &[Environment]) {
             });
             if !declared {
                 let mut index = built.clone();
-                index.drift = true;
+                // Autogenerate drops what it compares and no model declares.
+                index.drift = environment
+                    .is_some_and(|e| e.autogenerate_compares(&table.name, index.name.as_deref()));
                 table.indexes.push(index);
             }
         }
@@ -1104,7 +1128,7 @@ Index("ix_post_kind_desc", Post.kind.desc())
             summary,
             vec![
                 "user cols=[\"id\"] fks=[] ix=[\"(id)\"]",
-                "post cols=[\"owner_id\", \"id\", \"editor_id\", \"kind\", \"duration\"] fks=[\"owner_id->user\", \"editor_id->user\"] ix=[\"(id)\", \"ix_post_editor_id\", \"ix_post_kind_desc\"]",
+                "post cols=[\"id\", \"editor_id\", \"kind\", \"owner_id\", \"duration\"] fks=[\"editor_id->user\", \"owner_id->user\"] ix=[\"(id)\", \"ix_post_editor_id\", \"ix_post_kind_desc\"]",
                 "admin cols=[\"id\"] fks=[\"id->user\"] ix=[\"(id)\"]",
                 "post_tag cols=[\"post_id\", \"tag_id\"] fks=[\"post_id->post\", \"tag_id->tag\"] ix=[\"(post_id, tag_id)\"]",
             ]

@@ -1,0 +1,131 @@
+//! Reads an environment's `env.py` for what autogenerate leaves out: the
+//! `include_object` / `include_name` filters given to `context.configure`.
+//! ixray cannot run them, so it keeps every name and name prefix they
+//! mention: an index or table named there may be skipped by autogenerate,
+//! and is never reported as drift.
+
+use std::path::Path;
+
+use tree_sitter::Node;
+
+use crate::frameworks::python as py;
+
+/// The names an autogenerate filter mentions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AutogenerateFilter {
+    /// String literals compared with the object's name.
+    pub names: Vec<String>,
+    /// `name.startswith("…")` prefixes.
+    pub prefixes: Vec<String>,
+}
+
+impl AutogenerateFilter {
+    /// Autogenerate may skip an object of this name.
+    pub fn may_skip(&self, name: &str) -> bool {
+        self.names.iter().any(|n| n == name) || self.prefixes.iter().any(|p| name.starts_with(p))
+    }
+}
+
+/// The filter of the `env.py` at `path`, if it configures one.
+pub fn read(path: &Path) -> Option<AutogenerateFilter> {
+    let text = std::fs::read_to_string(path).ok()?;
+    if !text.contains("include_object") && !text.contains("include_name") {
+        return None;
+    }
+    let tree = py::parse(&text);
+    let root = tree.root_node();
+    // The functions passed as `include_object=` / `include_name=`.
+    let mut filters: Vec<String> = Vec::new();
+    visit(root, &mut |node| {
+        if node.kind() == "keyword_argument"
+            && let (Some(name), Some(value)) = (
+                node.child_by_field_name("name"),
+                node.child_by_field_name("value"),
+            )
+            && matches!(py::text(name, &text), "include_object" | "include_name")
+            && let Some(function) = py::dotted_name(value, &text)
+        {
+            filters.push(py::last_segment(&function).to_string());
+        }
+    });
+    if filters.is_empty() {
+        return None;
+    }
+    let mut filter = AutogenerateFilter::default();
+    visit(root, &mut |node| {
+        if node.kind() == "function_definition"
+            && node
+                .child_by_field_name("name")
+                .is_some_and(|n| filters.iter().any(|f| f == py::text(n, &text)))
+        {
+            collect(node, &text, &mut filter);
+        }
+    });
+    filter.names.sort();
+    filter.names.dedup();
+    filter.prefixes.sort();
+    filter.prefixes.dedup();
+    Some(filter)
+}
+
+/// Every string literal of the function is a name it may compare with, and
+/// the argument of `.startswith(…)` a prefix.
+fn collect(function: Node, text: &str, filter: &mut AutogenerateFilter) {
+    visit(function, &mut |node| {
+        if node.kind() == "call"
+            && py::call_name(node, text).is_some_and(|n| n.ends_with(".startswith"))
+        {
+            for argument in py::arguments(node, text).positional {
+                let values = py::string_value(argument, text)
+                    .map(|v| vec![v])
+                    .or_else(|| py::string_list(argument, text))
+                    .unwrap_or_default();
+                filter.prefixes.extend(values);
+            }
+        } else if node.kind() == "string"
+            && let Some(value) = py::string_value(node, text)
+        {
+            filter.names.push(value);
+        }
+    });
+}
+
+fn visit<'t>(node: Node<'t>, f: &mut impl FnMut(Node<'t>)) {
+    f(node);
+    let mut cursor = node.walk();
+    for child in node.named_children(&mut cursor) {
+        visit(child, f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_names_and_prefixes_of_the_filter_functions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("env.py");
+        std::fs::write(
+            &path,
+            r#"
+def include_object(object, name, type_, reflected, compare_to):
+    """Skip hand-made constraints."""
+    if type_ == "unique_constraint" and name in ("foods_name_key", "units_name_key"):
+        return False
+    return not name.startswith(("legacy_", "tmp_"))
+
+def unrelated():
+    return "not_a_filter"
+
+context.configure(target_metadata=target_metadata, include_object=include_object)
+"#,
+        )
+        .unwrap();
+        let filter = read(&path).unwrap();
+        assert!(filter.may_skip("foods_name_key"));
+        assert!(filter.may_skip("legacy_ix_a"));
+        assert!(!filter.may_skip("not_a_filter"));
+        assert!(!filter.may_skip("ix_users_email"));
+    }
+}
