@@ -2,6 +2,7 @@
 //! thread, compiled queries, and small readers for literals and calls.
 
 use std::cell::RefCell;
+use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use streaming_iterator::StreamingIterator;
@@ -282,6 +283,20 @@ pub fn class_assignments<'t>(body: Node<'t>, source: &str) -> Vec<(String, Node<
 pub enum Value {
     Str(String),
     Seq(Vec<Value>),
+    /// A dict with string keys, in order.
+    Dict(Vec<(String, Value)>),
+}
+
+impl Value {
+    /// The values a `for` loop over this value binds: a sequence's items,
+    /// a dict's keys.
+    pub fn iterate(self) -> Option<Vec<Value>> {
+        match self {
+            Value::Seq(items) => Some(items),
+            Value::Dict(pairs) => Some(pairs.into_iter().map(|(k, _)| Value::Str(k)).collect()),
+            Value::Str(_) => None,
+        }
+    }
 }
 
 /// Names bound to values ixray can evaluate: module constants, local
@@ -396,18 +411,60 @@ impl Scope {
                     _ => None,
                 }
             }
-            // `op.f("ix_name")`, `conv("uq_name")`: the name as written.
-            "call" => {
-                let name = call_name(node, source)?;
-                if !matches!(last_segment(&name), "f" | "conv") {
-                    return None;
+            "dictionary" => {
+                let mut pairs = Vec::new();
+                let mut cursor = node.walk();
+                for pair in node.named_children(&mut cursor) {
+                    if pair.kind() == "comment" {
+                        continue;
+                    }
+                    if pair.kind() != "pair" {
+                        return None;
+                    }
+                    let key = self.string(pair.child_by_field_name("key")?, source)?;
+                    let value = self.eval(pair.child_by_field_name("value")?, source)?;
+                    pairs.push((key, value));
                 }
-                let args = arguments(node, source);
-                match args.positional.as_slice() {
-                    [one] if args.keywords.is_empty() => self.eval(*one, source),
-                    _ => None,
-                }
+                Some(Value::Dict(pairs))
             }
+            // `d.items()`, `d.keys()`, `d.values()` of a known dict.
+            "call"
+                if node
+                    .child_by_field_name("function")
+                    .is_some_and(|f| f.kind() == "attribute")
+                    && arguments(node, source).positional.is_empty() =>
+            {
+                let function = node.child_by_field_name("function")?;
+                let Value::Dict(pairs) =
+                    self.eval(function.child_by_field_name("object")?, source)?
+                else {
+                    return self.wrapped_name(node, source);
+                };
+                let items = match text(function.child_by_field_name("attribute")?, source) {
+                    "items" => pairs
+                        .into_iter()
+                        .map(|(k, v)| Value::Seq(vec![Value::Str(k), v]))
+                        .collect(),
+                    "keys" => pairs.into_iter().map(|(k, _)| Value::Str(k)).collect(),
+                    "values" => pairs.into_iter().map(|(_, v)| v).collect(),
+                    _ => return None,
+                };
+                Some(Value::Seq(items))
+            }
+            "call" => self.wrapped_name(node, source),
+            _ => None,
+        }
+    }
+
+    /// `op.f("ix_name")`, `conv("uq_name")`: the name as written.
+    fn wrapped_name(&self, node: Node, source: &str) -> Option<Value> {
+        let name = call_name(node, source)?;
+        if !matches!(last_segment(&name), "f" | "conv") {
+            return None;
+        }
+        let args = arguments(node, source);
+        match args.positional.as_slice() {
+            [one] if args.keywords.is_empty() => self.eval(*one, source),
             _ => None,
         }
     }
@@ -416,7 +473,7 @@ impl Scope {
     pub fn string(&self, node: Node, source: &str) -> Option<String> {
         match self.eval(node, source)? {
             Value::Str(s) => Some(s),
-            Value::Seq(_) => None,
+            _ => None,
         }
     }
 
@@ -427,12 +484,40 @@ impl Scope {
                 .into_iter()
                 .map(|v| match v {
                     Value::Str(s) => Some(s),
-                    Value::Seq(_) => None,
+                    _ => None,
                 })
                 .collect(),
-            Value::Str(_) => None,
+            _ => None,
         }
     }
+}
+
+/// The file of a module named in an import, relative (`.sql`) to the
+/// importing file's folder, or absolute (`pkg.sql`) from any folder above
+/// it: `None` for a module that is not a file of the project (an installed
+/// package).
+pub fn module_file(module: &str, importer: &Path) -> Option<PathBuf> {
+    let dots = module.chars().take_while(|c| *c == '.').count();
+    let relative: PathBuf = module[dots..]
+        .split('.')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let candidates = |base: &Path| {
+        [
+            base.join(&relative).with_extension("py"),
+            base.join(&relative).join("__init__.py"),
+        ]
+    };
+    let folder = importer.parent()?;
+    if dots > 0 {
+        let base = folder.ancestors().nth(dots - 1)?;
+        return candidates(base).into_iter().find(|p| p.is_file());
+    }
+    folder
+        .ancestors()
+        .take(12)
+        .flat_map(candidates)
+        .find(|p| p.is_file())
 }
 
 /// Render a Python string literal with double quotes.
@@ -504,6 +589,30 @@ mod tests {
                 ])),
                 None,
             ]
+        );
+        let dict = "D = {\"ix_a\": [\"a\"], \"ix_b\": [\"b\"]}\nk = D.keys()\ni = D.items()\n";
+        let tree = parse(dict);
+        let defs = definitions(&tree, dict);
+        for assignment in &defs.assignments {
+            let left = assignment.child_by_field_name("left").unwrap();
+            let right = assignment.child_by_field_name("right").unwrap();
+            let value = scope.eval(right, dict);
+            scope.bind_target(left, value, dict);
+        }
+        assert_eq!(
+            scope.get("D").cloned().and_then(Value::iterate),
+            Some(vec![s("ix_a"), s("ix_b")])
+        );
+        assert_eq!(
+            scope.get("k"),
+            Some(&Value::Seq(vec![s("ix_a"), s("ix_b")]))
+        );
+        assert_eq!(
+            scope.get("i"),
+            Some(&Value::Seq(vec![
+                Value::Seq(vec![s("ix_a"), Value::Seq(vec![s("a")])]),
+                Value::Seq(vec![s("ix_b"), Value::Seq(vec![s("b")])]),
+            ]))
         );
         let pattern = parse("a, (b, c) = 1\n");
         let target = pattern

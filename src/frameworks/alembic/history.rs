@@ -461,7 +461,13 @@ fn replay(
                     table,
                     schema,
                 } => {
-                    drop_index(&mut state, name, table.as_deref(), schema.as_deref());
+                    drop_index(
+                        &mut state,
+                        name,
+                        table.as_deref(),
+                        schema.as_deref(),
+                        &location,
+                    );
                 }
                 OperationKind::CreateUnique {
                     name,
@@ -507,7 +513,7 @@ fn replay(
                                 );
                             }
                             IndexStatement::Drop { name, schema } => {
-                                drop_index(&mut state, &name, None, schema.as_deref());
+                                drop_index(&mut state, &name, None, schema.as_deref(), &location);
                             }
                             IndexStatement::Rename { from, to, schema } => {
                                 for (_, table) in tables_in_schema(&mut state, schema.as_deref()) {
@@ -637,18 +643,56 @@ fn column_names(index: &Index) -> Vec<String> {
 }
 
 /// Drop an index or constraint by name: from `table` when given, else from
-/// every table of its schema (index names are unique per schema).
-fn drop_index(state: &mut State, name: &str, table: Option<&str>, schema: Option<&str>) {
+/// every table of its schema (index names are unique per schema). A name
+/// that matches nothing may be one of the constraints whose name the
+/// database or a naming convention chose (`uq_t_a_b`, `t_a_b_key`): when a
+/// table has an unnamed index on columns the name spells out, that table's
+/// indexes become uncertain.
+fn drop_index(
+    state: &mut State,
+    name: &str,
+    table: Option<&str>,
+    schema: Option<&str>,
+    location: &Option<crate::source::Location>,
+) {
+    let mut dropped = false;
+    let mut unnamed_candidates = Vec::new();
+    let mut visit = |table_name: &String, table: &mut TableState| {
+        let before = table.indexes.len();
+        table.indexes.retain(|i| i.name.as_deref() != Some(name));
+        dropped |= table.indexes.len() != before;
+        if table.indexes.iter().any(|i| {
+            i.name.is_none()
+                && i.parts
+                    .iter()
+                    .all(|p| p.column_name().is_some_and(|c| name.contains(c)))
+        }) {
+            unnamed_candidates.push(table_name.clone());
+        }
+    };
     match table {
         Some(table) => {
-            if let Some(table) = state.tables.get_mut(table) {
-                table.indexes.retain(|i| i.name.as_deref() != Some(name));
+            if let Some(entry) = state.tables.get_mut(table) {
+                visit(&table.to_string(), entry);
             }
         }
         None => {
-            for (_, table) in tables_in_schema(state, schema) {
-                table.indexes.retain(|i| i.name.as_deref() != Some(name));
+            for (key, table) in tables_in_schema(state, schema) {
+                visit(key, table);
             }
+        }
+    }
+    if dropped {
+        return;
+    }
+    for table in unnamed_candidates {
+        if let Some(entry) = state.tables.get_mut(&table) {
+            entry.uncertain.get_or_insert_with(|| {
+                uncertain_at(
+                    &format!("drops `{name}`, which may be one of its constraints named by the database or a naming convention"),
+                    location,
+                )
+            });
         }
     }
 }

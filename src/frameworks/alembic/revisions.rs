@@ -2,7 +2,7 @@
 //! of `upgrade()` that decide which tables and indexes exist. `downgrade()`
 //! is never replayed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use tree_sitter::Node;
@@ -94,7 +94,8 @@ pub enum OperationKind {
         table: String,
         columns: Vec<String>,
     },
-    /// `op.drop_constraint(name, table)`.
+    /// `op.drop_constraint(name, table)` of a constraint that may have an
+    /// index (not `type_="foreignkey"` or `"check"`).
     DropConstraint {
         name: String,
         table: Option<String>,
@@ -272,7 +273,7 @@ fn bind_imported_constants(statement: Node, text: &str, revision: &Path, scope: 
     if names.is_empty() {
         return;
     }
-    let Some(path) = module_file(module, revision) else {
+    let Some(path) = py::module_file(module, revision) else {
         return;
     };
     let Ok(source) = std::fs::read_to_string(&path) else {
@@ -302,32 +303,6 @@ fn bind_imported_constants(statement: Node, text: &str, revision: &Path, scope: 
             scope.bind(&alias, Some(value.clone()));
         }
     }
-}
-
-/// The file of a module named in an import, relative (`.sql`) to the
-/// revision's folder, or absolute (`pkg.sql`) from any folder above it.
-fn module_file(module: &str, revision: &Path) -> Option<PathBuf> {
-    let dots = module.chars().take_while(|c| *c == '.').count();
-    let relative: PathBuf = module[dots..]
-        .split('.')
-        .filter(|s| !s.is_empty())
-        .collect();
-    let candidates = |base: &Path| {
-        [
-            base.join(&relative).with_extension("py"),
-            base.join(&relative).join("__init__.py"),
-        ]
-    };
-    let folder = revision.parent()?;
-    if dots > 0 {
-        let base = folder.ancestors().nth(dots - 1)?;
-        return candidates(base).into_iter().find(|p| p.is_file());
-    }
-    folder
-        .ancestors()
-        .take(12)
-        .flat_map(candidates)
-        .find(|p| p.is_file())
 }
 
 /// Loops over more values than this are not unrolled (their operations
@@ -428,8 +403,8 @@ fn read_block(block: Node, text: &str, context: &mut Context, out: &mut Vec<Oper
                 ) else {
                     continue;
                 };
-                match context.scope.eval(right, text) {
-                    Some(py::Value::Seq(items)) if items.len() <= MAX_UNROLLED => {
+                match context.scope.eval(right, text).and_then(py::Value::iterate) {
+                    Some(items) if items.len() <= MAX_UNROLLED => {
                         for item in items {
                             context.scope.bind_target(left, Some(item), text);
                             read_block(body, text, context, out);
@@ -506,6 +481,15 @@ fn read_operation(call: Node, text: &str, context: &Context) -> Option<Operation
         return None;
     }
     let scope = &context.scope;
+    // Foreign keys and checks have no index of their own.
+    if method == "drop_constraint"
+        && args
+            .keyword("type_")
+            .and_then(|t| scope.string(t, text))
+            .is_some_and(|t| t == "foreignkey" || t == "check")
+    {
+        return None;
+    }
     let schema = args.keyword("schema").and_then(|n| scope.string(n, text));
     // In a batch block the table argument is implied, so positions shift.
     let shift = usize::from(batch_table.is_none());

@@ -29,6 +29,18 @@ pub struct ModelsFile {
     pub convention_overrides: Vec<(String, ConventionRef)>,
     /// `index=True` appears in a column of this module.
     pub uses_index_flag: bool,
+    /// Other calls at module level that are handed a class (`helper(User)`,
+    /// `helper(User.email)`, `listen(User.__table__, "after_create", …)`):
+    /// they may build indexes ixray cannot see.
+    pub module_calls: Vec<ModuleCall>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModuleCall {
+    pub callee: String,
+    /// The first name of every argument (`User` for `User.email`).
+    pub names: Vec<String>,
+    pub span: Span,
 }
 
 /// How the module names SQLAlchemy's API, so fixes write in its style.
@@ -42,6 +54,8 @@ pub struct Imports {
     pub module_alias: Option<String>,
     /// Where a new import line goes: the end of the last top-level import.
     pub insert_at: usize,
+    /// Every `from module import name [as local]`: (local, module).
+    pub from_modules: Vec<(String, String)>,
 }
 
 impl Imports {
@@ -234,6 +248,9 @@ pub struct IndexDecl {
     pub unique: bool,
     pub options: DialectOptions,
     pub span: Span,
+    /// An f-string in the name, a column or the predicate: ixray cannot
+    /// know the index exactly.
+    pub computed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -307,6 +324,7 @@ pub fn extract(source: Arc<SourceFile>, tree: &tree_sitter::Tree) -> ModelsFile 
         convention_vars: Vec::new(),
         convention_overrides: Vec::new(),
         uses_index_flag: text.contains("index=True"),
+        module_calls: Vec::new(),
     };
     for class in defs.classes {
         if let Some(decl) = read_class(class, text) {
@@ -323,14 +341,45 @@ pub fn extract(source: Arc<SourceFile>, tree: &tree_sitter::Tree) -> ModelsFile 
         if statement.kind() != "expression_statement" {
             continue;
         }
-        if let Some(call) = statement.named_child(0)
-            && call_is(call, text, "Index")
-            && let Some(index) = read_index(call, text)
-        {
-            file.indexes.push(index);
+        let Some(call) = statement.named_child(0).filter(|c| c.kind() == "call") else {
+            continue;
+        };
+        if call_is(call, text, "Index") {
+            if let Some(index) = read_index(call, text) {
+                file.indexes.push(index);
+            }
+        } else if let Some(module_call) = read_module_call(call, text) {
+            file.module_calls.push(module_call);
         }
     }
     file
+}
+
+/// A module-level call that may build indexes: not an event listener for
+/// something other than table creation.
+fn read_module_call(call: Node, text: &str) -> Option<ModuleCall> {
+    let callee = py::call_name(call, text)?;
+    let args = py::arguments(call, text);
+    if py::last_segment(&callee) == "listen"
+        && !args
+            .positional
+            .iter()
+            .any(|a| py::string_value(*a, text).is_some_and(|e| e.ends_with("_create")))
+    {
+        return None;
+    }
+    let names: Vec<String> = args
+        .positional
+        .iter()
+        .chain(args.keywords.iter().map(|(_, v)| v))
+        .filter_map(|a| py::dotted_name(*a, text))
+        .map(|n| n.split('.').next().unwrap_or(&n).to_string())
+        .collect();
+    (!names.is_empty()).then(|| ModuleCall {
+        callee,
+        names,
+        span: py::span(call),
+    })
 }
 
 fn read_imports(root: Node, text: &str) -> Imports {
@@ -345,6 +394,18 @@ fn read_imports(root: Node, text: &str) -> Imports {
                     .map(|m| py::text(m, text))
                     .unwrap_or("");
                 if module != "sqlalchemy" {
+                    let mut names = statement.walk();
+                    for name in statement.children_by_field_name("name", &mut names) {
+                        let local = match name.kind() {
+                            "aliased_import" => name.child_by_field_name("alias"),
+                            _ => Some(name),
+                        };
+                        if let Some(local) = local {
+                            imports
+                                .from_modules
+                                .push((py::text(local, text).to_string(), module.to_string()));
+                        }
+                    }
                     continue;
                 }
                 imports.from_statement = Some(py::span(statement));
@@ -931,7 +992,17 @@ fn read_index(call: Node, text: &str) -> Option<IndexDecl> {
         unique: flag(&args, "unique") == Some(true),
         options: dialect_options(&args, text),
         span: py::span(call),
+        computed: has_interpolation(call),
     })
+}
+
+/// Whether an f-string with a replacement field occurs below `node`.
+fn has_interpolation(node: Node) -> bool {
+    if node.kind() == "interpolation" {
+        return true;
+    }
+    let mut cursor = node.walk();
+    node.children(&mut cursor).any(has_interpolation)
 }
 
 /// An index expression: `Model.col.desc()`, `desc(Model.col)`, `"col"`,
@@ -1177,6 +1248,15 @@ fn read_table_args(value: Node, text: &str) -> TableArgs {
         }
         args.last_item_end = Some(item.end_byte());
         if let Some(constraint) = read_constraint(item, text) {
+            if let ConstraintDecl::Index(index) = &constraint
+                && index.computed
+                && args.unreadable.is_none()
+            {
+                args.unreadable = Some(format!(
+                    "`{}`, computed by an f-string",
+                    short(py::text(item, text))
+                ));
+            }
             args.items.push(constraint);
         } else if !last_call_name(item, text).is_some_and(|n| NO_INDEX_ITEMS.contains(&n.as_str()))
             && args.unreadable.is_none()

@@ -601,6 +601,28 @@ impl<'f> Resolver<'f> {
             .iter()
             .map(|mapped| self.build_table(mapped))
             .collect();
+        // A module-level helper handed a mapped class may build indexes.
+        for (f, file) in self.files.iter().enumerate() {
+            for call in &file.module_calls {
+                for name in &call.names {
+                    let target = self
+                        .find_class(name, f)
+                        .and_then(|at| self.class_tables.get(&at).copied())
+                        .or_else(|| self.table_vars.get(name.as_str()).copied());
+                    if let Some(t) = target {
+                        let location = file.source.location(call.span);
+                        tables[t].unknown_indexes.get_or_insert_with(|| {
+                            format!(
+                                "`{}(…)` at {}:{} may build indexes ixray cannot see",
+                                call.callee,
+                                location.path.display(),
+                                location.line
+                            )
+                        });
+                    }
+                }
+            }
+        }
         // Module-level `Index(...)` attaches to the table its columns name.
         for (f, file) in self.files.iter().enumerate() {
             for index in &file.indexes {
@@ -721,6 +743,10 @@ impl<'f> Resolver<'f> {
             TableSource::Class { file, class } => self
                 .table_args((file, class))
                 .and_then(|(_, args)| args.unreadable.clone())
+                .or_else(|| {
+                    self.unreadable_base((file, class))
+                        .map(|base| format!("`{base}`, a base class ixray cannot read"))
+                })
                 .map(|what| {
                     format!("its indexes are partly built by code ixray cannot read: {what}")
                 }),
@@ -858,6 +884,41 @@ impl<'f> Resolver<'f> {
         table
     }
 
+    /// A base class of the class or its unmapped ancestors that is neither
+    /// in the project nor a known declarative base or column-free mixin: it
+    /// may add columns and indexes (an installed package's mixin).
+    fn unreadable_base(&self, at: (usize, usize)) -> Option<String> {
+        let mut chain = vec![at];
+        chain.extend(self.unmapped_ancestors(at));
+        for c in chain {
+            for base in &self.class(c).bases {
+                let plain = base.split('[').next().unwrap_or(base);
+                let short = crate::frameworks::python::last_segment(plain);
+                let file = &self.files[c.0];
+                // A class of a project file that declares no columns (so
+                // ixray did not parse it) adds none.
+                let from_project_file = file
+                    .imports
+                    .from_modules
+                    .iter()
+                    .find(|(local, _)| local == plain.split('.').next().unwrap_or(plain))
+                    .is_some_and(|(_, module)| {
+                        crate::frameworks::python::module_file(module, &file.source.path).is_some()
+                    });
+                let known = self.find_class(plain, c.0).is_some()
+                    || self
+                        .find_var(plain.strip_suffix(".Model").unwrap_or(plain), c.0)
+                        .is_some()
+                    || COLUMN_FREE_BASES.contains(&short)
+                    || from_project_file;
+                if !known {
+                    return Some(base.clone());
+                }
+            }
+        }
+        None
+    }
+
     fn column_decl(&self, owner: ColumnOwner) -> &'f ColumnDecl {
         owner.declaration(self.files)
     }
@@ -899,6 +960,23 @@ impl<'f> Resolver<'f> {
         }
     }
 }
+
+/// Base classes from libraries that add no columns or indexes.
+const COLUMN_FREE_BASES: &[&str] = &[
+    "object",
+    "Generic",
+    "Protocol",
+    "ABC",
+    "DeclarativeBase",
+    "DeclarativeBaseNoMeta",
+    "MappedAsDataclass",
+    "AsyncAttrs",
+    "Model",
+    // flask_login, sqlalchemy_serializer: methods only.
+    "UserMixin",
+    "AnonymousUserMixin",
+    "SerializerMixin",
+];
 
 fn resolved(column: &ColumnDecl, owner: ColumnOwner) -> ResolvedColumn {
     ResolvedColumn {
