@@ -387,12 +387,20 @@ impl Scope {
             }
             "identifier" => self.get(text(node, source)).cloned(),
             "list" | "tuple" => {
+                let mut items = Vec::new();
                 let mut cursor = node.walk();
-                node.named_children(&mut cursor)
-                    .filter(|n| n.kind() != "comment")
-                    .map(|n| self.eval(n, source))
-                    .collect::<Option<Vec<_>>>()
-                    .map(Value::Seq)
+                for item in node.named_children(&mut cursor) {
+                    match item.kind() {
+                        "comment" => {}
+                        // `[*BASE, "x"]`
+                        "list_splat" => match self.eval(item.named_child(0)?, source)? {
+                            Value::Seq(inner) => items.extend(inner),
+                            _ => return None,
+                        },
+                        _ => items.push(self.eval(item, source)?),
+                    }
+                }
+                Some(Value::Seq(items))
             }
             "parenthesized_expression" => self.eval(node.named_child(0)?, source),
             "binary_operator" => {

@@ -53,7 +53,9 @@ pub fn classify(path: &Path, bytes: &[u8]) -> FileRoles {
     }
     // A settings module assigns these at the start of a line; model code
     // only reads `settings.AUTH_USER_MODEL`.
-    roles.settings = contains(bytes, b"DATABASES") || contains(bytes, b"\nAUTH_USER_MODEL");
+    roles.settings = contains(bytes, b"DATABASES")
+        || contains(bytes, b"\nAUTH_USER_MODEL")
+        || contains(bytes, b"\nINSTALLED_APPS");
     let in_models_module = file_name == "models.py"
         || path
             .parent()

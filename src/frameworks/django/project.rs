@@ -35,6 +35,9 @@ pub struct DjangoProject {
 #[derive(Debug, Clone)]
 pub struct Model {
     pub app_label: String,
+    /// The model belongs to an installed app: only then does Django make
+    /// its table (abstract bases may live anywhere).
+    pub installed: bool,
     pub app_dir: PathBuf,
     pub file: usize,
     pub class: usize,
@@ -99,12 +102,52 @@ pub fn resolve(inputs: Inputs) -> DjangoProject {
         .iter()
         .filter_map(|a| Some((a.app_dir.clone(), a.label.clone()?)))
         .collect();
-    let label_of = |dir: &Path| -> String {
+    let dir_label = |dir: &Path| -> String {
         labels.get(dir).cloned().unwrap_or_else(|| {
             dir.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default()
         })
+    };
+    let candidate_dirs: Vec<&Path> = inputs
+        .models
+        .iter()
+        .map(|f| f.app_dir.as_path())
+        .chain(inputs.migrations.iter().map(|m| m.app_dir.as_path()))
+        .chain(inputs.apps.iter().map(|a| a.app_dir.as_path()))
+        .collect();
+    let installed = installed_apps(&inputs.settings, &inputs.apps, &candidate_dirs, &dir_label);
+    // The app a models module belongs to: the nearest installed app at or
+    // above its folder (a `models.py` in a plain sub-package belongs to the
+    // app around it). Without a readable INSTALLED_APPS, every folder with
+    // models is an app.
+    let label_of = |dir: &Path| -> Option<String> {
+        match &installed {
+            None => Some(dir_label(dir)),
+            Some(apps) => apps
+                .iter()
+                .filter(|(app_dir, _)| dir.starts_with(app_dir))
+                .max_by_key(|(app_dir, _)| app_dir.components().count())
+                .map(|(_, label)| label.clone()),
+        }
+    };
+    let app_dir_of = |dir: &Path| -> Option<PathBuf> {
+        installed.as_ref().and_then(|apps| {
+            apps.iter()
+                .filter(|(app_dir, _)| dir.starts_with(app_dir))
+                .max_by_key(|(app_dir, _)| app_dir.components().count())
+                .map(|(app_dir, _)| app_dir.clone())
+        })
+    };
+    // Migrations run only for an installed app's own `migrations/` folder.
+    let migration_label = |dir: &Path| -> Option<String> {
+        match &installed {
+            None => Some(dir_label(dir)),
+            Some(apps) => apps
+                .iter()
+                .find(|(app_dir, _)| app_dir == dir)
+                .map(|(_, label)| label.clone()),
+        }
     };
 
     let mut project = DjangoProject {
@@ -122,9 +165,16 @@ pub fn resolve(inputs: Inputs) -> DjangoProject {
 
     let mut resolver = Resolver::new(&project.files, &label_of);
     resolver.find_models();
+    // A model of a plain sub-package lives in the app around it: its
+    // migrations go to that app's `migrations/` folder.
+    for model in &mut resolver.models {
+        if let Some(dir) = app_dir_of(&model.app_dir) {
+            model.app_dir = dir;
+        }
+    }
     project.models = resolver.models.clone();
     for (index, model) in project.models.iter().enumerate() {
-        if !model.is_abstract && !model.proxy {
+        if !model.is_abstract && !model.proxy && model.installed {
             project.by_table.entry(model.table.clone()).or_insert(index);
         }
     }
@@ -135,16 +185,97 @@ pub fn resolve(inputs: Inputs) -> DjangoProject {
         auth_user_model,
     };
     let mut tables = builder.build();
-    add_migration_indexes(&project, &label_of, &mut tables);
+    add_migration_indexes(&project, &migration_label, &mut tables);
     project.tables = tables;
     project
+}
+
+/// The project folders `INSTALLED_APPS` names, with their labels:
+/// `"shop"` and `"pkg.shop"` by module path, `"shop.apps.ShopConfig"`
+/// through that `AppConfig` (its `label`, else the last part of its
+/// `name`). `None` when no settings assign `INSTALLED_APPS` or one of them
+/// cannot be evaluated. Entries that are no folder of the project
+/// (`django.contrib.auth`, installed packages) are left out.
+fn installed_apps(
+    settings: &[SettingsFacts],
+    configs: &[AppConfigFacts],
+    candidate_dirs: &[&Path],
+    dir_label: &dyn Fn(&Path) -> String,
+) -> Option<Vec<(PathBuf, String)>> {
+    let mut entries: Vec<&String> = Vec::new();
+    let mut assigned = false;
+    for facts in settings {
+        match &facts.installed_apps {
+            None => {}
+            Some(None) => return None,
+            Some(Some(apps)) => {
+                assigned = true;
+                entries.extend(apps);
+            }
+        }
+    }
+    if !assigned {
+        return None;
+    }
+    // Every folder that holds models or migrations, and the folders above.
+    let mut dirs: Vec<&Path> = candidate_dirs
+        .iter()
+        .flat_map(|d| d.ancestors())
+        .filter(|d| !d.as_os_str().is_empty())
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    let ends_with = |dir: &Path, module: &[&str]| {
+        let components = module_components(dir);
+        components.len() >= module.len()
+            && components[components.len() - module.len()..]
+                .iter()
+                .zip(module)
+                .all(|(a, b)| a == b)
+    };
+    let mut apps: Vec<(PathBuf, String)> = Vec::new();
+    for entry in entries {
+        let parts: Vec<&str> = entry.split('.').collect();
+        // `pkg.apps.ShopConfig`: a config class in `pkg/apps.py`.
+        if let [module @ .., "apps", class] = parts.as_slice()
+            && let Some(config) = configs
+                .iter()
+                .find(|c| c.class == *class && ends_with(&c.app_dir, module))
+        {
+            let label = config
+                .label
+                .clone()
+                .or_else(|| {
+                    config
+                        .name
+                        .as_deref()
+                        .map(|n| n.rsplit('.').next().unwrap_or(n).to_string())
+                })
+                .unwrap_or_else(|| dir_label(&config.app_dir));
+            apps.push((config.app_dir.clone(), label));
+            continue;
+        }
+        let module: Vec<&str> = match parts.as_slice() {
+            [module @ .., "apps", class] if class.ends_with("Config") => module.to_vec(),
+            _ => parts.clone(),
+        };
+        // The shallowest folder whose path ends with the module path.
+        if let Some(dir) = dirs
+            .iter()
+            .filter(|d| ends_with(d, &module))
+            .min_by_key(|d| d.components().count())
+        {
+            apps.push((dir.to_path_buf(), dir_label(dir)));
+        }
+    }
+    Some(apps)
 }
 
 /// Finds which classes are models and how they inherit.
 struct Resolver<'p> {
     files: &'p [ModelsFile],
-    /// (file, class) → app label.
-    labels: Vec<Vec<String>>,
+    /// (file, class) → app label; `None` outside every installed app.
+    labels: Vec<Vec<Option<String>>>,
     by_name: FxHashMap<&'p str, Vec<(usize, usize)>>,
     /// (app id, class name) → classes.
     by_app_name: FxHashMap<(usize, &'p str), Vec<(usize, usize)>>,
@@ -184,7 +315,7 @@ fn is_django_model_base(base: &str) -> bool {
 }
 
 impl<'p> Resolver<'p> {
-    fn new(files: &'p [ModelsFile], label_of: &dyn Fn(&Path) -> String) -> Self {
+    fn new(files: &'p [ModelsFile], label_of: &dyn Fn(&Path) -> Option<String>) -> Self {
         let mut by_name: FxHashMap<&str, Vec<(usize, usize)>> = FxHashMap::default();
         let mut by_app_name: FxHashMap<(usize, &str), Vec<(usize, usize)>> = FxHashMap::default();
         let mut module_suffixes: FxHashMap<String, Vec<usize>> = FxHashMap::default();
@@ -219,7 +350,7 @@ impl<'p> Resolver<'p> {
                     .meta
                     .as_ref()
                     .and_then(|m| m.app_label.clone())
-                    .unwrap_or_else(|| dir_label.clone());
+                    .or_else(|| dir_label.clone());
                 file_labels.push(label);
             }
             labels.push(file_labels);
@@ -331,7 +462,16 @@ impl<'p> Resolver<'p> {
                 let label = self.labels[at.0][at.1].clone();
                 let meta = class.meta.as_ref();
                 self.models.push(Model {
-                    app_label: label.clone(),
+                    installed: label.is_some(),
+                    // Abstract bases need no app; a placeholder label keeps
+                    // `%(app_label)s` and lookups working.
+                    app_label: label.unwrap_or_else(|| {
+                        self.files[at.0]
+                            .app_dir
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default()
+                    }),
                     app_dir: self.files[at.0].app_dir.clone(),
                     file: at.0,
                     class: at.1,
@@ -467,7 +607,7 @@ impl<'a> TableBuilder<'a> {
     fn build(&self) -> Vec<Table> {
         let mut tables = Vec::new();
         for (index, model) in self.resolver.models.iter().enumerate() {
-            if model.is_abstract || model.proxy {
+            if model.is_abstract || model.proxy || !model.installed {
                 continue;
             }
             self.build_model(index, &mut tables);
@@ -1064,7 +1204,7 @@ fn truncate_chars(s: &str, n: usize) -> &str {
 /// model declares still exist in the database, so they count as cover.
 fn add_migration_indexes(
     project: &DjangoProject,
-    label_of: &dyn Fn(&Path) -> String,
+    label_of: &dyn Fn(&Path) -> Option<String>,
     tables: &mut [Table],
 ) {
     let models_by_label: FxHashMap<(String, String), &String> = project
@@ -1083,7 +1223,9 @@ fn add_migration_indexes(
     let mut live: FxHashMap<String, (usize, String, Index)> = FxHashMap::default();
     let mut sequence = 0usize;
     for migration in &project.migrations {
-        let app = label_of(&migration.app_dir);
+        let Some(app) = label_of(&migration.app_dir) else {
+            continue;
+        };
         for op in &migration.operations {
             match op {
                 Operation::AddIndex { model, index } => {

@@ -12,6 +12,9 @@ pub struct SettingsFacts {
     pub path: PathBuf,
     pub engine: Option<String>,
     pub auth_user_model: Option<String>,
+    /// `INSTALLED_APPS`: `Some(None)` when it is assigned but ixray cannot
+    /// evaluate it.
+    pub installed_apps: Option<Option<Vec<String>>>,
 }
 
 impl SettingsFacts {
@@ -32,6 +35,8 @@ impl SettingsFacts {
 pub struct AppConfigFacts {
     /// The folder holding `apps.py`.
     pub app_dir: PathBuf,
+    /// The class name (`"shop.apps.ShopConfig"` in `INSTALLED_APPS`).
+    pub class: String,
     /// `label = "..."` when set.
     pub label: Option<String>,
     /// `name = "..."`: the app's dotted module path.
@@ -44,6 +49,60 @@ pub fn extract_settings(source: &SourceFile, tree: &tree_sitter::Tree) -> Option
         path: source.path.clone(),
         ..SettingsFacts::default()
     };
+    // Module-level constants, so that `INSTALLED_APPS = DJANGO_APPS +
+    // LOCAL_APPS` and `INSTALLED_APPS += [...]` evaluate.
+    let mut scope = py::Scope::default();
+    let root = tree.root_node();
+    let mut cursor = root.walk();
+    for statement in root.named_children(&mut cursor) {
+        let Some(assignment) = statement
+            .named_child(0)
+            .filter(|_| statement.kind() == "expression_statement")
+        else {
+            continue;
+        };
+        let (Some(left), Some(right)) = (
+            assignment.child_by_field_name("left"),
+            assignment.child_by_field_name("right"),
+        ) else {
+            continue;
+        };
+        let value = match assignment.kind() {
+            "assignment" => scope.eval(right, text),
+            "augmented_assignment"
+                if assignment
+                    .child_by_field_name("operator")
+                    .is_some_and(|o| py::text(o, text) == "+=") =>
+            {
+                match (
+                    scope.get(py::text(left, text)).cloned(),
+                    scope.eval(right, text),
+                ) {
+                    (Some(py::Value::Seq(mut a)), Some(py::Value::Seq(b))) => {
+                        a.extend(b);
+                        Some(py::Value::Seq(a))
+                    }
+                    _ => None,
+                }
+            }
+            _ => continue,
+        };
+        if py::text(left, text) == "INSTALLED_APPS" {
+            facts.installed_apps = Some(value.clone().and_then(|v| {
+                match v {
+                    py::Value::Seq(items) => items
+                        .into_iter()
+                        .map(|i| match i {
+                            py::Value::Str(s) => Some(s),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => None,
+                }
+            }));
+        }
+        scope.bind_target(left, value, text);
+    }
     for assignment in py::definitions(tree, text).assignments {
         let (Some(left), Some(right)) = (
             assignment.child_by_field_name("left"),
@@ -69,7 +128,8 @@ pub fn extract_settings(source: &SourceFile, tree: &tree_sitter::Tree) -> Option
             _ => {}
         }
     }
-    (facts.engine.is_some() || facts.auth_user_model.is_some()).then_some(facts)
+    (facts.engine.is_some() || facts.auth_user_model.is_some() || facts.installed_apps.is_some())
+        .then_some(facts)
 }
 
 pub fn extract_app_configs(source: &SourceFile, tree: &tree_sitter::Tree) -> Vec<AppConfigFacts> {
@@ -82,6 +142,7 @@ pub fn extract_app_configs(source: &SourceFile, tree: &tree_sitter::Tree) -> Vec
             let body = class.child_by_field_name("body")?;
             let mut facts = AppConfigFacts {
                 app_dir: app_dir.clone(),
+                class: py::text(class.child_by_field_name("name")?, text).to_string(),
                 label: None,
                 name: None,
             };
@@ -108,6 +169,19 @@ mod tests {
         let facts = extract_settings(&source, &py::parse(text)).unwrap();
         assert_eq!(facts.dialect(), Some(Dialect::Mysql));
         assert_eq!(facts.auth_user_model.as_deref(), Some("accounts.User"));
+        assert_eq!(facts.installed_apps, None);
+        let apps = "BASE = [\"django.contrib.auth\"]\nLOCAL = (\"shop\", \"shop.billing.apps.BillingConfig\")\nINSTALLED_APPS = BASE + [*LOCAL]\nINSTALLED_APPS += [\"extra\"]\nif DEBUG:\n    INSTALLED_APPS += [\"debug_toolbar\"]\n";
+        let source = SourceFile::new(PathBuf::from("site/settings.py"), apps.into());
+        let facts = extract_settings(&source, &py::parse(apps)).unwrap();
+        assert_eq!(
+            facts.installed_apps,
+            Some(Some(vec![
+                "django.contrib.auth".to_string(),
+                "shop".to_string(),
+                "shop.billing.apps.BillingConfig".to_string(),
+                "extra".to_string()
+            ]))
+        );
     }
 
     #[test]
