@@ -11,13 +11,18 @@ use std::process::Command;
 
 use common::*;
 
-/// `rule table (columns)` per finding, from `check --format json`.
+/// `rule table (columns)` per finding, from `check --format json`, plus
+/// `error: <message>` for every input problem ixray printed.
 fn findings(dir: &Path, extra: &[&str]) -> BTreeSet<String> {
     let mut args = vec!["check", "--format", "json"];
     args.extend_from_slice(extra);
     let (code, stdout, stderr) = run_ixray(dir, &args);
     assert!(code == 0 || code == 1, "exit {code}: {stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).expect("json report");
+    let errors = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("ixray: "))
+        .map(|l| format!("error: {}", l.split_once(": ").map_or(l, |(_, m)| m)));
     report["findings"]
         .as_array()
         .unwrap()
@@ -36,6 +41,7 @@ fn findings(dir: &Path, extra: &[&str]) -> BTreeSet<String> {
                 columns.join(", ")
             )
         })
+        .chain(errors)
         .collect()
 }
 

@@ -87,6 +87,11 @@ fn a_revision_cycle_and_a_duplicate_id_do_not_crash() {
     };
     write(
         dir.path(),
+        "migrations/env.py",
+        b"from alembic import context\n",
+    );
+    write(
+        dir.path(),
         "migrations/versions/a_x.py",
         revision("a", "b").as_bytes(),
     );

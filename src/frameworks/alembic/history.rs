@@ -130,6 +130,19 @@ pub fn build(
                 .iter()
                 .any(|v| same_dir(v, &dir) || dir.starts_with(v))
         });
+        // A file is a revision only where Alembic looks for revisions: under
+        // an `alembic.ini`'s versions folders, or (with no ini claiming it)
+        // in a `versions/` folder beside an `env.py`. It must assign
+        // `revision` and `down_revision` at module level. Anything else
+        // (`scripts/db.py` with an `upgrade()`) is not a revision at all.
+        let configured = ini.is_some()
+            || (dir.file_name().is_some_and(|n| n == "versions")
+                && dir.parent().is_some_and(|p| p.join("env.py").is_file()));
+        if !configured
+            || (ini.is_none() && (revision.revision.is_none() || !revision.has_down_revision))
+        {
+            continue;
+        }
         let key = ini.map_or(dir.clone(), |i| i.path.clone());
         groups
             .entry(key)
@@ -704,6 +717,15 @@ mod tests {
     use crate::frameworks::python as py;
     use crate::source::SourceFile;
 
+    /// An `alembic.ini` whose versions folder is `versions/`.
+    fn ini() -> IniFacts {
+        IniFacts {
+            path: PathBuf::from("alembic.ini"),
+            version_locations: vec![PathBuf::from("versions")],
+            ..IniFacts::default()
+        }
+    }
+
     fn revision(id: &str, down: &str, body: &str) -> RevisionFile {
         let text = format!(
             "from alembic import op\nrevision = \"{id}\"\ndown_revision = {down}\n\ndef upgrade():\n{body}\n"
@@ -735,7 +757,7 @@ mod tests {
         let mut errors = Vec::new();
         let envs = build(
             revisions,
-            Vec::new(),
+            vec![ini()],
             Some(Dialect::Postgresql),
             &mut errors,
         );
@@ -777,7 +799,7 @@ mod tests {
             ),
         ];
         let mut errors = Vec::new();
-        let envs = build(revisions, Vec::new(), None, &mut errors);
+        let envs = build(revisions, vec![ini()], None, &mut errors);
         let uniques: Vec<String> = envs[0].state.tables["t"]
             .indexes
             .iter()
@@ -795,7 +817,7 @@ mod tests {
             revision("d", "\"zz\"", "    pass"),
         ];
         let mut errors = Vec::new();
-        let envs = build(revisions, Vec::new(), None, &mut errors);
+        let envs = build(revisions, vec![ini()], None, &mut errors);
         let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
         assert!(
             messages
