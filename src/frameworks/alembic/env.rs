@@ -1,8 +1,9 @@
-//! Reads an environment's `env.py` for what autogenerate leaves out: the
-//! `include_object` / `include_name` filters given to `context.configure`.
-//! ixray cannot run them, so it keeps every name and name prefix they
-//! mention: an index or table named there may be skipped by autogenerate,
-//! and is never reported as drift.
+//! Reads an environment's `env.py` for what autogenerate compares: the
+//! `target_metadata` it hands to `context.configure`, and the
+//! `include_object` / `include_name` filters. ixray cannot run the filters,
+//! so it keeps every name and name prefix they mention: an index or table
+//! named there may be skipped by autogenerate, and is never reported as
+//! drift.
 
 use std::path::Path;
 
@@ -26,14 +27,48 @@ impl AutogenerateFilter {
     }
 }
 
-/// The filter of the `env.py` at `path`, if it configures one.
-pub fn read(path: &Path) -> Option<AutogenerateFilter> {
+/// What one `env.py` says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvFacts {
+    /// The names whose `.metadata` `target_metadata` is (`Base` for
+    /// `target_metadata = Base.metadata`); empty when ixray cannot tell.
+    pub target_carriers: Vec<String>,
+    pub filter: Option<AutogenerateFilter>,
+}
+
+/// The facts of the `env.py` at `path`, if there is one.
+pub fn read(path: &Path) -> Option<EnvFacts> {
     let text = std::fs::read_to_string(path).ok()?;
+    let tree = py::parse(&text);
+    let root = tree.root_node();
+    let mut facts = EnvFacts::default();
+    let mut cursor = root.walk();
+    for statement in root.named_children(&mut cursor) {
+        if let Some(assignment) = statement.named_child(0)
+            && assignment.kind() == "assignment"
+            && assignment
+                .child_by_field_name("left")
+                .is_some_and(|l| py::text(l, &text) == "target_metadata")
+            && let Some(right) = assignment.child_by_field_name("right")
+        {
+            let values = py::sequence_items(right).unwrap_or_else(|| vec![right]);
+            facts.target_carriers = values
+                .into_iter()
+                .filter_map(|v| py::dotted_name(v, &text))
+                .filter_map(|n| n.strip_suffix(".metadata").map(str::to_string))
+                .map(|n| py::last_segment(&n).to_string())
+                .collect();
+        }
+    }
+    facts.filter = read_filter(root, &text);
+    Some(facts)
+}
+
+fn read_filter(root: Node, text: &str) -> Option<AutogenerateFilter> {
     if !text.contains("include_object") && !text.contains("include_name") {
         return None;
     }
-    let tree = py::parse(&text);
-    let root = tree.root_node();
+    let text = text.to_string();
     // The functions passed as `include_object=` / `include_name=`.
     let mut filters: Vec<String> = Vec::new();
     visit(root, &mut |node| {
@@ -118,11 +153,14 @@ def include_object(object, name, type_, reflected, compare_to):
 def unrelated():
     return "not_a_filter"
 
+target_metadata = app.models.Base.metadata
 context.configure(target_metadata=target_metadata, include_object=include_object)
 "#,
         )
         .unwrap();
-        let filter = read(&path).unwrap();
+        let facts = read(&path).unwrap();
+        assert_eq!(facts.target_carriers, vec!["Base"]);
+        let filter = facts.filter.unwrap();
         assert!(filter.may_skip("foods_name_key"));
         assert!(filter.may_skip("legacy_ix_a"));
         assert!(!filter.may_skip("not_a_filter"));

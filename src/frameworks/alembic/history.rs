@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use rustc_hash::FxHashMap;
 
 use super::IniFacts;
-use super::env::{self, AutogenerateFilter};
+use super::env::{self, EnvFacts};
 use super::revisions::{OperationKind, RevisionFile, qualify, split_qualified};
 use crate::InputError;
 use crate::frameworks::sqlalchemy::{
@@ -34,16 +34,15 @@ pub struct Environment {
     pub dialect_assumed: bool,
     pub state: State,
     pub builds: Vec<IndexBuild>,
-    /// `env.py`'s `include_object` / `include_name`: what autogenerate may
-    /// leave out.
-    pub filter: Option<AutogenerateFilter>,
+    /// `env.py`'s `target_metadata` and `include_object` / `include_name`.
+    pub env: Option<EnvFacts>,
 }
 
 impl Environment {
     /// Autogenerate compares an index of this name on this table (it may
     /// not when `env.py` filters either out).
     pub fn autogenerate_compares(&self, table: &str, index: Option<&str>) -> bool {
-        let Some(filter) = &self.filter else {
+        let Some(filter) = self.env.as_ref().and_then(|e| e.filter.as_ref()) else {
             return true;
         };
         let (_, bare) = split_qualified(table);
@@ -164,9 +163,9 @@ pub fn build(
                 .unwrap_or(Path::new(""))
                 .to_path_buf();
             let (state, builds) = replay(&ordered, dialect, known.is_none());
-            let filter = env::read(&Environment::env_path(ini.as_ref(), &versions_dir));
+            let env = env::read(&Environment::env_path(ini.as_ref(), &versions_dir));
             Environment {
-                filter,
+                env,
                 ini,
                 versions_dir,
                 revisions: ordered,

@@ -118,6 +118,8 @@ pub struct MappedTable {
     pub inherited_table_args: bool,
     /// Classes whose columns land in this table (STI subclasses).
     pub sti_classes: Vec<(usize, usize)>,
+    /// Declared in a scripts, tests or examples folder.
+    pub in_side_folder: bool,
 }
 
 impl MappedTable {
@@ -180,7 +182,20 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> SqlalchemyProjec
     let mut resolver = Resolver::new(&files, dialect);
     resolver.map_tables();
     let mut tables = resolver.build_tables();
-    let mapped = std::mem::take(&mut resolver.mapped);
+    let carriers: Vec<Option<String>> = (0..resolver.mapped.len())
+        .map(|m| resolver.carrier_of(m))
+        .collect();
+    let mut mapped = std::mem::take(&mut resolver.mapped);
+    let targets: Vec<&str> = environments
+        .iter()
+        .filter_map(|e| e.env.as_ref())
+        .flat_map(|e| e.target_carriers.iter().map(String::as_str))
+        .collect();
+    let keep = application_tables(&mapped, &carriers, &targets);
+    let mut kept = keep.iter();
+    tables.retain(|_| *kept.next().expect("one table per mapping"));
+    let mut kept = keep.iter();
+    mapped.retain(|_| *kept.next().expect("one flag per mapping"));
     merge_history(&mut tables, &environments);
     SqlalchemyProject {
         mapped: mapped.into_iter().map(|m| (m.qualified(), m)).collect(),
@@ -475,6 +490,7 @@ impl<'f> Resolver<'f> {
                         .collect(),
                     inherited_table_args: false,
                     sti_classes: Vec::new(),
+                    in_side_folder: in_side_folder(&file.source.path),
                 });
                 if let Some(var) = &table.var {
                     self.table_vars.insert(var.as_str(), index);
@@ -575,7 +591,37 @@ impl<'f> Resolver<'f> {
                     .iter()
                     .any(|a| self.class(*a).table_args.is_some()),
             sti_classes: Vec::new(),
+            in_side_folder: in_side_folder(&self.files[at.0].source.path),
         }
+    }
+
+    /// The name of the metadata carrier a mapping belongs to: `Base` for a
+    /// class deriving from `Base` (a `declarative_base()` or a
+    /// `DeclarativeBase` subclass), `db` for `db.Model`, `metadata` for
+    /// `Table(..., metadata)`.
+    fn carrier_of(&self, mapped: usize) -> Option<String> {
+        let at = match self.mapped[mapped].source {
+            TableSource::Table { file, table } => {
+                let metadata = self.files[file].tables[table].metadata.as_deref()?;
+                return metadata.split('.').next().map(str::to_string);
+            }
+            TableSource::Class { file, class } => (file, class),
+        };
+        let mut chain = vec![at];
+        chain.extend(self.ancestors(at));
+        for c in chain {
+            let class = self.class(c);
+            if class.declarative_root {
+                return Some(class.name.clone());
+            }
+            for base in &class.bases {
+                let carrier = base.strip_suffix(".Model").unwrap_or(base);
+                if self.find_class(base, c.0).is_none() && self.find_var(carrier, c.0).is_some() {
+                    return Some(crate::frameworks::python::last_segment(carrier).to_string());
+                }
+            }
+        }
+        None
     }
 
     /// The `__table_args__` in effect, with the file that writes it: the
@@ -961,6 +1007,14 @@ impl<'f> Resolver<'f> {
     }
 }
 
+fn in_side_folder(path: &std::path::Path) -> bool {
+    path.components().any(|c| {
+        c.as_os_str()
+            .to_str()
+            .is_some_and(|name| SIDE_FOLDERS.contains(&name))
+    })
+}
+
 /// Base classes from libraries that add no columns or indexes.
 const COLUMN_FREE_BASES: &[&str] = &[
     "object",
@@ -986,6 +1040,51 @@ fn resolved(column: &ColumnDecl, owner: ColumnOwner) -> ResolvedColumn {
         owner,
     }
 }
+
+/// Which mappings are the application's when several map the same table:
+/// a stand-alone script (`scripts/create_tables.py` with its own `Base`)
+/// must not replace or join the application's tables. The ones on the
+/// metadata `env.py` targets win; without that, the ones outside script,
+/// test and example folders.
+fn application_tables(
+    mapped: &[MappedTable],
+    carriers: &[Option<String>],
+    targets: &[&str],
+) -> Vec<bool> {
+    let mut keep = vec![true; mapped.len()];
+    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, table) in mapped.iter().enumerate() {
+        groups.entry(table.qualified()).or_default().push(i);
+    }
+    for members in groups.values().filter(|m| m.len() > 1) {
+        let targeted: Vec<usize> = members
+            .iter()
+            .copied()
+            .filter(|&i| carriers[i].as_deref().is_some_and(|c| targets.contains(&c)))
+            .collect();
+        let chosen: Vec<usize> = if !targeted.is_empty() {
+            targeted
+        } else {
+            members
+                .iter()
+                .copied()
+                .filter(|&i| !mapped[i].in_side_folder)
+                .collect()
+        };
+        if chosen.is_empty() {
+            continue;
+        }
+        for &i in members {
+            keep[i] = chosen.contains(&i);
+        }
+    }
+    keep
+}
+
+/// Folders whose code is not the application's own.
+const SIDE_FOLDERS: &[&str] = &[
+    "scripts", "script", "bin", "tools", "tests", "test", "examples", "example", "docs",
+];
 
 /// `db.Model.metadata.naming_convention = NAMING` replaces the convention
 /// of the carrier `db` wherever it is defined (or defines the carrier when
