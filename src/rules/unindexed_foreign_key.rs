@@ -35,20 +35,29 @@ pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
                 unique: false,
                 predicate: None,
             };
-            let target = fk
-                .ref_table
-                .as_deref()
-                .map(|t| format!(" (references `{t}`)"))
-                .unwrap_or_default();
-            let mut f = finding(
-                "unindexed-foreign-key",
-                table,
+            let message = if fk.relation_only {
+                // Only an ORM relation: there is no constraint to speak of.
                 format!(
-                    "foreign key `{}.{}` has no index{target}",
+                    "relation `{}.{}`{} has no index and no constraint",
                     table.name,
-                    columns_text(&fk.columns)
-                ),
-            );
+                    columns_text(&fk.columns),
+                    fk.ref_table
+                        .as_deref()
+                        .map(|t| format!(" → `{t}`"))
+                        .unwrap_or_default()
+                )
+            } else {
+                format!(
+                    "foreign key `{}.{}` has no index{}",
+                    table.name,
+                    columns_text(&fk.columns),
+                    fk.ref_table
+                        .as_deref()
+                        .map(|t| format!(" (references `{t}`)"))
+                        .unwrap_or_default()
+                )
+            };
+            let mut f = finding("unindexed-foreign-key", table, message);
             f.columns = fk.columns.clone();
             f.location = fk.location.clone();
             // Point at indexes that almost serve it: they hold the FK columns

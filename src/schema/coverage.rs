@@ -152,6 +152,7 @@ mod tests {
             ref_table: None,
             ref_columns: vec![],
             enforced: true,
+            relation_only: false,
             field: "f".into(),
             location: None,
         }

@@ -144,6 +144,9 @@ pub struct ForeignKey {
     pub ref_columns: Vec<String>,
     /// A database constraint exists (Django `db_constraint=True`).
     pub enforced: bool,
+    /// Declared only as an ORM relation (Drizzle `relations()`), not as a
+    /// column reference or constraint: findings call it a relation.
+    pub relation_only: bool,
     /// The attribute in code that declares the relation.
     pub field: String,
     pub location: Option<Location>,

@@ -722,6 +722,7 @@ impl<'a> TableBuilder<'a> {
                 ref_table: Some(parent.table.clone()),
                 ref_columns: vec!["id".into()],
                 enforced: true,
+                relation_only: false,
                 field: format!("{}_ptr", parent.name.to_ascii_lowercase()),
                 location: table.location.clone(),
             });
@@ -794,6 +795,7 @@ impl<'a> TableBuilder<'a> {
                     ref_table,
                     ref_columns: vec![decl.to_field.clone().unwrap_or_else(|| "id".into())],
                     enforced: decl.db_constraint,
+                    relation_only: false,
                     field: decl.attr.clone(),
                     location: Some(location.clone()),
                 });
@@ -999,6 +1001,7 @@ impl<'a> TableBuilder<'a> {
             ref_table,
             ref_columns: vec!["id".into()],
             enforced: true,
+            relation_only: false,
             field: decl.attr.clone(),
             location: Some(location.clone()),
         };

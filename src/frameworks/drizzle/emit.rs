@@ -39,6 +39,7 @@ pub fn describe_fixes(project: &DrizzleProject, findings: &mut [Finding]) {
         };
         let mapped = &project.mapped[m];
         let model = &project.decl(mapped).var;
+        let param = callback_param(&project.files[mapped.file], project.decl(mapped));
         let kit = mapped.kit.is_some();
         finding.help = match &finding.fix {
             Some(FixIntent::AddIndex(spec)) => {
@@ -50,7 +51,7 @@ pub fn describe_fixes(project: &DrizzleProject, findings: &mut [Finding]) {
                             .keys
                             .get(&c.name)
                             .map_or(c.name.as_str(), String::as_str);
-                        column_code("t", key, c.desc)
+                        column_code(&param, key, c.desc)
                     })
                     .collect();
                 Some(format!(
@@ -86,6 +87,22 @@ pub fn describe_fixes(project: &DrizzleProject, findings: &mut [Finding]) {
             None => finding.help.clone(),
         };
     }
+}
+
+/// The parameter name of the table's extra-config callback: its own, or
+/// for a new callback the file's habit when that is a generic name (`t`,
+/// `table`), never another table's name (`(account) => …` on `session`).
+fn callback_param(file: &DrizzleFile, decl: &TableDecl) -> String {
+    if let Some(extra) = &decl.extra {
+        return extra.param.clone();
+    }
+    file.tables
+        .iter()
+        .filter_map(|t| t.extra.as_ref())
+        .map(|e| e.param.as_str())
+        .find(|p| p.len() <= 2 || *p == "table" || *p == "self")
+        .unwrap_or("table")
+        .to_string()
 }
 
 /// An index to write into the schema.
@@ -366,11 +383,7 @@ fn add_entries(
     };
     // The file's own habits, from its other tables.
     let sibling = file.tables.iter().find_map(|t| t.extra.as_ref());
-    let param = decl
-        .extra
-        .as_ref()
-        .or(sibling)
-        .map_or("table".to_string(), |e| e.param.clone());
+    let param = callback_param(file, decl);
     let form = decl
         .extra
         .as_ref()

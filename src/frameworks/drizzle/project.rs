@@ -295,6 +295,7 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DrizzleProject {
                     ref_table: resolved.as_ref().map(|(n, _)| named[*n].name.clone()),
                     ref_columns: resolved.map(|(_, c)| vec![c]).unwrap_or_default(),
                     enforced: true,
+                    relation_only: false,
                     field: column.key.clone(),
                     location: Some(location(column.span)),
                 });
@@ -366,6 +367,7 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DrizzleProject {
                         ref_table,
                         ref_columns: targets.into_iter().flatten().map(|(_, c)| c).collect(),
                         enforced: true,
+                        relation_only: false,
                         location: item_location,
                     });
                 }
@@ -432,6 +434,7 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DrizzleProject {
                     .map(|(_, c)| c)
                     .collect(),
                 enforced: false,
+                relation_only: true,
                 field: relation.field.clone(),
                 location: Some(file.source.location(relation.span)),
             });

@@ -830,6 +830,7 @@ impl<'f> Resolver<'f> {
                     ref_table,
                     ref_columns: ref_column.into_iter().collect(),
                     enforced: true,
+                    relation_only: false,
                     field: column.attr.clone(),
                     location: Some(location.clone()),
                 });
@@ -913,6 +914,7 @@ impl<'f> Resolver<'f> {
                         ref_table: resolved.first().and_then(|(t, _)| t.clone()),
                         ref_columns: resolved.into_iter().filter_map(|(_, c)| c).collect(),
                         enforced: true,
+                        relation_only: false,
                         field,
                         location: Some(self.files[cf].source.location(*span)),
                     });
