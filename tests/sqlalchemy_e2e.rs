@@ -140,3 +140,48 @@ fn the_fixture_history_drifts_only_where_ixray_says() {
         .collect();
     assert_eq!(drift, vec!["ix_comment_created_at"]);
 }
+
+/// Tables of the same name in several PostgreSQL schemas: ixray keys them
+/// by (schema, name), so its unindexed foreign keys match the catalog's, and
+/// its revision builds the index in the right schema (`schema=`), which
+/// Alembic applies and `alembic check` (with `include_schemas=True`) finds
+/// in line with the models.
+#[test]
+fn tables_in_several_schemas_on_postgresql() {
+    if !has_python()
+        || !require(
+            "PostgreSQL on 127.0.0.1 (IXRAY_PG_PORT)",
+            postgres_available(),
+        )
+    {
+        return;
+    }
+    let dir = copy_fixture("sqlalchemy/schemas");
+    let reported = unindexed_by_ixray_with(dir.path(), &["--dialect", "postgresql"]);
+    let truth = unindexed_in_alembic_database(dir.path(), "postgres");
+    assert_eq!(truth.len(), 2, "{truth:?}");
+    pretty_assertions::assert_eq!(reported, truth, "ixray (left) vs the catalog (right)");
+
+    let (code, stdout, stderr) = run_ixray(dir.path(), &["fix", "--dialect", "postgresql", "."]);
+    assert!(
+        code == 0 || code == 1,
+        "ixray fix failed:\n{stdout}\n{stderr}"
+    );
+    assert_success(
+        &alembicctl("check", dir.path(), "postgres"),
+        "alembic check after the fix",
+    );
+    let left = unindexed_in_alembic_database(dir.path(), "postgres");
+    assert!(left.is_empty(), "still unindexed after the fix: {left:?}");
+    assert!(
+        findings_with(dir.path(), &["--dialect", "postgresql"]).is_empty(),
+        "ixray still reports after the fix"
+    );
+    let before_second = tree_contents(dir.path());
+    run_ixray(dir.path(), &["fix", "--dialect", "postgresql", "."]);
+    assert_eq!(
+        before_second,
+        tree_contents(dir.path()),
+        "a second fix changed files"
+    );
+}

@@ -239,7 +239,8 @@ def cmd_catalog(runner: Runner, db: Database, verbose: bool) -> int:
         return EXIT_FAILED
     if verbose:
         res.to_stderr()
-    fks, indexes = read_catalog(db.kind, db.name)
+    # Every user schema: projects keep tables outside `public` too.
+    fks, indexes = read_catalog(db.kind, db.name, pg_exclude_schemas=[])
     fks = [f for f in fks if f["table"] != VERSION_TABLE]
     indexes = [i for i in indexes if i["table"] != VERSION_TABLE]
     json.dump(build_catalog(db.kind, fks, indexes), sys.stdout, indent=2)

@@ -44,6 +44,7 @@ fn convention_index_name(
         &mapped.convention,
         &NameColumns {
             table: &mapped.name,
+            schema: mapped.schema.as_deref(),
             columns: pairs,
             referred_table: None,
         },

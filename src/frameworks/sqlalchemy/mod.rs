@@ -81,6 +81,9 @@ pub const DEFAULT_INDEX_CONVENTION: &str = "ix_%(column_0_label)s";
 /// The columns an index or constraint name is made from: (SQL name, key).
 pub struct NameColumns<'a> {
     pub table: &'a str,
+    /// The table's schema: SQLAlchemy's column labels start with it
+    /// (`crm_contacts_account_id`).
+    pub schema: Option<&'a str>,
     pub columns: Vec<(&'a str, &'a str)>,
     pub referred_table: Option<&'a str>,
 }
@@ -109,7 +112,10 @@ pub fn convention_name(
 }
 
 fn render_token(token: &str, names: &NameColumns, explicit: Option<&str>) -> Option<String> {
-    let label = |(name, _): &(&str, &str)| format!("{}_{}", names.table, name);
+    let label = |(name, _): &(&str, &str)| match names.schema {
+        Some(schema) => format!("{schema}_{}_{name}", names.table),
+        None => format!("{}_{name}", names.table),
+    };
     match token {
         "table_name" => return Some(names.table.to_string()),
         "referred_table_name" => return names.referred_table.map(str::to_string),
@@ -182,6 +188,7 @@ mod tests {
     fn renders_naming_conventions() {
         let names = NameColumns {
             table: "post_tag",
+            schema: None,
             columns: vec![("post_id", "post_id"), ("tag_id", "tag")],
             referred_table: None,
         };
@@ -209,6 +216,14 @@ mod tests {
         assert_eq!(
             index_name(&joined, &names, None, Dialect::Sqlite).as_deref(),
             Some("post_idtag_idx")
+        );
+        let in_schema = NameColumns {
+            schema: Some("crm"),
+            ..names
+        };
+        assert_eq!(
+            index_name(&default, &in_schema, None, Dialect::Postgresql).as_deref(),
+            Some("ix_crm_post_tag_post_id")
         );
         let long = "x".repeat(70);
         let truncated = truncate_identifier(long, Dialect::Postgresql);

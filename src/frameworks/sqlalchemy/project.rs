@@ -768,6 +768,7 @@ impl<'f> Resolver<'f> {
             &mapped.convention,
             &NameColumns {
                 table: &mapped.name,
+                schema: mapped.schema.as_deref(),
                 columns,
                 referred_table: None,
             },
