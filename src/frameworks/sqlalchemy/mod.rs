@@ -204,6 +204,7 @@ mod tests {
         let custom = Convention {
             ix: Some("ix_%(table_name)s_%(column_0_N_name)s".into()),
             uq: None,
+            schema: None,
         };
         assert_eq!(
             index_name(&custom, &names, None, Dialect::Sqlite).as_deref(),
@@ -212,6 +213,7 @@ mod tests {
         let joined = Convention {
             ix: Some("%(column_0N_key)s_idx".into()),
             uq: None,
+            schema: None,
         };
         assert_eq!(
             index_name(&joined, &names, None, Dialect::Sqlite).as_deref(),

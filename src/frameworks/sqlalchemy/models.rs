@@ -68,11 +68,15 @@ impl Imports {
     }
 }
 
-/// The parts of a `MetaData(naming_convention=...)` that name indexes.
+/// What a `MetaData(...)` gives every table on it: the naming-convention
+/// templates that name indexes, and the default schema.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Convention {
     pub ix: Option<String>,
     pub uq: Option<String>,
+    /// `MetaData(schema="...")`: tables without a schema of their own live
+    /// there.
+    pub schema: Option<String>,
 }
 
 /// Where a naming convention comes from.
@@ -576,15 +580,24 @@ fn metadata_expression(node: Node, text: &str) -> ConventionRef {
 
 fn metadata_convention(call: Node, text: &str) -> ConventionRef {
     let args = py::arguments(call, text);
+    let schema = args
+        .keyword("schema")
+        .and_then(|s| py::string_value(s, text));
     match args.keyword("naming_convention") {
-        Some(value) if value.kind() == "dictionary" => {
-            ConventionRef::Inline(convention_literal(value, text).unwrap_or_default())
-        }
+        Some(value) if value.kind() == "dictionary" => ConventionRef::Inline(Convention {
+            schema,
+            ..convention_literal(value, text).unwrap_or_default()
+        }),
+        // A convention by name loses the schema; a schema by itself is rare
+        // next to a named convention.
         Some(value) => match py::dotted_name(value, text) {
             Some(name) => ConventionRef::Name(name),
             None => ConventionRef::Default,
         },
-        None => ConventionRef::Inline(Convention::default()),
+        None => ConventionRef::Inline(Convention {
+            schema,
+            ..Convention::default()
+        }),
     }
 }
 
@@ -606,6 +619,7 @@ fn convention_literal(dict: Node, text: &str) -> Option<Convention> {
     Some(Convention {
         ix: value("ix"),
         uq: value("uq"),
+        schema: None,
     })
 }
 
@@ -1369,7 +1383,8 @@ Index("ix_ticket_owner_desc", Ticket.owner_id.desc(), postgresql_using="hash")
             base.metadata,
             Some(ConventionRef::Inline(Convention {
                 ix: Some("ix_%(column_0_label)s".into()),
-                uq: None
+                uq: None,
+                schema: None,
             }))
         );
         let ticket = &file.classes[1];

@@ -463,16 +463,17 @@ impl<'f> Resolver<'f> {
             }
             for (t, table) in file.tables.iter().enumerate() {
                 let index = self.mapped.len();
+                let convention: Convention = table
+                    .metadata
+                    .as_ref()
+                    .map(|m| self.convention(&ConventionRef::Name(m.clone()), f, 0))
+                    .unwrap_or_default();
                 self.mapped.push(MappedTable {
                     name: table.name.clone(),
-                    schema: table.schema.clone(),
+                    schema: table.schema.clone().or_else(|| convention.schema.clone()),
                     model: table.var.clone().unwrap_or_else(|| table.name.clone()),
                     source: TableSource::Table { file: f, table: t },
-                    convention: table
-                        .metadata
-                        .as_ref()
-                        .map(|m| self.convention(&ConventionRef::Name(m.clone()), f, 0))
-                        .unwrap_or_default(),
+                    convention,
                     columns: table
                         .columns
                         .iter()
@@ -569,12 +570,14 @@ impl<'f> Resolver<'f> {
                 }
             }
         }
+        let convention = self.convention_for_class(at);
         let schema = match &class.table {
             Some(table) => table.schema.clone(),
             None => self
                 .table_args(at)
                 .and_then(|(_, args)| args.schema.clone()),
-        };
+        }
+        .or_else(|| convention.schema.clone());
         MappedTable {
             name,
             schema,
@@ -583,7 +586,7 @@ impl<'f> Resolver<'f> {
                 file: at.0,
                 class: at.1,
             },
-            convention: self.convention_for_class(at),
+            convention,
             columns,
             inherited_table_args: class.table_args.is_none()
                 && self
@@ -1311,6 +1314,51 @@ Index("ix_post_kind_desc", Post.kind.desc())
                 "post cols=[\"id\", \"editor_id\", \"kind\", \"owner_id\", \"duration\"] fks=[\"editor_id->user\", \"owner_id->user\"] ix=[\"(id)\", \"ix_post_editor_id\", \"ix_post_kind_desc\"]",
                 "admin cols=[\"id\"] fks=[\"id->user\"] ix=[\"(id)\"]",
                 "post_tag cols=[\"post_id\", \"tag_id\"] fks=[\"post_id->post\", \"tag_id->tag\"] ix=[\"(post_id, tag_id)\"]",
+            ]
+        );
+    }
+
+    #[test]
+    fn schemas_come_from_table_args_tables_and_metadata() {
+        let p = project(&[(
+            "app/models.py",
+            r#"from sqlalchemy import Column, ForeignKey, Integer, MetaData, Table
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base(metadata=MetaData(schema="archive"))
+
+class File(Base):
+    __tablename__ = "files"
+    id = Column(Integer, primary_key=True)
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = {"schema": "events"}
+    id = Column(Integer, primary_key=True)
+    file_id = Column(Integer, ForeignKey("archive.files.id"))
+
+links = Table("links", Base.metadata, Column("event_id", ForeignKey("events.events.id")), schema="public")
+"#,
+        )]);
+        let names: Vec<(&str, Vec<String>)> = p
+            .tables
+            .iter()
+            .map(|t| {
+                (
+                    t.name.as_str(),
+                    t.foreign_keys
+                        .iter()
+                        .filter_map(|f| f.ref_table.clone())
+                        .collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("archive.files", vec![]),
+                ("events.events", vec!["archive.files".to_string()]),
+                ("links", vec!["events.events".to_string()]),
             ]
         );
     }
