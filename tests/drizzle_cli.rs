@@ -224,3 +224,62 @@ fn fix_diff_of_the_sqlite_fixture() {
     assert!(output.status.code().is_some_and(|c| c <= 1));
     insta::assert_snapshot!("sqlite_fix_diff", String::from_utf8(output.stdout).unwrap());
 }
+
+/// The help text and a new extra-config callback name columns through the
+/// table's own callback parameter; a table without a callback gets a
+/// generic name, never another table's parameter (`(account) =>`).
+#[test]
+fn help_and_new_callbacks_use_the_right_parameter_name() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "src/schema.ts",
+        br#"import { pgTable, integer, index } from "drizzle-orm/pg-core";
+
+export const accounts = pgTable("accounts", {
+  id: integer().primaryKey(),
+  ownerId: integer("owner_id").references(() => accounts.id),
+  parentId: integer("parent_id").references(() => accounts.id),
+}, (account) => [index("accounts_owner_idx").on(account.ownerId)]);
+
+export const sessions = pgTable("sessions", {
+  id: integer().primaryKey(),
+  accountId: integer("account_id").references(() => accounts.id),
+});
+"#,
+    );
+    let report = findings(dir.path());
+    let help = |table: &str| -> String {
+        let finding = report
+            .iter()
+            .find(|f| f["table"] == table && f["rule"] == "unindexed-foreign-key")
+            .unwrap_or_else(|| panic!("a finding on {table}: {report:#?}"));
+        let (_, stdout, _) = run_ixray(dir.path(), &["check"]);
+        let line = finding["location"]["line"].as_u64().unwrap();
+        stdout
+            .lines()
+            .skip_while(|l| !l.contains(&format!("schema.ts:{line}:")))
+            .find(|l| l.contains("= help:"))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        help("accounts").contains(".on(account.parentId)"),
+        "{}",
+        help("accounts")
+    );
+    assert!(
+        help("sessions").contains(".on(table.accountId)"),
+        "{}",
+        help("sessions")
+    );
+    let (code, stdout, stderr) = run_ixray(dir.path(), &["fix", "."]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let schema = read(dir.path(), "src/schema.ts");
+    assert!(
+        schema.contains(
+            "}, (table) => [\n  index(\"sessions_account_id_idx\").on(table.accountId),\n]);"
+        ),
+        "{schema}"
+    );
+}

@@ -20,9 +20,15 @@ pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
                     Some(d) if std::ptr::eq(d, first) => (first, i, second),
                     _ => (second, j, first),
                 };
+                // Two constraints with one definition (`unique=True` next to
+                // `UniqueConstraint("slug")`, a unique on the primary key's
+                // columns) are one index when the table is created: the
+                // database drops the repeated one. ixray cannot tell whether
+                // one was added later, so it says nothing.
                 if reported.contains(&target_ix)
                     || target.origin == IndexOrigin::DatabaseImplicit
                     || (target.locked && other.locked)
+                    || (target.origin.is_constraint() && other.origin.is_constraint())
                 {
                     continue;
                 }
@@ -56,7 +62,6 @@ pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
                         ),
                     });
                 }
-                // Both back constraints: report only, never drop a rule.
                 if drop.is_some() && !target.locked {
                     f.fix = Some(FixIntent::DropIndex(Box::new(target.clone())));
                 }

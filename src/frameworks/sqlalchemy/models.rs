@@ -948,6 +948,11 @@ pub(crate) fn column_ref(node: Node, text: &str) -> ColumnRef {
     if let Some(key) = py::string_value(node, text) {
         return ColumnRef::Key(key);
     }
+    // A bare name in a class body (`Index("ix", file_id)` after
+    // `file_id = Column(...)`) is that attribute's column.
+    if node.kind() == "identifier" {
+        return ColumnRef::Key(py::text(node, text).to_string());
+    }
     if let Some(name) = py::dotted_name(node, text) {
         let segments: Vec<&str> = name.split('.').collect();
         match segments.as_slice() {

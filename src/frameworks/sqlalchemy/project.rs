@@ -192,11 +192,19 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> SqlalchemyProjec
         .flat_map(|e| e.target_carriers.iter().map(String::as_str))
         .collect();
     let keep = application_tables(&mapped, &carriers, &targets);
+    // Autogenerate compares only the metadata env.py targets (when ixray
+    // can tell which it is).
+    let mut targeted: Vec<bool> = carriers
+        .iter()
+        .map(|c| targets.is_empty() || c.as_deref().is_none_or(|c| targets.contains(&c)))
+        .collect();
     let mut kept = keep.iter();
     tables.retain(|_| *kept.next().expect("one table per mapping"));
     let mut kept = keep.iter();
     mapped.retain(|_| *kept.next().expect("one flag per mapping"));
-    merge_history(&mut tables, &environments);
+    let mut kept = keep.iter();
+    targeted.retain(|_| *kept.next().expect("one flag per mapping"));
+    merge_history(&mut tables, &targeted, &environments);
     SqlalchemyProject {
         mapped: mapped.into_iter().map(|m| (m.qualified(), m)).collect(),
         files,
@@ -1155,8 +1163,8 @@ fn camel_to_snake(name: &str) -> String {
 
 /// Indexes the history builds that no model declares join the model's
 /// table: they exist in the database. Alembic autogenerate would drop them.
-fn merge_history(tables: &mut [Table], environments: &[Environment]) {
-    for table in tables.iter_mut() {
+fn merge_history(tables: &mut [Table], targeted: &[bool], environments: &[Environment]) {
+    for (table, &targeted) in tables.iter_mut().zip(targeted) {
         // The environment that builds the table, or the only one.
         let environment = environments
             .iter()
@@ -1209,8 +1217,10 @@ fn merge_history(tables: &mut [Table], environments: &[Environment]) {
             if !declared {
                 let mut index = built.clone();
                 // Autogenerate drops what it compares and no model declares.
-                index.drift = environment
-                    .is_some_and(|e| e.autogenerate_compares(&table.name, index.name.as_deref()));
+                index.drift = targeted
+                    && environment.is_some_and(|e| {
+                        e.autogenerate_compares(&table.name, index.name.as_deref())
+                    });
                 table.indexes.push(index);
             }
         }
@@ -1361,6 +1371,30 @@ links = Table("links", Base.metadata, Column("event_id", ForeignKey("events.even
                 ("links", vec!["events.events".to_string()]),
             ]
         );
+    }
+
+    #[test]
+    fn conventions_assigned_later_apply_when_they_can_be_rendered() {
+        let names = |code: &str| -> Vec<Option<String>> {
+            let p = project(&[("app/models.py", code)]);
+            p.tables[0]
+                .indexes
+                .iter()
+                .filter(|i| i.origin == IndexOrigin::FieldFlag)
+                .map(|i| i.name.clone())
+                .collect()
+        };
+        let model = "\nclass T(Base):\n    __tablename__ = \"t\"\n    id = Column(Integer, primary_key=True)\n    a = Column(Integer, index=True)\n";
+        let plain = format!(
+            "Base = declarative_base()\nNAMING = {{\"ix\": \"idx_%(table_name)s_%(column_0_name)s\"}}\nBase.metadata.naming_convention = NAMING\n{model}"
+        );
+        assert_eq!(names(&plain), vec![Some("idx_t_a".to_string())]);
+        // A custom token is a function ixray cannot run: the name is left to
+        // the convention.
+        let custom = format!(
+            "Base = declarative_base()\ndef _cols(c, t):\n    return 'x'\nNAMING = {{\"ix\": \"ix_%(cols)s\", \"cols\": _cols}}\nBase.metadata.naming_convention = NAMING\n{model}"
+        );
+        assert_eq!(names(&custom), vec![None]);
     }
 
     #[test]
