@@ -320,7 +320,7 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
         }
     }
     lap("merge");
-    let mut project = django::project::resolve(inputs);
+    let mut project = django::project::resolve(inputs, &mut errors);
     let mut alchemy = sqlalchemy::project::resolve(alchemy, &mut errors);
     let mut drizzle = drizzle::project::resolve(drizzle_inputs, &mut errors);
     lap("resolve");

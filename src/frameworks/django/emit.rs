@@ -790,43 +790,10 @@ fn migration_name(fragments: &[String]) -> String {
     name
 }
 
-/// A migration's name, its dependencies and what it replaces.
-struct GraphNode {
-    name: String,
-    dependencies: Vec<(String, String)>,
-    replaces: Vec<(String, String)>,
-}
-
-/// The app's migrations, read from disk (`check` skips most of them).
-fn app_migrations(app_dir: &Path) -> Result<Vec<GraphNode>, String> {
-    let dir = app_dir.join("migrations");
-    let entries =
-        std::fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-    let mut out = Vec::new();
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if !super::migrations::is_migration_path(&path) {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let source = crate::source::SourceFile::new(path.clone(), text);
-        if let Some(migration) = super::parse_migration(&source) {
-            out.push(GraphNode {
-                name: migration.name,
-                dependencies: migration.dependencies,
-                replaces: migration.replaces,
-            });
-        }
-    }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
-}
-
 /// The app's single leaf migration: the one no other migration of the app
 /// depends on (squashed-away migrations excluded).
 fn leaf_migration(app_dir: &Path, label: &str) -> Result<Option<String>, String> {
-    let migrations = app_migrations(app_dir)?;
+    let migrations = super::migrations::read_graph(app_dir)?;
     if migrations.is_empty() {
         return Ok(None);
     }
@@ -839,7 +806,7 @@ fn leaf_migration(app_dir: &Path, label: &str) -> Result<Option<String>, String>
                 .map(|(_, n)| n)
         })
         .collect();
-    let live: Vec<&GraphNode> = migrations
+    let live: Vec<&super::migrations::GraphNode> = migrations
         .iter()
         .filter(|m| !replaced.contains(&&m.name))
         .collect();

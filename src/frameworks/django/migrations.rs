@@ -63,6 +63,135 @@ pub enum Operation {
     },
 }
 
+/// A migration's name, its dependencies and what it replaces.
+pub struct GraphNode {
+    pub name: String,
+    pub dependencies: Vec<(String, String)>,
+    pub replaces: Vec<(String, String)>,
+}
+
+/// The app's migrations, read from disk (`check` skips most of them).
+pub fn read_graph(app_dir: &Path) -> Result<Vec<GraphNode>, String> {
+    let dir = app_dir.join("migrations");
+    let entries =
+        std::fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !is_migration_path(&path) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if !text.contains("class Migration") {
+            continue;
+        }
+        // Only the two lists matter, and a project has many migrations:
+        // parse those lists alone.
+        out.push(GraphNode {
+            name: path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_string(),
+            dependencies: pairs_assigned(&text, "dependencies"),
+            replaces: pairs_assigned(&text, "replaces"),
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// The `(app, name)` pairs of `name = [...]` in a migration's class body,
+/// found by bytes and parsed alone.
+fn pairs_assigned(text: &str, name: &str) -> Vec<(String, String)> {
+    let bytes = text.as_bytes();
+    for at in memchr::memmem::find_iter(bytes, name.as_bytes()) {
+        // `name` at the start of a (class-body) line, then `=`.
+        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        if !text[line_start..at].chars().all(|c| c == ' ' || c == '\t') {
+            continue;
+        }
+        let rest = text[at + name.len()..].trim_start_matches([' ', '\t', ':']);
+        let rest = rest
+            .split_once('=')
+            .filter(|(annotation, _)| !annotation.contains('\n'))
+            .map_or(rest, |(_, value)| value)
+            .trim_start();
+        let Some(list) = balanced(rest) else {
+            continue;
+        };
+        let snippet = format!("x = {list}\n");
+        let tree = py::parse(&snippet);
+        let Some(value) = tree
+            .root_node()
+            .named_child(0)
+            .and_then(|s| s.named_child(0))
+            .and_then(|a| a.child_by_field_name("right"))
+        else {
+            continue;
+        };
+        return read_pairs(value, &snippet);
+    }
+    Vec::new()
+}
+
+/// The bracketed expression at the start of `text`, up to its matching
+/// bracket (strings and comments skipped).
+fn balanced(text: &str) -> Option<&str> {
+    let open = text.chars().next().filter(|c| matches!(c, '[' | '('))?;
+    let close = if open == '[' { ']' } else { ')' };
+    let mut depth = 0usize;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                while let Some((_, d)) = chars.next() {
+                    if d == '\\' {
+                        chars.next();
+                    } else if d == c {
+                        break;
+                    }
+                }
+            }
+            '#' => {
+                for (_, d) in chars.by_ref() {
+                    if d == '\n' {
+                        break;
+                    }
+                }
+            }
+            c if c == open => depth += 1,
+            c if c == close => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(&text[..=i]);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The first dependency of an app's migrations on a migration of the same
+/// app that does not exist (and was not squashed into one that does):
+/// Django refuses to migrate such an app.
+pub fn broken_dependency(graph: &[GraphNode], label: &str) -> Option<String> {
+    let known = |name: &str| {
+        matches!(name, "__first__" | "__latest__")
+            || graph
+                .iter()
+                .any(|m| m.name == name || m.replaces.iter().any(|(a, n)| a == label && n == name))
+    };
+    graph.iter().find_map(|m| {
+        m.dependencies
+            .iter()
+            .find(|(app, name)| app == label && !known(name))
+            .map(|(_, name)| format!("`{}` depends on `{name}`, which does not exist", m.name))
+    })
+}
+
 /// Whether `path` looks like a Django migration module.
 pub fn is_migration_path(path: &Path) -> bool {
     let in_migrations = path
@@ -313,6 +442,26 @@ fn sql_strings(node: Node, text: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn graph_lists_are_read_without_parsing_the_module() {
+        let text = "from django.conf import settings\nfrom django.db import migrations\n\n\nclass Migration(migrations.Migration):\n    replaces = [(\"shop\", \"0001_initial\"), (\"shop\", \"0002_x\")]\n\n    dependencies = [\n        (\"shop\", \"0000_base\"),  # the ] in a comment\n        migrations.swappable_dependency(settings.AUTH_USER_MODEL),\n        ('auth', \"0012_alter_user_first_name_max_length\"),\n    ]\n    operations = [migrations.RunSQL(\"SELECT '['\")]\n";
+        assert_eq!(
+            pairs_assigned(text, "dependencies"),
+            vec![
+                ("shop".to_string(), "0000_base".to_string()),
+                (
+                    "auth".to_string(),
+                    "0012_alter_user_first_name_max_length".to_string()
+                ),
+            ]
+        );
+        assert_eq!(pairs_assigned(text, "replaces").len(), 2);
+        assert_eq!(
+            pairs_assigned("class Migration:\n    operations = []\n", "dependencies"),
+            vec![]
+        );
+    }
+
     use super::*;
 
     #[test]

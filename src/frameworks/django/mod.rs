@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use memchr::memmem;
 
-use crate::frameworks::python;
 use crate::source::SourceFile;
 
 /// What a Python file may hold for Django, decided from its bytes alone.
@@ -138,12 +137,6 @@ pub fn extract(source: &Arc<SourceFile>, roles: FileRoles, tree: &tree_sitter::T
         }
     }
     facts
-}
-
-/// Parse a Python file for Django; used by `fix` for files `check` skipped.
-pub fn parse_migration(source: &Arc<SourceFile>) -> Option<migrations::MigrationFile> {
-    let tree = python::parse(&source.text);
-    migrations::extract(source.clone(), &tree)
 }
 
 #[cfg(test)]

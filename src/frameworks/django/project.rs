@@ -12,6 +12,7 @@ use super::models::{
     ClassDecl, Condition, FieldDecl, IndexDecl, IndexList, MetaDecl, ModelsFile, Target,
 };
 use super::settings::{AppConfigFacts, SettingsFacts};
+use crate::InputError;
 use crate::schema::sql::IndexStatement;
 use crate::schema::{
     Column, Conjunct, Dialect, ForeignKey, Framework, Index, IndexKey, IndexMethod, IndexOrigin,
@@ -85,7 +86,7 @@ fn main_settings(settings: &[SettingsFacts]) -> Option<&SettingsFacts> {
         .min_by_key(|s| (is_test(s), s.path.clone()))
 }
 
-pub fn resolve(inputs: Inputs) -> DjangoProject {
+pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DjangoProject {
     let settings = main_settings(&inputs.settings);
     let dialect = inputs
         .dialect
@@ -185,7 +186,7 @@ pub fn resolve(inputs: Inputs) -> DjangoProject {
         auth_user_model,
     };
     let mut tables = builder.build();
-    add_migration_indexes(&project, &migration_label, &mut tables);
+    add_migration_indexes(&project, &migration_label, &mut tables, errors);
     project.tables = tables;
     project
 }
@@ -1209,7 +1210,30 @@ fn add_migration_indexes(
     project: &DjangoProject,
     label_of: &dyn Fn(&Path) -> Option<String>,
     tables: &mut [Table],
+    errors: &mut Vec<InputError>,
 ) {
+    // Django refuses to migrate an app whose migrations depend on one that
+    // does not exist: none of its migrations has run.
+    let mut broken: FxHashSet<&Path> = FxHashSet::default();
+    let mut checked: FxHashSet<&Path> = FxHashSet::default();
+    for migration in &project.migrations {
+        let dir = migration.app_dir.as_path();
+        if !checked.insert(dir) {
+            continue;
+        }
+        let Some(label) = label_of(dir) else {
+            continue;
+        };
+        if let Ok(graph) = super::migrations::read_graph(dir)
+            && let Some(reason) = super::migrations::broken_dependency(&graph, &label)
+        {
+            errors.push(InputError::new(
+                &dir.join("migrations"),
+                format!("broken migration graph of app `{label}`: {reason}; its migrations are not replayed"),
+            ));
+            broken.insert(dir);
+        }
+    }
     let models_by_label: FxHashMap<(String, String), &String> = project
         .models
         .iter()
@@ -1229,6 +1253,9 @@ fn add_migration_indexes(
         let Some(app) = label_of(&migration.app_dir) else {
             continue;
         };
+        if broken.contains(migration.app_dir.as_path()) {
+            continue;
+        }
         for op in &migration.operations {
             match op {
                 Operation::AddIndex { model, index } => {
