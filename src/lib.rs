@@ -143,7 +143,7 @@ fn read_file(path: &Path) -> FileOutcome {
         return FileOutcome::Skipped;
     }
     let roles = django::classify(path, &bytes);
-    let revision = !roles.migration && alembic::revisions::is_revision(&bytes);
+    let revision = !roles.graph && alembic::revisions::is_revision(&bytes);
     let tables = !revision && sqlalchemy::declares_tables(&bytes);
     if !roles.any() && !revision && !tables {
         return FileOutcome::Skipped;
@@ -153,12 +153,18 @@ fn read_file(path: &Path) -> FileOutcome {
         Err(err) => return FileOutcome::Error(err),
     };
     let source = SourceFile::new(path.to_path_buf(), text);
-    if roles.migration {
-        // Migrations are most of a project's Python; only their index
-        // operations matter, and those are parsed alone.
+    if roles.graph {
+        // Migrations are most of a project's Python; only their place in
+        // the graph and their index operations matter, and those are parsed
+        // alone.
+        let graph = Some(django::migrations::graph_node(path, &source.text));
+        let migration = roles
+            .migration
+            .then(|| django::migrations::extract_operations(source));
         return FileOutcome::Facts(Box::new(FileFacts {
             django: django::FileFacts {
-                migration: Some(django::migrations::extract_operations(source)),
+                migration,
+                graph,
                 ..django::FileFacts::default()
             },
             ..FileFacts::default()
@@ -264,6 +270,7 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
     let mut inputs = django::project::Inputs {
         models: Vec::new(),
         migrations: Vec::new(),
+        graph: Vec::new(),
         settings: Vec::new(),
         apps: Vec::new(),
         dialect: config.dialect,
@@ -311,6 +318,7 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
                 let django = facts.django;
                 inputs.models.extend(django.models);
                 inputs.migrations.extend(django.migration);
+                inputs.graph.extend(django.graph);
                 inputs.settings.extend(django.settings);
                 inputs.apps.extend(django.apps);
                 alchemy.models.extend(facts.sqlalchemy);

@@ -64,7 +64,10 @@ pub enum Operation {
 }
 
 /// A migration's name, its dependencies and what it replaces.
+#[derive(Debug, Clone)]
 pub struct GraphNode {
+    /// The app folder (parent of `migrations/`).
+    pub app_dir: PathBuf,
     pub name: String,
     pub dependencies: Vec<(String, String)>,
     pub replaces: Vec<(String, String)>,
@@ -83,23 +86,27 @@ pub fn read_graph(app_dir: &Path) -> Result<Vec<GraphNode>, String> {
         }
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        if !text.contains("class Migration") {
-            continue;
+        if text.contains("class Migration") {
+            out.push(graph_node(&path, &text));
         }
-        // Only the two lists matter, and a project has many migrations:
-        // parse those lists alone.
-        out.push(GraphNode {
-            name: path
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or_default()
-                .to_string(),
-            dependencies: pairs_assigned(&text, "dependencies"),
-            replaces: pairs_assigned(&text, "replaces"),
-        });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
+}
+
+/// A migration's place in the graph. Only the two lists matter, and a
+/// project has many migrations: those lists are parsed alone.
+pub fn graph_node(path: &Path, text: &str) -> GraphNode {
+    GraphNode {
+        app_dir: app_dir_of(path),
+        name: path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string(),
+        dependencies: pairs_assigned(text, "dependencies"),
+        replaces: pairs_assigned(text, "replaces"),
+    }
 }
 
 /// The `(app, name)` pairs of `name = [...]` in a migration's class body,
@@ -177,7 +184,7 @@ fn balanced(text: &str) -> Option<&str> {
 /// The first dependency of an app's migrations on a migration of the same
 /// app that does not exist (and was not squashed into one that does):
 /// Django refuses to migrate such an app.
-pub fn broken_dependency(graph: &[GraphNode], label: &str) -> Option<String> {
+pub fn broken_dependency(graph: &[&GraphNode], label: &str) -> Option<String> {
     let known = |name: &str| {
         matches!(name, "__first__" | "__latest__")
             || graph

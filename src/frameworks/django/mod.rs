@@ -18,14 +18,17 @@ use crate::source::SourceFile;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FileRoles {
     pub models: bool,
+    /// A migration with index operations: parsed for them.
     pub migration: bool,
+    /// Any migration module: its place in the graph is read.
+    pub graph: bool,
     pub settings: bool,
     pub apps: bool,
 }
 
 impl FileRoles {
     pub fn any(self) -> bool {
-        self.models || self.migration || self.settings || self.apps
+        self.models || self.migration || self.graph || self.settings || self.apps
     }
 }
 
@@ -37,6 +40,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 pub fn classify(path: &Path, bytes: &[u8]) -> FileRoles {
     let mut roles = FileRoles::default();
     if migrations::is_migration_path(path) {
+        roles.graph = contains(bytes, b"class Migration");
         // Only operations that create or drop indexes outside the models
         // matter for `check`; `CreateModel` options repeat the models' own.
         roles.migration = contains(bytes, b"AddIndex")
@@ -93,6 +97,7 @@ fn derives_from_model(bytes: &[u8]) -> bool {
 pub struct FileFacts {
     pub models: Option<models::ModelsFile>,
     pub migration: Option<migrations::MigrationFile>,
+    pub graph: Option<migrations::GraphNode>,
     pub settings: Option<settings::SettingsFacts>,
     pub apps: Vec<settings::AppConfigFacts>,
 }
@@ -158,6 +163,7 @@ mod tests {
         let roles = classify(Path::new("shop/migrations/0002_x.py"), migration);
         assert!(roles.migration && !roles.models);
         let initial = b"class Migration(migrations.Migration):\n    operations = [migrations.CreateModel(name='a', options={'indexes': [models.Index(fields=['a'], name='x')]})]\n";
-        assert!(!classify(Path::new("shop/migrations/0001_initial.py"), initial).any());
+        let roles = classify(Path::new("shop/migrations/0001_initial.py"), initial);
+        assert!(!roles.migration && roles.graph);
     }
 }

@@ -2,12 +2,13 @@
 //! inheritance (abstract, proxy, multi-table), relation targets, the indexes
 //! Django creates by itself, and indexes that only migrations create.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use md5::{Digest, Md5};
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::migrations::{MigrationFile, Operation};
+use super::migrations::{GraphNode, MigrationFile, Operation};
 use super::models::{
     ClassDecl, Condition, FieldDecl, IndexDecl, IndexList, MetaDecl, ModelsFile, Target,
 };
@@ -67,6 +68,8 @@ impl DjangoProject {
 pub struct Inputs {
     pub models: Vec<ModelsFile>,
     pub migrations: Vec<MigrationFile>,
+    /// Every migration module's place in the graph.
+    pub graph: Vec<GraphNode>,
     pub settings: Vec<SettingsFacts>,
     pub apps: Vec<AppConfigFacts>,
     pub dialect: Option<Dialect>,
@@ -122,32 +125,29 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DjangoProject {
     // above its folder (a `models.py` in a plain sub-package belongs to the
     // app around it). Without a readable INSTALLED_APPS, every folder with
     // models is an app.
+    let installed_by_dir: Option<FxHashMap<&Path, &String>> = installed.as_ref().map(|apps| {
+        apps.iter()
+            .map(|(dir, label)| (dir.as_path(), label))
+            .collect()
+    });
+    // The nearest installed app at or above `dir`.
+    let enclosing_app = |dir: &Path| -> Option<(PathBuf, String)> {
+        let apps = installed_by_dir.as_ref()?;
+        dir.ancestors()
+            .find_map(|d| apps.get(d).map(|label| (d.to_path_buf(), (*label).clone())))
+    };
     let label_of = |dir: &Path| -> Option<String> {
         match &installed {
             None => Some(dir_label(dir)),
-            Some(apps) => apps
-                .iter()
-                .filter(|(app_dir, _)| dir.starts_with(app_dir))
-                .max_by_key(|(app_dir, _)| app_dir.components().count())
-                .map(|(_, label)| label.clone()),
+            Some(_) => enclosing_app(dir).map(|(_, label)| label),
         }
     };
-    let app_dir_of = |dir: &Path| -> Option<PathBuf> {
-        installed.as_ref().and_then(|apps| {
-            apps.iter()
-                .filter(|(app_dir, _)| dir.starts_with(app_dir))
-                .max_by_key(|(app_dir, _)| app_dir.components().count())
-                .map(|(app_dir, _)| app_dir.clone())
-        })
-    };
+    let app_dir_of = |dir: &Path| -> Option<PathBuf> { enclosing_app(dir).map(|(d, _)| d) };
     // Migrations run only for an installed app's own `migrations/` folder.
     let migration_label = |dir: &Path| -> Option<String> {
-        match &installed {
+        match &installed_by_dir {
             None => Some(dir_label(dir)),
-            Some(apps) => apps
-                .iter()
-                .find(|(app_dir, _)| app_dir == dir)
-                .map(|(_, label)| label.clone()),
+            Some(apps) => apps.get(dir).map(|label| (*label).clone()),
         }
     };
 
@@ -186,7 +186,8 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DjangoProject {
         auth_user_model,
     };
     let mut tables = builder.build();
-    add_migration_indexes(&project, &migration_label, &mut tables, errors);
+    let broken = broken_apps(&inputs.graph, &migration_label, errors);
+    add_migration_indexes(&project, &migration_label, &broken, &mut tables);
     project.tables = tables;
     project
 }
@@ -218,7 +219,8 @@ fn installed_apps(
     if !assigned {
         return None;
     }
-    // Every folder that holds models or migrations, and the folders above.
+    // Every folder that holds models or migrations, and the folders above,
+    // by their last component.
     let mut dirs: Vec<&Path> = candidate_dirs
         .iter()
         .flat_map(|d| d.ancestors())
@@ -226,6 +228,19 @@ fn installed_apps(
         .collect();
     dirs.sort();
     dirs.dedup();
+    let mut by_last: FxHashMap<&str, Vec<&Path>> = FxHashMap::default();
+    for dir in &dirs {
+        if let Some(last) = dir.file_name().and_then(|n| n.to_str()) {
+            by_last.entry(last).or_default().push(dir);
+        }
+    }
+    let mut configs_by_class: FxHashMap<&str, Vec<&AppConfigFacts>> = FxHashMap::default();
+    for config in configs {
+        configs_by_class
+            .entry(config.class.as_str())
+            .or_default()
+            .push(config);
+    }
     let ends_with = |dir: &Path, module: &[&str]| {
         let components = module_components(dir);
         components.len() >= module.len()
@@ -239,9 +254,11 @@ fn installed_apps(
         let parts: Vec<&str> = entry.split('.').collect();
         // `pkg.apps.ShopConfig`: a config class in `pkg/apps.py`.
         if let [module @ .., "apps", class] = parts.as_slice()
-            && let Some(config) = configs
-                .iter()
-                .find(|c| c.class == *class && ends_with(&c.app_dir, module))
+            && let Some(config) = configs_by_class
+                .get(class)
+                .into_iter()
+                .flatten()
+                .find(|c| ends_with(&c.app_dir, module))
         {
             let label = config
                 .label
@@ -261,8 +278,11 @@ fn installed_apps(
             _ => parts.clone(),
         };
         // The shallowest folder whose path ends with the module path.
-        if let Some(dir) = dirs
-            .iter()
+        if let Some(dir) = module
+            .last()
+            .and_then(|last| by_last.get(last))
+            .into_iter()
+            .flatten()
             .filter(|d| ends_with(d, &module))
             .min_by_key(|d| d.components().count())
         {
@@ -1206,34 +1226,41 @@ fn truncate_chars(s: &str, n: usize) -> &str {
 
 /// Replay the migrations' index operations; indexes that survive and that no
 /// model declares still exist in the database, so they count as cover.
-fn add_migration_indexes(
-    project: &DjangoProject,
+/// The app folders whose migrations depend on one that does not exist:
+/// Django refuses to migrate them, so none of their migrations has run.
+fn broken_apps(
+    graph: &[GraphNode],
     label_of: &dyn Fn(&Path) -> Option<String>,
-    tables: &mut [Table],
     errors: &mut Vec<InputError>,
-) {
-    // Django refuses to migrate an app whose migrations depend on one that
-    // does not exist: none of its migrations has run.
-    let mut broken: FxHashSet<&Path> = FxHashSet::default();
-    let mut checked: FxHashSet<&Path> = FxHashSet::default();
-    for migration in &project.migrations {
-        let dir = migration.app_dir.as_path();
-        if !checked.insert(dir) {
-            continue;
-        }
+) -> FxHashSet<PathBuf> {
+    let mut by_app: BTreeMap<&Path, Vec<&GraphNode>> = BTreeMap::new();
+    for node in graph {
+        by_app.entry(node.app_dir.as_path()).or_default().push(node);
+    }
+    let mut broken = FxHashSet::default();
+    for (dir, nodes) in by_app {
         let Some(label) = label_of(dir) else {
             continue;
         };
-        if let Ok(graph) = super::migrations::read_graph(dir)
-            && let Some(reason) = super::migrations::broken_dependency(&graph, &label)
-        {
+        if let Some(reason) = super::migrations::broken_dependency(&nodes, &label) {
             errors.push(InputError::new(
                 &dir.join("migrations"),
-                format!("broken migration graph of app `{label}`: {reason}; its migrations are not replayed"),
+                format!(
+                    "broken migration graph of app `{label}`: {reason}; its migrations are not replayed"
+                ),
             ));
-            broken.insert(dir);
+            broken.insert(dir.to_path_buf());
         }
     }
+    broken
+}
+
+fn add_migration_indexes(
+    project: &DjangoProject,
+    label_of: &dyn Fn(&Path) -> Option<String>,
+    broken: &FxHashSet<PathBuf>,
+    tables: &mut [Table],
+) {
     let models_by_label: FxHashMap<(String, String), &String> = project
         .models
         .iter()
@@ -1253,7 +1280,7 @@ fn add_migration_indexes(
         let Some(app) = label_of(&migration.app_dir) else {
             continue;
         };
-        if broken.contains(migration.app_dir.as_path()) {
+        if broken.contains(&migration.app_dir) {
             continue;
         }
         for op in &migration.operations {
