@@ -93,6 +93,9 @@ pub fn walk<T: Send>(
                                 .push((entry.into_path(), outcome));
                         }
                     }
+                    // A broken link to a file ixray would never read
+                    // (`.prettierignore`) is not a problem.
+                    Err(err) if dangling_irrelevant(&err) => {}
                     Err(err) => problems
                         .lock()
                         .expect("no panics while locked")
@@ -119,6 +122,18 @@ fn has_extension(path: &Path) -> bool {
             .file_name()
             .and_then(|n| n.to_str())
             .is_some_and(|n| FILE_NAMES.contains(&n))
+}
+
+fn dangling_irrelevant(err: &ignore::Error) -> bool {
+    match err {
+        ignore::Error::WithPath { path, .. } => {
+            std::fs::symlink_metadata(path).is_ok()
+                && std::fs::metadata(path).is_err()
+                && !has_extension(path)
+        }
+        ignore::Error::WithDepth { err, .. } => dangling_irrelevant(err),
+        _ => false,
+    }
 }
 
 fn walk_error(err: ignore::Error) -> InputError {

@@ -91,6 +91,8 @@ fn bad_input_is_reported_and_the_rest_is_still_checked() {
     );
     std::fs::create_dir_all(root.join("empty")).unwrap();
     std::os::unix::fs::symlink(root.join("nowhere.py"), root.join("dangling_models.py")).unwrap();
+    // A broken link to a file ixray never reads is nobody's problem.
+    std::os::unix::fs::symlink(root.join("nowhere"), root.join(".prettierignore")).unwrap();
     std::fs::create_dir_all(root.join("loop")).unwrap();
     std::os::unix::fs::symlink(root.join("loop"), root.join("loop/again")).unwrap();
 
@@ -117,6 +119,7 @@ fn bad_input_is_reported_and_the_rest_is_still_checked() {
         );
     }
     assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains(".prettierignore"), "{stderr}");
 
     // Without the missing path the input problems still make the run fail.
     let (code, _, _) = run_ixray(root, &["check", "."]);
