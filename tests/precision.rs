@@ -210,7 +210,7 @@ fn an_assumed_dialect_is_named_in_the_finding() {
     write(
         root,
         "app/models.py",
-        "from sqlalchemy import Column, Integer\nfrom sqlalchemy.orm import declarative_base\nBase = declarative_base()\n\nclass Item(Base):\n    __tablename__ = \"item\"\n    id = Column(Integer, primary_key=True)\n    a = Column(Integer, index=True)\n",
+        "from sqlalchemy import Column, ForeignKey, Integer\nfrom sqlalchemy.orm import declarative_base\nBase = declarative_base()\n\nclass Owner(Base):\n    __tablename__ = \"owners\"\n    id = Column(Integer, primary_key=True)\n\nclass Item(Base):\n    __tablename__ = \"item\"\n    id = Column(Integer, primary_key=True)\n    a = Column(Integer, index=True)\n    owner_id = Column(Integer, ForeignKey(\"owners.id\"))\n",
     );
     write(
         root,
@@ -232,7 +232,13 @@ fn an_assumed_dialect_is_named_in_the_finding() {
     );
     let (_, stdout, _) = run_ixray(root, &["check", "--format", "json"]);
     assert!(
-        stdout.contains("PostgreSQL assumed: nothing names the database"),
+        stdout.contains("without CONCURRENTLY; writes to `item` are blocked until the build finishes (PostgreSQL assumed: nothing names the database)"),
+        "{stdout}"
+    );
+    // On MySQL InnoDB would index the foreign key: the finding depends on
+    // the assumption and says so.
+    assert!(
+        stdout.contains("foreign key `item.owner_id` has no index (references `owners`) (PostgreSQL assumed: nothing names the database)"),
         "{stdout}"
     );
     let (_, stdout, _) = run_ixray(

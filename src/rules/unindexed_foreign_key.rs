@@ -6,7 +6,7 @@ use super::redundant_index::describe;
 use super::{Finding, FixIntent, Related, columns_text, finding};
 use crate::frameworks::suggest_index_name;
 use crate::schema::coverage::covering_index_for;
-use crate::schema::{IndexSpec, Schema, SpecColumn};
+use crate::schema::{Dialect, IndexSpec, Schema, SpecColumn};
 
 pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
     for table in schema.tables.iter().filter(|t| t.checkable()) {
@@ -56,6 +56,19 @@ pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
                         .map(|t| format!(" (references `{t}`)"))
                         .unwrap_or_default()
                 )
+            };
+            // On MySQL InnoDB would index an enforced foreign key itself.
+            let message = if table.dialect_assumed && fk.enforced {
+                format!(
+                    "{message} ({} assumed: nothing names the database)",
+                    match table.dialect {
+                        Dialect::Postgresql => "PostgreSQL",
+                        Dialect::Mysql => "MySQL",
+                        Dialect::Sqlite => "SQLite",
+                    }
+                )
+            } else {
+                message
             };
             let mut f = finding("unindexed-foreign-key", table, message);
             f.columns = fk.columns.clone();

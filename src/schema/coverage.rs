@@ -139,6 +139,7 @@ mod tests {
             dialect,
             managed: true,
             unknown_indexes: None,
+            dialect_assumed: false,
             location: None,
             columns: vec![],
             foreign_keys: vec![],

@@ -106,6 +106,9 @@ pub struct Table {
     pub model: String,
     pub framework: Framework,
     pub dialect: Dialect,
+    /// Nothing names the project's database: `dialect` is ixray's default,
+    /// and findings that depend on it say so.
+    pub dialect_assumed: bool,
     /// False when the framework emits no DDL for the table (Django
     /// `managed = False`): indexes on it are not the framework's to change.
     pub managed: bool,

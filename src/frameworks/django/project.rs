@@ -186,6 +186,11 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DjangoProject {
         auth_user_model,
     };
     let mut tables = builder.build();
+    let dialect_assumed =
+        inputs.dialect.is_none() && settings.and_then(SettingsFacts::dialect).is_none();
+    for table in &mut tables {
+        table.dialect_assumed = dialect_assumed;
+    }
     let broken = broken_apps(&inputs.graph, &migration_label, errors);
     add_migration_indexes(&project, &migration_label, &broken, &mut tables);
     project.tables = tables;
@@ -715,6 +720,7 @@ impl<'a> TableBuilder<'a> {
             dialect: self.dialect,
             managed: model.managed,
             unknown_indexes: None,
+            dialect_assumed: false,
             location: Some(self.location(model.file, class.span)),
             columns: Vec::new(),
             foreign_keys: Vec::new(),
@@ -1063,6 +1069,7 @@ impl<'a> TableBuilder<'a> {
             dialect: self.dialect,
             managed: owner_model.managed,
             unknown_indexes: None,
+            dialect_assumed: false,
             location: Some(location.clone()),
             columns: ["id", &from, &to]
                 .iter()

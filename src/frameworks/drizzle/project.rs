@@ -256,6 +256,7 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DrizzleProject {
             dialect: table.creator.dialect,
             managed: true,
             unknown_indexes: None,
+            dialect_assumed: false,
             location: Some(location(table.decl.span)),
             columns: Vec::new(),
             foreign_keys: Vec::new(),

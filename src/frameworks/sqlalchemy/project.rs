@@ -205,6 +205,11 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> SqlalchemyProjec
     let mut kept = keep.iter();
     targeted.retain(|_| *kept.next().expect("one flag per mapping"));
     merge_history(&mut tables, &targeted, &environments);
+    let dialect_assumed =
+        inputs.dialect.is_none() && environments.first().is_none_or(|e| e.dialect_assumed);
+    for table in &mut tables {
+        table.dialect_assumed = dialect_assumed;
+    }
     SqlalchemyProject {
         mapped: mapped.into_iter().map(|m| (m.qualified(), m)).collect(),
         files,
@@ -817,6 +822,7 @@ impl<'f> Resolver<'f> {
             dialect: self.dialect,
             managed: true,
             unknown_indexes,
+            dialect_assumed: false,
             location: Some(location),
             columns: Vec::new(),
             foreign_keys: Vec::new(),
