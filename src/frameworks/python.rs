@@ -77,33 +77,10 @@ pub fn definitions<'t>(tree: &'t Tree, text: &str) -> Definitions<'t> {
 }
 
 /// The value of a plain string literal (also implicit concatenation);
-/// `None` for f-strings and anything that is not a string.
+/// `None` for f-strings with replacement fields and anything that is not a
+/// string.
 pub fn string_value(node: Node, source: &str) -> Option<String> {
-    match node.kind() {
-        "string" => {
-            let mut out = String::new();
-            let mut cursor = node.walk();
-            for child in node.children(&mut cursor) {
-                match child.kind() {
-                    "string_content" => out.push_str(text(child, source)),
-                    "escape_sequence" => out.push_str(&unescape(text(child, source))),
-                    "interpolation" => return None,
-                    _ => {}
-                }
-            }
-            Some(out)
-        }
-        "concatenated_string" => {
-            let mut out = String::new();
-            let mut cursor = node.walk();
-            for child in node.named_children(&mut cursor) {
-                out.push_str(&string_value(child, source)?);
-            }
-            Some(out)
-        }
-        "parenthesized_expression" => string_value(node.named_child(0)?, source),
-        _ => None,
-    }
+    Scope::default().string(node, source)
 }
 
 fn unescape(escape: &str) -> String {
@@ -314,11 +291,55 @@ impl Scope {
     }
 
     pub fn get(&self, name: &str) -> Option<&Value> {
+        self.lookup(name).flatten()
+    }
+
+    /// `Some(None)` when `name` is assigned something ixray cannot
+    /// evaluate, `None` when it is not assigned at all.
+    pub fn lookup(&self, name: &str) -> Option<Option<&Value>> {
         self.values
             .iter()
             .rev()
             .find(|(n, _)| n == name)
-            .and_then(|(_, v)| v.as_ref())
+            .map(|(_, v)| v.as_ref())
+    }
+
+    /// Run one statement if it binds names: `a = …`, `a, b = …`, `a += […]`.
+    pub fn run_statement(&mut self, statement: Node, source: &str) {
+        let Some(assignment) = statement
+            .named_child(0)
+            .filter(|_| statement.kind() == "expression_statement")
+        else {
+            return;
+        };
+        let (Some(left), Some(right)) = (
+            assignment.child_by_field_name("left"),
+            assignment.child_by_field_name("right"),
+        ) else {
+            return;
+        };
+        let value = match assignment.kind() {
+            "assignment" => self.eval(right, source),
+            "augmented_assignment" => {
+                let plus = assignment
+                    .child_by_field_name("operator")
+                    .is_some_and(|o| text(o, source) == "+=");
+                match (
+                    plus,
+                    self.get(text(left, source)).cloned(),
+                    self.eval(right, source),
+                ) {
+                    (true, Some(Value::Seq(mut a)), Some(Value::Seq(b))) => {
+                        a.extend(b);
+                        Some(Value::Seq(a))
+                    }
+                    (true, Some(Value::Str(a)), Some(Value::Str(b))) => Some(Value::Str(a + &b)),
+                    _ => None,
+                }
+            }
+            _ => return,
+        };
+        self.bind_target(left, value, source);
     }
 
     /// Bind an assignment or loop target (`x`, `a, b`, `(a, b)`, `[a, b]`)
@@ -526,6 +547,17 @@ pub fn module_file(module: &str, importer: &Path) -> Option<PathBuf> {
         .take(12)
         .flat_map(candidates)
         .find(|p| p.is_file())
+}
+
+/// The names a module binds at top level, as they stand at its end.
+pub fn module_scope(tree: &Tree, source: &str) -> Scope {
+    let mut scope = Scope::default();
+    let root = tree.root_node();
+    let mut cursor = root.walk();
+    for statement in root.named_children(&mut cursor) {
+        scope.run_statement(statement, source);
+    }
+    scope
 }
 
 /// Render a Python string literal with double quotes.

@@ -156,13 +156,10 @@ pub fn extract(source: Arc<SourceFile>, tree: &tree_sitter::Tree) -> RevisionFil
     // `upgrade()` runs: after every module-level statement.
     let mut module = Context::default();
     for statement in root.named_children(&mut cursor) {
-        if statement.kind() == "expression_statement"
-            && let Some(assignment) = statement.named_child(0)
-            && assignment.kind() == "assignment"
-        {
-            module.assign(assignment, text);
-        } else if statement.kind() == "import_from_statement" {
+        if statement.kind() == "import_from_statement" {
             bind_imported_constants(statement, text, &source.path, &mut module.scope);
+        } else {
+            module.scope.run_statement(statement, text);
         }
     }
     let mut cursor = root.walk();
@@ -223,19 +220,6 @@ struct Context {
     scope: py::Scope,
 }
 
-impl Context {
-    /// `name = value`: bind what can be evaluated, unbind the rest.
-    fn assign(&mut self, assignment: Node, text: &str) {
-        if let (Some(left), Some(right)) = (
-            assignment.child_by_field_name("left"),
-            assignment.child_by_field_name("right"),
-        ) {
-            let value = self.scope.eval(right, text);
-            self.scope.bind_target(left, value, text);
-        }
-    }
-}
-
 /// `from pkg.sql import CREATE_FN` where the module is a file of the
 /// project: bind the constants it defines at module level (SQL kept in a
 /// shared module is common in long histories). The module is found from
@@ -282,22 +266,7 @@ fn bind_imported_constants(statement: Node, text: &str, revision: &Path, scope: 
     if source.len() > 1 << 20 {
         return;
     }
-    let tree = py::parse(&source);
-    let mut constants = py::Scope::default();
-    let mut cursor = tree.root_node().walk();
-    for statement in tree.root_node().named_children(&mut cursor) {
-        if statement.kind() == "expression_statement"
-            && let Some(assignment) = statement.named_child(0)
-            && assignment.kind() == "assignment"
-            && let (Some(left), Some(right)) = (
-                assignment.child_by_field_name("left"),
-                assignment.child_by_field_name("right"),
-            )
-        {
-            let value = constants.eval(right, &source);
-            constants.bind_target(left, value, &source);
-        }
-    }
+    let constants = py::module_scope(&py::parse(&source), &source);
     for (name, alias) in names {
         if let Some(value) = constants.get(&name) {
             scope.bind(&alias, Some(value.clone()));
@@ -318,7 +287,9 @@ fn read_block(block: Node, text: &str, context: &mut Context, out: &mut Vec<Oper
                     continue;
                 };
                 match expression.kind() {
-                    "assignment" => context.assign(expression, text),
+                    "assignment" | "augmented_assignment" => {
+                        context.scope.run_statement(statement, text);
+                    }
                     "call" => {
                         if let Some(kind) = read_operation(expression, text, context) {
                             out.push(Operation {

@@ -51,58 +51,17 @@ pub fn extract_settings(source: &SourceFile, tree: &tree_sitter::Tree) -> Option
     };
     // Module-level constants, so that `INSTALLED_APPS = DJANGO_APPS +
     // LOCAL_APPS` and `INSTALLED_APPS += [...]` evaluate.
-    let mut scope = py::Scope::default();
-    let root = tree.root_node();
-    let mut cursor = root.walk();
-    for statement in root.named_children(&mut cursor) {
-        let Some(assignment) = statement
-            .named_child(0)
-            .filter(|_| statement.kind() == "expression_statement")
-        else {
-            continue;
-        };
-        let (Some(left), Some(right)) = (
-            assignment.child_by_field_name("left"),
-            assignment.child_by_field_name("right"),
-        ) else {
-            continue;
-        };
-        let value = match assignment.kind() {
-            "assignment" => scope.eval(right, text),
-            "augmented_assignment"
-                if assignment
-                    .child_by_field_name("operator")
-                    .is_some_and(|o| py::text(o, text) == "+=") =>
-            {
-                match (
-                    scope.get(py::text(left, text)).cloned(),
-                    scope.eval(right, text),
-                ) {
-                    (Some(py::Value::Seq(mut a)), Some(py::Value::Seq(b))) => {
-                        a.extend(b);
-                        Some(py::Value::Seq(a))
-                    }
-                    _ => None,
-                }
-            }
-            _ => continue,
-        };
-        if py::text(left, text) == "INSTALLED_APPS" {
-            facts.installed_apps = Some(value.clone().and_then(|v| {
-                match v {
-                    py::Value::Seq(items) => items
-                        .into_iter()
-                        .map(|i| match i {
-                            py::Value::Str(s) => Some(s),
-                            _ => None,
-                        })
-                        .collect(),
-                    _ => None,
-                }
-            }));
-        }
-        scope.bind_target(left, value, text);
-    }
+    let scope = py::module_scope(tree, text);
+    facts.installed_apps = scope.lookup("INSTALLED_APPS").map(|value| {
+        let items = value?.clone().iterate()?;
+        items
+            .into_iter()
+            .map(|i| match i {
+                py::Value::Str(s) => Some(s),
+                _ => None,
+            })
+            .collect()
+    });
     for assignment in py::definitions(tree, text).assignments {
         let (Some(left), Some(right)) = (
             assignment.child_by_field_name("left"),
