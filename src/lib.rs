@@ -340,7 +340,7 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
             .flat_map(|e| e.builds.iter().cloned())
             .collect(),
     };
-    mark_pending_builds(&mut schema.index_builds, &alchemy, paths, config);
+    mark_pending_builds(&mut schema.index_builds, paths, config);
     schema.tables.append(&mut alchemy.tables);
     schema.tables.append(&mut drizzle.tables);
     schema::add_database_implicit_indexes(&mut schema);
@@ -371,12 +371,7 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
 /// (uncommitted and untracked ones included). Elsewhere: the newest
 /// revision of each environment. A migration file named on the command line
 /// always counts, and `all_migrations` makes every build count.
-fn mark_pending_builds(
-    builds: &mut [schema::IndexBuild],
-    alchemy: &sqlalchemy::project::SqlalchemyProject,
-    paths: &[PathBuf],
-    config: &Config,
-) {
+fn mark_pending_builds(builds: &mut [schema::IndexBuild], paths: &[PathBuf], config: &Config) {
     if config.all_migrations || builds.is_empty() {
         return;
     }
@@ -393,10 +388,7 @@ fn mark_pending_builds(
         let named_here = std::fs::canonicalize(path).is_ok_and(|p| named.contains(&p));
         build.pending = named_here
             || if unmerged.is_empty() {
-                alchemy
-                    .environments
-                    .iter()
-                    .any(|e| e.heads.contains(&build.migration))
+                build.newest
             } else {
                 unmerged.iter().any(|u| u.contains(path))
             };

@@ -86,6 +86,9 @@ pub struct IndexBuild {
     /// Runs outside a transaction (Alembic `autocommit_block()`), as
     /// CONCURRENTLY requires.
     pub outside_transaction: bool,
+    /// The migration is one of the newest of its history (a head): when
+    /// ixray cannot ask git what is merged, only these count as pending.
+    pub newest: bool,
     /// The migration is not merged yet, so it can still be changed: rules
     /// about how a migration is written speak only about these.
     pub pending: bool,

@@ -162,7 +162,10 @@ pub fn build(
                 .and_then(|r| r.source.path.parent())
                 .unwrap_or(Path::new(""))
                 .to_path_buf();
-            let (state, builds) = replay(&ordered, dialect, known.is_none());
+            let (state, mut builds) = replay(&ordered, dialect, known.is_none());
+            for build in &mut builds {
+                build.newest = heads.contains(&build.migration);
+            }
             let env = env::read(&Environment::env_path(ini.as_ref(), &versions_dir));
             Environment {
                 env,
@@ -636,6 +639,7 @@ impl BuildSite<'_> {
             table_is_new: entry.created_by.as_deref() == Some(self.revision),
             concurrently,
             outside_transaction: self.autocommit,
+            newest: false,
             pending: true,
             location: self.location.clone(),
         });
