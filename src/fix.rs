@@ -1,21 +1,31 @@
-//! Applying fixes: every framework's planned changes are checked (the edited
-//! text must re-parse cleanly, the file must not have changed since it was
-//! analyzed, a new file must not exist yet) and then written atomically.
+//! Applying fixes: every framework's planned change sets are checked (each
+//! edited text must re-parse cleanly, no edits may overlap, the file must
+//! not have changed since it was analyzed, a new file must not exist yet)
+//! and then written. A change set (the model edits and migrations of one
+//! app, Alembic environment or drizzle-kit folder) is checked whole and
+//! written whole: if any of its files fails, none of them is written.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::Analysis;
 use crate::frameworks::{django, drizzle, python, sqlalchemy, typescript};
-use crate::source::{FileChange, apply_edits};
+use crate::source::{ChangeSet, FileChange, apply_edits};
 
 /// The outcome of planning fixes for an analysis.
 #[derive(Debug, Default)]
 pub struct FixPlan {
-    /// Each change with the file's new full text.
-    pub changes: Vec<PlannedChange>,
-    /// Findings that could not be fixed, with the reason.
+    /// The change sets that passed every check, each written together.
+    pub sets: Vec<PlannedSet>,
+    /// What could not be fixed, with the reason.
     pub skipped: Vec<String>,
+}
+
+/// One change set, ready to write.
+#[derive(Debug, Clone)]
+pub struct PlannedSet {
+    pub unit: String,
+    pub changes: Vec<PlannedChange>,
 }
 
 #[derive(Debug, Clone)]
@@ -24,6 +34,15 @@ pub struct PlannedChange {
     /// `None` for a new file.
     pub before: Option<String>,
     pub after: String,
+}
+
+impl FixPlan {
+    /// Every change of every set, by path.
+    pub fn changes(&self) -> Vec<&PlannedChange> {
+        let mut all: Vec<&PlannedChange> = self.sets.iter().flat_map(|s| &s.changes).collect();
+        all.sort_by(|a, b| a.path.cmp(&b.path));
+        all
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,13 +58,13 @@ pub fn plan(analysis: &Analysis) -> FixPlan {
         .iter()
         .filter(|f| f.fix.is_some())
         .collect();
-    let (mut changes, mut unfixable) =
+    let (mut sets, mut unfixable) =
         django::emit::plan(&analysis.django, &analysis.schema.tables, &findings);
-    let (more_changes, more_unfixable) = sqlalchemy::emit::plan(&analysis.sqlalchemy, &findings);
-    changes.extend(more_changes);
+    let (more_sets, more_unfixable) = sqlalchemy::emit::plan(&analysis.sqlalchemy, &findings);
+    sets.extend(more_sets);
     unfixable.extend(more_unfixable);
-    let (more_changes, more_unfixable) = drizzle::emit::plan(&analysis.drizzle, &findings);
-    changes.extend(more_changes);
+    let (more_sets, more_unfixable) = drizzle::emit::plan(&analysis.drizzle, &findings);
+    sets.extend(more_sets);
     unfixable.extend(more_unfixable);
     let mut plan = FixPlan {
         skipped: unfixable
@@ -54,52 +73,103 @@ pub fn plan(analysis: &Analysis) -> FixPlan {
             .collect(),
         ..FixPlan::default()
     };
-    for change in changes {
+    for set in merge_sharing_files(sets) {
+        match check_set(analysis, &set) {
+            Ok(changes) => plan.sets.push(PlannedSet {
+                unit: set.unit,
+                changes,
+            }),
+            Err(problem) => plan.skipped.push(format!(
+                "{}: {problem}; nothing of this change set was written",
+                set.unit
+            )),
+        }
+    }
+    plan.sets.sort_by(|a, b| a.unit.cmp(&b.unit));
+    plan
+}
+
+/// Sets that touch one file are written together (a file is written once).
+fn merge_sharing_files(sets: Vec<ChangeSet>) -> Vec<ChangeSet> {
+    let mut merged: Vec<ChangeSet> = Vec::new();
+    for set in sets {
+        let shares = |other: &ChangeSet| {
+            other
+                .changes
+                .iter()
+                .any(|c| set.changes.iter().any(|d| c.path() == d.path()))
+        };
+        match merged.iter_mut().find(|m| shares(m)) {
+            Some(existing) => {
+                existing.unit = format!("{} and {}", existing.unit, set.unit);
+                for change in set.changes {
+                    match (
+                        existing
+                            .changes
+                            .iter_mut()
+                            .find(|c| c.path() == change.path()),
+                        change,
+                    ) {
+                        (
+                            Some(FileChange::Edit { edits, .. }),
+                            FileChange::Edit {
+                                edits: more_edits, ..
+                            },
+                        ) => edits.extend(more_edits),
+                        (_, change) => existing.changes.push(change),
+                    }
+                }
+            }
+            None => merged.push(set),
+        }
+    }
+    merged
+}
+
+/// The set's files with their new text, or the first reason it cannot be
+/// written.
+fn check_set(analysis: &Analysis, set: &ChangeSet) -> Result<Vec<PlannedChange>, String> {
+    let mut out = Vec::new();
+    for change in &set.changes {
         match change {
             FileChange::Edit { path, edits } => {
-                let Some(source) = analysis.sources.get(&path) else {
-                    plan.skipped
-                        .push(format!("{}: not part of the analysis", path.display()));
-                    continue;
-                };
-                let (after, all_applied) = apply_edits(&source.text, &edits);
+                let source = analysis
+                    .sources
+                    .get(path)
+                    .ok_or_else(|| format!("{}: not part of the analysis", path.display()))?;
+                let (after, all_applied) = apply_edits(&source.text, edits);
                 if !all_applied {
-                    plan.skipped.push(format!(
-                        "{}: overlapping edits; some were left out",
+                    return Err(format!(
+                        "{}: two edits overlap (ixray cannot yet combine them)",
                         path.display()
                     ));
                 }
-                if !reparses(&path, &after) {
-                    plan.skipped.push(format!(
-                        "{}: the edited file would not parse; left unchanged",
+                if !reparses(path, &after) {
+                    return Err(format!(
+                        "{}: the edited file would not parse",
                         path.display()
                     ));
-                    continue;
                 }
-                plan.changes.push(PlannedChange {
-                    path,
+                out.push(PlannedChange {
+                    path: path.clone(),
                     before: Some(source.text.clone()),
                     after,
                 });
             }
             FileChange::Create { path, contents } => {
-                if !reparses(&path, &contents) {
-                    plan.skipped.push(format!(
-                        "{}: the new file would not parse; not written",
-                        path.display()
-                    ));
-                    continue;
+                if !reparses(path, contents) {
+                    return Err(format!("{}: the new file would not parse", path.display()));
                 }
-                plan.changes.push(PlannedChange {
-                    path,
+                out.push(PlannedChange {
+                    path: path.clone(),
                     before: None,
-                    after: contents,
+                    after: contents.clone(),
                 });
             }
         }
     }
-    plan.changes.sort_by(|a, b| a.path.cmp(&b.path));
-    plan
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
 }
 
 fn reparses(path: &Path, text: &str) -> bool {
@@ -111,28 +181,18 @@ fn reparses(path: &Path, text: &str) -> bool {
     }
 }
 
-/// Write planned changes. A file that changed on disk since the analysis is
-/// left alone; each write goes to a temporary file that is renamed over the
-/// original, so a file is never half-written.
+/// Write the planned change sets, each whole or not at all: every file of a
+/// set is first written beside its target and checked against what was
+/// analyzed (a file that changed since is left alone, a new file must not
+/// exist), then all are renamed into place. If anything fails, what the set
+/// already put in place is restored, so a set is never half-written.
 pub fn apply(plan: &FixPlan) -> Result<Vec<PathBuf>, Vec<FixError>> {
     let mut written = Vec::new();
     let mut errors = Vec::new();
-    for change in &plan.changes {
-        let result = match &change.before {
-            Some(before) => match std::fs::read_to_string(&change.path) {
-                Ok(current) if &current == before => write_atomically(&change.path, &change.after),
-                Ok(_) => Err("the file changed since it was analyzed; run ixray again".to_string()),
-                Err(err) => Err(err.to_string()),
-            },
-            None if change.path.exists() => Err("the file already exists".to_string()),
-            None => write_atomically(&change.path, &change.after),
-        };
-        match result {
-            Ok(()) => written.push(change.path.clone()),
-            Err(message) => errors.push(FixError::Write {
-                path: change.path.clone(),
-                message,
-            }),
+    for set in &plan.sets {
+        match apply_set(set) {
+            Ok(paths) => written.extend(paths),
+            Err(error) => errors.push(error),
         }
     }
     if errors.is_empty() {
@@ -142,7 +202,62 @@ pub fn apply(plan: &FixPlan) -> Result<Vec<PathBuf>, Vec<FixError>> {
     }
 }
 
-fn write_atomically(path: &Path, contents: &str) -> Result<(), String> {
+fn apply_set(set: &PlannedSet) -> Result<Vec<PathBuf>, FixError> {
+    let fail = |path: &Path, message: String| FixError::Write {
+        path: path.to_path_buf(),
+        message: format!("{message}; nothing of {} was written", set.unit),
+    };
+    // Stage every file first.
+    let mut staged: Vec<(PathBuf, &PlannedChange)> = Vec::new();
+    let cleanup = |staged: &[(PathBuf, &PlannedChange)]| {
+        for (temp, _) in staged {
+            let _ = std::fs::remove_file(temp);
+        }
+    };
+    for change in &set.changes {
+        let current = match &change.before {
+            Some(before) => match std::fs::read_to_string(&change.path) {
+                Ok(current) if &current == before => Ok(()),
+                Ok(_) => Err("the file changed since it was analyzed; run ixray again".to_string()),
+                Err(err) => Err(err.to_string()),
+            },
+            None if change.path.exists() => Err("the file already exists".to_string()),
+            None => Ok(()),
+        };
+        let staged_file = current.and_then(|()| stage(&change.path, &change.after));
+        match staged_file {
+            Ok(temp) => staged.push((temp, change)),
+            Err(message) => {
+                cleanup(&staged);
+                return Err(fail(&change.path, message));
+            }
+        }
+    }
+    // Then put them in place, undoing on failure.
+    let mut placed: Vec<&PlannedChange> = Vec::new();
+    for (i, (temp, change)) in staged.iter().enumerate() {
+        if let Err(err) = std::fs::rename(temp, &change.path) {
+            for done in placed.iter().rev() {
+                match &done.before {
+                    Some(before) => {
+                        let _ = stage(&done.path, before).map(|t| std::fs::rename(t, &done.path));
+                    }
+                    None => {
+                        let _ = std::fs::remove_file(&done.path);
+                    }
+                }
+            }
+            cleanup(&staged[i..]);
+            return Err(fail(&change.path, err.to_string()));
+        }
+        placed.push(change);
+    }
+    Ok(placed.iter().map(|c| c.path.clone()).collect())
+}
+
+/// Write `contents` to a temporary file beside `path` (same folder, so the
+/// rename is atomic), with `path`'s permissions when it exists.
+fn stage(path: &Path, contents: &str) -> Result<PathBuf, String> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -156,18 +271,21 @@ fn write_atomically(path: &Path, contents: &str) -> Result<(), String> {
         if let Ok(meta) = std::fs::metadata(path) {
             std::fs::set_permissions(&temp, meta.permissions())?;
         }
-        std::fs::rename(&temp, path)
+        Ok(())
     })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
+    match result {
+        Ok(()) => Ok(temp),
+        Err(err) => {
+            let _ = std::fs::remove_file(&temp);
+            Err(err.to_string())
+        }
     }
-    result.map_err(|e| e.to_string())
 }
 
 /// A unified diff of every planned change, for `fix --diff`.
 pub fn diff(plan: &FixPlan, display: impl Fn(&Path) -> String) -> String {
     let mut out = String::new();
-    for change in &plan.changes {
+    for change in plan.changes() {
         let name = display(&change.path);
         let before = change.before.as_deref().unwrap_or("");
         let old_name = if change.before.is_some() {
@@ -183,4 +301,89 @@ pub fn diff(plan: &FixPlan, display: impl Fn(&Path) -> String) -> String {
         out.push_str(&text);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(path: &Path, before: Option<&str>, after: &str) -> PlannedChange {
+        PlannedChange {
+            path: path.to_path_buf(),
+            before: before.map(str::to_string),
+            after: after.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_set_is_written_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let models = dir.path().join("models.py");
+        std::fs::write(&models, "old\n").unwrap();
+        let migration = dir.path().join("0002_new.py");
+
+        // Staging fails (the folder does not exist): nothing is written.
+        let set = PlannedSet {
+            unit: "app `shop`".into(),
+            changes: vec![
+                change(&models, Some("old\n"), "new\n"),
+                change(&dir.path().join("missing/0002.py"), None, "x\n"),
+            ],
+        };
+        let err = apply(&FixPlan {
+            sets: vec![set],
+            skipped: Vec::new(),
+        })
+        .unwrap_err();
+        assert!(
+            err[0]
+                .to_string()
+                .contains("nothing of app `shop` was written")
+        );
+        assert_eq!(std::fs::read_to_string(&models).unwrap(), "old\n");
+
+        // Putting in place fails on the last file (a folder stands where the
+        // file should go): the files already in place are restored.
+        let blocked = dir.path().join("blocked.py");
+        std::fs::create_dir_all(blocked.join("inside")).unwrap();
+        let set = PlannedSet {
+            unit: "app `shop`".into(),
+            changes: vec![
+                change(&migration, None, "migration\n"),
+                change(&models, Some("old\n"), "new\n"),
+                change(&blocked, None, "x\n"),
+            ],
+        };
+        assert!(
+            apply(&FixPlan {
+                sets: vec![set],
+                skipped: Vec::new(),
+            })
+            .is_err()
+        );
+        assert_eq!(std::fs::read_to_string(&models).unwrap(), "old\n");
+        assert!(!migration.exists());
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".ixray-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+
+        // A good set is written.
+        let set = PlannedSet {
+            unit: "app `shop`".into(),
+            changes: vec![
+                change(&migration, None, "migration\n"),
+                change(&models, Some("old\n"), "new\n"),
+            ],
+        };
+        let written = apply(&FixPlan {
+            sets: vec![set],
+            skipped: Vec::new(),
+        })
+        .unwrap();
+        assert_eq!(written.len(), 2);
+        assert_eq!(std::fs::read_to_string(&models).unwrap(), "new\n");
+    }
 }

@@ -137,6 +137,67 @@ pub enum FileChange {
     Create { path: PathBuf, contents: String },
 }
 
+/// The model edits and new migration files of one migration unit (a Django
+/// app, an Alembic environment, a drizzle-kit folder or a schema without
+/// one): checked together and written together, or not at all, so that
+/// models and migrations never disagree.
+#[derive(Debug, Clone)]
+pub struct ChangeSet {
+    /// For people: `app `shop``, `Alembic environment migrations/`.
+    pub unit: String,
+    pub changes: Vec<FileChange>,
+}
+
+impl ChangeSet {
+    /// Group `edits` (by file) and `migrations` (by unit) into change sets:
+    /// each edited file joins the unit `unit_of` names for it, each
+    /// migration its own unit. A unit whose migration could not be made
+    /// (`Err`) is withheld whole, model edits included, with the reason.
+    pub fn group<K: Ord + Clone>(
+        edits: std::collections::BTreeMap<PathBuf, Vec<Edit>>,
+        unit_of: impl Fn(&Path) -> Option<K>,
+        migrations: std::collections::BTreeMap<K, Result<Vec<FileChange>, String>>,
+        name: impl Fn(&K) -> String,
+    ) -> (Vec<ChangeSet>, Vec<(String, String)>) {
+        let mut units: std::collections::BTreeMap<Option<K>, Vec<FileChange>> =
+            std::collections::BTreeMap::new();
+        for (path, edits) in edits {
+            let unit = unit_of(&path);
+            units
+                .entry(unit)
+                .or_default()
+                .push(FileChange::Edit { path, edits });
+        }
+        let mut withheld = Vec::new();
+        for (unit, migration) in migrations {
+            match migration {
+                Ok(files) => units.entry(Some(unit)).or_default().extend(files),
+                Err(reason) => {
+                    let dropped = units.remove(&Some(unit.clone())).unwrap_or_default();
+                    let files: Vec<String> = dropped
+                        .iter()
+                        .map(|c| c.path().display().to_string())
+                        .collect();
+                    let what = if files.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; its model edits ({}) are withheld too", files.join(", "))
+                    };
+                    withheld.push((name(&unit), format!("{reason}{what}")));
+                }
+            }
+        }
+        let sets = units
+            .into_iter()
+            .map(|(unit, changes)| ChangeSet {
+                unit: unit.as_ref().map_or_else(|| "models".to_string(), &name),
+                changes,
+            })
+            .collect();
+        (sets, withheld)
+    }
+}
+
 impl FileChange {
     pub fn path(&self) -> &Path {
         match self {

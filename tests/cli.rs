@@ -280,3 +280,62 @@ fn every_rule_has_a_complete_doc_page() {
     assert_eq!(code, 2);
     assert!(stderr.contains("unknown rule"));
 }
+
+/// When one file of a change set cannot be written (here the model edit
+/// would not parse: ixray cannot yet combine a removal and an addition in
+/// one single-line list), nothing of the set is written: not the model,
+/// not the migration that would otherwise disagree with it. The other
+/// app's set still goes through.
+#[test]
+fn a_change_set_that_cannot_be_written_is_withheld_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "site/settings.py",
+        b"DATABASES = {\"default\": {\"ENGINE\": \"django.db.backends.sqlite3\"}}\nINSTALLED_APPS = [\"shop\", \"library\"]\n",
+    );
+    for app in ["shop", "library"] {
+        write(root, &format!("{app}/__init__.py"), b"");
+        write(root, &format!("{app}/migrations/__init__.py"), b"");
+        write(
+            root,
+            &format!("{app}/migrations/0001_initial.py"),
+            b"from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n    initial = True\n    dependencies = []\n    operations = []\n",
+        );
+    }
+    write(
+        root,
+        "shop/models.py",
+        b"from django.db import models\n\n\nclass Customer(models.Model):\n    name = models.CharField(max_length=20)\n\n\nclass Order(models.Model):\n    code = models.CharField(max_length=20, unique=True)\n    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, db_index=False)\n\n    class Meta:\n        indexes = [models.Index(fields=[\"code\"], name=\"order_code_idx\")]\n",
+    );
+    write(root, "library/models.py", GOOD_APP.as_bytes());
+    let before = tree_contents(root);
+    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
+    assert!(
+        stderr.contains("not fixed: app `shop`")
+            && stderr.contains("nothing of this change set was written"),
+        "{stdout}\n{stderr}"
+    );
+    let after = tree_contents(root);
+    let changed: Vec<String> = after
+        .iter()
+        .filter(|(path, contents)| {
+            before
+                .iter()
+                .find(|(p, _)| p == path)
+                .is_none_or(|(_, c)| c != contents)
+        })
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    assert!(
+        changed.iter().all(|p| p.starts_with("library/")),
+        "only the library app changes: {changed:?}"
+    );
+    assert!(
+        changed
+            .iter()
+            .any(|p| p.starts_with("library/migrations/0002")),
+        "the library app got its migration: {changed:?}\n{stdout}\n{stderr}"
+    );
+}

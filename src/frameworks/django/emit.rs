@@ -13,7 +13,7 @@ use super::project::{DjangoProject, Model};
 use crate::frameworks::python::{self as py, quote};
 use crate::rules::{Finding, FixIntent};
 use crate::schema::{Dialect, Framework, Index, IndexOrigin, IndexSpec, Table};
-use crate::source::{Edit, FileChange, Span};
+use crate::source::{ChangeSet, Edit, FileChange, Span};
 
 /// A finding that `fix` cannot write, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,7 +117,7 @@ pub fn plan(
     project: &DjangoProject,
     tables: &[Table],
     findings: &[&Finding],
-) -> (Vec<FileChange>, Vec<Unfixable>) {
+) -> (Vec<ChangeSet>, Vec<Unfixable>) {
     let mut problems = Vec::new();
     let mut per_model: BTreeMap<usize, ModelPlan> = BTreeMap::new();
     for finding in findings.iter().filter(|f| f.framework == Framework::Django) {
@@ -231,24 +231,41 @@ pub fn plan(
         }
     }
 
-    let mut changes: Vec<FileChange> = edits
-        .into_iter()
-        .map(|(path, edits)| FileChange::Edit { path, edits })
+    // Each models file goes with the app of the models it edits.
+    let file_app: BTreeMap<PathBuf, PathBuf> = per_model
+        .keys()
+        .map(|&m| {
+            let model = &project.models[m];
+            (
+                project.files[model.file].source.path.clone(),
+                model.app_dir.clone(),
+            )
+        })
         .collect();
-    for (app_dir, (label, ops)) in ops {
-        if ops.is_empty() {
-            continue;
-        }
-        match new_migration(&app_dir, &label, ops) {
-            Ok(Some(change)) => changes.push(change),
-            Ok(None) => {}
-            Err(reason) => problems.push(Unfixable {
-                table: label.clone(),
-                reason,
-            }),
-        }
-    }
-    (changes, problems)
+    let labels: BTreeMap<PathBuf, String> = ops
+        .iter()
+        .map(|(dir, (label, _))| (dir.clone(), label.clone()))
+        .collect();
+    let migrations: BTreeMap<PathBuf, Result<Vec<FileChange>, String>> = ops
+        .into_iter()
+        .filter(|(_, (_, ops))| !ops.is_empty())
+        .map(|(app_dir, (label, ops))| {
+            let migration = new_migration(&app_dir, &label, ops).map(|m| m.into_iter().collect());
+            (app_dir, migration)
+        })
+        .collect();
+    let (sets, withheld) = ChangeSet::group(
+        edits,
+        |path| file_app.get(path).cloned(),
+        migrations,
+        |dir| format!("app `{}`", labels.get(dir).map_or("?", String::as_str)),
+    );
+    problems.extend(
+        withheld
+            .into_iter()
+            .map(|(table, reason)| Unfixable { table, reason }),
+    );
+    (sets, problems)
 }
 
 /// `models.Index(fields=["customer", "-created_at"], name="...")`

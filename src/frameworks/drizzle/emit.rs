@@ -6,6 +6,7 @@
 //! finds nothing left to do.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
@@ -18,7 +19,7 @@ use crate::frameworks::now_epoch;
 use crate::frameworks::typescript::{indentation_at, is_identifier};
 use crate::rules::{Finding, FixIntent};
 use crate::schema::{Dialect, Framework, Index, IndexKey, IndexOrigin};
-use crate::source::{Edit, FileChange, Span};
+use crate::source::{ChangeSet, Edit, FileChange, Span};
 
 /// The name ixray gives a new index: `<table>_<cols>_idx` (drizzle's
 /// documented style; the schema is not part of it).
@@ -125,7 +126,7 @@ struct TablePlan<'a> {
 }
 
 /// Turn Drizzle findings into file changes.
-pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<FileChange>, Vec<Unfixable>) {
+pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<ChangeSet>, Vec<Unfixable>) {
     let mut problems = Vec::new();
     let mut per_table: BTreeMap<usize, TablePlan> = BTreeMap::new();
     for finding in findings
@@ -244,27 +245,36 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<FileChange>
             }
         }
     }
-    let mut changes: Vec<FileChange> = file_edits
-        .into_iter()
-        .filter(|(_, edits)| !edits.is_empty())
-        .map(|(f, edits)| FileChange::Edit {
-            path: project.files[f].source.path.clone(),
-            edits,
+    // Each schema file goes with the kit folder of the tables it edits.
+    let file_kit: BTreeMap<PathBuf, usize> = per_table
+        .keys()
+        .filter_map(|&m| {
+            let mapped = &project.mapped[m];
+            Some((project.files[mapped.file].source.path.clone(), mapped.kit?))
         })
         .collect();
-    for (k, kit_changes) in kit_statements {
-        if kit_changes.is_empty() {
-            continue;
-        }
-        match migration(&project.kits[k], &kit_changes) {
-            Ok(files) => changes.extend(files),
-            Err(reason) => problems.push(Unfixable {
-                table: project.kits[k].out.display().to_string(),
-                reason,
-            }),
-        }
-    }
-    (changes, problems)
+    let edits: BTreeMap<PathBuf, Vec<Edit>> = file_edits
+        .into_iter()
+        .filter(|(_, edits)| !edits.is_empty())
+        .map(|(f, edits)| (project.files[f].source.path.clone(), edits))
+        .collect();
+    let migrations: BTreeMap<usize, Result<Vec<FileChange>, String>> = kit_statements
+        .into_iter()
+        .filter(|(_, changes)| !changes.is_empty())
+        .map(|(k, changes)| (k, migration(&project.kits[k], &changes)))
+        .collect();
+    let (sets, withheld) = ChangeSet::group(
+        edits,
+        |path| file_kit.get(path).copied(),
+        migrations,
+        |&k| format!("drizzle-kit folder {}", project.kits[k].out.display()),
+    );
+    problems.extend(
+        withheld
+            .into_iter()
+            .map(|(table, reason)| Unfixable { table, reason }),
+    );
+    (sets, problems)
 }
 
 fn plain_columns(index: &Index) -> Option<Vec<(String, bool)>> {

@@ -14,7 +14,7 @@ use crate::frameworks::django::emit::Unfixable;
 use crate::frameworks::python as py;
 use crate::rules::{Finding, FixIntent};
 use crate::schema::{Framework, Index, IndexKey, IndexOrigin};
-use crate::source::{Edit, FileChange, Span};
+use crate::source::{ChangeSet, Edit, FileChange, Span};
 
 /// An index to declare: SQL column names with direction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,7 +124,7 @@ struct TablePlan<'a> {
 pub fn plan(
     project: &SqlalchemyProject,
     findings: &[&Finding],
-) -> (Vec<FileChange>, Vec<Unfixable>) {
+) -> (Vec<ChangeSet>, Vec<Unfixable>) {
     let mut problems = Vec::new();
     let mut per_table: BTreeMap<&str, TablePlan> = BTreeMap::new();
     for finding in findings
@@ -187,6 +187,8 @@ pub fn plan(
     let mut edits: BTreeMap<PathBuf, Vec<Edit>> = BTreeMap::new();
     let mut import_needed: BTreeMap<usize, (bool, bool)> = BTreeMap::new();
     let mut ops: BTreeMap<usize, Vec<IndexOp>> = BTreeMap::new();
+    // The environment each edited file's change belongs to.
+    let mut file_env: BTreeMap<PathBuf, usize> = BTreeMap::new();
     for (table, plan) in &per_table {
         let mapped = &project.mapped[*table];
         let environment = project.environment_for(table);
@@ -203,6 +205,8 @@ pub fn plan(
             });
             continue;
         }
+        let edited_before: BTreeMap<PathBuf, usize> =
+            edits.iter().map(|(p, e)| (p.clone(), e.len())).collect();
         let mut writer = TableWriter {
             project,
             mapped,
@@ -238,6 +242,13 @@ pub fn plan(
                     unique: index.unique,
                     predicate: index.predicate.as_ref().map(|p| p.to_string()),
                 });
+            }
+        }
+        if let Some(env) = environment {
+            for (path, edits) in &edits {
+                if edited_before.get(path) != Some(&edits.len()) {
+                    file_env.entry(path.clone()).or_insert(env);
+                }
             }
         }
         if let Some(env) = environment {
@@ -285,27 +296,34 @@ pub fn plan(
             .or_default()
             .push(Edit::insert(file.imports.insert_at, content));
     }
-    let mut changes: Vec<FileChange> = edits
+    for edits in edits.values_mut() {
+        edits.sort();
+    }
+    let revisions: BTreeMap<usize, Result<Vec<FileChange>, String>> = ops
         .into_iter()
-        .map(|(path, mut edits)| {
-            edits.sort();
-            FileChange::Edit { path, edits }
+        .map(|(env, ops)| {
+            let revision =
+                revision::new_revision(&project.environments[env], &ops).map(|r| vec![r]);
+            (env, revision)
         })
         .collect();
-    for (env, ops) in ops {
-        match revision::new_revision(&project.environments[env], &ops) {
-            Ok(change) => changes.push(change),
-            Err(reason) => problems.push(Unfixable {
-                table: ops
-                    .first()
-                    .map(IndexOp::table)
-                    .unwrap_or_default()
-                    .to_string(),
-                reason,
-            }),
-        }
-    }
-    (changes, problems)
+    let (sets, withheld) = ChangeSet::group(
+        edits,
+        |path| file_env.get(path).copied(),
+        revisions,
+        |&env| {
+            format!(
+                "Alembic environment {}",
+                project.environments[env].versions_dir.display()
+            )
+        },
+    );
+    problems.extend(
+        withheld
+            .into_iter()
+            .map(|(table, reason)| Unfixable { table, reason }),
+    );
+    (sets, problems)
 }
 
 /// A declaration for an index that has a name and only plain columns.
