@@ -236,7 +236,22 @@ fn apply_set(set: &PlannedSet) -> Result<Vec<PathBuf>, FixError> {
     // Then put them in place, undoing on failure.
     let mut placed: Vec<&PlannedChange> = Vec::new();
     for (i, (temp, change)) in staged.iter().enumerate() {
-        if let Err(err) = std::fs::rename(temp, &change.path) {
+        // A new file is linked into place, which fails if it exists by
+        // now: two `ixray fix` runs at once never both write migration 0004.
+        let placed_ok = match change.before {
+            Some(_) => std::fs::rename(temp, &change.path),
+            None => match std::fs::hard_link(temp, &change.path) {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(temp);
+                    Ok(())
+                }
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Err(err),
+                // A file system without hard links: check, then rename.
+                Err(_) if change.path.exists() => Err(std::io::ErrorKind::AlreadyExists.into()),
+                Err(_) => std::fs::rename(temp, &change.path),
+            },
+        };
+        if let Err(err) = placed_ok {
             for done in placed.iter().rev() {
                 match &done.before {
                     Some(before) => {

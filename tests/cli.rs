@@ -339,3 +339,41 @@ fn a_change_set_that_cannot_be_written_is_withheld_whole() {
         "the library app got its migration: {changed:?}\n{stdout}\n{stderr}"
     );
 }
+
+/// Two `ixray fix` runs at once write one migration, never two with the
+/// same number.
+#[test]
+fn concurrent_fixes_write_one_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "library/__init__.py", b"");
+    write(root, "library/migrations/__init__.py", b"");
+    write(
+        root,
+        "library/migrations/0001_initial.py",
+        b"from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n    initial = True\n    dependencies = []\n    operations = []\n",
+    );
+    write(root, "library/models.py", GOOD_APP.as_bytes());
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            ixray()
+                .current_dir(root)
+                .args(["fix", "."])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut run in runs {
+        run.wait().unwrap();
+    }
+    let migrations: Vec<String> = std::fs::read_dir(root.join("library/migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("000"))
+        .collect();
+    assert_eq!(migrations.len(), 2, "{migrations:?}");
+    let (code, stdout, _) = run_ixray(root, &["fix", "."]);
+    assert!(stdout.contains("Nothing to fix."), "{code} {stdout}");
+}
