@@ -377,3 +377,31 @@ fn concurrent_fixes_write_one_migration() {
     let (code, stdout, _) = run_ixray(root, &["fix", "."]);
     assert!(stdout.contains("Nothing to fix."), "{code} {stdout}");
 }
+
+/// A relation to a model that ships with Django resolves to its real table,
+/// and its fix is written like makemigrations would write it.
+#[test]
+fn relations_to_django_contrib_models_are_fixable() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "tags/__init__.py", b"");
+    write(root, "tags/migrations/__init__.py", b"");
+    write(
+        root,
+        "tags/migrations/0001_initial.py",
+        b"from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n    initial = True\n    dependencies = []\n    operations = []\n",
+    );
+    write(
+        root,
+        "tags/models.py",
+        b"from django.contrib.contenttypes.models import ContentType\nfrom django.db import models\n\n\nclass TaggedItem(models.Model):\n    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)\n    object_id = models.PositiveIntegerField()\n    site = models.ForeignKey(\"sites.Site\", on_delete=models.CASCADE, db_index=False)\n\n    class Meta:\n        indexes = [models.Index(fields=[\"content_type\", \"object_id\"], name=\"tagged_ct_obj_idx\")]\n",
+    );
+    let (_, stdout, _) = run_ixray(root, &["check", "--format", "json"]);
+    assert!(stdout.contains("(references `django_site`)"), "{stdout}");
+    let (_, diff, stderr) = run_ixray(root, &["fix", "--diff", "."]);
+    assert!(!stderr.contains("cannot resolve"), "{stderr}");
+    assert!(
+        diff.contains("to=\"contenttypes.contenttype\""),
+        "{diff}\n{stderr}"
+    );
+}

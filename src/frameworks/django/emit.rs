@@ -722,15 +722,20 @@ fn target_label(
             let simple = name.rsplit('.').next()?;
             let candidates: Vec<&Model> =
                 project.models.iter().filter(|m| m.name == simple).collect();
-            let chosen = candidates
+            match candidates
                 .iter()
                 .find(|m| m.app_label == model.app_label)
-                .or(candidates.first())?;
-            Some(format!(
-                "{}.{}",
-                chosen.app_label,
-                chosen.name.to_ascii_lowercase()
-            ))
+                .or(candidates.first())
+            {
+                Some(chosen) => Some(format!(
+                    "{}.{}",
+                    chosen.app_label,
+                    chosen.name.to_ascii_lowercase()
+                )),
+                // `ForeignKey(ContentType, ...)` imported from django.contrib.
+                None => super::project::imported_contrib_model(&project.files[model.file], name)
+                    .map(|(app, class, _)| format!("{app}.{}", class.to_ascii_lowercase())),
+            }
         }
         _ => None,
     }

@@ -297,6 +297,43 @@ fn installed_apps(
     Some(apps)
 }
 
+/// The models that ship with `django.contrib`: (app label, class name,
+/// table). Most keep Django's default table name; these set `db_table`.
+const CONTRIB_MODELS: &[(&str, &str, &str)] = &[
+    ("auth", "User", "auth_user"),
+    ("auth", "Group", "auth_group"),
+    ("auth", "Permission", "auth_permission"),
+    ("contenttypes", "ContentType", "django_content_type"),
+    ("sites", "Site", "django_site"),
+    ("admin", "LogEntry", "django_admin_log"),
+    ("sessions", "Session", "django_session"),
+    ("flatpages", "FlatPage", "django_flatpage"),
+    ("redirects", "Redirect", "django_redirect"),
+];
+
+/// A model of `django.contrib` by app label and class name (any case):
+/// (app label, class name, table).
+pub fn contrib_model(app: &str, name: &str) -> Option<(&'static str, &'static str, &'static str)> {
+    CONTRIB_MODELS
+        .iter()
+        .find(|(a, n, _)| *a == app && n.eq_ignore_ascii_case(name))
+        .copied()
+}
+
+/// A class a models module imports from `django.contrib.<app>...`.
+pub fn imported_contrib_model(
+    file: &ModelsFile,
+    local: &str,
+) -> Option<(&'static str, &'static str, &'static str)> {
+    let (_, module, name) = file
+        .imports
+        .from_imports
+        .iter()
+        .find(|(l, _, _)| l == local)?;
+    let app = module.strip_prefix("django.contrib.")?.split('.').next()?;
+    contrib_model(app, name)
+}
+
 /// Finds which classes are models and how they inherit.
 struct Resolver<'p> {
     files: &'p [ModelsFile],
@@ -694,7 +731,11 @@ impl<'a> TableBuilder<'a> {
                     .and_then(|c| self.resolver.model_at(c));
                 return match found {
                     Some(t) => (Some(t), Some(self.resolver.models[t].table.clone())),
-                    None => (None, None),
+                    None => (
+                        None,
+                        imported_contrib_model(&self.project.files[m.file], name)
+                            .map(|(_, _, table)| table.to_string()),
+                    ),
                 };
             }
             Target::Unknown => return (None, None),
@@ -705,8 +746,15 @@ impl<'a> TableBuilder<'a> {
         };
         match self.resolver.model_by_label(&app, &name) {
             Some(t) => (Some(t), Some(self.resolver.models[t].table.clone())),
-            // A model outside the project (django.contrib): Django's default table name.
-            None => (None, Some(format!("{app}_{}", name.to_ascii_lowercase()))),
+            // A model outside the project: django.contrib's own table, else
+            // Django's default table name.
+            None => (
+                None,
+                Some(contrib_model(&app, &name).map_or_else(
+                    || format!("{app}_{}", name.to_ascii_lowercase()),
+                    |(_, _, table)| table.to_string(),
+                )),
+            ),
         }
     }
 
