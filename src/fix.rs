@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::Analysis;
 use crate::frameworks::{django, drizzle, python, sqlalchemy, typescript};
-use crate::source::{ChangeSet, FileChange, apply_edits};
+use crate::source::{ChangeSet, Edit, FileChange, apply_edits};
 
 /// The outcome of planning fixes for an analysis.
 #[derive(Debug, Default)]
@@ -137,7 +137,8 @@ fn check_set(analysis: &Analysis, set: &ChangeSet) -> Result<Vec<PlannedChange>,
                     .sources
                     .get(path)
                     .ok_or_else(|| format!("{}: not part of the analysis", path.display()))?;
-                let (after, all_applied) = apply_edits(&source.text, edits);
+                let edits = in_the_files_style(&source.text, edits);
+                let (after, all_applied) = apply_edits(&source.text, &edits);
                 if !all_applied {
                     return Err(format!(
                         "{}: two edits overlap (ixray cannot yet combine them)",
@@ -157,6 +158,12 @@ fn check_set(analysis: &Analysis, set: &ChangeSet) -> Result<Vec<PlannedChange>,
                 });
             }
             FileChange::Create { path, contents } => {
+                // Rendered from a CRLF template: CRLF throughout.
+                let contents = &if contents.contains("\r\n") {
+                    with_line_ending(contents, "\r\n")
+                } else {
+                    contents.clone()
+                };
                 if !reparses(path, contents) {
                     return Err(format!("{}: the new file would not parse", path.display()));
                 }
@@ -170,6 +177,37 @@ fn check_set(analysis: &Analysis, set: &ChangeSet) -> Result<Vec<PlannedChange>,
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
+}
+
+/// Edits as the file writes text: its line ending (CRLF when most lines
+/// end so), and nothing inserted before a byte-order mark.
+fn in_the_files_style(text: &str, edits: &[Edit]) -> Vec<Edit> {
+    let crlf = text.matches("\r\n").count();
+    let ending = if crlf > 0 && crlf * 2 >= text.matches('\n').count() {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    edits
+        .iter()
+        .map(|edit| {
+            let mut edit = edit.clone();
+            if ending == "\r\n" {
+                edit.content = with_line_ending(&edit.content, ending);
+            }
+            if edit.span.start < bom {
+                edit.span.start = bom;
+                edit.span.end = edit.span.end.max(bom);
+            }
+            edit
+        })
+        .collect()
+}
+
+/// `text` with every line ending made `ending`.
+fn with_line_ending(text: &str, ending: &str) -> String {
+    text.replace("\r\n", "\n").replace('\n', ending)
 }
 
 fn reparses(path: &Path, text: &str) -> bool {

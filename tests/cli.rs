@@ -405,3 +405,24 @@ fn relations_to_django_contrib_models_are_fixable() {
         "{diff}\n{stderr}"
     );
 }
+
+/// A fix keeps a file's CRLF line endings and its byte-order mark.
+#[test]
+fn fixes_keep_crlf_line_endings_and_the_bom() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "library/__init__.py", b"");
+    let crlf = format!("\u{feff}{}", GOOD_APP.replace('\n', "\r\n"));
+    write(root, "library/models.py", crlf.as_bytes());
+    let (code, stdout, stderr) = run_ixray(root, &["fix", "."]);
+    assert!(code == 0 || code == 1, "{stdout}{stderr}");
+    assert!(stdout.contains("fixed: library/models.py"), "{stdout}{stderr}");
+    let after = std::fs::read_to_string(root.join("library/models.py")).unwrap();
+    assert!(after.starts_with('\u{feff}'), "the BOM stays first");
+    let lone = after
+        .match_indices('\n')
+        .filter(|(i, _)| *i == 0 || &after[i - 1..*i] != "\r")
+        .count();
+    assert_eq!(lone, 0, "every line ends with CRLF:\n{after:?}");
+    assert!(after.contains("models.Index("), "{after}");
+}
