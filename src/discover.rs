@@ -56,6 +56,7 @@ pub fn walk<T: Send>(
             files.push((path.clone(), outcome));
         }
     }
+    let canonical_roots = canonical_roots.clone();
     if let Some((first, rest)) = roots.split_first() {
         let mut builder = WalkBuilder::new(first);
         for root in rest {
@@ -66,13 +67,19 @@ pub fn walk<T: Send>(
             // Followed, so that a link loop is found and reported.
             .follow_links(true)
             .require_git(false)
-            .filter_entry(|entry| {
+            .filter_entry(move |entry| {
                 let skipped = entry.depth() > 0
                     && entry.file_type().is_some_and(|t| t.is_dir())
                     && entry.file_name().to_str().is_some_and(|n| {
                         SKIPPED_DIRS.contains(&n) || (n.starts_with('.') && n.len() > 1)
                     });
-                !skipped
+                // A symbolic link is followed only while it stays inside the
+                // paths being checked: ixray never reads (or fixes) a
+                // project it was not pointed at.
+                let escapes = entry.path_is_symlink()
+                    && std::fs::canonicalize(entry.path())
+                        .is_ok_and(|target| !inside(&target, &canonical_roots));
+                !skipped && !escapes
             });
         let found = Mutex::new(Vec::new());
         let problems = Mutex::new(Vec::new());
@@ -111,6 +118,11 @@ pub fn walk<T: Send>(
     files.dedup_by(|a, b| a.0 == b.0);
     errors.sort_by(|a, b| a.path.cmp(&b.path));
     (files, errors)
+}
+
+/// Whether `path` (canonical) lies in one of `roots` (canonical).
+pub fn inside(path: &Path, roots: &[PathBuf]) -> bool {
+    roots.iter().any(|root| path.starts_with(root))
 }
 
 fn has_extension(path: &Path) -> bool {

@@ -131,6 +131,28 @@ fn merge_sharing_files(sets: Vec<ChangeSet>) -> Vec<ChangeSet> {
 fn check_set(analysis: &Analysis, set: &ChangeSet) -> Result<Vec<PlannedChange>, String> {
     let mut out = Vec::new();
     for change in &set.changes {
+        // The file, or for a new file its folder, must lie inside the paths
+        // ixray was pointed at (a symbolic link may lead elsewhere).
+        let path = change.path();
+        let real = match path.exists() {
+            true => std::fs::canonicalize(path).ok(),
+            false => path
+                .parent()
+                .map(|p| {
+                    if p.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        p
+                    }
+                })
+                .and_then(|p| std::fs::canonicalize(p).ok()),
+        };
+        if !real.is_some_and(|real| crate::discover::inside(&real, &analysis.roots)) {
+            return Err(format!(
+                "{} is outside the checked paths; ixray writes nothing there",
+                path.display()
+            ));
+        }
         match change {
             FileChange::Edit { path, edits } => {
                 let source = analysis

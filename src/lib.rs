@@ -64,6 +64,9 @@ pub struct Analysis {
     pub drizzle: drizzle::project::DrizzleProject,
     /// Every parsed file, by path, for snippets and suppression comments.
     pub sources: BTreeMap<PathBuf, Arc<SourceFile>>,
+    /// The folders ixray was pointed at (a file's folder for a file), as
+    /// canonical paths: `fix` writes nothing outside them.
+    pub roots: Vec<PathBuf>,
     /// How many files were read, and how many of them were parsed.
     pub files_read: usize,
     pub files_parsed: usize,
@@ -352,7 +355,20 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
     drizzle::emit::describe_fixes(&drizzle, &mut findings);
     lap("suppress, describe fixes");
     errors.sort_by(|a, b| (&a.path, a.position).cmp(&(&b.path, b.position)));
+    let roots = paths
+        .iter()
+        .filter_map(|p| {
+            let dir = if p.is_dir() { p.as_path() } else { p.parent()? };
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            std::fs::canonicalize(dir).ok()
+        })
+        .collect();
     Analysis {
+        roots,
         schema,
         findings,
         errors,

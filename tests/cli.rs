@@ -416,7 +416,10 @@ fn fixes_keep_crlf_line_endings_and_the_bom() {
     write(root, "library/models.py", crlf.as_bytes());
     let (code, stdout, stderr) = run_ixray(root, &["fix", "."]);
     assert!(code == 0 || code == 1, "{stdout}{stderr}");
-    assert!(stdout.contains("fixed: library/models.py"), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("fixed: library/models.py"),
+        "{stdout}{stderr}"
+    );
     let after = std::fs::read_to_string(root.join("library/models.py")).unwrap();
     assert!(after.starts_with('\u{feff}'), "the BOM stays first");
     let lone = after
@@ -425,4 +428,28 @@ fn fixes_keep_crlf_line_endings_and_the_bom() {
         .count();
     assert_eq!(lone, 0, "every line ends with CRLF:\n{after:?}");
     assert!(after.contains("models.Index("), "{after}");
+}
+
+/// A symbolic link to a folder outside the checked path is not followed:
+/// its models are not reported and `fix` never writes there.
+#[test]
+fn symbolic_links_out_of_the_tree_are_not_followed() {
+    let outside = tempfile::tempdir().unwrap();
+    write(outside.path(), "shop/__init__.py", b"");
+    write(outside.path(), "shop/models.py", GOOD_APP.as_bytes());
+    let before = tree_contents(outside.path());
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "library/__init__.py", b"");
+    write(root, "library/models.py", GOOD_APP.as_bytes());
+    std::os::unix::fs::symlink(outside.path().join("shop"), root.join("shop")).unwrap();
+    let (_, stdout, stderr) = run_ixray(root, &["check", "--format", "json"]);
+    assert!(stdout.contains("library_book"), "{stdout}{stderr}");
+    assert!(!stdout.contains("shop_"), "{stdout}");
+    run_ixray(root, &["fix", "."]);
+    assert_eq!(
+        tree_contents(outside.path()),
+        before,
+        "nothing outside changed"
+    );
 }
