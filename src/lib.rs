@@ -174,6 +174,9 @@ fn read_file(path: &Path) -> FileOutcome {
         }));
     }
     let tree = python::parse(&source.text);
+    if let Some(error) = too_deep(&source, &tree) {
+        return FileOutcome::Error(error);
+    }
     if let Some(error) = python::first_error(&tree) {
         let location = source.location(error.span);
         return FileOutcome::Error(InputError {
@@ -233,6 +236,9 @@ fn read_script(path: &Path, bytes: Vec<u8>) -> FileOutcome {
     }
     let source = SourceFile::new(path.to_path_buf(), text);
     let tree = typescript::parse(path, &source.text);
+    if let Some(error) = too_deep(&source, &tree) {
+        return FileOutcome::Error(error);
+    }
     if let Some(error) = typescript::first_error(&tree) {
         let location = source.location(error.span);
         return FileOutcome::Error(InputError {
@@ -254,6 +260,20 @@ fn read_script(path: &Path, bytes: Vec<u8>) -> FileOutcome {
         drizzle: Some(file),
         ..FileFacts::default()
     }))
+}
+
+/// A file nested deeper than the walkers may go, as an input problem.
+fn too_deep(source: &SourceFile, tree: &tree_sitter::Tree) -> Option<InputError> {
+    let span = frameworks::syntax::too_deep(tree)?;
+    let location = source.location(span);
+    Some(InputError {
+        path: source.path.clone(),
+        position: Some((location.line, location.column)),
+        message: format!(
+            "skipped: nested more than {} levels deep",
+            frameworks::syntax::MAX_DEPTH
+        ),
+    })
 }
 
 /// Lines longer than this mean a minified bundle, not hand-written schema.

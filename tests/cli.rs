@@ -453,3 +453,51 @@ fn symbolic_links_out_of_the_tree_are_not_followed() {
         "nothing outside changed"
     );
 }
+
+/// 10,000 nested parentheses in a model, a schema, a migration and a
+/// config give a diagnostic, never a crash, and the rest is still checked.
+#[test]
+fn deeply_nested_input_is_reported_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let open = "(".repeat(10_000);
+    let close = ")".repeat(10_000);
+    write(root, "library/__init__.py", b"");
+    write(root, "library/models.py", GOOD_APP.as_bytes());
+    write(
+        root,
+        "deep/models.py",
+        format!("from django.db import models\n\n\nclass A(models.Model):\n    b = models.ForeignKey({open}\"library.Book\"{close}, on_delete=models.CASCADE)\n").as_bytes(),
+    );
+    write(
+        root,
+        "deep/migrations/0002_x.py",
+        format!("from django.db import migrations, models\n\n\nclass Migration(migrations.Migration):\n    dependencies = [{open}(\"deep\", \"0001\"){close}]\n    operations = [migrations.AddIndex(model_name=\"a\", index=models.Index(fields=[{open}\"b\"{close}], name=\"x\"))]\n").as_bytes(),
+    );
+    write(
+        root,
+        "web/schema.ts",
+        format!("import {{ pgTable, integer }} from \"drizzle-orm/pg-core\";\nexport const t = pgTable(\"t\", {{ id: integer().references(() => {open}t.id{close}) }});\n").as_bytes(),
+    );
+    write(
+        root,
+        "web/drizzle.config.ts",
+        format!(
+            "export default {{ dialect: \"postgresql\", schema: {open}\"./schema.ts\"{close} }};\n"
+        )
+        .as_bytes(),
+    );
+    let (code, stdout, stderr) = run_ixray(root, &["check"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        !stderr.contains("overflow") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("deep/models.py:5:"), "{stderr}");
+    assert!(stderr.contains("nested more than"), "{stderr}");
+    assert!(stderr.contains("web/schema.ts"), "{stderr}");
+    assert!(
+        stdout.contains("library_book"),
+        "the rest is checked:\n{stdout}"
+    );
+}

@@ -39,6 +39,13 @@ pub fn parse(text: &str) -> Tree {
     })
 }
 
+/// Parse a fragment or a side file the walkers will read: `None` when it
+/// nests deeper than they may go (see `syntax::MAX_DEPTH`).
+pub fn parse_bounded(text: &str) -> Option<Tree> {
+    let tree = parse(text);
+    super::syntax::too_deep(&tree).is_none().then_some(tree)
+}
+
 /// Parse and report whether the text is free of syntax errors.
 pub fn parses_cleanly(text: &str) -> bool {
     !parse(text).root_node().has_error()

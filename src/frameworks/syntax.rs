@@ -34,6 +34,36 @@ pub fn first_error(tree: &Tree) -> Option<SyntaxError> {
     }
 }
 
+/// Deeper syntax trees than this are not read: the walkers that read
+/// declarations recurse, and a file of 10,000 nested parentheses must give
+/// a diagnostic, not a stack overflow. Real code stays far below it.
+pub const MAX_DEPTH: usize = 400;
+
+/// Where the tree first nests deeper than [`MAX_DEPTH`], if it does; walks
+/// with a cursor, without recursion.
+pub fn too_deep(tree: &Tree) -> Option<Span> {
+    let mut cursor = tree.walk();
+    let mut depth = 0usize;
+    loop {
+        if depth > MAX_DEPTH {
+            return Some(span(cursor.node()));
+        }
+        if cursor.goto_first_child() {
+            depth += 1;
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return None;
+            }
+            depth -= 1;
+        }
+    }
+}
+
 pub fn span(node: Node) -> Span {
     Span::new(node.start_byte(), node.end_byte())
 }

@@ -39,7 +39,7 @@ pub struct EnvFacts {
 /// The facts of the `env.py` at `path`, if there is one.
 pub fn read(path: &Path) -> Option<EnvFacts> {
     let text = std::fs::read_to_string(path).ok()?;
-    let tree = py::parse(&text);
+    let tree = py::parse_bounded(&text)?;
     let root = tree.root_node();
     let mut facts = EnvFacts::default();
     let mut cursor = root.walk();

@@ -266,7 +266,10 @@ fn bind_imported_constants(statement: Node, text: &str, revision: &Path, scope: 
     if source.len() > 1 << 20 {
         return;
     }
-    let constants = py::module_scope(&py::parse(&source), &source);
+    let Some(tree) = py::parse_bounded(&source) else {
+        return;
+    };
+    let constants = py::module_scope(&tree, &source);
     for (name, alias) in names {
         if let Some(value) = constants.get(&name) {
             scope.bind(&alias, Some(value.clone()));

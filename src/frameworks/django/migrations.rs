@@ -129,7 +129,9 @@ fn pairs_assigned(text: &str, name: &str) -> Vec<(String, String)> {
             continue;
         };
         let snippet = format!("x = {list}\n");
-        let tree = py::parse(&snippet);
+        let Some(tree) = py::parse_bounded(&snippet) else {
+            continue;
+        };
         let Some(value) = tree
             .root_node()
             .named_child(0)
@@ -301,7 +303,9 @@ pub fn extract_operations(source: Arc<SourceFile>) -> MigrationFile {
         };
         covered_until = end;
         let snippet = &text[start..end];
-        let tree = py::parse(snippet);
+        let Some(tree) = py::parse_bounded(snippet) else {
+            continue;
+        };
         if tree.root_node().has_error() {
             continue;
         }

@@ -67,7 +67,9 @@ pub fn read(path: &Path, text: &str) -> DrizzleConfig {
         }
     } else {
         let tree = parse(path, text);
-        if let Some(object) = find_config_object(tree.root_node(), text) {
+        // A config nested deeper than the walkers may go is left unread.
+        let readable = crate::frameworks::syntax::too_deep(&tree).is_none();
+        if let Some(object) = find_config_object(tree.root_node(), text).filter(|_| readable) {
             let string =
                 |key: &str| object_value(object, key, text).and_then(|v| string_value(v, text));
             config.dialect = string("dialect")
