@@ -91,19 +91,36 @@ pub fn describe_fixes(project: &DrizzleProject, findings: &mut [Finding]) {
 }
 
 /// The parameter name of the table's extra-config callback: its own, or
-/// for a new callback the file's habit when that is a generic name (`t`,
-/// `table`), never another table's name (`(account) => …` on `session`).
+/// for a new callback the file's convention when every callback of the file
+/// uses one name (`t`), else `table`; never another table's own name
+/// (`(account) => …` on `session`).
 fn callback_param(file: &DrizzleFile, decl: &TableDecl) -> String {
     if let Some(extra) = &decl.extra {
         return extra.param.clone();
     }
-    file.tables
+    let mut params = file
+        .tables
         .iter()
-        .filter_map(|t| t.extra.as_ref())
-        .map(|e| e.param.as_str())
-        .find(|p| p.len() <= 2 || *p == "table" || *p == "self")
-        .unwrap_or("table")
-        .to_string()
+        .filter_map(|t| Some((t.extra.as_ref()?.param.as_str(), t.var.as_str())));
+    match params.next() {
+        Some((first, var)) if !names_its_table(first, var) && params.all(|(p, _)| p == first) => {
+            first.to_string()
+        }
+        _ => "table".to_string(),
+    }
+}
+
+/// A callback parameter that names its own table (`account` for
+/// `accounts`, `vt` for `verificationTokens`) is no convention for others.
+fn names_its_table(param: &str, var: &str) -> bool {
+    let param = param.to_ascii_lowercase();
+    let initials: String = var
+        .chars()
+        .enumerate()
+        .filter(|(i, c)| *i == 0 || c.is_ascii_uppercase())
+        .map(|(_, c)| c.to_ascii_lowercase())
+        .collect();
+    param.len() > 1 && (var.to_ascii_lowercase().starts_with(&param) || initials == param)
 }
 
 /// An index to write into the schema.
