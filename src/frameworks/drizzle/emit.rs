@@ -845,3 +845,17 @@ fn snapshot_id(prev: &str, sql: &str) -> String {
         &hex[20..32]
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parameter_named_after_its_table_is_no_convention() {
+        assert!(names_its_table("account", "accounts"));
+        assert!(names_its_table("vt", "verificationTokens"));
+        assert!(names_its_table("ak", "apiKeys"));
+        assert!(!names_its_table("t", "tags"));
+        assert!(!names_its_table("table", "users"));
+    }
+}
