@@ -1,7 +1,7 @@
 //! `duplicate-index`: two indexes with the same definition (method, key
 //! parts, INCLUDE columns and predicate). One of them is pure overhead.
 
-use super::redundant_index::{describe, kind_of};
+use super::redundant_index::{describe, duplicate_target, kind_of};
 use super::{Finding, FixIntent, Related, finding};
 use crate::schema::coverage::{Redundancy, duplicate_to_drop, redundancy};
 use crate::schema::{IndexOrigin, Schema};
@@ -16,10 +16,12 @@ pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
                     continue;
                 }
                 let drop = duplicate_to_drop(first, second);
-                let (target, target_ix, other) = match drop {
-                    Some(d) if std::ptr::eq(d, first) => (first, i, second),
-                    _ => (second, j, first),
-                };
+                let (target, target_ix, other) =
+                    if std::ptr::eq(duplicate_target(indexes, first, second), first) {
+                        (first, i, second)
+                    } else {
+                        (second, j, first)
+                    };
                 // Two constraints with one definition (`unique=True` next to
                 // `UniqueConstraint("slug")`, a unique on the primary key's
                 // columns) are one index when the table is created: the

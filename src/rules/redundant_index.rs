@@ -4,7 +4,7 @@
 //! space.
 
 use super::{Finding, FixIntent, Related, finding};
-use crate::schema::coverage::{Redundancy, redundancy};
+use crate::schema::coverage::{Redundancy, duplicate_to_drop, redundancy};
 use crate::schema::{IndexOrigin, Schema};
 
 pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
@@ -29,8 +29,13 @@ pub(super) fn report_prefixes(
                 continue;
             }
             let others = || table.indexes.iter().filter(|b| !std::ptr::eq(*b, a));
-            // An index with an exact twin is `duplicate-index`'s, never both.
-            if others().any(|b| redundancy(a, b) == Some(Redundancy::Duplicate)) {
+            // The twin `duplicate-index` drops is its finding, never both;
+            // the twin it keeps may still be redundant, and is reported now
+            // so that one `fix` removes both.
+            if others().any(|b| {
+                redundancy(a, b) == Some(Redundancy::Duplicate)
+                    && std::ptr::eq(duplicate_target(&table.indexes, a, b), a)
+            }) {
                 continue;
             }
             let Some(b) = others().find(|b| redundancy(a, b) == Some(Redundancy::Prefix)) else {
@@ -67,6 +72,26 @@ pub(super) fn report_prefixes(
             f.fix = Some(FixIntent::DropIndex(Box::new(a.clone())));
             out.push(f);
         }
+    }
+}
+
+/// Of two identical indexes, the one `duplicate-index` reports: the one
+/// `duplicate_to_drop` picks for the pair in declaration order, else the
+/// later one.
+pub(super) fn duplicate_target<'i>(
+    indexes: &'i [crate::schema::Index],
+    a: &'i crate::schema::Index,
+    b: &'i crate::schema::Index,
+) -> &'i crate::schema::Index {
+    let position = |x: &crate::schema::Index| indexes.iter().position(|i| std::ptr::eq(i, x));
+    let (first, second) = if position(a) < position(b) {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    match duplicate_to_drop(first, second) {
+        Some(d) if std::ptr::eq(d, first) => first,
+        _ => second,
     }
 }
 
