@@ -53,9 +53,12 @@ pub enum FixError {
 
 /// Compute the changes that fix the analysis' findings, without writing.
 pub fn plan(analysis: &Analysis) -> FixPlan {
+    // The fixes, and what they bring about, in one plan.
+    let consequences = crate::consequences(analysis);
     let findings: Vec<_> = analysis
         .findings
         .iter()
+        .chain(&consequences)
         .filter(|f| f.fix.is_some())
         .collect();
     let (mut sets, mut unfixable) =

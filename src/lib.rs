@@ -67,6 +67,8 @@ pub struct Analysis {
     /// The folders ixray was pointed at (a file's folder for a file), as
     /// canonical paths: `fix` writes nothing outside them.
     pub roots: Vec<PathBuf>,
+    /// The rule selection the analysis ran with.
+    pub config: Config,
     /// How many files were read, and how many of them were parsed.
     pub files_read: usize,
     pub files_parsed: usize,
@@ -389,6 +391,7 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
         .collect();
     Analysis {
         roots,
+        config: config.clone(),
         schema,
         findings,
         errors,
@@ -428,6 +431,80 @@ fn mark_pending_builds(builds: &mut [schema::IndexBuild], paths: &[PathBuf], con
             } else {
                 unmerged.iter().any(|u| u.contains(path))
             };
+    }
+}
+
+/// What fixing the findings brings about: the findings the rules make on
+/// the schema as it will be once every planned index is added and dropped
+/// (a single-column index that a new composite makes redundant), with
+/// their fixes described, until nothing new comes up. `fix` adds them to
+/// the same change sets, so one run reaches the fixed point.
+pub fn consequences(analysis: &Analysis) -> Vec<Finding> {
+    let mut schema = analysis.schema.clone();
+    let mut planned: Vec<Finding> = analysis
+        .findings
+        .iter()
+        .filter(|f| f.fix.is_some())
+        .cloned()
+        .collect();
+    let mut added = Vec::new();
+    for _ in 0..4 {
+        for finding in &planned {
+            apply_intent(&mut schema, finding);
+        }
+        let mut next: Vec<Finding> = rules::run(&schema, &analysis.config)
+            .into_iter()
+            .filter(|f| matches!(f.fix, Some(rules::FixIntent::DropIndex(ref i)) if i.location.is_some()))
+            .filter(|f| !suppressed(f, &analysis.sources))
+            .filter(|f| !analysis.findings.iter().chain(&added).any(|g| same_index(f, g)))
+            .collect();
+        django::emit::describe_fixes(&analysis.django, &schema.tables, &mut next);
+        sqlalchemy::emit::describe_fixes(&analysis.sqlalchemy, &mut next);
+        drizzle::emit::describe_fixes(&analysis.drizzle, &mut next);
+        next.retain(|f| f.fix.is_some());
+        if next.is_empty() {
+            break;
+        }
+        added.extend(next.iter().cloned());
+        planned = next;
+    }
+    added
+}
+
+/// Two findings about the same existing index.
+fn same_index(a: &Finding, b: &Finding) -> bool {
+    a.table == b.table && a.location == b.location && a.index_name == b.index_name
+}
+
+/// The schema as it is once a finding's fix is made.
+fn apply_intent(schema: &mut Schema, finding: &Finding) {
+    let Some(table) = schema.tables.iter_mut().find(|t| t.name == finding.table) else {
+        return;
+    };
+    match &finding.fix {
+        Some(rules::FixIntent::AddIndex(spec)) => {
+            let mut index = schema::Index::new(
+                spec.columns
+                    .iter()
+                    .map(|c| schema::IndexPart {
+                        desc: c.desc,
+                        ..schema::IndexPart::column(&c.name)
+                    })
+                    .collect(),
+                schema::IndexOrigin::Declared,
+            );
+            index.name = Some(spec.name.clone());
+            index.unique = spec.unique;
+            table.indexes.push(index);
+        }
+        Some(rules::FixIntent::DropIndex(dropped)) => {
+            table.indexes.retain(|i| {
+                !(i.location == dropped.location
+                    && i.parts == dropped.parts
+                    && i.name == dropped.name)
+            });
+        }
+        Some(rules::FixIntent::DeclareIndex(_)) | None => {}
     }
 }
 

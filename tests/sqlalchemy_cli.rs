@@ -187,3 +187,42 @@ class Page(Sluggable, Base):
     );
     assert_eq!(before, tree_contents(dir.path()));
 }
+
+/// One `fix` reaches the fixed point: the composite index it adds for a
+/// foreign key makes an existing single-column index redundant, and the
+/// same revision drops it; a second `fix` changes nothing.
+#[test]
+fn one_fix_also_drops_what_its_new_indexes_make_redundant() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "alembic.ini",
+        b"[alembic]\nscript_location = migrations\nsqlalchemy.url = sqlite:///app.db\n",
+    );
+    write(root, "migrations/env.py", b"from alembic import context\n");
+    write(
+        root,
+        "migrations/script.py.mako",
+        b"\"\"\"${message}\n\nRevision ID: ${up_revision}\nRevises: ${down_revision | comma,n}\nCreate Date: ${create_date}\n\n\"\"\"\nfrom alembic import op\nimport sqlalchemy as sa\n\nrevision = ${repr(up_revision)}\ndown_revision = ${repr(down_revision)}\nbranch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    ${upgrades if upgrades else \"pass\"}\n\n\ndef downgrade():\n    ${downgrades if downgrades else \"pass\"}\n",
+    );
+    write(
+        root,
+        "app/models.py",
+        b"from sqlalchemy import Column, ForeignKeyConstraint, Index, Integer\nfrom sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n\n\nclass Message(Base):\n    __tablename__ = \"messages\"\n    case_id = Column(Integer, primary_key=True)\n    id = Column(Integer, primary_key=True)\n\n\nclass Attachment(Base):\n    __tablename__ = \"attachments\"\n    __table_args__ = (\n        Index(\"ix_attachments_case\", \"case_id\"),\n        ForeignKeyConstraint([\"case_id\", \"message_id\"], [\"messages.case_id\", \"messages.id\"]),\n    )\n    id = Column(Integer, primary_key=True)\n    case_id = Column(Integer)\n    message_id = Column(Integer)\n",
+    );
+    write(
+        root,
+        "migrations/versions/r1_initial.py",
+        b"from alembic import op\nimport sqlalchemy as sa\n\nrevision = \"r1\"\ndown_revision = None\n\n\ndef upgrade():\n    op.create_table(\"messages\", sa.Column(\"case_id\", sa.Integer(), nullable=False), sa.Column(\"id\", sa.Integer(), nullable=False), sa.PrimaryKeyConstraint(\"case_id\", \"id\"))\n    op.create_table(\"attachments\", sa.Column(\"id\", sa.Integer(), primary_key=True), sa.Column(\"case_id\", sa.Integer()), sa.Column(\"message_id\", sa.Integer()))\n    op.create_index(\"ix_attachments_case\", \"attachments\", [\"case_id\"])\n",
+    );
+    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
+    assert!(stdout.contains("fixed: app/models.py"), "{stdout}{stderr}");
+    let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
+    assert!(!models.contains("ix_attachments_case\""), "{models}");
+    let (code, stdout, _) = run_ixray(root, &["check"]);
+    assert_eq!(code, 0, "nothing left:\n{stdout}");
+    let before = tree_contents(root);
+    run_ixray(root, &["fix", "."]);
+    assert_eq!(tree_contents(root), before, "a second fix changed files");
+}
