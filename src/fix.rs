@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use crate::Analysis;
 use crate::frameworks::{django, drizzle, python, sqlalchemy, typescript};
+use crate::rules::{Finding, FixIntent};
+use crate::schema::Index;
 use crate::source::{ChangeSet, Edit, FileChange, apply_edits};
 
 /// The outcome of planning fixes for an analysis.
@@ -55,11 +57,25 @@ pub enum FixError {
 pub fn plan(analysis: &Analysis) -> FixPlan {
     // The fixes, and what they bring about, in one plan.
     let consequences = crate::consequences(analysis);
-    let findings: Vec<_> = analysis
+    let all: Vec<&Finding> = analysis
         .findings
         .iter()
         .chain(&consequences)
         .filter(|f| f.fix.is_some())
+        .collect();
+    // One decision per index: an index only the history has that is also
+    // redundant or a duplicate is dropped, not declared in the model.
+    let dropped = |index: &Index, table: &str| {
+        all.iter().any(|f| {
+            f.table == table
+                && matches!(&f.fix, Some(FixIntent::DropIndex(d))
+                    if d.name == index.name && d.parts == index.parts)
+        })
+    };
+    let findings: Vec<&Finding> = all
+        .iter()
+        .copied()
+        .filter(|f| !matches!(&f.fix, Some(FixIntent::DeclareIndex(i)) if dropped(i, &f.table)))
         .collect();
     let (mut sets, mut unfixable) =
         django::emit::plan(&analysis.django, &analysis.schema.tables, &findings);
@@ -162,7 +178,17 @@ fn check_set(analysis: &Analysis, set: &ChangeSet) -> Result<Vec<PlannedChange>,
                     .sources
                     .get(path)
                     .ok_or_else(|| format!("{}: not part of the analysis", path.display()))?;
-                let edits = in_the_files_style(&source.text, edits);
+                let mut edits = in_the_files_style(&source.text, edits);
+                // The same edit planned twice (one model reached twice) is
+                // made once; the order of the rest is kept.
+                let mut seen: Vec<Edit> = Vec::new();
+                edits.retain(|e| {
+                    let first = !seen.contains(e);
+                    if first {
+                        seen.push(e.clone());
+                    }
+                    first
+                });
                 let (after, all_applied) = apply_edits(&source.text, &edits);
                 if !all_applied {
                     return Err(format!(
@@ -174,6 +200,13 @@ fn check_set(analysis: &Analysis, set: &ChangeSet) -> Result<Vec<PlannedChange>,
                     return Err(format!(
                         "{}: the edited file would not parse",
                         path.display()
+                    ));
+                }
+                if after.len() as u64 > crate::MAX_FILE_BYTES {
+                    return Err(format!(
+                        "{}: the edited file would be larger than the {} bytes ixray reads",
+                        path.display(),
+                        crate::MAX_FILE_BYTES
                     ));
                 }
                 out.push(PlannedChange {

@@ -283,3 +283,42 @@ export const sessions = pgTable("sessions", {
         "{schema}"
     );
 }
+
+/// With a drizzle-kit folder in the project, a schema file no config names
+/// (the config points at a barrel that re-exports it) gets no edit: an edit
+/// without its migration would leave kit and database apart.
+#[test]
+fn schema_files_no_config_names_are_not_edited_without_a_migration() {
+    let dir = copy_fixture("drizzle/pg");
+    let config = dir.path().join("drizzle.config.ts");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(
+            "schema: \"./src/db/schema\"",
+            "schema: \"./src/db/schema/index.ts\"",
+        ),
+    )
+    .unwrap();
+    let before = tree_contents(dir.path());
+    let (_, stdout, stderr) = run_ixray(dir.path(), &["fix", "."]);
+    assert!(
+        stderr.contains("no drizzle.config `schema` entry names"),
+        "{stdout}{stderr}"
+    );
+    let after = tree_contents(dir.path());
+    let changed: Vec<_> = after
+        .iter()
+        .filter(|(p, c)| {
+            before
+                .iter()
+                .find(|(q, _)| q == p)
+                .is_none_or(|(_, d)| d != c)
+        })
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    assert!(
+        changed.iter().all(|p| !p.starts_with("src/")),
+        "no schema file edited without its migration: {changed:?}"
+    );
+}

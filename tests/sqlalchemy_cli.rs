@@ -195,17 +195,7 @@ class Page(Sluggable, Base):
 fn one_fix_also_drops_what_its_new_indexes_make_redundant() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    write(
-        root,
-        "alembic.ini",
-        b"[alembic]\nscript_location = migrations\nsqlalchemy.url = sqlite:///app.db\n",
-    );
-    write(root, "migrations/env.py", b"from alembic import context\n");
-    write(
-        root,
-        "migrations/script.py.mako",
-        b"\"\"\"${message}\n\nRevision ID: ${up_revision}\nRevises: ${down_revision | comma,n}\nCreate Date: ${create_date}\n\n\"\"\"\nfrom alembic import op\nimport sqlalchemy as sa\n\nrevision = ${repr(up_revision)}\ndown_revision = ${repr(down_revision)}\nbranch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    ${upgrades if upgrades else \"pass\"}\n\n\ndef downgrade():\n    ${downgrades if downgrades else \"pass\"}\n",
-    );
+    alembic_project(root);
     write(
         root,
         "app/models.py",
@@ -225,4 +215,50 @@ fn one_fix_also_drops_what_its_new_indexes_make_redundant() {
     let before = tree_contents(root);
     run_ixray(root, &["fix", "."]);
     assert_eq!(tree_contents(root), before, "a second fix changed files");
+}
+
+/// An Alembic environment on SQLite with a minimal template, for tests
+/// that add `app/models.py` and revisions.
+fn alembic_project(root: &Path) {
+    write(
+        root,
+        "alembic.ini",
+        b"[alembic]\nscript_location = migrations\nsqlalchemy.url = sqlite:///app.db\n",
+    );
+    write(root, "migrations/env.py", b"from alembic import context\n");
+    write(
+        root,
+        "migrations/script.py.mako",
+        b"\"\"\"${message}\n\nRevision ID: ${up_revision}\nRevises: ${down_revision | comma,n}\nCreate Date: ${create_date}\n\n\"\"\"\nfrom alembic import op\nimport sqlalchemy as sa\n\nrevision = ${repr(up_revision)}\ndown_revision = ${repr(down_revision)}\nbranch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    ${upgrades if upgrades else \"pass\"}\n\n\ndef downgrade():\n    ${downgrades if downgrades else \"pass\"}\n",
+    );
+}
+
+/// An index only the history has that is also redundant gets one decision:
+/// the revision drops it; the model does not declare it.
+#[test]
+fn a_drifted_redundant_index_is_dropped_not_declared() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    alembic_project(root);
+    write(
+        root,
+        "app/models.py",
+        b"from sqlalchemy import Column, Index, Integer\nfrom sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n\n\nclass Item(Base):\n    __tablename__ = \"items\"\n    __table_args__ = (Index(\"ix_items_a_b\", \"a\", \"b\"),)\n    id = Column(Integer, primary_key=True)\n    a = Column(Integer)\n    b = Column(Integer)\n",
+    );
+    write(
+        root,
+        "migrations/versions/r1_initial.py",
+        b"from alembic import op\nimport sqlalchemy as sa\n\nrevision = \"r1\"\ndown_revision = None\n\n\ndef upgrade():\n    op.create_table(\"items\", sa.Column(\"id\", sa.Integer(), primary_key=True), sa.Column(\"a\", sa.Integer()), sa.Column(\"b\", sa.Integer()))\n    op.create_index(\"ix_items_a_b\", \"items\", [\"a\", \"b\"])\n    op.create_index(\"ix_items_a\", \"items\", [\"a\"])\n",
+    );
+    let (_, before, _) = run_ixray(root, &["check"]);
+    assert!(
+        before.contains("index-drift") && before.contains("redundant-index"),
+        "{before}"
+    );
+    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
+    assert!(stdout.contains("migrations/versions/"), "{stdout}{stderr}");
+    let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
+    assert!(!models.contains("ix_items_a\""), "not declared:\n{models}");
+    let (code, after, _) = run_ixray(root, &["check"]);
+    assert_eq!(code, 0, "{after}");
 }

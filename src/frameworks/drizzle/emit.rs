@@ -224,6 +224,19 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<ChangeSet>,
     let mut kit_statements: BTreeMap<usize, Vec<KitChange>> = BTreeMap::new();
     for (m, plan) in &per_table {
         let mapped = &project.mapped[*m];
+        // A schema edit without its migration is never written: with a
+        // drizzle-kit folder in the project and no config naming this file,
+        // ixray cannot tell which folder migrates the table.
+        if mapped.config.is_none() && !project.kits.is_empty() {
+            problems.push(Unfixable {
+                table: mapped.name.clone(),
+                reason: format!(
+                    "no drizzle.config `schema` entry names {} (a barrel that re-exports it is not followed yet), so ixray cannot tell which drizzle-kit folder migrates it",
+                    project.files[mapped.file].source.path.display()
+                ),
+            });
+            continue;
+        }
         let file = &project.files[mapped.file];
         let decl = project.decl(mapped);
         let edits = file_edits.entry(mapped.file).or_default();
