@@ -183,13 +183,46 @@ pub fn plan(
                 "models.Index".to_string()
             }
         };
+        // Removals first: when they and the additions touch the same
+        // `Meta.indexes` list, the list is rewritten once.
+        let mut drop_edits: Vec<Edit> = Vec::new();
+        let mut drop_ops: Vec<MigrationOp> = Vec::new();
+        for index in &plan.drop {
+            match drop_index(project, model, class, file, index) {
+                Ok((edit, op)) => {
+                    drop_edits.push(edit);
+                    drop_ops.push(op);
+                }
+                Err(reason) => problems.push(Unfixable {
+                    table: table.name.clone(),
+                    reason,
+                }),
+            }
+        }
         if !plan.add.is_empty() {
             let entries: Vec<String> = plan
                 .add
                 .iter()
                 .map(|spec| render_index(spec, table, &index_ref))
                 .collect();
-            match add_to_meta(project, model, class, file, &entries) {
+            let literal = class
+                .meta
+                .as_ref()
+                .and_then(|m| m.indexes.as_ref())
+                .and_then(|l| l.literal.as_ref());
+            let (inside, outside): (Vec<Edit>, Vec<Edit>) = drop_edits.into_iter().partition(|e| {
+                literal.is_some_and(|l| l.span.start < e.span.start && e.span.end < l.span.end)
+            });
+            drop_edits = outside;
+            let added = match literal {
+                Some(list) if !inside.is_empty() => {
+                    rewrite_list(&file.source.text, list.span, &inside, &entries).ok_or_else(|| {
+                        "cannot combine the removal and the addition in `Meta.indexes`".to_string()
+                    })
+                }
+                _ => add_to_meta(project, model, class, file, &entries),
+            };
+            match added {
                 Ok(edit) => edits.entry(path.clone()).or_default().push(edit),
                 Err(reason) => {
                     problems.push(Unfixable {
@@ -217,18 +250,8 @@ pub fn plan(
                 });
             }
         }
-        for index in &plan.drop {
-            match drop_index(project, model, class, file, index) {
-                Ok((edit, op)) => {
-                    edits.entry(path.clone()).or_default().push(edit);
-                    model_ops.push(op);
-                }
-                Err(reason) => problems.push(Unfixable {
-                    table: table.name.clone(),
-                    reason,
-                }),
-            }
-        }
+        edits.entry(path.clone()).or_default().extend(drop_edits);
+        model_ops.extend(drop_ops);
     }
 
     // Each models file goes with the app of the models it edits.
@@ -584,6 +607,49 @@ fn find_item(list: &IndexList, span: Span) -> Option<Span> {
         .iter()
         .copied()
         .find(|item| *item == span)
+}
+
+/// One edit for a list literal that loses items and gains `entries`: the
+/// removals are made on the list's own text, which is read again to add
+/// the entries in its layout. `None` when the result cannot be read.
+fn rewrite_list(text: &str, list: Span, removals: &[Edit], entries: &[String]) -> Option<Edit> {
+    let local: Vec<Edit> = removals
+        .iter()
+        .map(|e| {
+            Edit::replace(
+                Span::new(e.span.start - list.start, e.span.end - list.start),
+                e.content.clone(),
+            )
+        })
+        .collect();
+    let (removed, all_applied) = crate::source::apply_edits(&text[list.start..list.end], &local);
+    if !all_applied {
+        return None;
+    }
+    // The list read again on its own; its layout is then judged on the
+    // original line (the indentation of `indexes = [`).
+    let tree = py::parse_bounded(&removed)?;
+    let node = tree.root_node().named_child(0)?.named_child(0)?;
+    if node.kind() != "list" {
+        return None;
+    }
+    let line_start = text[..list.start].rfind('\n').map_or(0, |i| i + 1);
+    let offset = list.start - line_start;
+    let items: Vec<Span> = py::sequence_items(node)?
+        .into_iter()
+        .map(|n| Span::new(n.start_byte() + offset, n.end_byte() + offset))
+        .collect();
+    let indented = format!("{}{removed}", &text[line_start..list.start]);
+    // A single-line list left empty stays on one line when it fits the 88
+    // columns of black and ruff.
+    let single = format!("[{}]", entries.join(", "));
+    if items.is_empty() && !removed.contains('\n') && offset + single.len() <= 88 {
+        return Some(Edit::replace(list, single));
+    }
+    let own = Span::new(offset, indented.len());
+    let edit = insert_into_list(&indented, own, &items, entries);
+    let (rewritten, _) = crate::source::apply_edits(&indented, &[edit]);
+    Some(Edit::replace(list, rewritten[offset..].to_string()))
 }
 
 /// Remove one item from a list literal with its comma (and its line when
