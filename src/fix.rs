@@ -94,6 +94,7 @@ pub fn plan(analysis: &Analysis) -> FixPlan {
     };
     for set in merge_sharing_files(sets) {
         match check_set(analysis, &set) {
+            Ok(changes) if changes.is_empty() => {}
             Ok(changes) => plan.sets.push(PlannedSet {
                 unit: set.unit,
                 changes,
@@ -209,11 +210,14 @@ fn check_set(analysis: &Analysis, set: &ChangeSet) -> Result<Vec<PlannedChange>,
                         crate::MAX_FILE_BYTES
                     ));
                 }
-                out.push(PlannedChange {
-                    path: path.clone(),
-                    before: Some(source.text.clone()),
-                    after,
-                });
+                // An edit that changes nothing is no change to write.
+                if after != source.text {
+                    out.push(PlannedChange {
+                        path: path.clone(),
+                        before: Some(source.text.clone()),
+                        after,
+                    });
+                }
             }
             FileChange::Create { path, contents } => {
                 // Rendered from a CRLF template: CRLF throughout.

@@ -503,3 +503,33 @@ fn deeply_nested_input_is_reported_not_a_crash() {
         "the rest is checked:\n{stdout}"
     );
 }
+
+/// `db_index=False` joins a field whose last argument has a comment after
+/// it: the comment stays on its line, the file parses, and the migration
+/// is written with it.
+#[test]
+fn a_comment_after_the_last_argument_stays_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "vm/__init__.py", b"");
+    write(root, "vm/migrations/__init__.py", b"");
+    write(
+        root,
+        "vm/migrations/0001_initial.py",
+        b"from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n    initial = True\n    dependencies = []\n    operations = []\n",
+    );
+    write(
+        root,
+        "vm/models.py",
+        b"from django.db import models\n\n\nclass Machine(models.Model):\n    name = models.CharField(max_length=20)\n\n\nclass Interface(models.Model):\n    machine = models.ForeignKey(\n        to=\"vm.Machine\",\n        on_delete=models.CASCADE,\n        related_name=\"interfaces\"  # the machine's own\n    )\n    name = models.CharField(max_length=20)\n\n    class Meta:\n        constraints = [models.UniqueConstraint(fields=[\"machine\", \"name\"], name=\"vm_interface_uq\")]\n",
+    );
+    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
+    assert!(stdout.contains("fixed: vm/models.py"), "{stdout}{stderr}");
+    let models = std::fs::read_to_string(root.join("vm/models.py")).unwrap();
+    assert!(
+        models.contains("        related_name=\"interfaces\",  # the machine's own\n        db_index=False\n    )"),
+        "{models}"
+    );
+    let (code, stdout, _) = run_ixray(root, &["check"]);
+    assert_eq!(code, 0, "{stdout}");
+}

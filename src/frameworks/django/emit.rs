@@ -87,6 +87,21 @@ pub fn describe_fixes(project: &DjangoProject, tables: &[Table], findings: &mut 
                         index.field.as_deref().unwrap_or("?")
                     )
                 }
+                // An inherited field is changed where it is declared, which
+                // changes every model that inherits it: left to the user.
+                IndexOrigin::FrameworkImplicit | IndexOrigin::FieldFlag
+                    if !class
+                        .fields
+                        .iter()
+                        .any(|f| Some(f.attr.as_str()) == index.field.as_deref()) =>
+                {
+                    manual = true;
+                    format!(
+                        "`{}` is inherited by `{}`: set `db_index=False` where it is declared if every model that inherits it has such an index",
+                        index.field.as_deref().unwrap_or("?"),
+                        class.name
+                    )
+                }
                 IndexOrigin::FrameworkImplicit | IndexOrigin::FieldFlag => format!(
                     "set `db_index=False` on `{}.{}`, with a migration",
                     class.name,
@@ -250,7 +265,9 @@ pub fn plan(
                 });
             }
         }
-        edits.entry(path.clone()).or_default().extend(drop_edits);
+        if !drop_edits.is_empty() {
+            edits.entry(path.clone()).or_default().extend(drop_edits);
+        }
         model_ops.extend(drop_ops);
     }
 
@@ -695,7 +712,21 @@ fn remove_list_item(text: &str, item: Span) -> Edit {
 /// Add `keyword` as the last argument of a call's `( … )`.
 fn add_keyword(text: &str, arguments: Span, keyword: &str) -> Edit {
     let inside = &text[arguments.start + 1..arguments.end - 1];
-    let trimmed = inside.trim_end();
+    // The code ends where the last argument (and its comma) ends: a comment
+    // after it (`related_name="x"  # note`) stays where it is.
+    let trimmed = match last_argument_end(text, arguments) {
+        Some(end) => {
+            let after = &text[end..arguments.end - 1];
+            let comma = after.trim_start_matches([' ', '\t']).starts_with(',');
+            let end = if comma {
+                end + after.find(',').expect("checked") + 1
+            } else {
+                end
+            };
+            &text[arguments.start + 1..end]
+        }
+        None => inside.trim_end(),
+    };
     let content_end = arguments.start + 1 + trimmed.len();
     if trimmed.is_empty() {
         return Edit::insert(arguments.start + 1, keyword);
@@ -707,16 +738,41 @@ fn add_keyword(text: &str, arguments: Span, keyword: &str) -> Edit {
             .map(|l| l.len() - l.trim_start().len())
             .unwrap_or(4);
         let pad = " ".repeat(indent);
-        if trimmed.ends_with(',') {
-            Edit::insert(content_end, format!("\n{pad}{keyword},"))
-        } else {
-            Edit::insert(content_end, format!(",\n{pad}{keyword}"))
+        // A comment after the last argument stays on its line: the new
+        // keyword goes on the next one.
+        let line_end = text[content_end..arguments.end - 1]
+            .find('\n')
+            .map(|i| content_end + i);
+        let comment = line_end.filter(|&end| text[content_end..end].contains('#'));
+        match (comment, trimmed.ends_with(',')) {
+            (Some(end), true) => Edit::insert(end, format!("\n{pad}{keyword},")),
+            (Some(end), false) => Edit::replace(
+                Span::new(content_end, end),
+                format!(",{}\n{pad}{keyword}", &text[content_end..end]),
+            ),
+            (None, true) => Edit::insert(content_end, format!("\n{pad}{keyword},")),
+            (None, false) => Edit::insert(content_end, format!(",\n{pad}{keyword}")),
         }
     } else if trimmed.ends_with(',') {
         Edit::insert(content_end, format!(" {keyword}"))
     } else {
         Edit::insert(content_end, format!(", {keyword}"))
     }
+}
+
+/// Where the last argument of a call's `( … )` ends, comments aside.
+fn last_argument_end(text: &str, arguments: Span) -> Option<usize> {
+    let call = format!("f{}", &text[arguments.start..arguments.end]);
+    let tree = py::parse_bounded(&call)?;
+    let call_node = tree.root_node().named_child(0)?.named_child(0)?;
+    let list = call_node.child_by_field_name("arguments")?;
+    let mut cursor = list.walk();
+    let last = list
+        .named_children(&mut cursor)
+        .filter(|n| n.kind() != "comment")
+        .last()?;
+    // `call` has one byte (`f`) before the original `(`.
+    Some(arguments.start + last.end_byte() - 1)
 }
 
 /// The field as a migration writes it (`to="app.model"`), with
