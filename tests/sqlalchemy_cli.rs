@@ -262,3 +262,23 @@ fn a_drifted_redundant_index_is_dropped_not_declared() {
     let (code, after, _) = run_ixray(root, &["check"]);
     assert_eq!(code, 0, "{after}");
 }
+
+/// A new `Index(...)` in a `Table(...)` goes before its keyword arguments
+/// (`schema=`); the default convention labels the column with the schema.
+#[test]
+fn an_index_in_a_table_call_goes_before_its_keywords() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "app/models.py",
+        b"from sqlalchemy import Column, ForeignKey, Index, Integer, MetaData, Table\n\nmetadata = MetaData()\n\nrooms = Table(\"rooms\", metadata, Column(\"id\", Integer, primary_key=True), schema=\"rb\")\n\nroom_equipment = Table(\n    \"room_equipment\",\n    metadata,\n    Column(\"room_id\", Integer, ForeignKey(\"rb.rooms.id\")),\n    Column(\"name\", Integer),\n    schema=\"rb\"\n)\n",
+    );
+    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
+    assert!(stdout.contains("fixed: app/models.py"), "{stdout}{stderr}");
+    let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
+    assert!(
+        models.contains("    Column(\"name\", Integer),\n    Index(\"ix_rb_room_equipment_room_id\", \"room_id\"),\n    schema=\"rb\"\n)"),
+        "{models}"
+    );
+}

@@ -17,7 +17,9 @@ pub fn suggest_index_name(table: &Table, columns: &[(String, bool)]) -> String {
         Framework::Django => django::project::auto_index_name(&table.name, columns),
         Framework::Sqlalchemy => {
             let cols: Vec<&str> = columns.iter().map(|(c, _)| c.as_str()).collect();
-            format!("ix_{}_{}", table.name, cols.join("_"))
+            // Index names live in the table's schema: the bare table name.
+            let bare = table.name.rsplit('.').next().unwrap_or(&table.name);
+            format!("ix_{bare}_{}", cols.join("_"))
         }
         Framework::Drizzle => drizzle::emit::index_name(&table.name, columns),
     }

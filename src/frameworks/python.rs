@@ -46,9 +46,59 @@ pub fn parse_bounded(text: &str) -> Option<Tree> {
     super::syntax::too_deep(&tree).is_none().then_some(tree)
 }
 
-/// Parse and report whether the text is free of syntax errors.
+/// Parse and report whether the text is free of syntax errors, including
+/// the call errors Python finds but the grammar accepts: a positional
+/// argument after a keyword one, a keyword given twice.
 pub fn parses_cleanly(text: &str) -> bool {
-    !parse(text).root_node().has_error()
+    let tree = parse(text);
+    !tree.root_node().has_error() && calls_are_valid(&tree, text)
+}
+
+fn calls_are_valid(tree: &Tree, text: &str) -> bool {
+    let mut cursor = tree.walk();
+    loop {
+        let node = cursor.node();
+        if node.kind() == "argument_list" && !arguments_are_valid(node, text) {
+            return false;
+        }
+        if cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return true;
+            }
+        }
+    }
+}
+
+fn arguments_are_valid(list: Node, source: &str) -> bool {
+    let mut keywords: Vec<&str> = Vec::new();
+    let mut after_keyword = false;
+    let mut cursor = list.walk();
+    for argument in list.named_children(&mut cursor) {
+        match argument.kind() {
+            "comment" | "list_splat" => {}
+            "keyword_argument" => {
+                let Some(name) = argument.child_by_field_name("name") else {
+                    continue;
+                };
+                let name = text(name, source);
+                if keywords.contains(&name) {
+                    return false;
+                }
+                keywords.push(name);
+                after_keyword = true;
+            }
+            "dictionary_splat" => after_keyword = true,
+            _ if after_keyword => return false,
+            _ => {}
+        }
+    }
+    true
 }
 
 /// Top-level classes and module-level assignments, in source order.
@@ -678,6 +728,16 @@ mod tests {
         assert_eq!(scope.get("c"), Some(&s("3")));
         scope.bind("c", None);
         assert_eq!(scope.get("c"), None);
+    }
+
+    #[test]
+    fn call_errors_the_grammar_accepts_are_not_clean() {
+        assert!(parses_cleanly("f(a, b=1, *c, **d)\n"));
+        assert!(!parses_cleanly("f(b=1, a)\n"));
+        assert!(!parses_cleanly("f(db_index=False, db_index=False)\n"));
+        assert!(!parses_cleanly(
+            "class A:\n    x = T(\"t\", m, schema=\"s\", Index(\"i\", \"c\"))\n"
+        ));
     }
 
     #[test]

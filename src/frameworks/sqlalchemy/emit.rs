@@ -533,7 +533,7 @@ impl TableWriter<'_, '_> {
                         file,
                         &text,
                         call.arguments,
-                        call.last_argument_end,
+                        call.last_positional_end,
                         &entries,
                     );
                 }
@@ -546,7 +546,7 @@ impl TableWriter<'_, '_> {
                             file,
                             &text,
                             call.arguments,
-                            call.last_argument_end,
+                            call.last_positional_end,
                             &entries,
                         );
                     }

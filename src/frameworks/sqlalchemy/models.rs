@@ -171,21 +171,27 @@ pub struct CallSpans {
     pub arguments: Span,
     /// The last argument's end, if there is one.
     pub last_argument_end: Option<usize>,
+    /// The last positional argument's end: new positional arguments go
+    /// here, before any keyword (`Table(..., Column(...), schema="s")`).
+    pub last_positional_end: Option<usize>,
 }
 
 impl CallSpans {
     pub(crate) fn of(call: Node) -> Option<CallSpans> {
         let args = call.child_by_field_name("arguments")?;
         let mut cursor = args.walk();
-        let last = args
+        let arguments: Vec<Node> = args
             .named_children(&mut cursor)
             .filter(|n| n.kind() != "comment")
-            .last()
-            .map(|n| n.end_byte());
+            .collect();
+        let positional = arguments
+            .iter()
+            .rfind(|n| !matches!(n.kind(), "keyword_argument" | "dictionary_splat"));
         Some(CallSpans {
             call: py::span(call),
             arguments: py::span(args),
-            last_argument_end: last,
+            last_argument_end: arguments.last().map(|n| n.end_byte()),
+            last_positional_end: positional.map(|n| n.end_byte()),
         })
     }
 }
