@@ -284,9 +284,43 @@ export const sessions = pgTable("sessions", {
     );
 }
 
+/// A config whose `schema` is a barrel (`index.ts` re-exporting the table
+/// files, as drizzle-kit allows) covers the re-exported files: they are
+/// fixed together with the kit migration, exactly as with the folder.
+#[test]
+fn a_barrel_schema_covers_the_files_it_reexports() {
+    let with_folder = copy_fixture("drizzle/pg");
+    let with_barrel = copy_fixture("drizzle/pg");
+    let config = with_barrel.path().join("drizzle.config.ts");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(
+            "schema: \"./src/db/schema\"",
+            "schema: \"./src/db/schema/index.ts\"",
+        ),
+    )
+    .unwrap();
+    let diff = |dir: &Path| {
+        let output = ixray()
+            .current_dir(dir)
+            .env("SOURCE_DATE_EPOCH", "1795270200")
+            .args(["fix", "--diff", "."])
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let expected = diff(with_folder.path());
+    assert!(
+        expected.contains("drizzle/meta/_journal.json"),
+        "{expected}"
+    );
+    assert_eq!(diff(with_barrel.path()), expected);
+}
+
 /// With a drizzle-kit folder in the project, a schema file no config names
-/// (the config points at a barrel that re-exports it) gets no edit: an edit
-/// without its migration would leave kit and database apart.
+/// gets no edit: an edit without its migration would leave kit and
+/// database apart.
 #[test]
 fn schema_files_no_config_names_are_not_edited_without_a_migration() {
     let dir = copy_fixture("drizzle/pg");
@@ -296,7 +330,7 @@ fn schema_files_no_config_names_are_not_edited_without_a_migration() {
         &config,
         text.replace(
             "schema: \"./src/db/schema\"",
-            "schema: \"./src/db/schema/index.ts\"",
+            "schema: \"./src/db/schema/catalog.ts\"",
         ),
     )
     .unwrap();
@@ -318,7 +352,9 @@ fn schema_files_no_config_names_are_not_edited_without_a_migration() {
         .map(|(p, _)| p.display().to_string())
         .collect();
     assert!(
-        changed.iter().all(|p| !p.starts_with("src/")),
+        changed
+            .iter()
+            .all(|p| !p.ends_with("users.ts") && !p.ends_with("orders.ts")),
         "no schema file edited without its migration: {changed:?}"
     );
 }

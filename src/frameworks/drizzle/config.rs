@@ -94,7 +94,20 @@ pub fn read(path: &Path, text: &str) -> DrizzleConfig {
     if let Some(out) = out {
         config.out = normalize(&dir.join(out));
     }
-    config.matcher = schema_matcher(&dir, &config.schema);
+    // drizzle-kit loads a schema file with a bundler and takes every table
+    // it exports: files a barrel re-exports are schema files too.
+    let mut schema = config.schema.clone();
+    for entry in &config.schema {
+        if entry.contains(['*', '?', '[', '{']) {
+            continue;
+        }
+        for file in reexported_files(&normalize(&dir.join(entry))) {
+            if let Ok(relative) = file.strip_prefix(normalize(&dir)) {
+                schema.push(relative.to_string_lossy().into_owned());
+            }
+        }
+    }
+    config.matcher = schema_matcher(&dir, &schema);
     config
 }
 
@@ -141,6 +154,53 @@ pub(crate) fn normalize(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// Every file `barrel` re-exports (`export * from "./users"`, `export {
+/// a } from "./b"`), through barrels of barrels, resolved as TypeScript
+/// resolves a relative module (`.ts`, `.tsx`, `.js`, `.mts`, `/index.ts`).
+fn reexported_files(barrel: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = Vec::new();
+    let mut pending = vec![barrel.to_path_buf()];
+    while let Some(file) = pending.pop() {
+        if found.len() > 512 || !file.is_file() {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        if text.len() > 1 << 20 {
+            continue;
+        }
+        let tree = parse(&file, &text);
+        let dir = file.parent().unwrap_or(Path::new(""));
+        let mut cursor = tree.root_node().walk();
+        for statement in tree.root_node().named_children(&mut cursor) {
+            if statement.kind() != "export_statement" {
+                continue;
+            }
+            let Some(module) = statement
+                .child_by_field_name("source")
+                .and_then(|s| string_value(s, &text))
+                .filter(|m| m.starts_with('.'))
+            else {
+                continue;
+            };
+            let base = normalize(&dir.join(&module));
+            let resolved = ["", ".ts", ".tsx", ".js", ".mts", ".mjs"]
+                .iter()
+                .map(|ext| PathBuf::from(format!("{}{ext}", base.display())))
+                .chain(["index.ts", "index.js"].iter().map(|i| base.join(i)))
+                .find(|p| p.is_file());
+            if let Some(target) = resolved
+                && !found.contains(&target)
+            {
+                found.push(target.clone());
+                pending.push(target);
+            }
+        }
+    }
+    found
 }
 
 fn schema_matcher(dir: &Path, schema: &[String]) -> Option<GlobSet> {
