@@ -375,6 +375,7 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
     django::emit::describe_fixes(&project, &schema.tables, &mut findings);
     sqlalchemy::emit::describe_fixes(&alchemy, &mut findings);
     drizzle::emit::describe_fixes(&drizzle, &mut findings);
+    unique_index_names(&schema, &mut findings);
     lap("suppress, describe fixes");
     errors.sort_by(|a, b| (&a.path, a.position).cmp(&(&b.path, b.position)));
     let roots = paths
@@ -431,6 +432,71 @@ fn mark_pending_builds(builds: &mut [schema::IndexBuild], paths: &[PathBuf], con
             } else {
                 unmerged.iter().any(|u| u.contains(path))
             };
+    }
+}
+
+/// A proposed index never takes a name an index or constraint already has
+/// where names must be unique (PostgreSQL: per schema; SQLite: per
+/// database; MySQL: per table), nor another proposal's: it gets a numbered
+/// suffix, within the database's identifier length.
+fn unique_index_names(schema: &Schema, findings: &mut [Finding]) {
+    let scope = |table: &schema::Table| -> String {
+        match table.dialect {
+            schema::Dialect::Postgresql => table
+                .name
+                .rsplit_once('.')
+                .map_or(String::new(), |(s, _)| s.to_string()),
+            schema::Dialect::Sqlite => String::new(),
+            schema::Dialect::Mysql => table.name.clone(),
+        }
+    };
+    let mut taken: rustc_hash::FxHashSet<(String, String)> = schema
+        .tables
+        .iter()
+        .flat_map(|t| {
+            let scope = scope(t);
+            t.indexes
+                .iter()
+                .filter_map(move |i| Some((scope.clone(), i.name.clone()?)))
+        })
+        .collect();
+    for finding in findings.iter_mut() {
+        let Some(rules::FixIntent::AddIndex(spec)) = &mut finding.fix else {
+            continue;
+        };
+        let Some(table) = schema.tables.iter().find(|t| t.name == finding.table) else {
+            continue;
+        };
+        let scope = scope(table);
+        let limit = match table.dialect {
+            schema::Dialect::Postgresql => 63,
+            schema::Dialect::Mysql => 64,
+            schema::Dialect::Sqlite => usize::MAX,
+        };
+        let limit = if table.framework == schema::Framework::Django {
+            30
+        } else {
+            limit
+        };
+        let mut name = spec.name.clone();
+        let mut n = 2;
+        while taken.contains(&(scope.clone(), name.clone())) {
+            let suffix = format!("_{n}");
+            let mut base = spec.name.clone();
+            while base.len() + suffix.len() > limit && base.pop().is_some() {}
+            name = format!("{base}{suffix}");
+            n += 1;
+        }
+        taken.insert((scope, name.clone()));
+        if name != spec.name {
+            if let Some(help) = &mut finding.help {
+                *help = help.replace(&spec.name, &name);
+            }
+            spec.name = name.clone();
+            if let Some(suggested) = &mut finding.suggested_index {
+                suggested.name = name;
+            }
+        }
     }
 }
 

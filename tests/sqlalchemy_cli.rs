@@ -282,3 +282,25 @@ fn an_index_in_a_table_call_goes_before_its_keywords() {
         "{models}"
     );
 }
+
+/// A proposed index never takes the name of an index that exists: the
+/// convention's `ix_<table>_<first column>` for a composite would collide.
+#[test]
+fn proposed_index_names_never_collide() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "app/models.py",
+        b"from sqlalchemy import Column, ForeignKeyConstraint, Index, Integer\nfrom sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n\n\nclass Message(Base):\n    __tablename__ = \"messages\"\n    case_id = Column(Integer, primary_key=True)\n    id = Column(Integer, primary_key=True)\n\n\nclass Attachment(Base):\n    __tablename__ = \"attachments\"\n    __table_args__ = (\n        Index(\"ix_attachments_case_id\", \"case_id\", \"position\", unique=True),\n        ForeignKeyConstraint([\"case_id\", \"message_id\"], [\"messages.case_id\", \"messages.id\"]),\n    )\n    id = Column(Integer, primary_key=True)\n    case_id = Column(Integer)\n    message_id = Column(Integer)\n    position = Column(Integer)\n",
+    );
+    let (_, stdout, _) = run_ixray(root, &["check", "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let names: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["suggested_index"]["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["ix_attachments_case_id_2"], "{stdout}");
+}
