@@ -358,3 +358,32 @@ fn schema_files_no_config_names_are_not_edited_without_a_migration() {
         "no schema file edited without its migration: {changed:?}"
     );
 }
+
+/// A removal and an addition in one extra-config array are one rewrite of
+/// the array, in one line or one entry per line as the array was written;
+/// never an array hole (`[, index(...)]`).
+#[test]
+fn a_removal_and_an_addition_in_one_array_are_one_change() {
+    for (config, expected) in [
+        (
+            "(t) => [index(\"posts_slug_idx\").on(t.slug)]",
+            "(t) => [index(\"posts_author_id_idx\").on(t.authorId)]",
+        ),
+        (
+            "(t) => [\n  index(\"posts_slug_idx\").on(t.slug),\n  index(\"posts_title_idx\").on(t.title),\n]",
+            "(t) => [\n  index(\"posts_title_idx\").on(t.title),\n  index(\"posts_author_id_idx\").on(t.authorId),\n]",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = format!(
+            "import {{ pgTable, integer, text, index }} from \"drizzle-orm/pg-core\";\n\nexport const users = pgTable(\"users\", {{ id: integer().primaryKey() }});\n\nexport const posts = pgTable(\"posts\", {{\n  id: integer().primaryKey(),\n  slug: text(\"slug\").unique(),\n  title: text(\"title\"),\n  authorId: integer(\"author_id\").references(() => users.id),\n}}, {config});\n"
+        );
+        write(dir.path(), "src/schema.ts", schema.as_bytes());
+        let (code, stdout, stderr) = run_ixray(dir.path(), &["fix", "."]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        let after = read(dir.path(), "src/schema.ts");
+        assert!(after.contains(expected), "{after}");
+        let (code, stdout, _) = run_ixray(dir.path(), &["check"]);
+        assert_eq!(code, 0, "{stdout}");
+    }
+}

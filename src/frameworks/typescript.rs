@@ -56,9 +56,45 @@ pub fn parse(path: &Path, text: &str) -> Tree {
     })
 }
 
-/// Parse and report whether the text is free of syntax errors.
+/// Parse and report whether the text is free of syntax errors, and of
+/// array holes (`[, index(...)]`), which are valid JavaScript but never
+/// what an edit means.
 pub fn parses_cleanly(path: &Path, text: &str) -> bool {
-    !parse(path, text).root_node().has_error()
+    let tree = parse(path, text);
+    !tree.root_node().has_error() && !has_array_hole(&tree)
+}
+
+fn has_array_hole(tree: &Tree) -> bool {
+    let mut cursor = tree.walk();
+    loop {
+        let node = cursor.node();
+        if node.kind() == "array" {
+            // Two separators with no element between them, or one first.
+            let mut previous = "[";
+            let mut walk = node.walk();
+            for child in node.children(&mut walk) {
+                let kind = child.kind();
+                if kind == "comment" {
+                    continue;
+                }
+                if kind == "," && (previous == "," || previous == "[") {
+                    return true;
+                }
+                previous = kind;
+            }
+        }
+        if cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return false;
+            }
+        }
+    }
 }
 
 /// The value of a string literal, or of a template literal without
@@ -267,6 +303,14 @@ pub fn is_identifier(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn array_holes_are_not_clean() {
+        let path = std::path::Path::new("schema.ts");
+        assert!(parses_cleanly(path, "const a = [index(\"x\"), y,];\n"));
+        assert!(!parses_cleanly(path, "const a = [, index(\"x\")];\n"));
+        assert!(!parses_cleanly(path, "const a = [b,, c];\n"));
+    }
+
     use super::*;
 
     #[test]

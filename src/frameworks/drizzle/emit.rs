@@ -241,9 +241,7 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<ChangeSet>,
         let decl = project.decl(mapped);
         let edits = file_edits.entry(mapped.file).or_default();
         let new: Vec<&NewIndex> = plan.add.iter().chain(&plan.declare).collect();
-        if !new.is_empty() {
-            edits.extend(add_entries(file, decl, &new, mapped.dialect));
-        }
+        let mut removals = Vec::new();
         for index in &plan.drop {
             if index.origin == IndexOrigin::Declared
                 && let Some(item) = decl.extra.iter().flat_map(|e| &e.items).find(|item| {
@@ -253,8 +251,24 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<ChangeSet>,
                         .is_some_and(|l| l.path == file.source.path && l.span == item.span)
                 })
             {
-                edits.push(remove_item(&file.source.text, item.span));
+                removals.push(remove_item(&file.source.text, item.span));
             }
+        }
+        match (new.is_empty(), removals.is_empty()) {
+            (true, _) => edits.extend(removals),
+            (false, true) => edits.extend(add_entries(file, decl, &new, mapped.dialect)),
+            // Removals and additions in one extra config: one rewrite.
+            (false, false) => match rewrite_extra(file, decl, &removals, &new, mapped.dialect) {
+                Some(rewrite) => edits.extend(rewrite),
+                None => {
+                    problems.push(Unfixable {
+                        table: mapped.name.clone(),
+                        reason: "cannot combine the removal and the addition in the extra config"
+                            .into(),
+                    });
+                    continue;
+                }
+            },
         }
         if let Some(k) = mapped.kit {
             let changes = kit_statements.entry(k).or_default();
@@ -523,6 +537,45 @@ fn add_entries(
         }
     }
     edits
+}
+
+/// The edits for an extra config that loses entries and gains `new`: the
+/// removals are made on the file's text, which is read again to add the
+/// entries in its layout; the container is then replaced as a whole (the
+/// import edit, before it, stays as it is).
+fn rewrite_extra(
+    file: &DrizzleFile,
+    decl: &TableDecl,
+    removals: &[Edit],
+    new: &[&NewIndex],
+    dialect: Dialect,
+) -> Option<Vec<Edit>> {
+    let text = &file.source.text;
+    let container = decl.extra.as_ref()?.container;
+    let (removed, all_applied) = crate::source::apply_edits(text, removals);
+    if !all_applied
+        || removals
+            .iter()
+            .any(|e| e.span.start < container.start || e.span.end > container.end)
+    {
+        return None;
+    }
+    let path = file.source.path.clone();
+    let tree = crate::frameworks::typescript::parse(&path, &removed);
+    let reread =
+        super::schema::extract(crate::source::SourceFile::new(path, removed.clone()), &tree);
+    let again = reread.tables.iter().find(|t| t.var == decl.var)?;
+    let (before, inside): (Vec<Edit>, Vec<Edit>) = add_entries(&reread, again, new, dialect)
+        .into_iter()
+        .partition(|e| e.span.end <= container.start);
+    let (added, _) = crate::source::apply_edits(&removed, &inside);
+    let end = container.end - (text.len() - removed.len()) + (added.len() - removed.len());
+    let mut edits = before;
+    edits.push(Edit::replace(
+        container,
+        added.get(container.start..end)?.to_string(),
+    ));
+    Some(edits)
 }
 
 /// The file's indentation step, from its first indented line.
