@@ -304,3 +304,35 @@ fn proposed_index_names_never_collide() {
         .collect();
     assert_eq!(names, vec!["ix_attachments_case_id_2"], "{stdout}");
 }
+
+/// Removing the only `Index` of `__table_args__` while adding one to the
+/// same class is one change: the new entry takes the old one's place, and
+/// the revision drops one and builds the other.
+#[test]
+fn a_removal_and_an_addition_in_table_args_are_one_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    alembic_project(root);
+    write(
+        root,
+        "app/models.py",
+        b"from sqlalchemy import Column, ForeignKey, Index, Integer, String\nfrom sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n\n\nclass User(Base):\n    __tablename__ = \"users\"\n    id = Column(Integer, primary_key=True)\n\n\nclass Post(Base):\n    __tablename__ = \"posts\"\n    __table_args__ = (Index(\"ix_posts_slug\", \"slug\"),)\n    id = Column(Integer, primary_key=True)\n    slug = Column(String, unique=True)\n    author_id = Column(Integer, ForeignKey(\"users.id\"))\n",
+    );
+    write(
+        root,
+        "migrations/versions/r1_initial.py",
+        b"from alembic import op\nimport sqlalchemy as sa\n\nrevision = \"r1\"\ndown_revision = None\n\n\ndef upgrade():\n    op.create_table(\"users\", sa.Column(\"id\", sa.Integer(), primary_key=True))\n    op.create_table(\"posts\", sa.Column(\"id\", sa.Integer(), primary_key=True), sa.Column(\"slug\", sa.String(), unique=True), sa.Column(\"author_id\", sa.Integer(), sa.ForeignKey(\"users.id\")))\n    op.create_index(\"ix_posts_slug\", \"posts\", [\"slug\"])\n",
+    );
+    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
+    assert!(stdout.contains("fixed: app/models.py"), "{stdout}{stderr}");
+    let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
+    assert!(
+        models.contains("    __table_args__ = (Index(\"ix_posts_author_id\", \"author_id\"),)\n"),
+        "{models}"
+    );
+    let (code, after, _) = run_ixray(root, &["check"]);
+    assert_eq!(code, 0, "{after}");
+    let before = tree_contents(root);
+    run_ixray(root, &["fix", "."]);
+    assert_eq!(tree_contents(root), before, "a second fix changed files");
+}

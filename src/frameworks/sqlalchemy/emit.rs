@@ -218,9 +218,18 @@ pub fn plan(
         for declaration in plan.add.iter().chain(&plan.declare) {
             writer.declare(declaration);
         }
+        // New entries take the place of an entry of the same
+        // `__table_args__` that goes: one change, never two that overlap.
+        let replaced = writer.replace_removed_entry(&plan.drop);
         writer.flush();
-        for index in &plan.drop {
-            if let Err(reason) = writer.remove(index) {
+        for (i, index) in plan.drop.iter().enumerate() {
+            // The replaced entry is gone from the model already.
+            let removed = if replaced == Some(i) {
+                Ok(())
+            } else {
+                writer.remove(index)
+            };
+            if let Err(reason) = removed {
                 problems.push(Unfixable {
                     table: table.to_string(),
                     reason,
@@ -517,6 +526,37 @@ impl TableWriter<'_, '_> {
         };
         self.push_edit(file, edit);
         true
+    }
+
+    /// Put the collected entries where one of `drops` stands in the class's
+    /// own `__table_args__` tuple, in its layout; the index of that drop.
+    fn replace_removed_entry(&mut self, drops: &[&Index]) -> Option<usize> {
+        if self.new_entries.is_empty() {
+            return None;
+        }
+        let file = self.file_of_table();
+        let args = self.class()?.table_args.as_ref()?;
+        if !matches!(args.form, ArgsForm::Tuple | ArgsForm::TupleThenDict) {
+            return None;
+        }
+        let path = self.project.files[file].source.path.clone();
+        let (at, span) = drops.iter().enumerate().find_map(|(i, index)| {
+            let location = index.location.as_ref()?;
+            (index.origin == IndexOrigin::Declared
+                && location.path == path
+                && args.value.start < location.span.start
+                && location.span.end < args.value.end)
+                .then_some((i, location.span))
+        })?;
+        let text = &self.project.files[file].source.text;
+        let separator = if text[args.value.start..args.value.end].contains('\n') {
+            format!(",\n{}", py::indentation_at(text, span.start))
+        } else {
+            ", ".to_string()
+        };
+        let entries = std::mem::take(&mut self.new_entries).join(&separator);
+        self.push_edit(file, Edit::replace(span, entries));
+        Some(at)
     }
 
     /// Write the collected entries into `__table_args__`, a `Table(...)`,
