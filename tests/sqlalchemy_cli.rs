@@ -336,3 +336,23 @@ fn a_removal_and_an_addition_in_table_args_are_one_change() {
     run_ixray(root, &["fix", "."]);
     assert_eq!(tree_contents(root), before, "a second fix changed files");
 }
+
+/// An index whose name a naming convention gives and ixray cannot evaluate
+/// (a custom token) cannot be dropped by a revision ixray writes: the
+/// finding stays, without a fix, and is not counted as fixable.
+#[test]
+fn an_index_named_by_a_convention_ixray_cannot_evaluate_is_not_fixable() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "app/models.py",
+        b"from sqlalchemy import Column, Integer, UniqueConstraint\nfrom sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n\n\ndef _columns(constraint, table):\n    return '_'.join(c.name for c in constraint.columns)\n\n\nNAMING = {\"ix\": \"ix_%(table_name)s_%(columns)s\", \"columns\": _columns}\nBase.metadata.naming_convention = NAMING\n\n\nclass Item(Base):\n    __tablename__ = \"items\"\n    __table_args__ = (UniqueConstraint(\"a\", \"b\"),)\n    id = Column(Integer, primary_key=True)\n    a = Column(Integer, index=True)\n    b = Column(Integer)\n",
+    );
+    let (code, stdout, _) = run_ixray(root, &["check"]);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("redundant-index"), "{stdout}");
+    assert!(stdout.contains("Found 1 problem."), "{stdout}");
+    let (_, stdout, _) = run_ixray(root, &["fix", "."]);
+    assert!(stdout.contains("Nothing to fix."), "{stdout}");
+}

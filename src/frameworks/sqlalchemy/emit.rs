@@ -88,6 +88,14 @@ pub fn describe_fixes(project: &SqlalchemyProject, findings: &mut [Finding]) {
                         .join(", ")
                 ))
             }
+            // A name ixray cannot know (a naming convention it cannot
+            // evaluate) cannot be dropped by a revision it writes.
+            Some(FixIntent::DropIndex(index)) if index.name.is_none() => {
+                finding.fix = None;
+                Some(format!(
+                    "remove it from `{model}` and drop it by its database name in a revision: ixray cannot tell the name the naming convention gives it"
+                ))
+            }
             Some(FixIntent::DropIndex(index)) => Some(match index.origin {
                 IndexOrigin::FieldFlag => format!(
                     "remove `index=True` from `{model}.{}`, with a revision that drops `{}`",
