@@ -55,24 +55,10 @@ pub fn parses_cleanly(text: &str) -> bool {
 }
 
 fn calls_are_valid(tree: &Tree, text: &str) -> bool {
-    let mut cursor = tree.walk();
-    loop {
-        let node = cursor.node();
-        if node.kind() == "argument_list" && !arguments_are_valid(node, text) {
-            return false;
-        }
-        if cursor.goto_first_child() {
-            continue;
-        }
-        loop {
-            if cursor.goto_next_sibling() {
-                break;
-            }
-            if !cursor.goto_parent() {
-                return true;
-            }
-        }
-    }
+    super::syntax::find_node(tree, |node, _| {
+        node.kind() == "argument_list" && !arguments_are_valid(node, text)
+    })
+    .is_none()
 }
 
 fn arguments_are_valid(list: Node, source: &str) -> bool {

@@ -39,14 +39,22 @@ pub fn first_error(tree: &Tree) -> Option<SyntaxError> {
 /// a diagnostic, not a stack overflow. Real code stays far below it.
 pub const MAX_DEPTH: usize = 400;
 
-/// Where the tree first nests deeper than [`MAX_DEPTH`], if it does; walks
-/// with a cursor, without recursion.
+/// Where the tree first nests deeper than [`MAX_DEPTH`], if it does.
 pub fn too_deep(tree: &Tree) -> Option<Span> {
+    find_node(tree, |_, depth| depth > MAX_DEPTH).map(span)
+}
+
+/// The first node, in source order, for which `found(node, depth)` holds.
+/// Walks with a cursor, without recursion, so any depth is safe.
+pub fn find_node<'t>(
+    tree: &'t Tree,
+    mut found: impl FnMut(Node<'t>, usize) -> bool,
+) -> Option<Node<'t>> {
     let mut cursor = tree.walk();
     let mut depth = 0usize;
     loop {
-        if depth > MAX_DEPTH {
-            return Some(span(cursor.node()));
+        if found(cursor.node(), depth) {
+            return Some(cursor.node());
         }
         if cursor.goto_first_child() {
             depth += 1;

@@ -65,36 +65,26 @@ pub fn parses_cleanly(path: &Path, text: &str) -> bool {
 }
 
 fn has_array_hole(tree: &Tree) -> bool {
-    let mut cursor = tree.walk();
-    loop {
-        let node = cursor.node();
-        if node.kind() == "array" {
-            // Two separators with no element between them, or one first.
-            let mut previous = "[";
-            let mut walk = node.walk();
-            for child in node.children(&mut walk) {
-                let kind = child.kind();
-                if kind == "comment" {
-                    continue;
-                }
-                if kind == "," && (previous == "," || previous == "[") {
-                    return true;
-                }
-                previous = kind;
-            }
+    super::syntax::find_node(tree, |node, _| {
+        if node.kind() != "array" {
+            return false;
         }
-        if cursor.goto_first_child() {
-            continue;
-        }
-        loop {
-            if cursor.goto_next_sibling() {
-                break;
+        // Two separators with no element between them, or one first.
+        let mut previous = "[";
+        let mut walk = node.walk();
+        for child in node.children(&mut walk) {
+            let kind = child.kind();
+            if kind == "comment" {
+                continue;
             }
-            if !cursor.goto_parent() {
-                return false;
+            if kind == "," && (previous == "," || previous == "[") {
+                return true;
             }
+            previous = kind;
         }
-    }
+        false
+    })
+    .is_some()
 }
 
 /// The value of a string literal, or of a template literal without
