@@ -56,7 +56,7 @@ pub enum FixError {
 /// Compute the changes that fix the analysis' findings, without writing.
 pub fn plan(analysis: &Analysis) -> FixPlan {
     // The fixes, and what they bring about, in one plan.
-    let consequences = crate::consequences(analysis);
+    let consequences = consequences(analysis);
     let all: Vec<&Finding> = analysis
         .findings
         .iter()
@@ -270,6 +270,86 @@ fn in_the_files_style(text: &str, edits: &[Edit]) -> Vec<Edit> {
 /// `text` with every line ending made `ending`.
 fn with_line_ending(text: &str, ending: &str) -> String {
     text.replace("\r\n", "\n").replace('\n', ending)
+}
+
+/// What fixing the findings brings about: the findings the rules make on
+/// the schema as it will be once every planned index is added and dropped
+/// (a single-column index that a new composite makes redundant), with
+/// their fixes described, until nothing new comes up. `fix` adds them to
+/// the same change sets, so one run reaches the fixed point.
+fn consequences(analysis: &Analysis) -> Vec<Finding> {
+    let mut schema = analysis.schema.clone();
+    let mut planned: Vec<Finding> = analysis
+        .findings
+        .iter()
+        .filter(|f| f.fix.is_some())
+        .cloned()
+        .collect();
+    let mut added = Vec::new();
+    for _ in 0..4 {
+        for finding in &planned {
+            apply_intent(&mut schema, finding);
+        }
+        let mut next: Vec<Finding> = crate::rules::run(&schema, &analysis.config)
+            .into_iter()
+            .filter(|f| matches!(f.fix, Some(FixIntent::DropIndex(ref i)) if i.location.is_some()))
+            .filter(|f| !crate::suppressed(f, &analysis.sources))
+            .filter(|f| {
+                !analysis
+                    .findings
+                    .iter()
+                    .chain(&added)
+                    .any(|g| same_index(f, g))
+            })
+            .collect();
+        django::emit::describe_fixes(&analysis.django, &schema.tables, &mut next);
+        sqlalchemy::emit::describe_fixes(&analysis.sqlalchemy, &mut next);
+        drizzle::emit::describe_fixes(&analysis.drizzle, &mut next);
+        next.retain(|f| f.fix.is_some());
+        if next.is_empty() {
+            break;
+        }
+        added.extend(next.iter().cloned());
+        planned = next;
+    }
+    added
+}
+
+/// Two findings about the same existing index.
+fn same_index(a: &Finding, b: &Finding) -> bool {
+    a.table == b.table && a.location == b.location && a.index_name == b.index_name
+}
+
+/// The schema as it is once a finding's fix is made.
+fn apply_intent(schema: &mut crate::schema::Schema, finding: &Finding) {
+    let Some(table) = schema.tables.iter_mut().find(|t| t.name == finding.table) else {
+        return;
+    };
+    match &finding.fix {
+        Some(FixIntent::AddIndex(spec)) => {
+            let mut index = crate::schema::Index::new(
+                spec.columns
+                    .iter()
+                    .map(|c| crate::schema::IndexPart {
+                        desc: c.desc,
+                        ..crate::schema::IndexPart::column(&c.name)
+                    })
+                    .collect(),
+                crate::schema::IndexOrigin::Declared,
+            );
+            index.name = Some(spec.name.clone());
+            index.unique = spec.unique;
+            table.indexes.push(index);
+        }
+        Some(FixIntent::DropIndex(dropped)) => {
+            table.indexes.retain(|i| {
+                !(i.location == dropped.location
+                    && i.parts == dropped.parts
+                    && i.name == dropped.name)
+            });
+        }
+        Some(FixIntent::DeclareIndex(_)) | None => {}
+    }
 }
 
 fn reparses(path: &Path, text: &str) -> bool {

@@ -375,7 +375,7 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
     django::emit::describe_fixes(&project, &schema.tables, &mut findings);
     sqlalchemy::emit::describe_fixes(&alchemy, &mut findings);
     drizzle::emit::describe_fixes(&drizzle, &mut findings);
-    unique_index_names(&schema, &mut findings);
+    frameworks::unique_index_names(&schema, &mut findings);
     lap("suppress, describe fixes");
     errors.sort_by(|a, b| (&a.path, a.position).cmp(&(&b.path, b.position)));
     let roots = paths
@@ -435,148 +435,9 @@ fn mark_pending_builds(builds: &mut [schema::IndexBuild], paths: &[PathBuf], con
     }
 }
 
-/// A proposed index never takes a name an index or constraint already has
-/// where names must be unique (PostgreSQL: per schema; SQLite: per
-/// database; MySQL: per table), nor another proposal's: it gets a numbered
-/// suffix, within the database's identifier length.
-fn unique_index_names(schema: &Schema, findings: &mut [Finding]) {
-    let scope = |table: &schema::Table| -> String {
-        match table.dialect {
-            schema::Dialect::Postgresql => table
-                .name
-                .rsplit_once('.')
-                .map_or(String::new(), |(s, _)| s.to_string()),
-            schema::Dialect::Sqlite => String::new(),
-            schema::Dialect::Mysql => table.name.clone(),
-        }
-    };
-    let mut taken: rustc_hash::FxHashSet<(String, String)> = schema
-        .tables
-        .iter()
-        .flat_map(|t| {
-            let scope = scope(t);
-            t.indexes
-                .iter()
-                .filter_map(move |i| Some((scope.clone(), i.name.clone()?)))
-        })
-        .collect();
-    for finding in findings.iter_mut() {
-        let Some(rules::FixIntent::AddIndex(spec)) = &mut finding.fix else {
-            continue;
-        };
-        let Some(table) = schema.tables.iter().find(|t| t.name == finding.table) else {
-            continue;
-        };
-        let scope = scope(table);
-        let limit = match table.dialect {
-            schema::Dialect::Postgresql => 63,
-            schema::Dialect::Mysql => 64,
-            schema::Dialect::Sqlite => usize::MAX,
-        };
-        let limit = if table.framework == schema::Framework::Django {
-            30
-        } else {
-            limit
-        };
-        let mut name = spec.name.clone();
-        let mut n = 2;
-        while taken.contains(&(scope.clone(), name.clone())) {
-            let suffix = format!("_{n}");
-            let mut base = spec.name.clone();
-            while base.len() + suffix.len() > limit && base.pop().is_some() {}
-            name = format!("{base}{suffix}");
-            n += 1;
-        }
-        taken.insert((scope, name.clone()));
-        if name != spec.name {
-            if let Some(help) = &mut finding.help {
-                *help = help.replace(&spec.name, &name);
-            }
-            spec.name = name.clone();
-            if let Some(suggested) = &mut finding.suggested_index {
-                suggested.name = name;
-            }
-        }
-    }
-}
-
-/// What fixing the findings brings about: the findings the rules make on
-/// the schema as it will be once every planned index is added and dropped
-/// (a single-column index that a new composite makes redundant), with
-/// their fixes described, until nothing new comes up. `fix` adds them to
-/// the same change sets, so one run reaches the fixed point.
-pub fn consequences(analysis: &Analysis) -> Vec<Finding> {
-    let mut schema = analysis.schema.clone();
-    let mut planned: Vec<Finding> = analysis
-        .findings
-        .iter()
-        .filter(|f| f.fix.is_some())
-        .cloned()
-        .collect();
-    let mut added = Vec::new();
-    for _ in 0..4 {
-        for finding in &planned {
-            apply_intent(&mut schema, finding);
-        }
-        let mut next: Vec<Finding> = rules::run(&schema, &analysis.config)
-            .into_iter()
-            .filter(|f| matches!(f.fix, Some(rules::FixIntent::DropIndex(ref i)) if i.location.is_some()))
-            .filter(|f| !suppressed(f, &analysis.sources))
-            .filter(|f| !analysis.findings.iter().chain(&added).any(|g| same_index(f, g)))
-            .collect();
-        django::emit::describe_fixes(&analysis.django, &schema.tables, &mut next);
-        sqlalchemy::emit::describe_fixes(&analysis.sqlalchemy, &mut next);
-        drizzle::emit::describe_fixes(&analysis.drizzle, &mut next);
-        next.retain(|f| f.fix.is_some());
-        if next.is_empty() {
-            break;
-        }
-        added.extend(next.iter().cloned());
-        planned = next;
-    }
-    added
-}
-
-/// Two findings about the same existing index.
-fn same_index(a: &Finding, b: &Finding) -> bool {
-    a.table == b.table && a.location == b.location && a.index_name == b.index_name
-}
-
-/// The schema as it is once a finding's fix is made.
-fn apply_intent(schema: &mut Schema, finding: &Finding) {
-    let Some(table) = schema.tables.iter_mut().find(|t| t.name == finding.table) else {
-        return;
-    };
-    match &finding.fix {
-        Some(rules::FixIntent::AddIndex(spec)) => {
-            let mut index = schema::Index::new(
-                spec.columns
-                    .iter()
-                    .map(|c| schema::IndexPart {
-                        desc: c.desc,
-                        ..schema::IndexPart::column(&c.name)
-                    })
-                    .collect(),
-                schema::IndexOrigin::Declared,
-            );
-            index.name = Some(spec.name.clone());
-            index.unique = spec.unique;
-            table.indexes.push(index);
-        }
-        Some(rules::FixIntent::DropIndex(dropped)) => {
-            table.indexes.retain(|i| {
-                !(i.location == dropped.location
-                    && i.parts == dropped.parts
-                    && i.name == dropped.name)
-            });
-        }
-        Some(rules::FixIntent::DeclareIndex(_)) | None => {}
-    }
-}
-
 /// `# ixray: ignore` or `# ixray: ignore[rule-a, rule-b]` on the finding's
 /// first line silences it.
-fn suppressed(finding: &Finding, sources: &BTreeMap<PathBuf, Arc<SourceFile>>) -> bool {
+pub(crate) fn suppressed(finding: &Finding, sources: &BTreeMap<PathBuf, Arc<SourceFile>>) -> bool {
     let Some(location) = &finding.location else {
         return false;
     };

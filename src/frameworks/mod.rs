@@ -9,7 +9,8 @@ pub mod sqlalchemy;
 pub mod syntax;
 pub mod typescript;
 
-use crate::schema::{Framework, Table};
+use crate::rules::Finding;
+use crate::schema::{Dialect, Framework, Schema, Table};
 
 /// The name a framework would give a new index on `columns` of `table`.
 pub fn suggest_index_name(table: &Table, columns: &[(String, bool)]) -> String {
@@ -22,6 +23,71 @@ pub fn suggest_index_name(table: &Table, columns: &[(String, bool)]) -> String {
             format!("ix_{bare}_{}", cols.join("_"))
         }
         Framework::Drizzle => drizzle::emit::index_name(&table.name, columns),
+    }
+}
+
+/// A proposed index never takes a name an index or constraint already has
+/// where names must be unique (PostgreSQL: per schema; SQLite: per
+/// database; MySQL: per table), nor another proposal's: it gets a numbered
+/// suffix, within the database's identifier length.
+pub fn unique_index_names(schema: &Schema, findings: &mut [Finding]) {
+    let scope = |table: &crate::schema::Table| -> String {
+        match table.dialect {
+            Dialect::Postgresql => table
+                .name
+                .rsplit_once('.')
+                .map_or(String::new(), |(s, _)| s.to_string()),
+            Dialect::Sqlite => String::new(),
+            Dialect::Mysql => table.name.clone(),
+        }
+    };
+    let mut taken: rustc_hash::FxHashSet<(String, String)> = schema
+        .tables
+        .iter()
+        .flat_map(|t| {
+            let scope = scope(t);
+            t.indexes
+                .iter()
+                .filter_map(move |i| Some((scope.clone(), i.name.clone()?)))
+        })
+        .collect();
+    for finding in findings.iter_mut() {
+        let Some(crate::rules::FixIntent::AddIndex(spec)) = &mut finding.fix else {
+            continue;
+        };
+        let Some(table) = schema.tables.iter().find(|t| t.name == finding.table) else {
+            continue;
+        };
+        let scope = scope(table);
+        let limit = match table.dialect {
+            Dialect::Postgresql => 63,
+            Dialect::Mysql => 64,
+            Dialect::Sqlite => usize::MAX,
+        };
+        let limit = if table.framework == Framework::Django {
+            30
+        } else {
+            limit
+        };
+        let mut name = spec.name.clone();
+        let mut n = 2;
+        while taken.contains(&(scope.clone(), name.clone())) {
+            let suffix = format!("_{n}");
+            let mut base = spec.name.clone();
+            while base.len() + suffix.len() > limit && base.pop().is_some() {}
+            name = format!("{base}{suffix}");
+            n += 1;
+        }
+        taken.insert((scope, name.clone()));
+        if name != spec.name {
+            if let Some(help) = &mut finding.help {
+                *help = help.replace(&spec.name, &name);
+            }
+            spec.name = name.clone();
+            if let Some(suggested) = &mut finding.suggested_index {
+                suggested.name = name;
+            }
+        }
     }
 }
 
