@@ -387,3 +387,31 @@ fn a_removal_and_an_addition_in_one_array_are_one_change() {
         assert_eq!(code, 0, "{stdout}");
     }
 }
+
+/// A kit folder whose newest snapshot lacks tables the schema declares is
+/// not what the database follows: ixray says so, reads nothing from it
+/// (no drift, no index only its SQL makes) and writes no migration there.
+#[test]
+fn a_kit_folder_behind_the_schema_is_not_trusted() {
+    let dir = copy_fixture("drizzle/pg");
+    write(
+        dir.path(),
+        "src/db/schema/audit.ts",
+        br#"import { pgTable, integer } from "drizzle-orm/pg-core";
+import { users } from "./users";
+
+export const auditEntries = pgTable("audit_entries", {
+  id: integer().primaryKey(),
+  userId: integer("user_id").references(() => users.id),
+});
+"#,
+    );
+    let (code, stdout, stderr) = run_ixray(dir.path(), &["check"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("the folder looks unused"), "{stderr}");
+    assert!(!stdout.contains("index-drift"), "{stdout}");
+    let before = tree_contents(dir.path());
+    let (_, _, stderr) = run_ixray(dir.path(), &["fix", "."]);
+    assert!(stderr.contains("looks unused"), "{stderr}");
+    assert_eq!(tree_contents(dir.path()), before, "nothing written");
+}

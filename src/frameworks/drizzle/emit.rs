@@ -227,6 +227,21 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<ChangeSet>,
         // A schema edit without its migration is never written: with a
         // drizzle-kit folder in the project and no config naming this file,
         // ixray cannot tell which folder migrates the table.
+        let unused_kit = mapped.kit.is_none()
+            && mapped.config.is_some_and(|c| {
+                let out = super::config::normalize(&project.configs[c].out);
+                project
+                    .kits
+                    .iter()
+                    .any(|k| super::config::normalize(&k.out) == out)
+            });
+        if unused_kit {
+            problems.push(Unfixable {
+                table: mapped.name.clone(),
+                reason: "its drizzle-kit folder looks unused (the newest snapshot lacks tables the schema declares); run `drizzle-kit generate` first".into(),
+            });
+            continue;
+        }
         if mapped.config.is_none() && !project.kits.is_empty() {
             problems.push(Unfixable {
                 table: mapped.name.clone(),

@@ -441,6 +441,38 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DrizzleProject {
             });
         }
     }
+    // A kit folder whose newest snapshot lacks tables the schema maps to it
+    // is not what the database follows (the project pushes, or generates
+    // elsewhere): its SQL and snapshot say nothing certain about the
+    // database, so they are not read into the tables, and no migration is
+    // written into it.
+    for (k, kit) in kits.iter().enumerate() {
+        let missing: Vec<&str> = mapped
+            .iter()
+            .filter(|m| m.kit == Some(k))
+            .filter(|m| {
+                kit.snapshot.as_ref().is_some_and(|s| {
+                    s.table(m.schema.as_deref(), &m.bare_name, m.dialect)
+                        .is_none()
+                })
+            })
+            .map(|m| m.name.as_str())
+            .collect();
+        if !missing.is_empty() {
+            errors.push(InputError::new(
+                &kit.out,
+                format!(
+                    "the newest drizzle-kit snapshot lacks {} table{} the schema declares ({}…): the folder looks unused, so ixray does not read its migrations or write new ones",
+                    missing.len(),
+                    if missing.len() == 1 { "" } else { "s" },
+                    missing.iter().take(3).map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+            for map in mapped.iter_mut().filter(|m| m.kit == Some(k)) {
+                map.kit = None;
+            }
+        }
+    }
     for (table, map) in tables.iter_mut().zip(&mapped) {
         if let Some(k) = map.kit {
             add_kit_indexes(table, map, &kits[k]);
