@@ -366,20 +366,22 @@ fn reparses(path: &Path, text: &str) -> bool {
 /// analyzed (a file that changed since is left alone, a new file must not
 /// exist), then all are renamed into place. If anything fails, what the set
 /// already put in place is restored, so a set is never half-written.
-pub fn apply(plan: &FixPlan) -> Result<Vec<PathBuf>, Vec<FixError>> {
-    let mut written = Vec::new();
-    let mut errors = Vec::new();
+pub fn apply(plan: &FixPlan) -> Applied {
+    let mut applied = Applied::default();
     for set in &plan.sets {
         match apply_set(set) {
-            Ok(paths) => written.extend(paths),
-            Err(error) => errors.push(error),
+            Ok(paths) => applied.written.push((set.unit.clone(), paths)),
+            Err(error) => applied.errors.push(error),
         }
     }
-    if errors.is_empty() {
-        Ok(written)
-    } else {
-        Err(errors)
-    }
+    applied
+}
+
+/// What `apply` wrote, per change set, and the sets it could not write.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub written: Vec<(String, Vec<PathBuf>)>,
+    pub errors: Vec<FixError>,
 }
 
 fn apply_set(set: &PlannedSet) -> Result<Vec<PathBuf>, FixError> {
@@ -529,7 +531,7 @@ mod tests {
             sets: vec![set],
             skipped: Vec::new(),
         })
-        .unwrap_err();
+        .errors;
         assert!(
             err[0]
                 .to_string()
@@ -550,11 +552,12 @@ mod tests {
             ],
         };
         assert!(
-            apply(&FixPlan {
+            !apply(&FixPlan {
                 sets: vec![set],
                 skipped: Vec::new(),
             })
-            .is_err()
+            .errors
+            .is_empty()
         );
         assert_eq!(std::fs::read_to_string(&models).unwrap(), "old\n");
         assert!(!migration.exists());
@@ -573,12 +576,35 @@ mod tests {
                 change(&models, Some("old\n"), "new\n"),
             ],
         };
-        let written = apply(&FixPlan {
+        let applied = apply(&FixPlan {
             sets: vec![set],
             skipped: Vec::new(),
-        })
-        .unwrap();
-        assert_eq!(written.len(), 2);
+        });
+        assert!(applied.errors.is_empty());
+        assert_eq!(applied.written[0].1.len(), 2);
+
+        // One set fails, the other is written, and both are reported.
+        let other = dir.path().join("other.py");
+        let sets = vec![
+            PlannedSet {
+                unit: "app `library`".into(),
+                changes: vec![change(&other, None, "x\n")],
+            },
+            PlannedSet {
+                unit: "app `shop`".into(),
+                changes: vec![change(&dir.path().join("missing/0003.py"), None, "x\n")],
+            },
+        ];
+        let applied = apply(&FixPlan {
+            sets,
+            skipped: Vec::new(),
+        });
+        assert_eq!(
+            applied.written,
+            vec![("app `library`".to_string(), vec![other.clone()])]
+        );
+        assert_eq!(applied.errors.len(), 1);
+        assert!(other.exists());
         assert_eq!(std::fs::read_to_string(&models).unwrap(), "new\n");
     }
 }

@@ -205,21 +205,22 @@ fn run() -> anyhow::Result<ExitCode> {
                     ExitCode::SUCCESS
                 });
             }
-            match fix::apply(&plan) {
-                Ok(written) => {
-                    for path in &written {
-                        writeln!(stdout, "fixed: {}", display.show(path))?;
-                    }
-                    if written.is_empty() {
-                        writeln!(stdout, "Nothing to fix.")?;
-                    }
+            // Every set that was written is listed, even when another
+            // could not be.
+            let applied = fix::apply(&plan);
+            for (_, paths) in &applied.written {
+                for path in paths {
+                    writeln!(stdout, "fixed: {}", display.show(path))?;
                 }
-                Err(errors) => {
-                    for error in errors {
-                        writeln!(stderr, "ixray: error: {error}")?;
-                    }
-                    return Ok(ExitCode::from(2));
-                }
+            }
+            for error in &applied.errors {
+                writeln!(stderr, "ixray: error: {error}")?;
+            }
+            if !applied.errors.is_empty() {
+                return Ok(ExitCode::from(2));
+            }
+            if applied.written.is_empty() {
+                writeln!(stdout, "Nothing to fix.")?;
             }
             // What is left after the fix, as `check` would report it.
             let after = analyze(&paths, &config);
