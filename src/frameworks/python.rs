@@ -8,6 +8,8 @@ use std::sync::LazyLock;
 use streaming_iterator::StreamingIterator;
 use tree_sitter::{Language, Node, Parser, Query, QueryCursor, Tree};
 
+use crate::source::{Edit, Span};
+
 pub use super::syntax::{SyntaxError, first_error, indentation_at, span, text};
 
 pub static LANGUAGE: LazyLock<Language> = LazyLock::new(|| tree_sitter_python::LANGUAGE.into());
@@ -601,6 +603,72 @@ pub fn module_scope(tree: &Tree, source: &str) -> Scope {
         scope.run_statement(statement, source);
     }
     scope
+}
+
+/// Add `keyword` as the last argument of a call's `( … )`.
+pub fn add_keyword(text: &str, arguments: Span, keyword: &str) -> Edit {
+    let inside = &text[arguments.start + 1..arguments.end - 1];
+    // The code ends where the last argument (and its comma) ends: a comment
+    // after it (`related_name="x"  # note`) stays where it is.
+    let trimmed = match last_argument_end(text, arguments) {
+        Some(end) => {
+            let after = &text[end..arguments.end - 1];
+            let comma = after.trim_start_matches([' ', '\t']).starts_with(',');
+            let end = if comma {
+                end + after.find(',').expect("checked") + 1
+            } else {
+                end
+            };
+            &text[arguments.start + 1..end]
+        }
+        None => inside.trim_end(),
+    };
+    let content_end = arguments.start + 1 + trimmed.len();
+    if trimmed.is_empty() {
+        return Edit::insert(arguments.start + 1, keyword);
+    }
+    if inside.contains('\n') {
+        let indent = inside
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .map(|l| l.len() - l.trim_start().len())
+            .unwrap_or(4);
+        let pad = " ".repeat(indent);
+        // A comment after the last argument stays on its line: the new
+        // keyword goes on the next one.
+        let line_end = text[content_end..arguments.end - 1]
+            .find('\n')
+            .map(|i| content_end + i);
+        let comment = line_end.filter(|&end| text[content_end..end].contains('#'));
+        match (comment, trimmed.ends_with(',')) {
+            (Some(end), true) => Edit::insert(end, format!("\n{pad}{keyword},")),
+            (Some(end), false) => Edit::replace(
+                Span::new(content_end, end),
+                format!(",{}\n{pad}{keyword}", &text[content_end..end]),
+            ),
+            (None, true) => Edit::insert(content_end, format!("\n{pad}{keyword},")),
+            (None, false) => Edit::insert(content_end, format!(",\n{pad}{keyword}")),
+        }
+    } else if trimmed.ends_with(',') {
+        Edit::insert(content_end, format!(" {keyword}"))
+    } else {
+        Edit::insert(content_end, format!(", {keyword}"))
+    }
+}
+
+/// Where the last argument of a call's `( … )` ends, comments aside.
+fn last_argument_end(text: &str, arguments: Span) -> Option<usize> {
+    let call = format!("f{}", &text[arguments.start..arguments.end]);
+    let tree = parse_bounded(&call)?;
+    let call_node = tree.root_node().named_child(0)?.named_child(0)?;
+    let list = call_node.child_by_field_name("arguments")?;
+    let mut cursor = list.walk();
+    let last = list
+        .named_children(&mut cursor)
+        .filter(|n| n.kind() != "comment")
+        .last()?;
+    // `call` has one byte (`f`) before the original `(`.
+    Some(arguments.start + last.end_byte() - 1)
 }
 
 /// Render a Python string literal with double quotes.

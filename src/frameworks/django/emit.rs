@@ -575,7 +575,7 @@ fn drop_index(
             }
             let edit = match field.keyword_span("db_index") {
                 Some(span) => Edit::replace(span, "db_index=False"),
-                None => add_keyword(text, field.arguments, "db_index=False"),
+                None => py::add_keyword(text, field.arguments, "db_index=False"),
             };
             let rendered = render_field_for_migration(project, model, file, field)?;
             Ok((
@@ -707,72 +707,6 @@ fn remove_list_item(text: &str, item: Span) -> Edit {
         item.start
     };
     Edit::replace(Span::new(start, item.end), "")
-}
-
-/// Add `keyword` as the last argument of a call's `( … )`.
-fn add_keyword(text: &str, arguments: Span, keyword: &str) -> Edit {
-    let inside = &text[arguments.start + 1..arguments.end - 1];
-    // The code ends where the last argument (and its comma) ends: a comment
-    // after it (`related_name="x"  # note`) stays where it is.
-    let trimmed = match last_argument_end(text, arguments) {
-        Some(end) => {
-            let after = &text[end..arguments.end - 1];
-            let comma = after.trim_start_matches([' ', '\t']).starts_with(',');
-            let end = if comma {
-                end + after.find(',').expect("checked") + 1
-            } else {
-                end
-            };
-            &text[arguments.start + 1..end]
-        }
-        None => inside.trim_end(),
-    };
-    let content_end = arguments.start + 1 + trimmed.len();
-    if trimmed.is_empty() {
-        return Edit::insert(arguments.start + 1, keyword);
-    }
-    if inside.contains('\n') {
-        let indent = inside
-            .lines()
-            .rfind(|l| !l.trim().is_empty())
-            .map(|l| l.len() - l.trim_start().len())
-            .unwrap_or(4);
-        let pad = " ".repeat(indent);
-        // A comment after the last argument stays on its line: the new
-        // keyword goes on the next one.
-        let line_end = text[content_end..arguments.end - 1]
-            .find('\n')
-            .map(|i| content_end + i);
-        let comment = line_end.filter(|&end| text[content_end..end].contains('#'));
-        match (comment, trimmed.ends_with(',')) {
-            (Some(end), true) => Edit::insert(end, format!("\n{pad}{keyword},")),
-            (Some(end), false) => Edit::replace(
-                Span::new(content_end, end),
-                format!(",{}\n{pad}{keyword}", &text[content_end..end]),
-            ),
-            (None, true) => Edit::insert(content_end, format!("\n{pad}{keyword},")),
-            (None, false) => Edit::insert(content_end, format!(",\n{pad}{keyword}")),
-        }
-    } else if trimmed.ends_with(',') {
-        Edit::insert(content_end, format!(" {keyword}"))
-    } else {
-        Edit::insert(content_end, format!(", {keyword}"))
-    }
-}
-
-/// Where the last argument of a call's `( … )` ends, comments aside.
-fn last_argument_end(text: &str, arguments: Span) -> Option<usize> {
-    let call = format!("f{}", &text[arguments.start..arguments.end]);
-    let tree = py::parse_bounded(&call)?;
-    let call_node = tree.root_node().named_child(0)?.named_child(0)?;
-    let list = call_node.child_by_field_name("arguments")?;
-    let mut cursor = list.walk();
-    let last = list
-        .named_children(&mut cursor)
-        .filter(|n| n.kind() != "comment")
-        .last()?;
-    // `call` has one byte (`f`) before the original `(`.
-    Some(arguments.start + last.end_byte() - 1)
 }
 
 /// The field as a migration writes it (`to="app.model"`), with
@@ -1113,7 +1047,7 @@ mod tests {
     fn keywords_are_added_in_the_call_style() {
         let one_line = "models.ForeignKey(A, on_delete=models.CASCADE)";
         let span = Span::new(17, one_line.len());
-        let edit = add_keyword(one_line, span, "db_index=False");
+        let edit = py::add_keyword(one_line, span, "db_index=False");
         let (out, _) = crate::source::apply_edits(one_line, &[edit]);
         assert_eq!(
             out,
@@ -1123,7 +1057,7 @@ mod tests {
         let multi = "models.ForeignKey(\n        A,\n        on_delete=models.CASCADE,\n    )";
         let span = Span::new(17, multi.len());
         let (out, _) =
-            crate::source::apply_edits(multi, &[add_keyword(multi, span, "db_index=False")]);
+            crate::source::apply_edits(multi, &[py::add_keyword(multi, span, "db_index=False")]);
         assert_eq!(
             out,
             "models.ForeignKey(\n        A,\n        on_delete=models.CASCADE,\n        db_index=False,\n    )"

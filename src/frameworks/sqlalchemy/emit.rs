@@ -528,10 +528,14 @@ impl TableWriter<'_, '_> {
             return false;
         }
         let file = self.file_of_table();
-        let edit = match call.last_argument_end {
-            Some(end) => Edit::insert(end, ", index=True"),
-            None => Edit::insert(call.arguments.start + 1, "index=True"),
-        };
+        // In the call's own layout: a new line in a multi-line call, after
+        // a comment that ends its last argument's line.
+        let project = self.project;
+        let edit = py::add_keyword(
+            &project.files[file].source.text,
+            call.arguments,
+            "index=True",
+        );
         self.push_edit(file, edit);
         true
     }
