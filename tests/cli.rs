@@ -294,13 +294,7 @@ fn a_removal_and_an_addition_in_one_list_are_one_change() {
         b"DATABASES = {\"default\": {\"ENGINE\": \"django.db.backends.sqlite3\"}}\nINSTALLED_APPS = [\"shop\", \"library\"]\n",
     );
     for app in ["shop", "library"] {
-        write(root, &format!("{app}/__init__.py"), b"");
-        write(root, &format!("{app}/migrations/__init__.py"), b"");
-        write(
-            root,
-            &format!("{app}/migrations/0001_initial.py"),
-            b"from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n    initial = True\n    dependencies = []\n    operations = []\n",
-        );
+        django_app(root, app);
     }
     write(
         root,
@@ -348,13 +342,7 @@ fn a_removal_and_an_addition_in_one_list_are_one_change() {
 fn concurrent_fixes_write_one_migration() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    write(root, "library/__init__.py", b"");
-    write(root, "library/migrations/__init__.py", b"");
-    write(
-        root,
-        "library/migrations/0001_initial.py",
-        b"from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n    initial = True\n    dependencies = []\n    operations = []\n",
-    );
+    django_app(root, "library");
     write(root, "library/models.py", GOOD_APP.as_bytes());
     let runs: Vec<_> = (0..4)
         .map(|_| {
@@ -386,13 +374,7 @@ fn concurrent_fixes_write_one_migration() {
 fn relations_to_django_contrib_models_are_fixable() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    write(root, "tags/__init__.py", b"");
-    write(root, "tags/migrations/__init__.py", b"");
-    write(
-        root,
-        "tags/migrations/0001_initial.py",
-        b"from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n    initial = True\n    dependencies = []\n    operations = []\n",
-    );
+    django_app(root, "tags");
     write(
         root,
         "tags/models.py",
@@ -511,13 +493,7 @@ fn deeply_nested_input_is_reported_not_a_crash() {
 fn a_comment_after_the_last_argument_stays_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    write(root, "vm/__init__.py", b"");
-    write(root, "vm/migrations/__init__.py", b"");
-    write(
-        root,
-        "vm/migrations/0001_initial.py",
-        b"from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n    initial = True\n    dependencies = []\n    operations = []\n",
-    );
+    django_app(root, "vm");
     write(
         root,
         "vm/models.py",
@@ -532,4 +508,15 @@ fn a_comment_after_the_last_argument_stays_in_place() {
     );
     let (code, stdout, _) = run_ixray(root, &["check"]);
     assert_eq!(code, 0, "{stdout}");
+}
+
+/// A Django app folder with an empty initial migration.
+fn django_app(root: &Path, app: &str) {
+    write(root, &format!("{app}/__init__.py"), b"");
+    write(root, &format!("{app}/migrations/__init__.py"), b"");
+    write(
+        root,
+        &format!("{app}/migrations/0001_initial.py"),
+        b"from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n    initial = True\n    dependencies = []\n    operations = []\n",
+    );
 }
