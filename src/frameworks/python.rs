@@ -607,6 +607,51 @@ pub fn module_scope(tree: &Tree, source: &str) -> Scope {
 
 /// Add `keyword` as the last argument of a call's `( … )`.
 pub fn add_keyword(text: &str, arguments: Span, keyword: &str) -> Edit {
+    add_keyword_within(text, arguments, keyword, usize::MAX)
+}
+
+/// `add_keyword`, and a call on one line that would grow past
+/// `line_length` gets one argument per line with a trailing comma, as
+/// black and ruff format it.
+pub fn add_keyword_within(text: &str, arguments: Span, keyword: &str, line_length: usize) -> Edit {
+    let inside = &text[arguments.start + 1..arguments.end - 1];
+    if !inside.contains('\n') && !inside.trim().is_empty() {
+        let line_start = text[..arguments.start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[arguments.end..]
+            .find('\n')
+            .map_or(text.len(), |i| arguments.end + i);
+        let width = text[line_start..line_end].trim_end().chars().count() + 2 + keyword.len();
+        if width > line_length
+            && let Some(mut items) = argument_texts(text, arguments)
+        {
+            let indent = crate::frameworks::syntax::indentation_at(text, arguments.start);
+            items.push(keyword.to_string());
+            let mut out = String::from("\n");
+            for item in items {
+                out.push_str(&format!("{indent}    {item},\n"));
+            }
+            out.push_str(indent);
+            return Edit::replace(Span::new(arguments.start + 1, arguments.end - 1), out);
+        }
+    }
+    add_keyword_inline(text, arguments, keyword)
+}
+
+/// The text of each argument of a call's `( … )` on one line.
+fn argument_texts(text: &str, arguments: Span) -> Option<Vec<String>> {
+    let call = format!("f{}", &text[arguments.start..arguments.end]);
+    let tree = parse_bounded(&call)?;
+    let call_node = tree.root_node().named_child(0)?.named_child(0)?;
+    let list = call_node.child_by_field_name("arguments")?;
+    let mut cursor = list.walk();
+    let items: Vec<String> = list
+        .named_children(&mut cursor)
+        .map(|n| call[n.start_byte()..n.end_byte()].to_string())
+        .collect();
+    (!list.has_error() && !items.is_empty()).then_some(items)
+}
+
+fn add_keyword_inline(text: &str, arguments: Span, keyword: &str) -> Edit {
     let inside = &text[arguments.start + 1..arguments.end - 1];
     // The code ends where the last argument (and its comma) ends: a comment
     // after it (`related_name="x"  # note`) stays where it is.
@@ -671,6 +716,38 @@ fn last_argument_end(text: &str, arguments: Span) -> Option<usize> {
     Some(arguments.start + last.end_byte() - 1)
 }
 
+/// The line length the project's formatter keeps, for code ixray writes
+/// into `file`: `line-length` of the nearest `ruff.toml` / `.ruff.toml`, or
+/// of `[tool.ruff]` / `[tool.black]` in the nearest `pyproject.toml` that
+/// sets one; else 88, the default of both.
+pub fn line_length(file: &Path) -> usize {
+    const DEFAULT: usize = 88;
+    let read = |path: &Path, tables: &[&[&str]]| -> Option<usize> {
+        let text = std::fs::read_to_string(path).ok()?;
+        let value: toml::Value = toml::from_str(&text).ok()?;
+        tables.iter().find_map(|keys| {
+            let table = keys.iter().try_fold(&value, |v, k| v.get(*k))?;
+            usize::try_from(table.get("line-length")?.as_integer()?).ok()
+        })
+    };
+    for dir in file.ancestors().skip(1) {
+        for name in ["ruff.toml", ".ruff.toml"] {
+            if let Some(length) = read(&dir.join(name), &[&[]]) {
+                return length;
+            }
+        }
+        let pyproject = dir.join("pyproject.toml");
+        if let Some(length) = read(&pyproject, &[&["tool", "ruff"], &["tool", "black"]]) {
+            return length;
+        }
+        // The project's root: stop there.
+        if pyproject.exists() || dir.join(".git").exists() {
+            break;
+        }
+    }
+    DEFAULT
+}
+
 /// Render a Python string literal with double quotes.
 pub fn quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
@@ -690,6 +767,52 @@ pub fn quote(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_call_that_outgrows_the_line_gets_one_argument_per_line() {
+        let text = "    fk = models.ForeignKey(Target, on_delete=models.CASCADE)\n";
+        let open = text.find('(').unwrap();
+        let arguments = Span::new(open, text.rfind(')').unwrap() + 1);
+        let (short, _) = crate::source::apply_edits(
+            text,
+            &[add_keyword_within(text, arguments, "db_index=False", 88)],
+        );
+        assert_eq!(
+            short,
+            "    fk = models.ForeignKey(Target, on_delete=models.CASCADE, db_index=False)\n"
+        );
+        let (long, _) = crate::source::apply_edits(
+            text,
+            &[add_keyword_within(text, arguments, "db_index=False", 60)],
+        );
+        assert_eq!(
+            long,
+            "    fk = models.ForeignKey(\n        Target,\n        on_delete=models.CASCADE,\n        db_index=False,\n    )\n"
+        );
+    }
+
+    #[test]
+    fn the_line_length_comes_from_the_nearest_formatter_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = dir.path().join("app");
+        std::fs::create_dir_all(&app).unwrap();
+        let models = app.join("models.py");
+        assert_eq!(line_length(&models), 88);
+        std::fs::write(
+            dir.path().join("pyproject.toml"),
+            "[tool.black]\nline-length = 100\n",
+        )
+        .unwrap();
+        assert_eq!(line_length(&models), 100);
+        std::fs::write(
+            dir.path().join("pyproject.toml"),
+            "[tool.ruff]\nline-length = 120\n[tool.black]\nline-length = 100\n",
+        )
+        .unwrap();
+        assert_eq!(line_length(&models), 120);
+        std::fs::write(app.join("ruff.toml"), "line-length = 79\n").unwrap();
+        assert_eq!(line_length(&models), 79);
+    }
 
     #[test]
     fn reads_strings_calls_and_syntax_errors() {

@@ -6,12 +6,14 @@ Usage (with the test venv's python, $IXRAY_PYTHON):
     python tests/support/djangoctl.py catalog PROJECT_DIR --db sqlite|postgres
     python tests/support/djangoctl.py check   PROJECT_DIR [--db sqlite|postgres]
     python tests/support/djangoctl.py migrate PROJECT_DIR --db sqlite|postgres
+    python tests/support/djangoctl.py makemigrations PROJECT_DIR
 
 Options: --settings MODULE (default: read from manage.py), --keep (keep the
 temporary database and settings, print where they are), -v (echo Django's
 output to stderr for `catalog` too).
 
-PROJECT_DIR holds manage.py. The project is never edited: a generated
+PROJECT_DIR holds manage.py. The project is never edited (except by
+`makemigrations`, which exists to write its migrations): a generated
 settings module `ixray_test_settings` in a temporary directory does
 `from <project settings> import *` and points DATABASES["default"] at a fresh
 SQLite file or a fresh PostgreSQL database (named ixray_<pid>_<random>, on
@@ -42,6 +44,12 @@ Commands and exit codes:
   migrate  manage.py migrate --noinput on a fresh database, then
            manage.py check --database default (system checks). Output passed
            through. 0 = both succeeded; 1 = either failed.
+
+  makemigrations
+           manage.py makemigrations --noinput: writes the migrations the
+           models need into the project (tests use it to make a generated
+           project's history). Output passed through. 0 = written (or none
+           needed); 1 = Django failed.
 
   Any command: 2 = bad usage; 3 = environment error (Django or psycopg not
   importable, PostgreSQL unreachable, no manage.py / settings module).
@@ -223,13 +231,22 @@ def cmd_migrate(runner: Runner) -> int:
     return EXIT_OK
 
 
+def cmd_makemigrations(runner: Runner) -> int:
+    res = runner.run("makemigrations", "--noinput")
+    passthrough(res)
+    if res.returncode != 0:
+        eprint(f"djangoctl: makemigrations failed (exit {res.returncode})")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="djangoctl.py",
         description="Run a Django project's migrations on a throwaway database "
         "and report what the database ends up with.",
     )
-    parser.add_argument("command", choices=["catalog", "check", "migrate"])
+    parser.add_argument("command", choices=["catalog", "check", "migrate", "makemigrations"])
     parser.add_argument("project_dir", type=Path)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--settings", help="settings module (default: from manage.py)")
@@ -259,6 +276,8 @@ def main(argv: list[str]) -> int:
                     return cmd_catalog(runner, db, args.verbose)
                 if args.command == "check":
                     return cmd_check(runner)
+                if args.command == "makemigrations":
+                    return cmd_makemigrations(runner)
                 return cmd_migrate(runner)
         finally:
             if args.keep:

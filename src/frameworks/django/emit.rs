@@ -230,11 +230,16 @@ pub fn plan(
             });
             drop_edits = outside;
             let added = match literal {
-                Some(list) if !inside.is_empty() => {
-                    rewrite_list(&file.source.text, list.span, &inside, &entries).ok_or_else(|| {
-                        "cannot combine the removal and the addition in `Meta.indexes`".to_string()
-                    })
-                }
+                Some(list) if !inside.is_empty() => rewrite_list(
+                    &file.source.text,
+                    list.span,
+                    &inside,
+                    &entries,
+                    py::line_length(&path),
+                )
+                .ok_or_else(|| {
+                    "cannot combine the removal and the addition in `Meta.indexes`".to_string()
+                }),
                 _ => add_to_meta(project, model, class, file, &entries),
             };
             match added {
@@ -347,6 +352,7 @@ fn add_to_meta(
                     literal.span,
                     &literal.items,
                     entries,
+                    py::line_length(&file.source.path),
                 )),
                 None => {
                     // `indexes = Base.Meta.indexes`: extend it.
@@ -470,7 +476,13 @@ fn inherited_indexes_ref(
 }
 
 /// Insert entries into a list literal, matching its layout.
-fn insert_into_list(text: &str, list: Span, items: &[Span], entries: &[String]) -> Edit {
+fn insert_into_list(
+    text: &str,
+    list: Span,
+    items: &[Span],
+    entries: &[String],
+    line_length: usize,
+) -> Edit {
     let close = list.end - 1; // the `]`
     let multiline = text[list.start..list.end].contains('\n');
     if items.is_empty() {
@@ -483,7 +495,26 @@ fn insert_into_list(text: &str, list: Span, items: &[Span], entries: &[String]) 
     let last = *items.last().expect("items is not empty");
     if !multiline {
         let joined = entries.join(", ");
-        return Edit::insert(last.end, format!(", {joined}"));
+        let line_start = text[..list.start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[list.end..]
+            .find('\n')
+            .map_or(text.len(), |i| list.end + i);
+        let width =
+            text[line_start..line_end].trim_end().chars().count() + 2 + joined.chars().count();
+        if width <= line_length {
+            return Edit::insert(last.end, format!(", {joined}"));
+        }
+        // Too long for one line: one item per line, as black and ruff
+        // format a list that does not fit.
+        let mut all: Vec<String> = items
+            .iter()
+            .map(|i| text[i.start..i.end].to_string())
+            .collect();
+        all.extend(entries.iter().cloned());
+        return Edit::replace(
+            list,
+            multiline_list(py::indentation_at(text, list.start), &all),
+        );
     }
     let item_indent = py::indentation_at(text, items[0].start).to_string();
     let after_last = &text[last.end..close];
@@ -574,8 +605,16 @@ fn drop_index(
                 ));
             }
             let edit = match field.keyword_span("db_index") {
+                // `db_index=True` on a plain field: without it the field is
+                // not indexed (False is the default), so it goes.
+                Some(span) if !field.is_relation() => remove_argument(text, field.arguments, span),
                 Some(span) => Edit::replace(span, "db_index=False"),
-                None => py::add_keyword(text, field.arguments, "db_index=False"),
+                None => py::add_keyword_within(
+                    text,
+                    field.arguments,
+                    "db_index=False",
+                    py::line_length(&file.source.path),
+                ),
             };
             let rendered = render_field_for_migration(project, model, file, field)?;
             Ok((
@@ -596,6 +635,21 @@ fn drop_index(
             index.display_name()
         )),
     }
+}
+
+/// The edit that removes one argument of a call's `( … )`: the whole
+/// argument list when it is the only one, else as a list item.
+fn remove_argument(text: &str, arguments: Span, argument: Span) -> Edit {
+    let inside = Span::new(arguments.start + 1, arguments.end - 1);
+    let rest = format!(
+        "{}{}",
+        &text[inside.start..argument.start],
+        &text[argument.end..inside.end]
+    );
+    if rest.trim().trim_matches(',').trim().is_empty() {
+        return Edit::replace(inside, "");
+    }
+    remove_list_item(text, argument)
 }
 
 /// Fields stored as varchar/text: on PostgreSQL Django gives their
@@ -629,7 +683,13 @@ fn find_item(list: &IndexList, span: Span) -> Option<Span> {
 /// One edit for a list literal that loses items and gains `entries`: the
 /// removals are made on the list's own text, which is read again to add
 /// the entries in its layout. `None` when the result cannot be read.
-fn rewrite_list(text: &str, list: Span, removals: &[Edit], entries: &[String]) -> Option<Edit> {
+fn rewrite_list(
+    text: &str,
+    list: Span,
+    removals: &[Edit],
+    entries: &[String],
+    line_length: usize,
+) -> Option<Edit> {
     let local: Vec<Edit> = removals
         .iter()
         .map(|e| {
@@ -657,14 +717,14 @@ fn rewrite_list(text: &str, list: Span, removals: &[Edit], entries: &[String]) -
         .map(|n| Span::new(n.start_byte() + offset, n.end_byte() + offset))
         .collect();
     let indented = format!("{}{removed}", &text[line_start..list.start]);
-    // A single-line list left empty stays on one line when it fits the 88
-    // columns of black and ruff.
+    // A single-line list left empty stays on one line when it fits the
+    // formatter's line length.
     let single = format!("[{}]", entries.join(", "));
-    if items.is_empty() && !removed.contains('\n') && offset + single.len() <= 88 {
+    if items.is_empty() && !removed.contains('\n') && offset + single.len() <= line_length {
         return Some(Edit::replace(list, single));
     }
     let own = Span::new(offset, indented.len());
-    let edit = insert_into_list(&indented, own, &items, entries);
+    let edit = insert_into_list(&indented, own, &items, entries, line_length);
     let (rewritten, _) = crate::source::apply_edits(&indented, &[edit]);
     Some(Edit::replace(list, rewritten[offset..].to_string()))
 }
@@ -709,8 +769,8 @@ fn remove_list_item(text: &str, item: Span) -> Edit {
     Edit::replace(Span::new(start, item.end), "")
 }
 
-/// The field as a migration writes it (`to="app.model"`), with
-/// `db_index=False`. Only arguments that mean the same inside a migration
+/// The field as a migration writes it (`to="app.model"`), unindexed: a
+/// relation with `db_index=False`, a plain field without `db_index`. Only arguments that mean the same inside a migration
 /// are accepted; anything else makes the fix manual.
 fn render_field_for_migration(
     project: &DjangoProject,
@@ -731,19 +791,27 @@ fn render_field_for_migration(
     let models_alias = file.imports.models_module.as_deref();
     let mut kwargs: Vec<(String, String)> = Vec::new();
     let target = match &field.target {
-        Some(super::models::Target::AuthUserModel) => "settings.AUTH_USER_MODEL".to_string(),
+        Some(super::models::Target::AuthUserModel) => Some("settings.AUTH_USER_MODEL".to_string()),
         Some(target) => {
             let label =
                 target_label(project, model, target).ok_or("cannot resolve the relation target")?;
-            quote(&label)
+            Some(quote(&label))
         }
-        None => return Err("the field has no target".into()),
+        None if field.is_relation() => return Err("cannot read the relation target".into()),
+        None => None,
     };
-    kwargs.push(("to".into(), target));
-    for (position, node) in args.positional.iter().enumerate().skip(1) {
-        if position == 1 {
-            kwargs.push(("on_delete".into(), portable(*node, snippet, models_alias)?));
-        }
+    if let Some(target) = target {
+        kwargs.push(("to".into(), target));
+    }
+    for (position, node) in args.positional.iter().enumerate() {
+        let name = match (field.is_relation(), position) {
+            (true, 0) => continue,
+            (true, 1) => "on_delete",
+            // A plain field's first positional argument is its verbose name.
+            (false, 0) => "verbose_name",
+            _ => return Err("positional field arguments ixray cannot name".into()),
+        };
+        kwargs.push((name.into(), portable(*node, snippet, models_alias)?));
     }
     for (name, node) in &args.keywords {
         if name == "to" || name == "db_index" {
@@ -751,7 +819,10 @@ fn render_field_for_migration(
         }
         kwargs.push((name.clone(), portable(*node, snippet, models_alias)?));
     }
-    kwargs.push(("db_index".into(), "False".into()));
+    // A relation is indexed unless told otherwise; a plain field is not.
+    if field.is_relation() {
+        kwargs.push(("db_index".into(), "False".into()));
+    }
     kwargs.sort();
     let body: Vec<String> = kwargs.iter().map(|(k, v)| format!("{k}={v}")).collect();
     Ok(format!("models.{}({})", field.kind, body.join(", ")))
