@@ -299,18 +299,24 @@ if __name__ == "__main__":
     execute_from_command_line(sys.argv)
 "#;
 
+/// The settings; the harness points the database elsewhere, but ixray
+/// reads the engine to know the dialect (PostgreSQL: concurrent builds).
 const SETTINGS: &str = r#"SECRET_KEY = "not-a-secret-generated-test-project"
 INSTALLED_APPS = ["matrix"]
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "unused.sqlite3"}}
+DATABASES = {"default": {"ENGINE": "django.db.backends.ENGINE", "NAME": "unused"}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 "#;
 
-fn write_project(dir: &Path, cases: &[Case]) {
+fn write_project(dir: &Path, cases: &[Case], engine: &str) {
     let app = dir.join("matrix");
     std::fs::create_dir_all(app.join("migrations")).unwrap();
     std::fs::write(dir.join("manage.py"), MANAGE).unwrap();
-    std::fs::write(dir.join("site_settings.py"), SETTINGS).unwrap();
+    std::fs::write(
+        dir.join("site_settings.py"),
+        SETTINGS.replace("ENGINE", engine),
+    )
+    .unwrap();
     std::fs::write(app.join("__init__.py"), "").unwrap();
     std::fs::write(app.join("migrations/__init__.py"), "").unwrap();
     std::fs::write(app.join("models.py"), models_source(cases)).unwrap();
@@ -328,7 +334,18 @@ fn output_text(output: &std::process::Output) -> String {
 }
 
 #[test]
-fn every_combination_of_intents_is_fixed_into_a_project_django_accepts() {
+fn every_combination_of_intents_is_fixed_for_sqlite() {
+    every_combination_of_intents_is_fixed("sqlite3");
+}
+
+#[test]
+fn every_combination_of_intents_is_fixed_for_postgresql() {
+    every_combination_of_intents_is_fixed("postgresql");
+}
+
+/// The project declares `engine`; it is migrated on SQLite and PostgreSQL
+/// either way (Django runs a project's migrations on any database).
+fn every_combination_of_intents_is_fixed(engine: &str) {
     if !require("the test venv's Python with Django", python().is_some()) {
         return;
     }
@@ -342,7 +359,7 @@ fn every_combination_of_intents_is_fixed_into_a_project_django_accepts() {
     let cases = cases();
     assert_eq!(cases.len(), 15 * 4);
     let dir = tempfile::tempdir().unwrap();
-    write_project(dir.path(), &cases);
+    write_project(dir.path(), &cases, engine);
 
     // ixray finds exactly the intended findings, model by model.
     let mut found: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
@@ -384,7 +401,7 @@ fn every_combination_of_intents_is_fixed_into_a_project_django_accepts() {
     );
 
     // The edits, for review: every layout's result is in the snapshot.
-    insta::assert_snapshot!("fixed_models", models);
+    insta::assert_snapshot!(format!("fixed_models_{engine}"), models);
     let migrations = dir.path().join("matrix/migrations");
     let mut written: Vec<_> = std::fs::read_dir(&migrations)
         .unwrap()
@@ -393,7 +410,7 @@ fn every_combination_of_intents_is_fixed_into_a_project_django_accepts() {
         .collect();
     assert_eq!(written.len(), 1, "one new migration: {written:?}");
     let migration = std::fs::read_to_string(migrations.join(written.pop().unwrap())).unwrap();
-    insta::assert_snapshot!("fixed_migration", migration);
+    insta::assert_snapshot!(format!("fixed_migration_{engine}"), migration);
 
     let check = djangoctl("check", dir.path(), "sqlite");
     assert!(
