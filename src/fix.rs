@@ -294,6 +294,7 @@ fn consequences(analysis: &Analysis) -> Vec<Finding> {
             .into_iter()
             .filter(|f| matches!(f.fix, Some(FixIntent::DropIndex(ref i)) if i.location.is_some()))
             .filter(|f| !crate::suppressed(f, &analysis.sources))
+            .filter(|f| analysis.scope.holds_finding(f))
             .filter(|f| {
                 !analysis
                     .findings

@@ -64,9 +64,12 @@ pub struct Analysis {
     pub drizzle: drizzle::project::DrizzleProject,
     /// Every parsed file, by path, for snippets and suppression comments.
     pub sources: BTreeMap<PathBuf, Arc<SourceFile>>,
-    /// The folders ixray was pointed at (a file's folder for a file), as
+    /// The projects read (each path's project, see `project_roots`), as
     /// canonical paths: `fix` writes nothing outside them.
     pub roots: Vec<PathBuf>,
+    /// The paths ixray was pointed at: only findings there are reported
+    /// and fixed.
+    pub scope: Scope,
     /// The rule selection the analysis ran with.
     pub config: Config,
     /// How many files were read, and how many of them were parsed.
@@ -289,7 +292,12 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
         timings.push((name, clock.elapsed()));
         clock = std::time::Instant::now();
     };
-    let (files, mut errors) = discover::walk(paths, read_file);
+    // The whole project of each path is read (a model's foreign key target,
+    // the settings, the migration history live elsewhere in it); what is
+    // reported is what lies under the paths given.
+    let scope = Scope::new(paths);
+    let project_paths = project_roots(paths);
+    let (files, mut errors) = discover::walk(&project_paths, read_file);
     let files_read = files.len();
     lap("walk, read, prefilter, parse, extract");
     let mut inputs = django::project::Inputs {
@@ -377,8 +385,10 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
     drizzle::emit::describe_fixes(&drizzle, &mut findings);
     frameworks::unique_index_names(&schema, &mut findings);
     lap("suppress, describe fixes");
+    findings.retain(|f| scope.holds_finding(f));
+    errors.retain(|e| scope.holds(&e.path));
     errors.sort_by(|a, b| (&a.path, a.position).cmp(&(&b.path, b.position)));
-    let roots = paths
+    let roots = project_paths
         .iter()
         .filter_map(|p| {
             let dir = if p.is_dir() { p.as_path() } else { p.parent()? };
@@ -392,6 +402,7 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
         .collect();
     Analysis {
         roots,
+        scope,
         config: config.clone(),
         schema,
         findings,
@@ -403,6 +414,116 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
         files_read,
         files_parsed,
         timings,
+    }
+}
+
+/// Files and folders whose project can tell that a folder is a project's
+/// root (settings, migration environments, package manifests).
+const PROJECT_MARKERS: &[&str] = &[
+    "ixray.toml",
+    "pyproject.toml",
+    "setup.py",
+    "setup.cfg",
+    "manage.py",
+    "alembic.ini",
+    "package.json",
+    "drizzle.config.ts",
+    "drizzle.config.js",
+    "drizzle.config.mjs",
+    "drizzle.config.cjs",
+    "drizzle.config.mts",
+    "drizzle.config.cts",
+    "drizzle.config.json",
+];
+
+/// The folders to read for `paths`: for each, the nearest folder at or
+/// above it that holds a project marker (so `ixray check orders/models.py`
+/// still sees the settings, the other apps and the history), else the path
+/// itself. Written relative to the current folder when they can be, so
+/// reports show short paths; a folder inside another one is dropped.
+pub fn project_roots(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let cwd = std::env::current_dir()
+        .ok()
+        .and_then(|c| std::fs::canonicalize(c).ok());
+    let mut roots: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for path in paths {
+        let Ok(canonical) = std::fs::canonicalize(path) else {
+            // Reported by the walk.
+            roots.push((path.clone(), path.clone()));
+            continue;
+        };
+        let start = if canonical.is_dir() {
+            canonical.as_path()
+        } else {
+            canonical.parent().unwrap_or(&canonical)
+        };
+        let found = start
+            .ancestors()
+            .find(|dir| PROJECT_MARKERS.iter().any(|m| dir.join(m).exists()));
+        let (root, shown) = match found {
+            Some(root) => (root.to_path_buf(), relative_to(root, cwd.as_deref())),
+            None if canonical.is_dir() => (canonical.clone(), path.clone()),
+            None => (start.to_path_buf(), relative_to(start, cwd.as_deref())),
+        };
+        roots.push((root, shown));
+    }
+    roots.sort();
+    roots.dedup_by(|later, earlier| later.0.starts_with(&earlier.0));
+    roots.into_iter().map(|(_, shown)| shown).collect()
+}
+
+/// `path` (canonical) as seen from `cwd`: `.`, `app`, `../..`, or itself.
+fn relative_to(path: &Path, cwd: Option<&Path>) -> PathBuf {
+    let Some(cwd) = cwd else {
+        return path.to_path_buf();
+    };
+    if let Ok(rest) = path.strip_prefix(cwd) {
+        return if rest.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            rest.to_path_buf()
+        };
+    }
+    if let Ok(rest) = cwd.strip_prefix(path) {
+        return rest.components().map(|_| "..").collect();
+    }
+    path.to_path_buf()
+}
+
+/// The paths ixray was pointed at, as canonical paths.
+#[derive(Debug, Default, Clone)]
+pub struct Scope {
+    paths: Vec<PathBuf>,
+    /// A path that could not be resolved: everything is in scope (the
+    /// walk reports the path).
+    everything: bool,
+}
+
+impl Scope {
+    fn new(paths: &[PathBuf]) -> Scope {
+        let mut scope = Scope::default();
+        for path in paths {
+            match std::fs::canonicalize(path) {
+                Ok(p) => scope.paths.push(p),
+                Err(_) => scope.everything = true,
+            }
+        }
+        scope
+    }
+
+    /// Whether `path` lies under one of the paths.
+    pub fn holds(&self, path: &Path) -> bool {
+        self.everything
+            || std::fs::canonicalize(path)
+                .is_ok_and(|p| self.paths.iter().any(|s| p.starts_with(s)))
+    }
+
+    /// A finding is where it is located (without a place, it is kept).
+    pub fn holds_finding(&self, finding: &Finding) -> bool {
+        finding
+            .location
+            .as_ref()
+            .is_none_or(|l| self.holds(&l.path))
     }
 }
 

@@ -520,3 +520,97 @@ fn django_app(root: &Path, app: &str) {
         b"from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n    initial = True\n    dependencies = []\n    operations = []\n",
     );
 }
+
+/// The (path, rule) pairs `ixray check` reports from `cwd`.
+fn reported(cwd: &Path, args: &[&str]) -> BTreeSet<(String, String)> {
+    let mut all = vec!["check", "--format", "json"];
+    all.extend_from_slice(args);
+    let (_, stdout, stderr) = run_ixray(cwd, &all);
+    let report: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["location"]["path"].as_str().unwrap().to_string(),
+                f["rule"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// `fix --select RULE` fixes that rule's findings and nothing else.
+#[test]
+fn fix_select_fixes_only_the_selected_rule() {
+    let dir = copy_fixture("django/shop");
+    let root = dir.path();
+    let before = reported(root, &["."]);
+    let (code, stdout, stderr) = run_ixray(root, &["fix", "--select", "redundant-index", "."]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let changed: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("fixed: "))
+        .collect();
+    assert!(
+        !changed.is_empty() && changed.iter().all(|p| p.starts_with("catalog/")),
+        "only the catalog app has a redundant index: {stdout}"
+    );
+    let after = reported(root, &["."]);
+    let expected: BTreeSet<(String, String)> = before
+        .into_iter()
+        .filter(|(_, rule)| rule != "redundant-index")
+        .collect();
+    pretty_assertions::assert_eq!(after, expected);
+}
+
+/// `fix PATH` reads the whole project (the settings, the other apps, the
+/// history) but fixes only the findings under PATH; `check` from inside an
+/// app shows paths from there.
+#[test]
+fn fix_on_a_path_fixes_only_the_findings_there() {
+    let dir = copy_fixture("django/shop");
+    let root = dir.path();
+    let before = reported(root, &["."]);
+    assert!(
+        before.iter().any(|(p, _)| p == "orders/models/base.py")
+            && before.iter().any(|(p, _)| p.starts_with("customers/")),
+        "{before:?}"
+    );
+    // One file: reported alone, with the project's settings (no
+    // "PostgreSQL assumed").
+    let (_, stdout, _) = run_ixray(root, &["check", "orders/models/order.py"]);
+    assert!(
+        stdout.contains("orders/models/order.py") && !stdout.contains("base.py"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("assumed"), "{stdout}");
+    // From inside the app, paths are relative to it.
+    let inside = reported(&root.join("orders"), &[]);
+    assert!(
+        inside.contains(&(
+            "models/order.py".to_string(),
+            "unindexed-foreign-key".to_string()
+        )),
+        "{inside:?}"
+    );
+    assert!(
+        inside.iter().all(|(p, _)| p.starts_with("models/")),
+        "{inside:?}"
+    );
+
+    let (code, stdout, stderr) = run_ixray(root, &["fix", "orders/models/order.py"]);
+    assert!(code == 0 || code == 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("fixed: orders/models/order.py")
+            && stdout.contains("fixed: orders/migrations/"),
+        "{stdout}"
+    );
+    let after = reported(root, &["."]);
+    let expected: BTreeSet<(String, String)> = before
+        .into_iter()
+        .filter(|(path, _)| path != "orders/models/order.py")
+        .collect();
+    pretty_assertions::assert_eq!(after, expected);
+}

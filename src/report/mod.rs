@@ -20,12 +20,24 @@ impl PathDisplay {
     }
 
     pub fn show(&self, path: &Path) -> String {
-        if path.is_relative() {
+        // `../app/models.py`, read from the project above the current
+        // folder, is shown as `models.py` when it is below it.
+        let climbs = path
+            .components()
+            .any(|c| c == std::path::Component::ParentDir);
+        if path.is_relative() && !climbs {
             let text = path.to_string_lossy();
             return text.strip_prefix("./").unwrap_or(&text).to_string();
         }
         if let Some(cwd) = &self.cwd {
-            let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+            // A file about to be created: its folder exists.
+            let canonical = std::fs::canonicalize(path)
+                .ok()
+                .or_else(|| {
+                    let parent = std::fs::canonicalize(path.parent()?).ok()?;
+                    Some(parent.join(path.file_name()?))
+                })
+                .unwrap_or_else(|| path.to_path_buf());
             if let Ok(rest) = canonical.strip_prefix(cwd) {
                 return rest.to_string_lossy().into_owned();
             }
