@@ -12,7 +12,7 @@ use crate::Analysis;
 use crate::frameworks::{django, drizzle, python, sqlalchemy, typescript};
 use crate::rules::{Finding, FixIntent};
 use crate::schema::Index;
-use crate::source::{ChangeSet, Edit, FileChange, apply_edits};
+use crate::source::{ChangeSet, Edit, FileChange, Location, apply_edits};
 
 /// The outcome of planning fixes for an analysis.
 #[derive(Debug, Default)]
@@ -20,7 +20,41 @@ pub struct FixPlan {
     /// The change sets that passed every check, each written together.
     pub sets: Vec<PlannedSet>,
     /// What could not be fixed, with the reason.
-    pub skipped: Vec<String>,
+    pub withheld: Vec<Withheld>,
+}
+
+/// A change `fix` leaves out, and why.
+#[derive(Debug, Clone, Default)]
+pub struct Withheld {
+    /// The change set (app, Alembic environment, drizzle-kit folder).
+    pub unit: Option<String>,
+    /// The tables whose changes are left out (none: the unit's).
+    pub tables: Vec<String>,
+    /// The construct: the model (class, table variable) and where it is
+    /// declared.
+    pub model: Option<String>,
+    pub location: Option<Location>,
+    pub reason: String,
+}
+
+impl Withheld {
+    /// `orders/models.py:12: `Order` (orders_order): reason` for people.
+    pub fn describe(&self, display: impl Fn(&Path) -> String) -> String {
+        let mut out = String::new();
+        if let Some(location) = &self.location {
+            out.push_str(&format!("{}:{}: ", display(&location.path), location.line));
+        }
+        match (&self.model, self.tables.as_slice()) {
+            (Some(model), [table]) => out.push_str(&format!("`{model}` ({table}): ")),
+            (_, []) => {}
+            (_, tables) => out.push_str(&format!("{}: ", tables.join(", "))),
+        }
+        if let Some(unit) = &self.unit {
+            out.push_str(&format!("{unit}: "));
+        }
+        out.push_str(&self.reason);
+        out
+    }
 }
 
 /// One change set, ready to write.
@@ -39,6 +73,44 @@ pub struct PlannedChange {
 }
 
 impl FixPlan {
+    /// Whether the plan fixes `finding`; if not, why.
+    pub fn fixes(&self, finding: &Finding, analysis: &Analysis) -> Result<(), String> {
+        if finding.fix.is_none() {
+            return Err("no automatic fix".into());
+        }
+        if let Some(w) = self
+            .withheld
+            .iter()
+            .find(|w| w.tables.contains(&finding.table))
+        {
+            return Err(w.reason.clone());
+        }
+        // Every fix edits the file that declares the table.
+        let declared = analysis
+            .schema
+            .tables
+            .iter()
+            .find(|t| t.name == finding.table && t.framework == finding.framework)
+            .and_then(|t| t.location.as_ref())
+            .or(finding.location.as_ref())
+            .map(|l| l.path.as_path());
+        let planned = declared.is_some_and(|path| self.changes().iter().any(|c| c.path == path));
+        if planned {
+            return Ok(());
+        }
+        let units: Vec<String> = self
+            .withheld
+            .iter()
+            .filter(|w| w.tables.is_empty())
+            .map(|w| w.describe(|p| p.display().to_string()))
+            .collect();
+        Err(if units.is_empty() {
+            "ixray cannot write this change".into()
+        } else {
+            units.join("; ")
+        })
+    }
+
     /// Every change of every set, by path.
     pub fn changes(&self) -> Vec<&PlannedChange> {
         let mut all: Vec<&PlannedChange> = self.sets.iter().flat_map(|s| &s.changes).collect();
@@ -86,9 +158,25 @@ pub fn plan(analysis: &Analysis) -> FixPlan {
     sets.extend(more_sets);
     unfixable.extend(more_unfixable);
     let mut plan = FixPlan {
-        skipped: unfixable
+        withheld: unfixable
             .into_iter()
-            .map(|u| format!("{}: {}", u.table, u.reason))
+            .map(|u| {
+                match analysis.schema.tables.iter().find(|t| t.name == u.table) {
+                    Some(table) => Withheld {
+                        tables: vec![table.name.clone()],
+                        model: Some(table.model.clone()),
+                        location: table.location.clone(),
+                        reason: u.reason,
+                        ..Withheld::default()
+                    },
+                    // Not a table: a unit whose migration cannot be made.
+                    None => Withheld {
+                        unit: Some(u.table),
+                        reason: u.reason,
+                        ..Withheld::default()
+                    },
+                }
+            })
             .collect(),
         ..FixPlan::default()
     };
@@ -99,10 +187,27 @@ pub fn plan(analysis: &Analysis) -> FixPlan {
                 unit: set.unit,
                 changes,
             }),
-            Err(problem) => plan.skipped.push(format!(
-                "{}: {problem}; nothing of this change set was written",
-                set.unit
-            )),
+            Err(problem) => {
+                // The tables declared in the set's files go with it.
+                let files: Vec<&Path> = set.changes.iter().map(FileChange::path).collect();
+                let tables = analysis
+                    .schema
+                    .tables
+                    .iter()
+                    .filter(|t| {
+                        t.location
+                            .as_ref()
+                            .is_some_and(|l| files.contains(&l.path.as_path()))
+                    })
+                    .map(|t| t.name.clone())
+                    .collect();
+                plan.withheld.push(Withheld {
+                    unit: Some(set.unit),
+                    tables,
+                    reason: format!("{problem}; nothing of this change set was written"),
+                    ..Withheld::default()
+                });
+            }
         }
     }
     plan.sets.sort_by(|a, b| a.unit.cmp(&b.unit));
@@ -530,7 +635,7 @@ mod tests {
         };
         let err = apply(&FixPlan {
             sets: vec![set],
-            skipped: Vec::new(),
+            withheld: Vec::new(),
         })
         .errors;
         assert!(
@@ -555,7 +660,7 @@ mod tests {
         assert!(
             !apply(&FixPlan {
                 sets: vec![set],
-                skipped: Vec::new(),
+                withheld: Vec::new(),
             })
             .errors
             .is_empty()
@@ -579,7 +684,7 @@ mod tests {
         };
         let applied = apply(&FixPlan {
             sets: vec![set],
-            skipped: Vec::new(),
+            withheld: Vec::new(),
         });
         assert!(applied.errors.is_empty());
         assert_eq!(applied.written[0].1.len(), 2);
@@ -598,7 +703,7 @@ mod tests {
         ];
         let applied = apply(&FixPlan {
             sets,
-            skipped: Vec::new(),
+            withheld: Vec::new(),
         });
         assert_eq!(
             applied.written,

@@ -161,8 +161,9 @@ fn run() -> anyhow::Result<ExitCode> {
         } => {
             let paths = paths_or_cwd(paths);
             let config = load_config(&paths, Some(&selection))?;
-            let analysis = analyze(&paths, &config);
+            let mut analysis = analyze(&paths, &config);
             let missing_root = report_errors(&analysis, &paths, &display);
+            mark_what_fix_does(&mut analysis);
             if std::env::var_os("IXRAY_TIMINGS").is_some() {
                 let mut stderr = std::io::stderr().lock();
                 writeln!(
@@ -194,8 +195,12 @@ fn run() -> anyhow::Result<ExitCode> {
             let missing_root = report_errors(&analysis, &paths, &display);
             let plan = fix::plan(&analysis);
             let mut stderr = std::io::stderr().lock();
-            for skipped in &plan.skipped {
-                writeln!(stderr, "ixray: not fixed: {skipped}")?;
+            for withheld in &plan.withheld {
+                writeln!(
+                    stderr,
+                    "ixray: not fixed: {}",
+                    withheld.describe(|p| display.show(p))
+                )?;
             }
             if diff {
                 stdout.write_all(fix::diff(&plan, |p| display.show(p)).as_bytes())?;
@@ -269,6 +274,35 @@ fn run() -> anyhow::Result<ExitCode> {
             }
             None => anyhow::bail!("unknown rule `{name}`; `ixray rule` lists them"),
         },
+    }
+}
+
+/// A finding counts as fixable only when `ixray fix` would fix it: the
+/// fixes are planned as `fix` plans them, and a finding whose change is
+/// withheld loses its fix, its help saying why.
+fn mark_what_fix_does(analysis: &mut Analysis) {
+    if analysis.findings.iter().all(|f| f.fix.is_none()) {
+        return;
+    }
+    let plan = fix::plan(analysis);
+    let verdicts: Vec<Result<(), String>> = analysis
+        .findings
+        .iter()
+        .map(|f| match f.fix {
+            Some(_) => plan.fixes(f, analysis),
+            None => Ok(()),
+        })
+        .collect();
+    for (finding, verdict) in analysis.findings.iter_mut().zip(verdicts) {
+        if let Err(reason) = verdict {
+            finding.fix = None;
+            let help = finding.help.take().unwrap_or_default();
+            finding.help = Some(if help.is_empty() {
+                format!("`ixray fix` leaves this: {reason}")
+            } else {
+                format!("{help} (`ixray fix` leaves this: {reason})")
+            });
+        }
     }
 }
 

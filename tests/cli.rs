@@ -614,3 +614,84 @@ fn fix_on_a_path_fixes_only_the_findings_there() {
         .collect();
     pretty_assertions::assert_eq!(after, expected);
 }
+
+/// A model whose change ixray cannot write (a relation to a class from a
+/// package it cannot see, so no migration can name it) is left out whole:
+/// its class is untouched and the migration does not mention it, while the
+/// other model of the same file is fixed. `check` counts as fixable exactly
+/// what `fix` then fixes, and says why the rest is left.
+#[test]
+fn a_table_whose_change_cannot_be_written_is_left_out_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    django_app(root, "shop");
+    let models = r#"from django.db import models
+from vendor.models import Warehouse
+
+
+class Stock(models.Model):
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.CASCADE)
+    day = models.DateField()
+    parent = models.ForeignKey("self", on_delete=models.CASCADE, db_index=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["warehouse", "day"], name="stock_wh_day")]
+
+
+class Shelf(models.Model):
+    stock = models.ForeignKey(Stock, on_delete=models.CASCADE, db_index=False)
+"#;
+    write(root, "shop/models.py", models.as_bytes());
+    let stock_class =
+        &models[models.find("class Stock").unwrap()..models.find("class Shelf").unwrap()];
+
+    let (_, stdout, _) = run_ixray(root, &["check", "--format", "json", "."]);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    let fixable: BTreeSet<(&str, &str)> = findings
+        .iter()
+        .filter(|f| f["fixable"] == true)
+        .map(|f| (f["table"].as_str().unwrap(), f["rule"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        fixable,
+        BTreeSet::from([("shop_shelf", "unindexed-foreign-key")]),
+        "{stdout}"
+    );
+    let left: Vec<&serde_json::Value> = findings
+        .iter()
+        .filter(|f| f["table"] == "shop_stock")
+        .collect();
+    assert_eq!(left.len(), 2, "{stdout}");
+    assert!(
+        left.iter().all(|f| f["fixable"] == false
+            && f["help"]
+                .as_str()
+                .unwrap()
+                .contains("cannot resolve the relation target")),
+        "{stdout}"
+    );
+    let (_, text, _) = run_ixray(root, &["check", "."]);
+    assert!(text.contains("(1 fixable with `ixray fix`)"), "{text}");
+
+    let (code, stdout, stderr) = run_ixray(root, &["fix", "."]);
+    assert_eq!(code, 1, "findings are left: {stdout}{stderr}");
+    assert!(
+        stderr.contains("ixray: not fixed: shop/models.py:5: `Stock` (shop_stock): ")
+            && stderr.contains("none of its changes were made"),
+        "{stderr}"
+    );
+    let after = std::fs::read_to_string(root.join("shop/models.py")).unwrap();
+    assert!(after.contains(stock_class), "Stock is untouched:\n{after}");
+    assert_ne!(after, models, "Shelf is fixed");
+    let migration = std::fs::read_dir(root.join("shop/migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("0002_"))
+        .expect("a migration for Shelf");
+    let migration = std::fs::read_to_string(migration).unwrap();
+    assert!(
+        migration.contains("model_name=\"shelf\"") && !migration.contains("model_name=\"stock\""),
+        "{migration}"
+    );
+}

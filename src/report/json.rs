@@ -26,6 +26,10 @@ struct JsonFinding<'a> {
     location: Option<JsonLocation>,
     related: Vec<JsonRelated<'a>>,
     suggested_index: Option<&'a IndexSpec>,
+    /// `ixray fix` fixes it (planned as `fix` plans it).
+    fixable: bool,
+    /// How to fix it by hand, or how `fix` does it.
+    help: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -70,6 +74,8 @@ pub fn render(findings: &[Finding], paths: &PathDisplay) -> String {
                 index_name: f.index_name.as_deref(),
                 message: &f.message,
                 location: f.location.as_ref().map(|l| location(l, paths)),
+                fixable: f.fix.is_some(),
+                help: f.help.as_deref(),
                 related: f
                     .related
                     .iter()

@@ -183,36 +183,43 @@ pub fn plan(
             .entry(model.app_dir.clone())
             .or_insert_with(|| (model.app_label.clone(), Vec::new()))
             .1;
-        let index_ref = file.imports.reference("Index");
-        let index_ref = match index_ref {
-            Some(r) => r,
-            None => {
-                edits.entry(path.clone()).or_default().push(Edit::insert(
+        // The import joins the file only with the model's other edits.
+        let (index_ref, import) = match file.imports.reference("Index") {
+            Some(r) => (r, None),
+            None => (
+                "models.Index".to_string(),
+                Some(Edit::insert(
                     file.imports.insert_at,
                     if file.imports.insert_at == 0 {
                         "from django.db import models\n"
                     } else {
                         "\nfrom django.db import models"
                     },
-                ));
-                "models.Index".to_string()
-            }
+                )),
+            ),
         };
         // Removals first: when they and the additions touch the same
         // `Meta.indexes` list, the list is rewritten once.
         let mut drop_edits: Vec<Edit> = Vec::new();
         let mut drop_ops: Vec<MigrationOp> = Vec::new();
+        let mut refused = Vec::new();
         for index in &plan.drop {
             match drop_index(project, model, class, file, index) {
                 Ok((edit, op)) => {
                     drop_edits.push(edit);
                     drop_ops.push(op);
                 }
-                Err(reason) => problems.push(Unfixable {
-                    table: table.name.clone(),
-                    reason,
-                }),
+                Err(reason) => refused.push(reason),
             }
+        }
+        // A table's change is made whole or not at all: its other fixes
+        // wait until the refused one is made by hand.
+        if !refused.is_empty() {
+            problems.push(Unfixable {
+                table: table.name.clone(),
+                reason: format!("{}; none of its changes were made", refused.join("; ")),
+            });
+            continue;
         }
         if !plan.add.is_empty() {
             let entries: Vec<String> = plan
@@ -243,7 +250,10 @@ pub fn plan(
                 _ => add_to_meta(project, model, class, file, &entries),
             };
             match added {
-                Ok(edit) => edits.entry(path.clone()).or_default().push(edit),
+                Ok(edit) => edits
+                    .entry(path.clone())
+                    .or_default()
+                    .extend(import.into_iter().chain([edit])),
                 Err(reason) => {
                     problems.push(Unfixable {
                         table: table.name.clone(),
