@@ -127,6 +127,7 @@ pub enum FixError {
 
 /// Compute the changes that fix the analysis' findings, without writing.
 pub fn plan(analysis: &Analysis) -> FixPlan {
+    python::forget_line_lengths();
     // The fixes, and what they bring about, in one plan.
     let consequences = consequences(analysis);
     let all: Vec<&Finding> = analysis
@@ -180,8 +181,10 @@ pub fn plan(analysis: &Analysis) -> FixPlan {
             .collect(),
         ..FixPlan::default()
     };
-    for set in merge_sharing_files(sets) {
-        match check_set(analysis, &set) {
+    let sets = merge_sharing_files(sets);
+    let checked = parallel_map(&sets, |set| check_set(analysis, set));
+    for (set, checked) in sets.into_iter().zip(checked) {
+        match checked {
             Ok(changes) if changes.is_empty() => {}
             Ok(changes) => plan.sets.push(PlannedSet {
                 unit: set.unit,
@@ -212,6 +215,27 @@ pub fn plan(analysis: &Analysis) -> FixPlan {
     }
     plan.sets.sort_by(|a, b| a.unit.cmp(&b.unit));
     plan
+}
+
+/// `f` over `items` on the machine's cores (re-parsing edited files is
+/// the planner's main cost), results in order.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads == 1 || items.len() < 2 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("the planner does not panic"))
+            .collect()
+    })
 }
 
 /// Sets that touch one file are written together (a file is written once).

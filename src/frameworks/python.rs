@@ -716,11 +716,41 @@ fn last_argument_end(text: &str, arguments: Span) -> Option<usize> {
     Some(arguments.start + last.end_byte() - 1)
 }
 
+/// Line lengths by folder, read once per planning: every edit of a file
+/// asks.
+static LINE_LENGTHS: std::sync::Mutex<Vec<(PathBuf, usize)>> = std::sync::Mutex::new(Vec::new());
+
+/// Forget the line lengths read so far (the configuration may change
+/// between two plans of one process).
+pub fn forget_line_lengths() {
+    if let Ok(mut known) = LINE_LENGTHS.lock() {
+        known.clear();
+    }
+}
+
 /// The line length the project's formatter keeps, for code ixray writes
 /// into `file`: `line-length` of the nearest `ruff.toml` / `.ruff.toml`, or
 /// of `[tool.ruff]` / `[tool.black]` in the nearest `pyproject.toml` that
 /// sets one; else 88, the default of both.
 pub fn line_length(file: &Path) -> usize {
+    let folder = file.parent().unwrap_or(file).to_path_buf();
+    let known = |folder: &Path| {
+        LINE_LENGTHS
+            .lock()
+            .ok()
+            .and_then(|k| k.iter().find(|(f, _)| f == folder).map(|(_, l)| *l))
+    };
+    if let Some(length) = known(&folder) {
+        return length;
+    }
+    let length = read_line_length(file);
+    if let Ok(mut k) = LINE_LENGTHS.lock() {
+        k.push((folder, length));
+    }
+    length
+}
+
+fn read_line_length(file: &Path) -> usize {
     const DEFAULT: usize = 88;
     let read = |path: &Path, tables: &[&[&str]]| -> Option<usize> {
         let text = std::fs::read_to_string(path).ok()?;
@@ -798,18 +828,21 @@ mod tests {
         std::fs::create_dir_all(&app).unwrap();
         let models = app.join("models.py");
         assert_eq!(line_length(&models), 88);
+        forget_line_lengths();
         std::fs::write(
             dir.path().join("pyproject.toml"),
             "[tool.black]\nline-length = 100\n",
         )
         .unwrap();
         assert_eq!(line_length(&models), 100);
+        forget_line_lengths();
         std::fs::write(
             dir.path().join("pyproject.toml"),
             "[tool.ruff]\nline-length = 120\n[tool.black]\nline-length = 100\n",
         )
         .unwrap();
         assert_eq!(line_length(&models), 120);
+        forget_line_lengths();
         std::fs::write(app.join("ruff.toml"), "line-length = 79\n").unwrap();
         assert_eq!(line_length(&models), 79);
     }

@@ -305,7 +305,8 @@ pub fn plan(
         .into_iter()
         .filter(|(_, (_, ops))| !ops.is_empty())
         .map(|(app_dir, (label, ops))| {
-            let migration = new_migration(&app_dir, &label, ops).map(|m| m.into_iter().collect());
+            let migration =
+                new_migration(project, &app_dir, &label, ops).map(|m| m.into_iter().collect());
             (app_dir, migration)
         })
         .collect();
@@ -951,8 +952,18 @@ fn migration_name(fragments: &[String]) -> String {
 
 /// The app's single leaf migration: the one no other migration of the app
 /// depends on (squashed-away migrations excluded).
-fn leaf_migration(app_dir: &Path, label: &str) -> Result<Option<String>, String> {
-    let migrations = super::migrations::read_graph(app_dir)?;
+fn leaf_migration(
+    project: &DjangoProject,
+    app_dir: &Path,
+    label: &str,
+) -> Result<Option<String>, String> {
+    // The graph as the analysis read it; `fix` refuses to write over a
+    // folder that changed since (new files are created only if absent).
+    let migrations: Vec<&super::migrations::GraphNode> = project
+        .graph
+        .iter()
+        .filter(|node| node.app_dir == app_dir)
+        .collect();
     if migrations.is_empty() {
         return Ok(None);
     }
@@ -967,6 +978,7 @@ fn leaf_migration(app_dir: &Path, label: &str) -> Result<Option<String>, String>
         .collect();
     let live: Vec<&super::migrations::GraphNode> = migrations
         .iter()
+        .copied()
         .filter(|m| !replaced.contains(&&m.name))
         .collect();
     let depended: Vec<&String> = live
@@ -997,6 +1009,7 @@ fn leaf_migration(app_dir: &Path, label: &str) -> Result<Option<String>, String>
 }
 
 fn new_migration(
+    project: &DjangoProject,
     app_dir: &Path,
     label: &str,
     ops: Vec<MigrationOp>,
@@ -1005,7 +1018,7 @@ fn new_migration(
         // The app has no migrations: the model edit is the whole fix.
         return Ok(None);
     }
-    let leaf = leaf_migration(app_dir, label)?;
+    let leaf = leaf_migration(project, app_dir, label)?;
     let number = leaf
         .as_deref()
         .and_then(|l| l.split('_').next())

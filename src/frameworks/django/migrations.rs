@@ -73,27 +73,6 @@ pub struct GraphNode {
     pub replaces: Vec<(String, String)>,
 }
 
-/// The app's migrations, read from disk (`check` skips most of them).
-pub fn read_graph(app_dir: &Path) -> Result<Vec<GraphNode>, String> {
-    let dir = app_dir.join("migrations");
-    let entries =
-        std::fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-    let mut out = Vec::new();
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if !is_migration_path(&path) {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        if text.contains("class Migration") {
-            out.push(graph_node(&path, &text));
-        }
-    }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
-}
-
 /// A migration's place in the graph. Only the two lists matter, and a
 /// project has many migrations: those lists are parsed alone.
 pub fn graph_node(path: &Path, text: &str) -> GraphNode {

@@ -31,6 +31,8 @@ pub struct DjangoProject {
     pub tables: Vec<Table>,
     /// Concrete, non-proxy model by SQL table name.
     pub by_table: FxHashMap<String, usize>,
+    /// Every migration module's place in the graph, as read.
+    pub graph: Vec<GraphNode>,
 }
 
 /// A resolved model class.
@@ -194,6 +196,7 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DjangoProject {
     let broken = broken_apps(&inputs.graph, &migration_label, errors);
     add_migration_indexes(&project, &migration_label, &broken, &mut tables);
     project.tables = tables;
+    project.graph = inputs.graph;
     project
 }
 
