@@ -415,3 +415,44 @@ export const auditEntries = pgTable("audit_entries", {
     assert!(stderr.contains("looks unused"), "{stderr}");
     assert_eq!(tree_contents(dir.path()), before, "nothing written");
 }
+
+/// An extra config keeps the layout of its table: a new one on the
+/// table's line when the table is one line, on a line of its own when
+/// every argument is (prettier); removing every entry leaves `[]` or
+/// `({})`, and one-line object braces keep their inner spaces.
+#[test]
+fn extra_config_edits_keep_the_table_layout() {
+    let users = "export const users = pgTable(\"users\", { id: integer().primaryKey() });\n";
+    for (table, expected) in [
+        (
+            "export const posts = pgTable(\"posts\", { id: integer().primaryKey(), authorId: integer(\"author_id\").references(() => users.id) });",
+            "export const posts = pgTable(\"posts\", { id: integer().primaryKey(), authorId: integer(\"author_id\").references(() => users.id) }, (table) => [index(\"posts_author_id_idx\").on(table.authorId)]);",
+        ),
+        (
+            "export const posts = pgTable(\n  \"posts\",\n  {\n    id: integer().primaryKey(),\n    authorId: integer(\"author_id\").references(() => users.id),\n  },\n);",
+            "export const posts = pgTable(\n  \"posts\",\n  {\n    id: integer().primaryKey(),\n    authorId: integer(\"author_id\").references(() => users.id),\n  },\n  (table) => [\n    index(\"posts_author_id_idx\").on(table.authorId),\n  ],\n);",
+        ),
+        (
+            "export const posts = pgTable(\"posts\", {\n  id: integer().primaryKey(),\n  slug: text().unique(),\n}, (t) => [\n  index(\"posts_slug_idx\").on(t.slug),\n]);",
+            "export const posts = pgTable(\"posts\", {\n  id: integer().primaryKey(),\n  slug: text().unique(),\n}, (t) => []);",
+        ),
+        (
+            "export const posts = pgTable(\"posts\", { id: integer().primaryKey(), slug: text().unique() }, (t) => ({ bySlug: index(\"posts_slug_idx\").on(t.slug) }));",
+            "export const posts = pgTable(\"posts\", { id: integer().primaryKey(), slug: text().unique() }, (t) => ({}));",
+        ),
+        (
+            "export const posts = pgTable(\"posts\", { id: integer().primaryKey(), slug: text().unique(), authorId: integer(\"author_id\").references(() => users.id) }, (t) => ({ bySlug: index(\"posts_slug_idx\").on(t.slug) }));",
+            "export const posts = pgTable(\"posts\", { id: integer().primaryKey(), slug: text().unique(), authorId: integer(\"author_id\").references(() => users.id) }, (t) => ({ postsAuthorIdIdx: index(\"posts_author_id_idx\").on(t.authorId) }));",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = format!(
+            "import {{ pgTable, integer, text, index }} from \"drizzle-orm/pg-core\";\n\n{users}\n{table}\n"
+        );
+        write(dir.path(), "src/schema.ts", schema.as_bytes());
+        let (code, stdout, stderr) = run_ixray(dir.path(), &["fix", "."]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        let after = read(dir.path(), "src/schema.ts");
+        assert!(after.contains(expected), "{after}");
+    }
+}

@@ -270,7 +270,7 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<ChangeSet>,
             }
         }
         match (new.is_empty(), removals.is_empty()) {
-            (true, _) => edits.extend(removals),
+            (true, _) => edits.extend(empty_or_removals(&file.source.text, decl, removals)),
             (false, true) => edits.extend(add_entries(file, decl, &new, mapped.dialect)),
             // Removals and additions in one extra config: one rewrite.
             (false, false) => match rewrite_extra(file, decl, &removals, &new, mapped.dialect) {
@@ -488,6 +488,8 @@ fn add_entries(
             }
         })
         .collect();
+    // A table written on one line keeps its extra config on that line.
+    let one_line = !text[decl.span.start..decl.span.end].contains('\n');
     let mut edits: Vec<Edit> = import.into_iter().collect();
     match &decl.extra {
         Some(extra) => {
@@ -498,7 +500,7 @@ fn add_entries(
                 None => {
                     let multiline = inner.contains('\n');
                     let indent = indentation_at(text, container.start);
-                    let content = if multiline || entries.len() > 1 {
+                    let content = if multiline || (entries.len() > 1 && !one_line) {
                         let unit = indent_unit(text);
                         let body: String = entries
                             .iter()
@@ -506,7 +508,7 @@ fn add_entries(
                             .collect();
                         format!("{body}\n{indent}")
                     } else {
-                        entries.join(", ")
+                        one_line_entries(form, &entries)
                     };
                     edits.push(Edit::replace(
                         Span::new(container.start + 1, container.end - 1),
@@ -537,21 +539,54 @@ fn add_entries(
             }
         }
         None => {
-            // `}, (table) => [\n  index(...).on(...),\n]` after the columns.
-            let indent = indentation_at(text, decl.columns_span.end.saturating_sub(1));
-            let unit = indent_unit(text);
-            let body: String = entries
-                .iter()
-                .map(|e| format!("\n{indent}{unit}{e},"))
-                .collect();
-            let callback = match form {
-                ConfigForm::Array => format!(", ({param}) => [{body}\n{indent}]"),
-                ConfigForm::Object => format!(", ({param}) => ({{{body}\n{indent}}})"),
+            // A new third argument, laid out like the call: on the table's
+            // line when the whole table is on one line; on a line of its
+            // own when every argument is (prettier's `},\n  (t) => [`);
+            // else `}, (table) => [\n  index(...).on(...),\n]` after the
+            // columns.
+            let columns_end = decl.columns_span.end;
+            let between = &text[columns_end..decl.call_end.max(columns_end)];
+            let own_lines = between.contains('\n');
+            let indent = if own_lines {
+                indentation_at(text, decl.columns_span.start)
+            } else {
+                indentation_at(text, columns_end.saturating_sub(1))
             };
-            edits.push(Edit::insert(decl.columns_span.end, callback));
+            let body = if one_line {
+                one_line_entries(form, &entries)
+            } else {
+                let unit = indent_unit(text);
+                let lines: String = entries
+                    .iter()
+                    .map(|e| format!("\n{indent}{unit}{e},"))
+                    .collect();
+                format!("{lines}\n{indent}")
+            };
+            let callback = match form {
+                ConfigForm::Array => format!("({param}) => [{body}]"),
+                ConfigForm::Object => format!("({param}) => ({{{body}}})"),
+            };
+            let trailing_comma = between
+                .trim_start()
+                .starts_with(',')
+                .then(|| columns_end + between.find(',').unwrap_or(0) + 1);
+            edits.push(match (own_lines, trailing_comma) {
+                (true, Some(comma)) => Edit::insert(comma, format!("\n{indent}{callback},")),
+                (true, None) => Edit::insert(columns_end, format!(",\n{indent}{callback}")),
+                (false, _) => Edit::insert(columns_end, format!(", {callback}")),
+            });
         }
     }
     edits
+}
+
+/// Entries on one line: `[a, b]`'s inside, or `({ a: .., b: .. })`'s with
+/// the spaces prettier puts inside object braces.
+fn one_line_entries(form: ConfigForm, entries: &[String]) -> String {
+    match form {
+        ConfigForm::Array => entries.join(", "),
+        ConfigForm::Object => format!(" {} ", entries.join(", ")),
+    }
 }
 
 /// The edits for an extra config that loses entries and gains `new`: the
@@ -622,6 +657,34 @@ fn object_key(name: &str, used: &[String]) -> String {
         n += 1;
     }
     key
+}
+
+/// The removals, or, when they leave nothing but blanks between the
+/// extra config's brackets, one edit that empties it: `(t) => []`, never
+/// an empty array spread over lines or `({  })`.
+fn empty_or_removals(text: &str, decl: &TableDecl, removals: Vec<Edit>) -> Vec<Edit> {
+    let Some(extra) = &decl.extra else {
+        return removals;
+    };
+    let inner = Span::new(extra.container.start + 1, extra.container.end - 1);
+    let inside = |e: &Edit| e.span.start >= inner.start && e.span.end <= inner.end;
+    if removals.is_empty() || !removals.iter().all(inside) {
+        return removals;
+    }
+    let mut spans: Vec<Span> = removals.iter().map(|e| e.span).collect();
+    spans.sort_by_key(|s| s.start);
+    let mut left = String::new();
+    let mut at = inner.start;
+    for span in spans {
+        left.push_str(text.get(at..span.start.max(at)).unwrap_or_default());
+        at = at.max(span.end);
+    }
+    left.push_str(text.get(at..inner.end).unwrap_or_default());
+    if left.trim().is_empty() {
+        vec![Edit::replace(inner, "")]
+    } else {
+        removals
+    }
 }
 
 /// Remove an array element or object entry with its comma and, when it
