@@ -456,3 +456,88 @@ fn extra_config_edits_keep_the_table_layout() {
         assert!(after.contains(expected), "{after}");
     }
 }
+
+/// drizzle-kit writes a MySQL `uniqueIndex` inside CREATE TABLE
+/// (`CONSTRAINT name UNIQUE(..)`); the snapshot lists it. Once the schema
+/// no longer declares it, it is drift, fixed by declaring it again. The
+/// tables of the file that need `index` and `uniqueIndex` share one import
+/// edit.
+#[test]
+fn mysql_unique_index_made_in_create_table_can_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "drizzle.config.ts",
+        br#"import { defineConfig } from "drizzle-kit";
+export default defineConfig({ dialect: "mysql", schema: "./src/schema.ts", out: "./drizzle" });
+"#,
+    );
+    write(
+        dir.path(),
+        "src/schema.ts",
+        br#"import { relations } from "drizzle-orm";
+import { mysqlTable, int } from "drizzle-orm/mysql-core";
+
+export const posts = mysqlTable("posts", { id: int().primaryKey(), tagId: int("tag_id") });
+export const tags = mysqlTable("tags", { id: int().primaryKey(), slug: int(), parentId: int("parent_id") });
+export const postRelations = relations(posts, ({ one }) => ({ tag: one(tags, { fields: [posts.tagId], references: [tags.id] }) }));
+export const tagRelations = relations(tags, ({ one }) => ({ parent: one(tags, { fields: [tags.parentId], references: [tags.id] }) }));
+"#,
+    );
+    write(
+        dir.path(),
+        "drizzle/0000_init.sql",
+        b"CREATE TABLE `posts` (\n\t`id` int NOT NULL,\n\t`tag_id` int,\n\tCONSTRAINT `posts_id` PRIMARY KEY(`id`)\n);\n--> statement-breakpoint\nCREATE TABLE `tags` (\n\t`id` int NOT NULL,\n\t`slug` int,\n\t`parent_id` int,\n\tCONSTRAINT `tags_id` PRIMARY KEY(`id`),\n\tCONSTRAINT `tags_slug_idx` UNIQUE(`slug`)\n);\n",
+    );
+    write(
+        dir.path(),
+        "drizzle/meta/_journal.json",
+        br#"{"version":"7","dialect":"mysql","entries":[{"idx":0,"version":"5","when":1796197211411,"tag":"0000_init","breakpoints":true}]}"#,
+    );
+    write(
+        dir.path(),
+        "drizzle/meta/0000_snapshot.json",
+        br#"{"version":"5","dialect":"mysql","id":"12859106-8034-4ada-9d4a-a8f6620e22cf","prevId":"00000000-0000-0000-0000-000000000000",
+"tables":{"posts":{"name":"posts","columns":{"id":{"name":"id","type":"int","primaryKey":false,"notNull":true,"autoincrement":false},"tag_id":{"name":"tag_id","type":"int","primaryKey":false,"notNull":false,"autoincrement":false}},
+"indexes":{},"foreignKeys":{},"compositePrimaryKeys":{"posts_id":{"name":"posts_id","columns":["id"]}},"uniqueConstraints":{},"checkConstraint":{}},
+"tags":{"name":"tags","columns":{"id":{"name":"id","type":"int","primaryKey":false,"notNull":true,"autoincrement":false},"slug":{"name":"slug","type":"int","primaryKey":false,"notNull":false,"autoincrement":false},"parent_id":{"name":"parent_id","type":"int","primaryKey":false,"notNull":false,"autoincrement":false}},
+"indexes":{"tags_slug_idx":{"name":"tags_slug_idx","columns":["slug"],"isUnique":true}},"foreignKeys":{},"compositePrimaryKeys":{"tags_id":{"name":"tags_id","columns":["id"]}},"uniqueConstraints":{},"checkConstraint":{}}},
+"views":{},"_meta":{"schemas":{},"tables":{},"columns":{}},"internal":{"tables":{},"indexes":{}}}"#,
+    );
+    let report = findings(dir.path());
+    let drift: Vec<_> = report
+        .iter()
+        .filter(|f| f["rule"] == "index-drift")
+        .collect();
+    assert_eq!(drift.len(), 1, "{report:#?}");
+    assert_eq!(drift[0]["location"]["path"], "drizzle/0000_init.sql");
+    assert_eq!(drift[0]["location"]["line"], 12);
+    assert_eq!(
+        report.len(),
+        3,
+        "and two relations without an index: {report:#?}"
+    );
+    let before = tree_contents(dir.path());
+    let (code, stdout, stderr) = run_ixray(dir.path(), &["fix", "."]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let schema = read(dir.path(), "src/schema.ts");
+    assert!(
+        schema.contains(
+            "import { mysqlTable, int, index, uniqueIndex } from \"drizzle-orm/mysql-core\";"
+        ) && schema.contains(
+            "parentId: int(\"parent_id\") }, (table) => [index(\"tags_parent_id_idx\").on(table.parentId), uniqueIndex(\"tags_slug_idx\").on(table.slug)]);"
+        ),
+        "{schema}"
+    );
+    let changed: Vec<_> = tree_contents(dir.path())
+        .into_iter()
+        .filter(|f| !before.contains(f))
+        .map(|(p, _)| p)
+        .collect();
+    assert!(
+        !changed
+            .iter()
+            .any(|p| p.to_string_lossy().contains("tags_slug")),
+        "the drifted index needs no migration: {changed:?}"
+    );
+}

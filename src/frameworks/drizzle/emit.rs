@@ -221,6 +221,7 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<ChangeSet>,
         }
     }
     let mut file_edits: BTreeMap<usize, Vec<Edit>> = BTreeMap::new();
+    let mut imports: BTreeMap<usize, (Dialect, Vec<&'static str>)> = BTreeMap::new();
     let mut kit_statements: BTreeMap<usize, Vec<KitChange>> = BTreeMap::new();
     for (m, plan) in &per_table {
         let mapped = &project.mapped[*m];
@@ -285,6 +286,17 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<ChangeSet>,
                 }
             },
         }
+        if !new.is_empty() {
+            // One import edit per file, for every table's new entries.
+            let (_, builders) = imports
+                .entry(mapped.file)
+                .or_insert_with(|| (mapped.dialect, Vec::new()));
+            for builder in needed_builders(&new) {
+                if !builders.contains(&builder) {
+                    builders.push(builder);
+                }
+            }
+        }
         if let Some(k) = mapped.kit {
             let changes = kit_statements.entry(k).or_default();
             for index in &plan.add {
@@ -302,6 +314,12 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<ChangeSet>,
                     in_snapshot: index.origin == IndexOrigin::Declared,
                 });
             }
+        }
+    }
+    for (f, (dialect, mut builders)) in imports {
+        builders.sort_by_key(|b| *b == "uniqueIndex");
+        if let (_, Some(import)) = builder_names(&project.files[f], dialect, &builders) {
+            file_edits.entry(f).or_default().push(import);
         }
     }
     // Each schema file goes with the kit folder of the tables it edits.
@@ -431,8 +449,17 @@ fn builder_names(
     (names, Some(edit))
 }
 
+/// The builders the new entries call: `index`, `uniqueIndex` or both.
+fn needed_builders(new: &[&NewIndex]) -> Vec<&'static str> {
+    ["index", "uniqueIndex"]
+        .into_iter()
+        .filter(|b| new.iter().any(|n| n.unique == (*b == "uniqueIndex")))
+        .collect()
+}
+
 /// Insert the new entries into the table's extra config, or give the table
-/// one.
+/// one. The import of a missing builder is the caller's: one edit per file,
+/// however many of its tables need it.
 fn add_entries(
     file: &DrizzleFile,
     decl: &TableDecl,
@@ -440,11 +467,8 @@ fn add_entries(
     dialect: Dialect,
 ) -> Vec<Edit> {
     let text = &file.source.text;
-    let needed: Vec<&str> = ["index", "uniqueIndex"]
-        .into_iter()
-        .filter(|b| new.iter().any(|n| n.unique == (*b == "uniqueIndex")))
-        .collect();
-    let (builders, import) = builder_names(file, dialect, &needed);
+    let needed = needed_builders(new);
+    let (builders, _) = builder_names(file, dialect, &needed);
     let builder_for = |unique: bool| {
         let export = if unique { "uniqueIndex" } else { "index" };
         let i = needed.iter().position(|n| *n == export).unwrap_or(0);
@@ -490,7 +514,7 @@ fn add_entries(
         .collect();
     // A table written on one line keeps its extra config on that line.
     let one_line = !text[decl.span.start..decl.span.end].contains('\n');
-    let mut edits: Vec<Edit> = import.into_iter().collect();
+    let mut edits: Vec<Edit> = Vec::new();
     match &decl.extra {
         Some(extra) => {
             let container = extra.container;
@@ -591,8 +615,7 @@ fn one_line_entries(form: ConfigForm, entries: &[String]) -> String {
 
 /// The edits for an extra config that loses entries and gains `new`: the
 /// removals are made on the file's text, which is read again to add the
-/// entries in its layout; the container is then replaced as a whole (the
-/// import edit, before it, stays as it is).
+/// entries in its layout; the container is then replaced as a whole.
 fn rewrite_extra(
     file: &DrizzleFile,
     decl: &TableDecl,
@@ -615,17 +638,13 @@ fn rewrite_extra(
     let reread =
         super::schema::extract(crate::source::SourceFile::new(path, removed.clone()), &tree);
     let again = reread.tables.iter().find(|t| t.var == decl.var)?;
-    let (before, inside): (Vec<Edit>, Vec<Edit>) = add_entries(&reread, again, new, dialect)
-        .into_iter()
-        .partition(|e| e.span.end <= container.start);
+    let inside = add_entries(&reread, again, new, dialect);
     let (added, _) = crate::source::apply_edits(&removed, &inside);
     let end = container.end - (text.len() - removed.len()) + (added.len() - removed.len());
-    let mut edits = before;
-    edits.push(Edit::replace(
+    Some(vec![Edit::replace(
         container,
         added.get(container.start..end)?.to_string(),
-    ));
-    Some(edits)
+    )])
 }
 
 /// The file's indentation step, from its first indented line.
