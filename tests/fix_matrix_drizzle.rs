@@ -176,11 +176,24 @@ fn camel_case(snake: &str) -> String {
     out
 }
 
+/// How the `duplicate` intent is written.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Duplicate {
+    /// `<t>_dc_idx` and `<t>_dc_again_idx` on (dc): the second goes.
+    TwoIndexes,
+    /// `dc: integer().unique()` and `<t>_dc_idx`: the index goes.
+    UniqueColumn,
+    /// `unique().on(t.dc)` in the extra config and `<t>_dc_idx`: the
+    /// index goes.
+    UniqueConstraint,
+}
+
 struct Table {
     dialect: Dialect,
     intents: Vec<Intent>,
     form: Form,
     layout: Layout,
+    duplicate: Duplicate,
 }
 
 impl Table {
@@ -208,10 +221,41 @@ impl Table {
         camel_case(&self.name())
     }
 
-    /// The duplicate is a unique constraint plus an index in half the
-    /// cases (both forms, both layouts), two equal indexes in the others.
     fn unique_duplicate(&self) -> bool {
-        (self.layout == Layout::MultiLine) != (self.form == Form::Object)
+        self.duplicate != Duplicate::TwoIndexes
+    }
+
+    /// The drifted index is a `uniqueIndex` in the multi-line layout (the
+    /// fix must import it), a plain index on (dr, id) elsewhere, with `id`
+    /// descending on PostgreSQL (whose snapshot records the direction).
+    fn drift_unique(&self) -> bool {
+        self.layout == Layout::MultiLine
+    }
+
+    fn drift_columns(&self, param: &str) -> String {
+        match (self.drift_unique(), self.dialect) {
+            (true, _) => format!("{param}.dr"),
+            (false, Dialect::Pg) => format!("{param}.dr, {param}.id.desc()"),
+            (false, _) => format!("{param}.dr, {param}.id"),
+        }
+    }
+
+    /// An array-form table without extra config when ixray sees it lives
+    /// in a file of such tables, which then imports no index builder and
+    /// has no callback to take habits from: the fix adds the import and
+    /// names the parameter `table`. (In the object form the table sits
+    /// with its siblings, so that the new callback takes their form.)
+    fn bare(&self) -> bool {
+        self.form == Form::Array && self.entries(State::Checked).is_empty()
+    }
+
+    /// The callback parameter.
+    fn param(&self, state: State) -> &'static str {
+        if state == State::Fixed && self.bare() {
+            "table"
+        } else {
+            "t"
+        }
     }
 
     fn expected_rules(&self) -> BTreeSet<&'static str> {
@@ -272,7 +316,7 @@ impl Table {
             out.push(("rb".into(), col("rb", &["notNull()"])));
         }
         if self.has(Intent::Duplicate) {
-            let chain: &[&str] = if self.unique_duplicate() {
+            let chain: &[&str] = if self.duplicate == Duplicate::UniqueColumn {
                 &["unique()"]
             } else {
                 &[]
@@ -298,9 +342,18 @@ impl Table {
             }
         };
         let plain = |name: &str, on: &str| format!("index(\"{t}_{name}\").on({on})");
-        // ixray's key for an entry it adds: the index name in camelCase.
-        let added = |name: &str, on: &str| (camel_case(&format!("{t}_{name}")), plain(name, on));
-        let drift = ("drIdx".to_string(), plain("dr_idx", "t.dr"));
+        let drift_code = |param: &str| {
+            format!(
+                "{}(\"{t}_dr_idx\").on({})",
+                if self.drift_unique() {
+                    "uniqueIndex"
+                } else {
+                    "index"
+                },
+                self.drift_columns(param)
+            )
+        };
+        let drift = ("drIdx".to_string(), drift_code("t"));
         let mut out = Vec::new();
         // Multi-line: the drifted index comes first, so that its removal
         // leaves the others behind it.
@@ -314,6 +367,9 @@ impl Table {
             out.push(("raRbIdx".into(), plain("ra_rb_idx", "t.ra, t.rb")));
         }
         if self.has(Intent::Duplicate) {
+            if self.duplicate == Duplicate::UniqueConstraint {
+                out.push(("dcUnique".into(), "unique().on(t.dc)".into()));
+            }
             if state != State::Fixed || !self.unique_duplicate() {
                 out.push(("dcIdx".into(), plain("dc_idx", "t.dc")));
             }
@@ -324,13 +380,18 @@ impl Table {
         if state == State::History && !multi && self.has(Intent::Drift) {
             out.push(drift);
         }
-        // The fix appends what it adds, then what it declares again.
+        // The fix appends what it adds, then what it declares again; in
+        // the object form it keys them by the index name in camelCase.
         if state == State::Fixed {
+            let param = self.param(state);
             if self.has(Intent::Fk) {
-                out.push(added("parent_id_idx", "t.parentId"));
+                out.push((
+                    camel_case(&format!("{t}_parent_id_idx")),
+                    format!("index(\"{t}_parent_id_idx\").on({param}.parentId)"),
+                ));
             }
             if self.has(Intent::Drift) {
-                out.push(added("dr_idx", "t.dr"));
+                out.push((camel_case(&format!("{t}_dr_idx")), drift_code(param)));
             }
         }
         out
@@ -345,9 +406,10 @@ impl Table {
         // A fix that removes every entry leaves the callback, empty.
         let callback = !entries.is_empty()
             || (state == State::Fixed && !self.entries(State::Checked).is_empty());
+        let param = self.param(state);
         let (open, close) = match self.form {
-            Form::Array => ("(t) => [", "]"),
-            Form::Object => ("(t) => ({", "})"),
+            Form::Array => (format!("({param}) => ["), "]"),
+            Form::Object => (format!("({param}) => ({{"), "})"),
         };
         let mut out = String::new();
         match self.layout {
@@ -451,16 +513,34 @@ fn subsets() -> Vec<Vec<Intent>> {
 
 fn tables(dialect: Dialect) -> Vec<Table> {
     let mut out = Vec::new();
-    for form in [Form::Array, Form::Object] {
-        for layout in [Layout::OneLine, Layout::MultiLine] {
-            for intents in subsets() {
-                out.push(Table {
-                    dialect,
-                    intents,
-                    form,
-                    layout,
-                });
+    let variants = [
+        Duplicate::TwoIndexes,
+        Duplicate::UniqueColumn,
+        Duplicate::UniqueConstraint,
+    ];
+    for (group, (form, layout)) in [
+        (Form::Array, Layout::OneLine),
+        (Form::Array, Layout::MultiLine),
+        (Form::Object, Layout::OneLine),
+        (Form::Object, Layout::MultiLine),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // Each group of form and layout writes every duplicate variant.
+        let mut next_variant = group;
+        for intents in subsets() {
+            let duplicate = variants[next_variant % variants.len()];
+            if intents.contains(&Intent::Duplicate) {
+                next_variant += 1;
             }
+            out.push(Table {
+                dialect,
+                intents,
+                form,
+                layout,
+                duplicate,
+            });
         }
     }
     out
@@ -468,7 +548,7 @@ fn tables(dialect: Dialect) -> Vec<Table> {
 
 fn file_of(table: &Table) -> String {
     format!(
-        "{}_{}",
+        "{}_{}{}",
         match table.form {
             Form::Array => "array",
             Form::Object => "object",
@@ -476,7 +556,8 @@ fn file_of(table: &Table) -> String {
         match table.layout {
             Layout::OneLine => "one_line",
             Layout::MultiLine => "multi_line",
-        }
+        },
+        if table.bare() { "_bare" } else { "" }
     )
 }
 
@@ -511,25 +592,67 @@ fn schema_files(dialect: Dialect, tables: &[Table], state: State) -> BTreeMap<St
             int = d.int(),
         ),
     );
-    let mut barrel = String::from("export * from \"./parents\";\n");
+    // (file, multi-line) → the tables' code in this state and, for the
+    // imports, in the state ixray saw (the fix adds imports, never removes).
+    let mut bodies: BTreeMap<String, (bool, String, String)> = BTreeMap::new();
     for table in tables {
-        let path = format!("{}.ts", file_of(table));
-        let text = files.entry(path).or_insert_with(|| {
-            writeln!(barrel, "export * from \"./{}\";", file_of(table)).unwrap();
-            let relations = if d == Dialect::Mysql {
-                "import { relations } from \"drizzle-orm\";\n"
-            } else {
-                ""
-            };
-            format!(
-                "{relations}import {{ {}, {}, index }} from \"{}\";\nimport {{ parents }} from \"./parents\";\n",
-                d.table_fn(),
-                d.int(),
-                d.core()
+        let (_, body, seen) = bodies.entry(file_of(table)).or_insert_with(|| {
+            (
+                table.layout == Layout::MultiLine,
+                String::new(),
+                String::new(),
             )
         });
-        text.push('\n');
-        text.push_str(&table.code(state));
+        body.push('\n');
+        body.push_str(&table.code(state));
+        seen.push_str(&table.code(State::Checked));
+    }
+    let mut barrel = String::from("export * from \"./parents\";\n");
+    for (file, (multi_line, body, seen)) in bodies {
+        writeln!(barrel, "export * from \"./{file}\";").unwrap();
+        let used = |code: &str| {
+            let mut names = vec![d.table_fn(), d.int()];
+            for (name, call) in [
+                ("unique", "unique().on("),
+                ("index", "index("),
+                ("uniqueIndex", "uniqueIndex("),
+            ] {
+                if code.contains(call) {
+                    names.push(name);
+                }
+            }
+            names
+        };
+        let mut names = used(&body);
+        if state == State::Fixed {
+            // Kept in the import's order, the new ones at its end.
+            let mut seen = used(&seen);
+            seen.extend(
+                names
+                    .into_iter()
+                    .filter(|n| !seen.contains(n))
+                    .collect::<Vec<_>>(),
+            );
+            names = seen;
+        }
+        let names = if multi_line {
+            let lines: String = names.iter().map(|n| format!("  {n},\n")).collect();
+            format!("{{\n{lines}}}")
+        } else {
+            format!("{{ {} }}", names.join(", "))
+        };
+        let relations = if d == Dialect::Mysql && body.contains("relations(") {
+            "import { relations } from \"drizzle-orm\";\n"
+        } else {
+            ""
+        };
+        files.insert(
+            format!("{file}.ts"),
+            format!(
+                "{relations}import {names} from \"{}\";\nimport {{ parents }} from \"./parents\";\n{body}",
+                d.core()
+            ),
+        );
     }
     files.insert("index.ts".into(), barrel);
     files
