@@ -419,7 +419,8 @@ export const auditEntries = pgTable("audit_entries", {
 /// An extra config keeps the layout of its table: a new one on the
 /// table's line when the table is one line, on a line of its own when
 /// every argument is (prettier); removing every entry leaves `[]` or
-/// `({})`, and one-line object braces keep their inner spaces.
+/// `({})`, one-line object braces keep their inner spaces, and removed
+/// neighbours at the end of a list without a trailing comma go in one edit.
 #[test]
 fn extra_config_edits_keep_the_table_layout() {
     let users = "export const users = pgTable(\"users\", { id: integer().primaryKey() });\n";
@@ -443,6 +444,11 @@ fn extra_config_edits_keep_the_table_layout() {
         (
             "export const posts = pgTable(\"posts\", { id: integer().primaryKey(), slug: text().unique(), authorId: integer(\"author_id\").references(() => users.id) }, (t) => ({ bySlug: index(\"posts_slug_idx\").on(t.slug) }));",
             "export const posts = pgTable(\"posts\", { id: integer().primaryKey(), slug: text().unique(), authorId: integer(\"author_id\").references(() => users.id) }, (t) => ({ postsAuthorIdIdx: index(\"posts_author_id_idx\").on(t.authorId) }));",
+        ),
+        // Neighbours removed at the end of a list without a trailing comma.
+        (
+            "export const posts = pgTable(\"posts\", {\n  id: integer().primaryKey(),\n  slug: text(),\n  title: text(),\n}, (t) => ({\n  bySlugTitle: index(\"posts_slug_title_idx\").on(t.slug, t.title),\n  bySlug: index(\"posts_slug_idx\").on(t.slug),\n  bySlugAgain: index(\"posts_slug_title_again_idx\").on(t.slug, t.title)\n}));",
+            "}, (t) => ({\n  bySlugTitle: index(\"posts_slug_title_idx\").on(t.slug, t.title)\n}));",
         ),
     ] {
         let dir = tempfile::tempdir().unwrap();

@@ -257,18 +257,39 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<ChangeSet>,
         let decl = project.decl(mapped);
         let edits = file_edits.entry(mapped.file).or_default();
         let new: Vec<&NewIndex> = plan.add.iter().chain(&plan.declare).collect();
+        let items: Vec<Span> = decl
+            .extra
+            .iter()
+            .flat_map(|e| &e.items)
+            .map(|item| item.span)
+            .collect();
+        let mut removed: Vec<usize> = plan
+            .drop
+            .iter()
+            .filter(|index| index.origin == IndexOrigin::Declared)
+            .filter_map(|index| {
+                let at = index.location.as_ref()?;
+                items
+                    .iter()
+                    .position(|span| at.path == file.source.path && at.span == *span)
+            })
+            .collect();
+        removed.sort_unstable();
+        removed.dedup();
+        // Neighbouring entries go in one edit: removed one by one, the last
+        // of a list without a trailing comma would take the comma its
+        // removed neighbour already takes, and the edits would overlap.
         let mut removals = Vec::new();
-        for index in &plan.drop {
-            if index.origin == IndexOrigin::Declared
-                && let Some(item) = decl.extra.iter().flat_map(|e| &e.items).find(|item| {
-                    index
-                        .location
-                        .as_ref()
-                        .is_some_and(|l| l.path == file.source.path && l.span == item.span)
-                })
-            {
-                removals.push(remove_item(&file.source.text, item.span));
+        let mut runs = removed.iter().peekable();
+        while let Some(&first) = runs.next() {
+            let mut last = first;
+            while runs.next_if(|&&next| next == last + 1).is_some() {
+                last += 1;
             }
+            removals.push(remove_item(
+                &file.source.text,
+                Span::new(items[first].start, items[last].end),
+            ));
         }
         match (new.is_empty(), removals.is_empty()) {
             (true, _) => edits.extend(empty_or_removals(&file.source.text, decl, removals)),
@@ -706,8 +727,8 @@ fn empty_or_removals(text: &str, decl: &TableDecl, removals: Vec<Edit>) -> Vec<E
     }
 }
 
-/// Remove an array element or object entry with its comma and, when it
-/// stands on its own line, the line.
+/// Remove an array element or object entry (or a run of neighbouring ones)
+/// with its comma and, when it stands on its own line, the line.
 fn remove_item(text: &str, item: Span) -> Edit {
     let bytes = text.as_bytes();
     let mut end = item.end;
