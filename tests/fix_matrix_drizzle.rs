@@ -65,6 +65,13 @@ impl Dialect {
             Dialect::Mysql => ("mysql", "mysql://root@localhost:3306/matrix"),
             Dialect::Sqlite => ("sqlite", "file:./local.db"),
         };
+        // PostgreSQL names unnamed columns by casing (`parentId: integer()`
+        // is `parent_id`), so the fix must map SQL names back to keys.
+        let casing = if self == Dialect::Pg {
+            "\n  casing: \"snake_case\","
+        } else {
+            ""
+        };
         format!(
             r#"import {{ defineConfig }} from "drizzle-kit";
 
@@ -72,7 +79,7 @@ export default defineConfig({{
   dialect: "{dialect}",
   // A barrel: index.ts re-exports the table files.
   schema: "./src/db/schema/index.ts",
-  out: "./drizzle",
+  out: "./drizzle",{casing}
   dbCredentials: {{
     url: process.env.DATABASE_URL ?? "{url}",
   }},
@@ -299,6 +306,11 @@ impl Table {
         };
         let mut out = vec![("id".to_string(), format!("id: {int}(\"id\").primaryKey()"))];
         if self.has(Intent::Fk) {
+            let name = if multi && self.dialect == Dialect::Pg {
+                ""
+            } else {
+                "\"parent_id\""
+            };
             let chain: Vec<&str> = if self.dialect == Dialect::Mysql {
                 vec!["notNull()"]
             } else {
@@ -308,7 +320,7 @@ impl Table {
             let chain: String = chain.iter().map(|c| format!("{sep}.{c}")).collect();
             out.push((
                 "parent_id".into(),
-                format!("parentId: {int}(\"parent_id\"){chain}"),
+                format!("parentId: {int}({name}){chain}"),
             ));
         }
         if self.has(Intent::Redundant) {
@@ -360,23 +372,36 @@ impl Table {
         if state == State::History && multi && self.has(Intent::Drift) {
             out.push(drift.clone());
         }
+        // (entry, whether the fix removes it)
+        let mut listed: Vec<((String, String), bool)> = Vec::new();
         if self.has(Intent::Redundant) {
-            if state != State::Fixed {
-                out.push(("raIdx".into(), chained("ra_idx", "t.ra")));
-            }
-            out.push(("raRbIdx".into(), plain("ra_rb_idx", "t.ra, t.rb")));
+            listed.push((("raIdx".into(), chained("ra_idx", "t.ra")), true));
+            listed.push((("raRbIdx".into(), plain("ra_rb_idx", "t.ra, t.rb")), false));
         }
         if self.has(Intent::Duplicate) {
             if self.duplicate == Duplicate::UniqueConstraint {
-                out.push(("dcUnique".into(), "unique().on(t.dc)".into()));
+                listed.push((("dcUnique".into(), "unique().on(t.dc)".into()), false));
             }
-            if state != State::Fixed || !self.unique_duplicate() {
-                out.push(("dcIdx".into(), plain("dc_idx", "t.dc")));
-            }
-            if state != State::Fixed && !self.unique_duplicate() {
-                out.push(("dcAgainIdx".into(), chained("dc_again_idx", "t.dc")));
+            listed.push((
+                ("dcIdx".into(), plain("dc_idx", "t.dc")),
+                self.unique_duplicate(),
+            ));
+            if !self.unique_duplicate() {
+                listed.push((("dcAgainIdx".into(), chained("dc_again_idx", "t.dc")), true));
             }
         }
+        // The object form's multi-line layout lists the entries the fix
+        // removes last (and without a trailing comma), so that neighbours
+        // go together and the last one takes the comma before it.
+        if self.form == Form::Object && multi {
+            listed.sort_by_key(|(_, removed)| *removed);
+        }
+        out.extend(
+            listed
+                .into_iter()
+                .filter(|(_, removed)| state != State::Fixed || !removed)
+                .map(|(entry, _)| entry),
+        );
         if state == State::History && !multi && self.has(Intent::Drift) {
             out.push(drift);
         }
@@ -395,6 +420,11 @@ impl Table {
             }
         }
         out
+    }
+
+    /// How many entries the fix adds or declares again.
+    fn added(&self) -> usize {
+        usize::from(self.has(Intent::Fk)) + usize::from(self.has(Intent::Drift))
     }
 
     fn code(&self, state: State) -> String {
@@ -464,15 +494,29 @@ impl Table {
                 if callback {
                     write!(out, "{separator}{open}").unwrap();
                     if !entries.is_empty() {
-                        out.push('\n');
-                        for (k, c) in &entries {
-                            let c = c.replace("\n      ", &format!("\n{indent}  "));
-                            match self.form {
-                                Form::Array => writeln!(out, "{indent}{c},").unwrap(),
-                                Form::Object => writeln!(out, "{indent}{k}: {c},").unwrap(),
-                            }
-                        }
-                        out.push_str(&indent[2..]);
+                        let lines: Vec<String> = entries
+                            .iter()
+                            .map(|(k, c)| {
+                                let c = c.replace("\n      ", &format!("\n{indent}  "));
+                                match self.form {
+                                    Form::Array => format!("{indent}{c}"),
+                                    Form::Object => format!("{indent}{k}: {c}"),
+                                }
+                            })
+                            .collect();
+                        // Hand-written object entries have no trailing
+                        // comma; a callback ixray writes anew has one.
+                        let kept = self.entries(State::Fixed).len() - self.added();
+                        let trailing =
+                            self.form == Form::Array || (state == State::Fixed && kept == 0);
+                        write!(
+                            out,
+                            "\n{}{}\n{}",
+                            lines.join(",\n"),
+                            if trailing { "," } else { "" },
+                            &indent[2..]
+                        )
+                        .unwrap();
                     }
                     out.push_str(close);
                     out.push_str(end);
