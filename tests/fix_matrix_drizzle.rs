@@ -8,9 +8,17 @@
 //! then has exactly the expected indexes), nothing fixable is left, and a
 //! second fix changes no byte.
 //!
-//! One generated project per dialect holds all its tables (60), in four
-//! schema files (one per form and layout) behind a barrel `index.ts`, so
-//! drizzle-kit runs once per step, not once per table.
+//! Within that, the tables vary what is cheap to vary: three kinds of
+//! duplicate, a plain, descending or unique drifted index, columns named by
+//! casing, object entries without trailing commas, tables without extra
+//! config (the fix writes the callback, and in files without one the
+//! import). Beyond the schema drizzle-kit accepts, the test knows the exact
+//! text the fix should write and the indexes the database should end with.
+//!
+//! One generated project per dialect holds all its tables (60, plus the
+//! parent), in schema files per form and layout behind a barrel
+//! `index.ts`, so drizzle-kit runs once per step, not once per table.
+//! `IXRAY_KEEP=1` keeps the projects for a look.
 
 mod common;
 
@@ -110,10 +118,11 @@ enum Intent {
     Fk,
     /// An index on (ra) next to one on (ra, rb).
     Redundant,
-    /// Two indexes on (dc), or one next to a unique constraint on dc.
+    /// Two indexes on (dc), or one next to a unique constraint on dc
+    /// (see `Duplicate`).
     Duplicate,
-    /// An index on (dr) that the kit history has and the schema no longer
-    /// declares.
+    /// `<t>_dr_idx` on the column `drAt` (SQL `dr_at`): the kit history
+    /// has it, the schema no longer declares it.
     Drift,
 }
 
@@ -233,17 +242,18 @@ impl Table {
     }
 
     /// The drifted index is a `uniqueIndex` in the multi-line layout (the
-    /// fix must import it), a plain index on (dr, id) elsewhere, with `id`
-    /// descending on PostgreSQL (whose snapshot records the direction).
+    /// fix must import it; on MySQL drizzle-kit writes it inside CREATE
+    /// TABLE), a plain index on (dr_at, id) elsewhere, with `id` descending
+    /// on PostgreSQL (whose snapshot records the direction).
     fn drift_unique(&self) -> bool {
         self.layout == Layout::MultiLine
     }
 
     fn drift_columns(&self, param: &str) -> String {
         match (self.drift_unique(), self.dialect) {
-            (true, _) => format!("{param}.dr"),
-            (false, Dialect::Pg) => format!("{param}.dr, {param}.id.desc()"),
-            (false, _) => format!("{param}.dr, {param}.id"),
+            (true, _) => format!("{param}.drAt"),
+            (false, Dialect::Pg) => format!("{param}.drAt, {param}.id.desc()"),
+            (false, _) => format!("{param}.drAt, {param}.id"),
         }
     }
 
@@ -336,7 +346,14 @@ impl Table {
             out.push(("dc".into(), col("dc", chain)));
         }
         if self.has(Intent::Drift) {
-            out.push(("dr".into(), col("dr", &[])));
+            // Its key is not its SQL name: declaring the index again maps
+            // `dr_at` back to `drAt` (by casing on pg's multi-line layout).
+            let name = if multi && self.dialect == Dialect::Pg {
+                String::new()
+            } else {
+                "\"dr_at\"".to_string()
+            };
+            out.push(("dr_at".into(), format!("drAt: {int}({name})")));
         }
         out
     }
