@@ -419,8 +419,9 @@ export const auditEntries = pgTable("audit_entries", {
 /// An extra config keeps the layout of its table: a new one on the
 /// table's line when the table is one line, on a line of its own when
 /// every argument is (prettier); removing every entry leaves `[]` or
-/// `({})`, one-line object braces keep their inner spaces, and removed
-/// neighbours at the end of a list without a trailing comma go in one edit.
+/// `({})`, one-line object braces keep their inner spaces, removed
+/// neighbours at the end of a list without a trailing comma go in one edit,
+/// and a comment that ends an entry's line stays with that entry.
 #[test]
 fn extra_config_edits_keep_the_table_layout() {
     let users = "export const users = pgTable(\"users\", { id: integer().primaryKey() });\n";
@@ -444,6 +445,16 @@ fn extra_config_edits_keep_the_table_layout() {
         (
             "export const posts = pgTable(\"posts\", { id: integer().primaryKey(), slug: text().unique(), authorId: integer(\"author_id\").references(() => users.id) }, (t) => ({ bySlug: index(\"posts_slug_idx\").on(t.slug) }));",
             "export const posts = pgTable(\"posts\", { id: integer().primaryKey(), slug: text().unique(), authorId: integer(\"author_id\").references(() => users.id) }, (t) => ({ postsAuthorIdIdx: index(\"posts_author_id_idx\").on(t.authorId) }));",
+        ),
+        // A comment that ends an entry's line goes with the entry, and new
+        // entries come after the comment of the last one kept.
+        (
+            "export const posts = pgTable(\"posts\", {\n  id: integer().primaryKey(),\n  authorId: integer(\"author_id\").references(() => users.id),\n  slug: text(),\n  title: text(),\n}, (t) => ({\n  bySlugTitle: index(\"posts_slug_title_idx\").on(t.slug, t.title), // wide\n  bySlug: index(\"posts_slug_idx\").on(t.slug) // narrow\n}));",
+            "}, (t) => ({\n  bySlugTitle: index(\"posts_slug_title_idx\").on(t.slug, t.title), // wide\n  postsAuthorIdIdx: index(\"posts_author_id_idx\").on(t.authorId)\n}));",
+        ),
+        (
+            "export const posts = pgTable(\"posts\", {\n  id: integer().primaryKey(),\n  authorId: integer(\"author_id\").references(() => users.id),\n  slug: text(),\n  title: text(),\n}, (t) => [\n  index(\"posts_slug_idx\").on(t.slug), // narrow\n  index(\"posts_slug_title_idx\").on(t.slug, t.title), // wide\n]);",
+            "}, (t) => [\n  index(\"posts_slug_title_idx\").on(t.slug, t.title), // wide\n  index(\"posts_author_id_idx\").on(t.authorId),\n]);",
         ),
         // Neighbours removed at the end of a list without a trailing comma.
         (

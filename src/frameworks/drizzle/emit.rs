@@ -565,16 +565,22 @@ fn add_entries(
                     let trailing_comma = after.trim_start().starts_with(',');
                     let multiline = inner.contains('\n');
                     if multiline {
+                        // New lines go after a comment that ends the last
+                        // entry's line: it stays with its entry.
                         let indent = indentation_at(text, last.start);
                         if trailing_comma {
                             let comma = last.end + after.find(',').unwrap_or(0) + 1;
                             let body: String =
                                 entries.iter().map(|e| format!("\n{indent}{e},")).collect();
-                            edits.push(Edit::insert(comma, body));
+                            edits.push(Edit::insert(after_line_comment(text, comma), body));
                         } else {
-                            let body: String =
-                                entries.iter().map(|e| format!(",\n{indent}{e}")).collect();
-                            edits.push(Edit::insert(last.end, body));
+                            let body: Vec<String> =
+                                entries.iter().map(|e| format!("\n{indent}{e}")).collect();
+                            edits.push(Edit::insert(last.end, ","));
+                            edits.push(Edit::insert(
+                                after_line_comment(text, last.end),
+                                body.join(","),
+                            ));
                         }
                     } else {
                         let body: String = entries.iter().map(|e| format!(", {e}")).collect();
@@ -711,13 +717,14 @@ fn empty_or_removals(text: &str, decl: &TableDecl, removals: Vec<Edit>) -> Vec<E
     if removals.is_empty() || !removals.iter().all(inside) {
         return removals;
     }
-    let mut spans: Vec<Span> = removals.iter().map(|e| e.span).collect();
-    spans.sort_by_key(|s| s.start);
     let mut left = String::new();
     let mut at = inner.start;
-    for span in spans {
-        left.push_str(text.get(at..span.start.max(at)).unwrap_or_default());
-        at = at.max(span.end);
+    let mut sorted: Vec<&Edit> = removals.iter().collect();
+    sorted.sort_by_key(|e| e.span.start);
+    for edit in sorted {
+        left.push_str(text.get(at..edit.span.start.max(at)).unwrap_or_default());
+        left.push_str(&edit.content);
+        at = at.max(edit.span.end);
     }
     left.push_str(text.get(at..inner.end).unwrap_or_default());
     if left.trim().is_empty() {
@@ -727,35 +734,87 @@ fn empty_or_removals(text: &str, decl: &TableDecl, removals: Vec<Edit>) -> Vec<E
     }
 }
 
+/// The comma that ends the entry before `at`, past the blanks and line
+/// comments between them (`a, // why a\n  b`).
+fn comma_before(text: &str, at: usize) -> Option<usize> {
+    let mut end = at;
+    loop {
+        let before = text[..end].trim_end();
+        if before.ends_with(',') {
+            return Some(before.len() - 1);
+        }
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let line = &before[line_start..];
+        // A `//` after an even number of quotes is a comment, not a URL
+        // in a string.
+        let comment = line.match_indices("//").map(|(i, _)| i).find(|&i| {
+            line[..i]
+                .chars()
+                .filter(|c| matches!(c, '"' | '\'' | '`'))
+                .count()
+                % 2
+                == 0
+        })?;
+        end = line_start + comment;
+    }
+}
+
+/// Whether the rest of a line holds nothing but blanks and a comment.
+fn blank_or_comment(rest_of_line: &str) -> bool {
+    let rest = rest_of_line.trim();
+    rest.is_empty() || rest.starts_with("//") || (rest.starts_with("/*") && rest.ends_with("*/"))
+}
+
+/// The end of the line from `at` when the rest of it is a comment (the
+/// comment of the entry before `at`), else `at`.
+fn after_line_comment(text: &str, at: usize) -> usize {
+    let rest = &text[at..];
+    let line = &rest[..rest.find('\n').unwrap_or(rest.len())];
+    if !line.trim().is_empty() && blank_or_comment(line) {
+        at + line.trim_end().len()
+    } else {
+        at
+    }
+}
+
 /// Remove an array element or object entry (or a run of neighbouring ones)
-/// with its comma and, when it stands on its own line, the line.
+/// with its comma and, when it stands on its own line, the line, with a
+/// comment that ends it (`index(..).on(t.a), // old`).
 fn remove_item(text: &str, item: Span) -> Edit {
     let bytes = text.as_bytes();
-    let mut end = item.end;
-    let mut j = end;
+    let mut j = item.end;
     while j < bytes.len() && (bytes[j] == b' ' || bytes[j] == b'\t') {
         j += 1;
     }
     let line_start = text[..item.start].rfind('\n').map_or(0, |i| i + 1);
     let own_line = text[line_start..item.start].trim().is_empty();
+    let line_end = |from: usize| from + text[from..].find('\n').unwrap_or(text.len() - from);
     if j < bytes.len() && bytes[j] == b',' {
-        end = j + 1;
-        let rest = &text[end..];
-        let line_rest = rest.find('\n').map_or(rest.len(), |i| i);
-        if own_line && rest[..line_rest].trim().is_empty() {
-            return Edit::replace(Span::new(line_start, end + line_rest + 1), "");
+        let end = j + 1;
+        if own_line && blank_or_comment(&text[end..line_end(end)]) {
+            return Edit::replace(
+                Span::new(line_start, (line_end(end) + 1).min(text.len())),
+                "",
+            );
         }
+        let rest = &text[end..];
         let spaces = rest.len() - rest.trim_start_matches([' ', '\t']).len();
         return Edit::replace(Span::new(item.start, end + spaces), "");
     }
     // The last entry without a trailing comma: take the comma before it.
-    let before = text[..item.start].trim_end();
-    let start = if before.ends_with(',') {
-        before.len() - 1
-    } else {
-        item.start
+    let Some(comma) = comma_before(text, item.start) else {
+        return Edit::replace(item, "");
     };
-    Edit::replace(Span::new(start, item.end), "")
+    if own_line && blank_or_comment(&text[item.end..line_end(item.end)]) {
+        // The line goes; what follows the comma before it (the previous
+        // entry's comment) stays.
+        let kept = &text[comma + 1..line_start];
+        return Edit::replace(
+            Span::new(comma, line_end(item.end)),
+            kept.strip_suffix('\n').unwrap_or(kept),
+        );
+    }
+    Edit::replace(Span::new(comma, item.end), "")
 }
 
 enum KitChange {
