@@ -511,29 +511,27 @@ impl Table {
                 if callback {
                     write!(out, "{separator}{open}").unwrap();
                     if !entries.is_empty() {
-                        let lines: Vec<String> = entries
-                            .iter()
-                            .map(|(k, c)| {
-                                let c = c.replace("\n      ", &format!("\n{indent}  "));
-                                match self.form {
-                                    Form::Array => format!("{indent}{c}"),
-                                    Form::Object => format!("{indent}{k}: {c}"),
-                                }
-                            })
-                            .collect();
                         // Hand-written object entries have no trailing
                         // comma; a callback ixray writes anew has one.
                         let kept = self.entries(State::Fixed).len() - self.added();
                         let trailing =
                             self.form == Form::Array || (state == State::Fixed && kept == 0);
-                        write!(
-                            out,
-                            "\n{}{}\n{}",
-                            lines.join(",\n"),
-                            if trailing { "," } else { "" },
-                            &indent[2..]
-                        )
-                        .unwrap();
+                        out.push('\n');
+                        for (i, (k, c)) in entries.iter().enumerate() {
+                            let c = c.replace("\n      ", &format!("\n{indent}  "));
+                            match self.form {
+                                Form::Array => write!(out, "{indent}{c}").unwrap(),
+                                Form::Object => write!(out, "{indent}{k}: {c}").unwrap(),
+                            }
+                            if trailing || i + 1 < entries.len() {
+                                out.push(',');
+                            }
+                            if let Some(comment) = entry_comment(k) {
+                                write!(out, " // {comment}").unwrap();
+                            }
+                            out.push('\n');
+                        }
+                        out.push_str(&indent[2..]);
                     }
                     out.push_str(close);
                     out.push_str(end);
@@ -555,6 +553,19 @@ impl Table {
             .unwrap();
         }
         out
+    }
+}
+
+/// The comment that ends an entry's line in the multi-line layout: the
+/// fix removes an entry with its comment and adds new entries after the
+/// comment of the last one it keeps.
+fn entry_comment(key: &str) -> Option<&'static str> {
+    match key {
+        "raIdx" => Some("covered by ra_rb"),
+        "raRbIdx" => Some("serves ra too"),
+        "dcAgainIdx" => Some("same as dc_idx"),
+        "drIdx" => Some("dropped below"),
+        _ => None,
     }
 }
 
