@@ -415,3 +415,146 @@ export const auditEntries = pgTable("audit_entries", {
     assert!(stderr.contains("looks unused"), "{stderr}");
     assert_eq!(tree_contents(dir.path()), before, "nothing written");
 }
+
+/// An extra config keeps the layout of its table: a new one on the
+/// table's line when the table is one line, on a line of its own when
+/// every argument is (prettier); removing every entry leaves `[]` or
+/// `({})`, one-line object braces keep their inner spaces, removed
+/// neighbours at the end of a list without a trailing comma go in one edit,
+/// and a comment that ends an entry's line stays with that entry.
+#[test]
+fn extra_config_edits_keep_the_table_layout() {
+    let users = "export const users = pgTable(\"users\", { id: integer().primaryKey() });\n";
+    for (table, expected) in [
+        (
+            "export const posts = pgTable(\"posts\", { id: integer().primaryKey(), authorId: integer(\"author_id\").references(() => users.id) });",
+            "export const posts = pgTable(\"posts\", { id: integer().primaryKey(), authorId: integer(\"author_id\").references(() => users.id) }, (table) => [index(\"posts_author_id_idx\").on(table.authorId)]);",
+        ),
+        (
+            "export const posts = pgTable(\n  \"posts\",\n  {\n    id: integer().primaryKey(),\n    authorId: integer(\"author_id\").references(() => users.id),\n  },\n);",
+            "export const posts = pgTable(\n  \"posts\",\n  {\n    id: integer().primaryKey(),\n    authorId: integer(\"author_id\").references(() => users.id),\n  },\n  (table) => [\n    index(\"posts_author_id_idx\").on(table.authorId),\n  ],\n);",
+        ),
+        (
+            "export const posts = pgTable(\"posts\", {\n  id: integer().primaryKey(),\n  slug: text().unique(),\n}, (t) => [\n  index(\"posts_slug_idx\").on(t.slug),\n]);",
+            "export const posts = pgTable(\"posts\", {\n  id: integer().primaryKey(),\n  slug: text().unique(),\n}, (t) => []);",
+        ),
+        (
+            "export const posts = pgTable(\"posts\", { id: integer().primaryKey(), slug: text().unique() }, (t) => ({ bySlug: index(\"posts_slug_idx\").on(t.slug) }));",
+            "export const posts = pgTable(\"posts\", { id: integer().primaryKey(), slug: text().unique() }, (t) => ({}));",
+        ),
+        (
+            "export const posts = pgTable(\"posts\", { id: integer().primaryKey(), slug: text().unique(), authorId: integer(\"author_id\").references(() => users.id) }, (t) => ({ bySlug: index(\"posts_slug_idx\").on(t.slug) }));",
+            "export const posts = pgTable(\"posts\", { id: integer().primaryKey(), slug: text().unique(), authorId: integer(\"author_id\").references(() => users.id) }, (t) => ({ postsAuthorIdIdx: index(\"posts_author_id_idx\").on(t.authorId) }));",
+        ),
+        // A comment that ends an entry's line goes with the entry, and new
+        // entries come after the comment of the last one kept.
+        (
+            "export const posts = pgTable(\"posts\", {\n  id: integer().primaryKey(),\n  authorId: integer(\"author_id\").references(() => users.id),\n  slug: text(),\n  title: text(),\n}, (t) => ({\n  bySlugTitle: index(\"posts_slug_title_idx\").on(t.slug, t.title), // wide\n  bySlug: index(\"posts_slug_idx\").on(t.slug) // narrow\n}));",
+            "}, (t) => ({\n  bySlugTitle: index(\"posts_slug_title_idx\").on(t.slug, t.title), // wide\n  postsAuthorIdIdx: index(\"posts_author_id_idx\").on(t.authorId)\n}));",
+        ),
+        (
+            "export const posts = pgTable(\"posts\", {\n  id: integer().primaryKey(),\n  authorId: integer(\"author_id\").references(() => users.id),\n  slug: text(),\n  title: text(),\n}, (t) => [\n  index(\"posts_slug_idx\").on(t.slug), // narrow\n  index(\"posts_slug_title_idx\").on(t.slug, t.title), // wide\n]);",
+            "}, (t) => [\n  index(\"posts_slug_title_idx\").on(t.slug, t.title), // wide\n  index(\"posts_author_id_idx\").on(t.authorId),\n]);",
+        ),
+        // Neighbours removed at the end of a list without a trailing comma.
+        (
+            "export const posts = pgTable(\"posts\", {\n  id: integer().primaryKey(),\n  slug: text(),\n  title: text(),\n}, (t) => ({\n  bySlugTitle: index(\"posts_slug_title_idx\").on(t.slug, t.title),\n  bySlug: index(\"posts_slug_idx\").on(t.slug),\n  bySlugAgain: index(\"posts_slug_title_again_idx\").on(t.slug, t.title)\n}));",
+            "}, (t) => ({\n  bySlugTitle: index(\"posts_slug_title_idx\").on(t.slug, t.title)\n}));",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = format!(
+            "import {{ pgTable, integer, text, index }} from \"drizzle-orm/pg-core\";\n\n{users}\n{table}\n"
+        );
+        write(dir.path(), "src/schema.ts", schema.as_bytes());
+        let (code, stdout, stderr) = run_ixray(dir.path(), &["fix", "."]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        let after = read(dir.path(), "src/schema.ts");
+        assert!(after.contains(expected), "{after}");
+    }
+}
+
+/// drizzle-kit writes a MySQL `uniqueIndex` inside CREATE TABLE
+/// (`CONSTRAINT name UNIQUE(..)`); the snapshot lists it. Once the schema
+/// no longer declares it, it is drift, fixed by declaring it again. The
+/// tables of the file that need `index` and `uniqueIndex` share one import
+/// edit.
+#[test]
+fn mysql_unique_index_made_in_create_table_can_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "drizzle.config.ts",
+        br#"import { defineConfig } from "drizzle-kit";
+export default defineConfig({ dialect: "mysql", schema: "./src/schema.ts", out: "./drizzle" });
+"#,
+    );
+    write(
+        dir.path(),
+        "src/schema.ts",
+        br#"import { relations } from "drizzle-orm";
+import { mysqlTable, int } from "drizzle-orm/mysql-core";
+
+export const posts = mysqlTable("posts", { id: int().primaryKey(), tagId: int("tag_id") });
+export const tags = mysqlTable("tags", { id: int().primaryKey(), slug: int(), parentId: int("parent_id") });
+export const postRelations = relations(posts, ({ one }) => ({ tag: one(tags, { fields: [posts.tagId], references: [tags.id] }) }));
+export const tagRelations = relations(tags, ({ one }) => ({ parent: one(tags, { fields: [tags.parentId], references: [tags.id] }) }));
+"#,
+    );
+    write(
+        dir.path(),
+        "drizzle/0000_init.sql",
+        b"CREATE TABLE `posts` (\n\t`id` int NOT NULL,\n\t`tag_id` int,\n\tCONSTRAINT `posts_id` PRIMARY KEY(`id`)\n);\n--> statement-breakpoint\nCREATE TABLE `tags` (\n\t`id` int NOT NULL,\n\t`slug` int,\n\t`parent_id` int,\n\tCONSTRAINT `tags_id` PRIMARY KEY(`id`),\n\tCONSTRAINT `tags_slug_idx` UNIQUE(`slug`)\n);\n",
+    );
+    write(
+        dir.path(),
+        "drizzle/meta/_journal.json",
+        br#"{"version":"7","dialect":"mysql","entries":[{"idx":0,"version":"5","when":1796197211411,"tag":"0000_init","breakpoints":true}]}"#,
+    );
+    write(
+        dir.path(),
+        "drizzle/meta/0000_snapshot.json",
+        br#"{"version":"5","dialect":"mysql","id":"12859106-8034-4ada-9d4a-a8f6620e22cf","prevId":"00000000-0000-0000-0000-000000000000",
+"tables":{"posts":{"name":"posts","columns":{"id":{"name":"id","type":"int","primaryKey":false,"notNull":true,"autoincrement":false},"tag_id":{"name":"tag_id","type":"int","primaryKey":false,"notNull":false,"autoincrement":false}},
+"indexes":{},"foreignKeys":{},"compositePrimaryKeys":{"posts_id":{"name":"posts_id","columns":["id"]}},"uniqueConstraints":{},"checkConstraint":{}},
+"tags":{"name":"tags","columns":{"id":{"name":"id","type":"int","primaryKey":false,"notNull":true,"autoincrement":false},"slug":{"name":"slug","type":"int","primaryKey":false,"notNull":false,"autoincrement":false},"parent_id":{"name":"parent_id","type":"int","primaryKey":false,"notNull":false,"autoincrement":false}},
+"indexes":{"tags_slug_idx":{"name":"tags_slug_idx","columns":["slug"],"isUnique":true}},"foreignKeys":{},"compositePrimaryKeys":{"tags_id":{"name":"tags_id","columns":["id"]}},"uniqueConstraints":{},"checkConstraint":{}}},
+"views":{},"_meta":{"schemas":{},"tables":{},"columns":{}},"internal":{"tables":{},"indexes":{}}}"#,
+    );
+    let report = findings(dir.path());
+    let drift: Vec<_> = report
+        .iter()
+        .filter(|f| f["rule"] == "index-drift")
+        .collect();
+    assert_eq!(drift.len(), 1, "{report:#?}");
+    assert_eq!(drift[0]["location"]["path"], "drizzle/0000_init.sql");
+    assert_eq!(drift[0]["location"]["line"], 12);
+    assert_eq!(
+        report.len(),
+        3,
+        "and two relations without an index: {report:#?}"
+    );
+    let before = tree_contents(dir.path());
+    let (code, stdout, stderr) = run_ixray(dir.path(), &["fix", "."]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let schema = read(dir.path(), "src/schema.ts");
+    assert!(
+        schema.contains(
+            "import { mysqlTable, int, index, uniqueIndex } from \"drizzle-orm/mysql-core\";"
+        ) && schema.contains(
+            "parentId: int(\"parent_id\") }, (table) => [index(\"tags_parent_id_idx\").on(table.parentId), uniqueIndex(\"tags_slug_idx\").on(table.slug)]);"
+        ),
+        "{schema}"
+    );
+    let changed: Vec<_> = tree_contents(dir.path())
+        .into_iter()
+        .filter(|f| !before.contains(f))
+        .map(|(p, _)| p)
+        .collect();
+    assert!(
+        !changed
+            .iter()
+            .any(|p| p.to_string_lossy().contains("tags_slug")),
+        "the drifted index needs no migration: {changed:?}"
+    );
+}

@@ -6,6 +6,7 @@ Usage (with the test venv's python, $IXRAY_PYTHON):
     python tests/support/drizzlectl.py catalog        PROJECT_DIR --db sqlite|postgres
     python tests/support/drizzlectl.py migrate        PROJECT_DIR --db sqlite|postgres
     python tests/support/drizzlectl.py check          PROJECT_DIR --db sqlite|postgres
+    python tests/support/drizzlectl.py generate       PROJECT_DIR
     python tests/support/drizzlectl.py generate-check PROJECT_DIR
     python tests/support/drizzlectl.py tsc            PROJECT_DIR
 
@@ -34,8 +35,8 @@ for the duration of the command and removed afterwards, so the project tree
 is the same after every command; an existing PROJECT_DIR/node_modules is
 used as it is and never removed. Concurrent commands on one PROJECT_DIR
 share the symlink (flock on PROJECT_DIR and its parent counts them; no lock
-files). Nothing else is written into PROJECT_DIR: `generate-check` works on
-a temporary copy.
+files). Nothing else is written into PROJECT_DIR (except by `generate`, whose
+job it is): `generate-check` works on a temporary copy.
 
 Commands and exit codes:
 
@@ -53,6 +54,11 @@ Commands and exit codes:
                   stderr).
   migrate         `drizzle-kit migrate` on a fresh database; output passed
                   through. 0 = succeeded; 1 = failed.
+  generate        `drizzle-kit generate` in PROJECT_DIR itself, to make a
+                  project's migration history (the config's `out` folder);
+                  no database. Output passed through. 0 = it wrote a
+                  migration; 1 = it reported "No schema changes, nothing to
+                  migrate"; 3 = anything else (as for generate-check).
   generate-check  copy PROJECT_DIR (without node_modules) to a temp dir and
                   run `drizzle-kit generate` there; no database. drizzle-kit's
                   output goes to stderr; stdout gets only the SQL files the
@@ -403,6 +409,22 @@ def cmd_generate_check(kit: Kit, tmp: Path) -> int:
     return EXIT_ENV
 
 
+def cmd_generate(kit: Kit) -> int:
+    before = tree_files(kit.project)
+    res = kit("generate")
+    res.passthrough()
+    new_sql = [p for p in tree_files(kit.project) - before if p.suffix == ".sql"]
+    if res.code == 0 and new_sql:
+        return EXIT_OK
+    if res.code == 0 and NO_CHANGES in res.out:
+        return EXIT_FAILED
+    eprint(
+        f"{PROG}: drizzle-kit generate (exit {res.code}) neither wrote a migration nor "
+        f'reported "{NO_CHANGES}"'
+    )
+    return EXIT_ENV
+
+
 def cmd_check(kit: Kit, db: Database, tmp: Path) -> int:
     res = migrate(kit, db)
     res.passthrough()
@@ -433,7 +455,7 @@ def main(argv: list[str]) -> int:
         "and report what the database ends up with.",
     )
     parser.add_argument(
-        "command", choices=["catalog", "migrate", "check", "generate-check", "tsc"]
+        "command", choices=["catalog", "migrate", "check", "generate", "generate-check", "tsc"]
     )
     parser.add_argument("project_dir", type=Path)
     parser.add_argument(
@@ -458,7 +480,7 @@ def main(argv: list[str]) -> int:
             with ModulesLink(project, nm):
                 return cmd_tsc(project, nm)
         dialect = config_dialect(find_config(project))
-        if args.command != "generate-check":
+        if args.command not in ("generate", "generate-check"):
             want = DB_OF_DIALECT.get(dialect or "")
             if dialect is not None and want is None:
                 raise EnvError(
@@ -471,6 +493,9 @@ def main(argv: list[str]) -> int:
                 eprint(f"{PROG}: error: --db {args.db} does not fit the dialect {dialect!r}")
                 return EXIT_USAGE
         kit = Kit(project, nm)
+        if args.command == "generate":
+            with ModulesLink(project, nm):
+                return cmd_generate(kit)
         tmp = Path(tempfile.mkdtemp(prefix="ixray-drizzlectl-"))
         try:
             if args.command == "generate-check":

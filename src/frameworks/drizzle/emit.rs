@@ -221,6 +221,7 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<ChangeSet>,
         }
     }
     let mut file_edits: BTreeMap<usize, Vec<Edit>> = BTreeMap::new();
+    let mut imports: BTreeMap<usize, (Dialect, Vec<&'static str>)> = BTreeMap::new();
     let mut kit_statements: BTreeMap<usize, Vec<KitChange>> = BTreeMap::new();
     for (m, plan) in &per_table {
         let mapped = &project.mapped[*m];
@@ -256,21 +257,42 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<ChangeSet>,
         let decl = project.decl(mapped);
         let edits = file_edits.entry(mapped.file).or_default();
         let new: Vec<&NewIndex> = plan.add.iter().chain(&plan.declare).collect();
+        let items: Vec<Span> = decl
+            .extra
+            .iter()
+            .flat_map(|e| &e.items)
+            .map(|item| item.span)
+            .collect();
+        let mut removed: Vec<usize> = plan
+            .drop
+            .iter()
+            .filter(|index| index.origin == IndexOrigin::Declared)
+            .filter_map(|index| {
+                let at = index.location.as_ref()?;
+                items
+                    .iter()
+                    .position(|span| at.path == file.source.path && at.span == *span)
+            })
+            .collect();
+        removed.sort_unstable();
+        removed.dedup();
+        // Neighbouring entries go in one edit: removed one by one, the last
+        // of a list without a trailing comma would take the comma its
+        // removed neighbour already takes, and the edits would overlap.
         let mut removals = Vec::new();
-        for index in &plan.drop {
-            if index.origin == IndexOrigin::Declared
-                && let Some(item) = decl.extra.iter().flat_map(|e| &e.items).find(|item| {
-                    index
-                        .location
-                        .as_ref()
-                        .is_some_and(|l| l.path == file.source.path && l.span == item.span)
-                })
-            {
-                removals.push(remove_item(&file.source.text, item.span));
+        let mut runs = removed.iter().peekable();
+        while let Some(&first) = runs.next() {
+            let mut last = first;
+            while runs.next_if(|&&next| next == last + 1).is_some() {
+                last += 1;
             }
+            removals.push(remove_item(
+                &file.source.text,
+                Span::new(items[first].start, items[last].end),
+            ));
         }
         match (new.is_empty(), removals.is_empty()) {
-            (true, _) => edits.extend(removals),
+            (true, _) => edits.extend(empty_or_removals(&file.source.text, decl, removals)),
             (false, true) => edits.extend(add_entries(file, decl, &new, mapped.dialect)),
             // Removals and additions in one extra config: one rewrite.
             (false, false) => match rewrite_extra(file, decl, &removals, &new, mapped.dialect) {
@@ -284,6 +306,17 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<ChangeSet>,
                     continue;
                 }
             },
+        }
+        if !new.is_empty() {
+            // One import edit per file, for every table's new entries.
+            let (_, builders) = imports
+                .entry(mapped.file)
+                .or_insert_with(|| (mapped.dialect, Vec::new()));
+            for builder in needed_builders(&new) {
+                if !builders.contains(&builder) {
+                    builders.push(builder);
+                }
+            }
         }
         if let Some(k) = mapped.kit {
             let changes = kit_statements.entry(k).or_default();
@@ -302,6 +335,12 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<ChangeSet>,
                     in_snapshot: index.origin == IndexOrigin::Declared,
                 });
             }
+        }
+    }
+    for (f, (dialect, mut builders)) in imports {
+        builders.sort_by_key(|b| *b == "uniqueIndex");
+        if let (_, Some(import)) = builder_names(&project.files[f], dialect, &builders) {
+            file_edits.entry(f).or_default().push(import);
         }
     }
     // Each schema file goes with the kit folder of the tables it edits.
@@ -431,8 +470,17 @@ fn builder_names(
     (names, Some(edit))
 }
 
+/// The builders the new entries call: `index`, `uniqueIndex` or both.
+fn needed_builders(new: &[&NewIndex]) -> Vec<&'static str> {
+    ["index", "uniqueIndex"]
+        .into_iter()
+        .filter(|b| new.iter().any(|n| n.unique == (*b == "uniqueIndex")))
+        .collect()
+}
+
 /// Insert the new entries into the table's extra config, or give the table
-/// one.
+/// one. The import of a missing builder is the caller's: one edit per file,
+/// however many of its tables need it.
 fn add_entries(
     file: &DrizzleFile,
     decl: &TableDecl,
@@ -440,11 +488,8 @@ fn add_entries(
     dialect: Dialect,
 ) -> Vec<Edit> {
     let text = &file.source.text;
-    let needed: Vec<&str> = ["index", "uniqueIndex"]
-        .into_iter()
-        .filter(|b| new.iter().any(|n| n.unique == (*b == "uniqueIndex")))
-        .collect();
-    let (builders, import) = builder_names(file, dialect, &needed);
+    let needed = needed_builders(new);
+    let (builders, _) = builder_names(file, dialect, &needed);
     let builder_for = |unique: bool| {
         let export = if unique { "uniqueIndex" } else { "index" };
         let i = needed.iter().position(|n| *n == export).unwrap_or(0);
@@ -488,7 +533,9 @@ fn add_entries(
             }
         })
         .collect();
-    let mut edits: Vec<Edit> = import.into_iter().collect();
+    // A table written on one line keeps its extra config on that line.
+    let one_line = !text[decl.span.start..decl.span.end].contains('\n');
+    let mut edits: Vec<Edit> = Vec::new();
     match &decl.extra {
         Some(extra) => {
             let container = extra.container;
@@ -498,7 +545,7 @@ fn add_entries(
                 None => {
                     let multiline = inner.contains('\n');
                     let indent = indentation_at(text, container.start);
-                    let content = if multiline || entries.len() > 1 {
+                    let content = if multiline || (entries.len() > 1 && !one_line) {
                         let unit = indent_unit(text);
                         let body: String = entries
                             .iter()
@@ -506,7 +553,7 @@ fn add_entries(
                             .collect();
                         format!("{body}\n{indent}")
                     } else {
-                        entries.join(", ")
+                        one_line_entries(form, &entries)
                     };
                     edits.push(Edit::replace(
                         Span::new(container.start + 1, container.end - 1),
@@ -518,16 +565,22 @@ fn add_entries(
                     let trailing_comma = after.trim_start().starts_with(',');
                     let multiline = inner.contains('\n');
                     if multiline {
+                        // New lines go after a comment that ends the last
+                        // entry's line: it stays with its entry.
                         let indent = indentation_at(text, last.start);
                         if trailing_comma {
                             let comma = last.end + after.find(',').unwrap_or(0) + 1;
                             let body: String =
                                 entries.iter().map(|e| format!("\n{indent}{e},")).collect();
-                            edits.push(Edit::insert(comma, body));
+                            edits.push(Edit::insert(after_line_comment(text, comma), body));
                         } else {
-                            let body: String =
-                                entries.iter().map(|e| format!(",\n{indent}{e}")).collect();
-                            edits.push(Edit::insert(last.end, body));
+                            let body: Vec<String> =
+                                entries.iter().map(|e| format!("\n{indent}{e}")).collect();
+                            edits.push(Edit::insert(last.end, ","));
+                            edits.push(Edit::insert(
+                                after_line_comment(text, last.end),
+                                body.join(","),
+                            ));
                         }
                     } else {
                         let body: String = entries.iter().map(|e| format!(", {e}")).collect();
@@ -537,27 +590,59 @@ fn add_entries(
             }
         }
         None => {
-            // `}, (table) => [\n  index(...).on(...),\n]` after the columns.
-            let indent = indentation_at(text, decl.columns_span.end.saturating_sub(1));
-            let unit = indent_unit(text);
-            let body: String = entries
-                .iter()
-                .map(|e| format!("\n{indent}{unit}{e},"))
-                .collect();
-            let callback = match form {
-                ConfigForm::Array => format!(", ({param}) => [{body}\n{indent}]"),
-                ConfigForm::Object => format!(", ({param}) => ({{{body}\n{indent}}})"),
+            // A new third argument, laid out like the call: on the table's
+            // line when the whole table is on one line; on a line of its
+            // own when every argument is (prettier's `},\n  (t) => [`);
+            // else `}, (table) => [\n  index(...).on(...),\n]` after the
+            // columns.
+            let columns_end = decl.columns_span.end;
+            let between = &text[columns_end..decl.call_end.max(columns_end)];
+            let own_lines = between.contains('\n');
+            let indent = if own_lines {
+                indentation_at(text, decl.columns_span.start)
+            } else {
+                indentation_at(text, columns_end.saturating_sub(1))
             };
-            edits.push(Edit::insert(decl.columns_span.end, callback));
+            let body = if one_line {
+                one_line_entries(form, &entries)
+            } else {
+                let unit = indent_unit(text);
+                let lines: String = entries
+                    .iter()
+                    .map(|e| format!("\n{indent}{unit}{e},"))
+                    .collect();
+                format!("{lines}\n{indent}")
+            };
+            let callback = match form {
+                ConfigForm::Array => format!("({param}) => [{body}]"),
+                ConfigForm::Object => format!("({param}) => ({{{body}}})"),
+            };
+            let trailing_comma = between
+                .trim_start()
+                .starts_with(',')
+                .then(|| columns_end + between.find(',').unwrap_or(0) + 1);
+            edits.push(match (own_lines, trailing_comma) {
+                (true, Some(comma)) => Edit::insert(comma, format!("\n{indent}{callback},")),
+                (true, None) => Edit::insert(columns_end, format!(",\n{indent}{callback}")),
+                (false, _) => Edit::insert(columns_end, format!(", {callback}")),
+            });
         }
     }
     edits
 }
 
+/// Entries on one line: `[a, b]`'s inside, or `({ a: .., b: .. })`'s with
+/// the spaces prettier puts inside object braces.
+fn one_line_entries(form: ConfigForm, entries: &[String]) -> String {
+    match form {
+        ConfigForm::Array => entries.join(", "),
+        ConfigForm::Object => format!(" {} ", entries.join(", ")),
+    }
+}
+
 /// The edits for an extra config that loses entries and gains `new`: the
 /// removals are made on the file's text, which is read again to add the
-/// entries in its layout; the container is then replaced as a whole (the
-/// import edit, before it, stays as it is).
+/// entries in its layout; the container is then replaced as a whole.
 fn rewrite_extra(
     file: &DrizzleFile,
     decl: &TableDecl,
@@ -580,17 +665,13 @@ fn rewrite_extra(
     let reread =
         super::schema::extract(crate::source::SourceFile::new(path, removed.clone()), &tree);
     let again = reread.tables.iter().find(|t| t.var == decl.var)?;
-    let (before, inside): (Vec<Edit>, Vec<Edit>) = add_entries(&reread, again, new, dialect)
-        .into_iter()
-        .partition(|e| e.span.end <= container.start);
+    let inside = add_entries(&reread, again, new, dialect);
     let (added, _) = crate::source::apply_edits(&removed, &inside);
     let end = container.end - (text.len() - removed.len()) + (added.len() - removed.len());
-    let mut edits = before;
-    edits.push(Edit::replace(
+    Some(vec![Edit::replace(
         container,
         added.get(container.start..end)?.to_string(),
-    ));
-    Some(edits)
+    )])
 }
 
 /// The file's indentation step, from its first indented line.
@@ -624,35 +705,116 @@ fn object_key(name: &str, used: &[String]) -> String {
     key
 }
 
-/// Remove an array element or object entry with its comma and, when it
-/// stands on its own line, the line.
+/// The removals, or, when they leave nothing but blanks between the
+/// extra config's brackets, one edit that empties it: `(t) => []`, never
+/// an empty array spread over lines or `({  })`.
+fn empty_or_removals(text: &str, decl: &TableDecl, removals: Vec<Edit>) -> Vec<Edit> {
+    let Some(extra) = &decl.extra else {
+        return removals;
+    };
+    let inner = Span::new(extra.container.start + 1, extra.container.end - 1);
+    let inside = |e: &Edit| e.span.start >= inner.start && e.span.end <= inner.end;
+    if removals.is_empty() || !removals.iter().all(inside) {
+        return removals;
+    }
+    let mut left = String::new();
+    let mut at = inner.start;
+    let mut sorted: Vec<&Edit> = removals.iter().collect();
+    sorted.sort_by_key(|e| e.span.start);
+    for edit in sorted {
+        left.push_str(text.get(at..edit.span.start.max(at)).unwrap_or_default());
+        left.push_str(&edit.content);
+        at = at.max(edit.span.end);
+    }
+    left.push_str(text.get(at..inner.end).unwrap_or_default());
+    if left.trim().is_empty() {
+        vec![Edit::replace(inner, "")]
+    } else {
+        removals
+    }
+}
+
+/// The comma that ends the entry before `at`, past the blanks and line
+/// comments between them (`a, // why a\n  b`).
+fn comma_before(text: &str, at: usize) -> Option<usize> {
+    let mut end = at;
+    loop {
+        let before = text[..end].trim_end();
+        if before.ends_with(',') {
+            return Some(before.len() - 1);
+        }
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let line = &before[line_start..];
+        // A `//` after an even number of quotes is a comment, not a URL
+        // in a string.
+        let comment = line.match_indices("//").map(|(i, _)| i).find(|&i| {
+            line[..i]
+                .chars()
+                .filter(|c| matches!(c, '"' | '\'' | '`'))
+                .count()
+                % 2
+                == 0
+        })?;
+        end = line_start + comment;
+    }
+}
+
+/// Whether the rest of a line holds nothing but blanks and a comment.
+fn blank_or_comment(rest_of_line: &str) -> bool {
+    let rest = rest_of_line.trim();
+    rest.is_empty() || rest.starts_with("//") || (rest.starts_with("/*") && rest.ends_with("*/"))
+}
+
+/// The end of the line from `at` when the rest of it is a comment (the
+/// comment of the entry before `at`), else `at`.
+fn after_line_comment(text: &str, at: usize) -> usize {
+    let rest = &text[at..];
+    let line = &rest[..rest.find('\n').unwrap_or(rest.len())];
+    if !line.trim().is_empty() && blank_or_comment(line) {
+        at + line.trim_end().len()
+    } else {
+        at
+    }
+}
+
+/// Remove an array element or object entry (or a run of neighbouring ones)
+/// with its comma and, when it stands on its own line, the line, with a
+/// comment that ends it (`index(..).on(t.a), // old`).
 fn remove_item(text: &str, item: Span) -> Edit {
     let bytes = text.as_bytes();
-    let mut end = item.end;
-    let mut j = end;
+    let mut j = item.end;
     while j < bytes.len() && (bytes[j] == b' ' || bytes[j] == b'\t') {
         j += 1;
     }
     let line_start = text[..item.start].rfind('\n').map_or(0, |i| i + 1);
     let own_line = text[line_start..item.start].trim().is_empty();
+    let line_end = |from: usize| from + text[from..].find('\n').unwrap_or(text.len() - from);
     if j < bytes.len() && bytes[j] == b',' {
-        end = j + 1;
-        let rest = &text[end..];
-        let line_rest = rest.find('\n').map_or(rest.len(), |i| i);
-        if own_line && rest[..line_rest].trim().is_empty() {
-            return Edit::replace(Span::new(line_start, end + line_rest + 1), "");
+        let end = j + 1;
+        if own_line && blank_or_comment(&text[end..line_end(end)]) {
+            return Edit::replace(
+                Span::new(line_start, (line_end(end) + 1).min(text.len())),
+                "",
+            );
         }
+        let rest = &text[end..];
         let spaces = rest.len() - rest.trim_start_matches([' ', '\t']).len();
         return Edit::replace(Span::new(item.start, end + spaces), "");
     }
     // The last entry without a trailing comma: take the comma before it.
-    let before = text[..item.start].trim_end();
-    let start = if before.ends_with(',') {
-        before.len() - 1
-    } else {
-        item.start
+    let Some(comma) = comma_before(text, item.start) else {
+        return Edit::replace(item, "");
     };
-    Edit::replace(Span::new(start, item.end), "")
+    if own_line && blank_or_comment(&text[item.end..line_end(item.end)]) {
+        // The line goes; what follows the comma before it (the previous
+        // entry's comment) stays.
+        let kept = &text[comma + 1..line_start];
+        return Edit::replace(
+            Span::new(comma, line_end(item.end)),
+            kept.strip_suffix('\n').unwrap_or(kept),
+        );
+    }
+    Edit::replace(Span::new(comma, item.end), "")
 }
 
 enum KitChange {

@@ -34,6 +34,8 @@ pub struct KitFolder {
     pub snapshot: Option<Snapshot>,
     /// Every CREATE/DROP INDEX of every migration, in order.
     pub statements: Vec<MigrationStatement>,
+    /// The SQL files of the journal's entries that could be read, in order.
+    pub migrations: Vec<Arc<SourceFile>>,
 }
 
 #[derive(Debug, Clone)]
@@ -121,11 +123,13 @@ pub fn read(path: &Path, text: &str, errors: &mut Vec<InputError>) -> Option<Kit
         })
         .unwrap_or_default();
     let mut statements = Vec::new();
+    let mut migrations = Vec::new();
     for entry in &entries {
         let sql_path = out.join(format!("{}.sql", entry.tag));
         match std::fs::read_to_string(&sql_path) {
             Ok(sql) => {
                 let file = SourceFile::new(sql_path, sql);
+                migrations.push(file.clone());
                 for statement in index_statements(&file.text) {
                     let name = match &statement {
                         IndexStatement::Create(c) => c.name.clone().unwrap_or_default(),
@@ -187,6 +191,7 @@ pub fn read(path: &Path, text: &str, errors: &mut Vec<InputError>) -> Option<Kit
         entries,
         snapshot,
         statements,
+        migrations,
     })
 }
 

@@ -656,21 +656,70 @@ fn add_kit_indexes(table: &mut Table, mapped: &MappedTable, kit: &KitFolder) {
             IndexStatement::Create(_) => {}
         }
     }
-    let in_snapshot: Vec<String> = kit
+    let snapshot_indexes = kit
         .snapshot
         .as_ref()
-        .map(|s| {
-            s.indexes(mapped.schema.as_deref(), &mapped.bare_name, mapped.dialect)
-                .into_iter()
-                .map(|i| i.name)
-                .collect()
-        })
+        .map(|s| s.indexes(mapped.schema.as_deref(), &mapped.bare_name, mapped.dialect))
         .unwrap_or_default();
+    let in_snapshot: Vec<&str> = snapshot_indexes.iter().map(|i| i.name.as_str()).collect();
     for (name, (mut index, location)) in from_sql {
         if declared.contains(&name) {
             continue;
         }
-        index.drift = in_snapshot.contains(&name);
+        index.drift = in_snapshot.contains(&name.as_str());
+        index.location = Some(location);
+        table.indexes.push(index);
+    }
+    // drizzle-kit writes a MySQL `uniqueIndex` inside CREATE TABLE
+    // (`CONSTRAINT name UNIQUE(..)`), which is no CREATE INDEX; the snapshot
+    // lists it with the others. An index no statement names was made that
+    // way; one a statement drops or renames is left to the statements.
+    for snap in snapshot_indexes {
+        let named = kit.statements.iter().any(|m| match &m.statement {
+            IndexStatement::Create(c) => c.name.as_deref() == Some(snap.name.as_str()),
+            IndexStatement::Drop { name, .. } => *name == snap.name,
+            IndexStatement::Rename { from, to, .. } => *from == snap.name || *to == snap.name,
+        });
+        if named || declared.contains(&snap.name) {
+            continue;
+        }
+        let Some(location) = kit.migrations.iter().find_map(|file| {
+            let at = file.text.find(&snap.name)?;
+            let line_start = file.lines.line_start(file.lines.line_of(at));
+            Some(file.location(crate::source::Span::new(line_start, line_start)))
+        }) else {
+            continue;
+        };
+        let parts: Vec<IndexPart> = snap
+            .columns
+            .iter()
+            .map(|c| {
+                if c.is_expression {
+                    sql::index_part(&c.expression).unwrap_or(IndexPart {
+                        key: IndexKey::Expression(c.expression.clone()),
+                        desc: c.desc,
+                        opclass: None,
+                    })
+                } else {
+                    IndexPart {
+                        key: IndexKey::Column(c.expression.clone()),
+                        desc: c.desc,
+                        opclass: None,
+                    }
+                }
+            })
+            .collect();
+        if parts.is_empty() {
+            continue;
+        }
+        let mut index = Index::new(parts, IndexOrigin::Migration);
+        index.name = Some(snap.name.clone());
+        index.unique = snap.unique;
+        if let Some(method) = &snap.method {
+            index.method = IndexMethod::parse(method);
+        }
+        index.predicate = snap.predicate.as_deref().map(sql::predicate);
+        index.drift = true;
         index.location = Some(location);
         table.indexes.push(index);
     }
