@@ -15,7 +15,7 @@ use crate::schema::Index;
 use crate::source::{ChangeSet, Edit, FileChange, Location, apply_edits};
 
 /// The outcome of planning fixes for an analysis.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct FixPlan {
     /// The change sets that passed every check, each written together.
     pub sets: Vec<PlannedSet>,
@@ -123,6 +123,177 @@ impl FixPlan {
 pub enum FixError {
     #[error("{path}: {message}")]
     Write { path: PathBuf, message: String },
+}
+
+/// `plan`, then the project is analyzed again as it will be once the plan
+/// is written (the planned texts stand in for the files): a change set
+/// whose tables do not come out with exactly the planned indexes, or that
+/// leaves a planned finding or brings a new one, is withheld. This is
+/// `fix`'s last check before writing.
+pub fn plan_verified(analysis: &Analysis) -> FixPlan {
+    verify(analysis, plan(analysis))
+}
+
+/// Withhold the sets of `plan` that re-analysis does not confirm.
+fn verify(analysis: &Analysis, mut plan: FixPlan) -> FixPlan {
+    if plan.sets.is_empty() {
+        return plan;
+    }
+    let overlay = crate::source::Overlay::new(
+        plan.changes()
+            .into_iter()
+            .map(|c| (c.path.clone(), c.after.clone()))
+            .collect(),
+    );
+    let after = crate::analyze_with(&analysis.paths, &analysis.config, &overlay);
+    // A table the plan leaves out keeps what it has.
+    let left_out: Vec<String> = plan
+        .withheld
+        .iter()
+        .flat_map(|w| w.tables.iter().cloned())
+        .collect();
+    let expected = planned_schema(analysis, &left_out);
+    let mut kept = Vec::new();
+    for set in std::mem::take(&mut plan.sets) {
+        match verify_set(analysis, &after, &expected, &left_out, &set) {
+            Ok(()) => kept.push(set),
+            Err(problem) => plan.withheld.push(Withheld {
+                unit: Some(set.unit.clone()),
+                tables: tables_of(analysis, set.changes.iter().map(|c| c.path.as_path())),
+                reason: format!(
+                    "{problem}; nothing of this change set was written (this is a bug in ixray: please report it)"
+                ),
+                ..Withheld::default()
+            }),
+        }
+    }
+    plan.sets = kept;
+    plan
+}
+
+/// The tables declared in `files`.
+fn tables_of<'p>(analysis: &Analysis, files: impl Iterator<Item = &'p Path>) -> Vec<String> {
+    let files: Vec<&Path> = files.collect();
+    analysis
+        .schema
+        .tables
+        .iter()
+        .filter(|t| {
+            t.location
+                .as_ref()
+                .is_some_and(|l| files.contains(&l.path.as_path()))
+        })
+        .map(|t| t.name.clone())
+        .collect()
+}
+
+/// The schema as every planned fix leaves it.
+fn planned_schema(analysis: &Analysis, left_out: &[String]) -> crate::schema::Schema {
+    let mut schema = analysis.schema.clone();
+    for finding in analysis
+        .findings
+        .iter()
+        .chain(&consequences(analysis))
+        .filter(|f| !left_out.contains(&f.table))
+    {
+        apply_intent(&mut schema, finding);
+    }
+    schema
+}
+
+/// An index as the database sees it (name and place aside), and whether
+/// only the migration history has it (the models must declare what the
+/// migrations build).
+fn index_key(index: &Index) -> String {
+    format!(
+        "{}{}{}{}{}",
+        if index.origin == crate::schema::IndexOrigin::Migration {
+            "history only: "
+        } else {
+            ""
+        },
+        if index.unique { "UNIQUE " } else { "" },
+        index.describe(),
+        if index.include.is_empty() {
+            String::new()
+        } else {
+            format!(" INCLUDE ({})", index.include.join(", "))
+        },
+        index
+            .predicate
+            .as_ref()
+            .map(|p| format!(" WHERE {p:?}"))
+            .unwrap_or_default()
+    )
+}
+
+/// A finding, for comparing two analyses.
+fn finding_key(f: &Finding) -> (&'static str, String, Vec<String>, Option<String>) {
+    (
+        f.rule,
+        f.table.clone(),
+        f.columns.clone(),
+        f.index_name.clone(),
+    )
+}
+
+/// The set's tables, read again from the planned texts, have exactly the
+/// planned indexes; its planned findings are gone and none is new.
+fn verify_set(
+    analysis: &Analysis,
+    after: &Analysis,
+    expected: &crate::schema::Schema,
+    left_out: &[String],
+    set: &PlannedSet,
+) -> Result<(), String> {
+    let tables: Vec<String> = tables_of(analysis, set.changes.iter().map(|c| c.path.as_path()))
+        .into_iter()
+        .filter(|t| !left_out.contains(t))
+        .collect();
+    let keys = |schema: &crate::schema::Schema, name: &str| -> Option<Vec<String>> {
+        let table = schema.tables.iter().find(|t| t.name == name)?;
+        let mut keys: Vec<String> = table
+            .indexes
+            .iter()
+            // InnoDB's own FK index comes and goes with the others.
+            .filter(|i| i.origin != crate::schema::IndexOrigin::DatabaseImplicit)
+            .map(index_key)
+            .collect();
+        keys.sort();
+        Some(keys)
+    };
+    for table in &tables {
+        let planned = keys(expected, table);
+        let found = keys(&after.schema, table);
+        if planned != found {
+            return Err(format!(
+                "read again, `{table}` has indexes {} instead of the planned {}",
+                found.map_or("(none: the table is gone)".into(), |k| k.join("; ")),
+                planned.map_or("(none)".into(), |k| k.join("; "))
+            ));
+        }
+    }
+    let before: Vec<_> = analysis.findings.iter().map(finding_key).collect();
+    for finding in after.findings.iter().filter(|f| tables.contains(&f.table)) {
+        let key = finding_key(finding);
+        let planned_fix = analysis
+            .findings
+            .iter()
+            .any(|f| f.fix.is_some() && finding_key(f) == key);
+        if planned_fix {
+            return Err(format!(
+                "read again, `{}` still has the {} finding the change should fix",
+                finding.table, finding.rule
+            ));
+        }
+        if !before.contains(&key) {
+            return Err(format!(
+                "read again, `{}` has a new {} finding: {}",
+                finding.table, finding.rule, finding.message
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Compute the changes that fix the analysis' findings, without writing.
@@ -478,7 +649,17 @@ fn apply_intent(schema: &mut crate::schema::Schema, finding: &Finding) {
                     && i.name == dropped.name)
             });
         }
-        Some(FixIntent::DeclareIndex(_)) | None => {}
+        Some(FixIntent::DeclareIndex(declared)) => {
+            for index in table
+                .indexes
+                .iter_mut()
+                .filter(|i| i.name == declared.name && i.parts == declared.parts)
+            {
+                index.origin = crate::schema::IndexOrigin::Declared;
+                index.drift = false;
+            }
+        }
+        None => {}
     }
 }
 
@@ -640,6 +821,46 @@ mod tests {
             before: before.map(str::to_string),
             after: after.to_string(),
         }
+    }
+
+    /// A set whose planned text does not give the planned indexes when it
+    /// is read again is withheld before anything is written.
+    #[test]
+    fn a_set_that_reads_back_differently_is_withheld() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = dir.path().join("shop");
+        std::fs::create_dir_all(app.join("migrations")).unwrap();
+        std::fs::write(app.join("__init__.py"), "").unwrap();
+        std::fs::write(app.join("migrations/__init__.py"), "").unwrap();
+        std::fs::write(
+            app.join("migrations/0001_initial.py"),
+            "from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n    initial = True\n    dependencies = []\n    operations = []\n",
+        )
+        .unwrap();
+        std::fs::write(
+            app.join("models.py"),
+            "from django.db import models\n\n\nclass A(models.Model):\n    name = models.CharField(max_length=9)\n\n\nclass B(models.Model):\n    a = models.ForeignKey(A, on_delete=models.CASCADE, db_index=False)\n",
+        )
+        .unwrap();
+        let analysis = crate::analyze(
+            &[dir.path().to_path_buf()],
+            &crate::config::Config::default(),
+        );
+        let planned = plan(&analysis);
+        assert_eq!(planned.sets.len(), 1);
+        assert!(verify(&analysis, planned.clone()).withheld.is_empty());
+
+        // The model edit is lost: read again, `shop_b` has no new index.
+        let mut tampered = planned;
+        for change in &mut tampered.sets[0].changes {
+            if let Some(before) = &change.before {
+                change.after = before.clone();
+            }
+        }
+        let verified = verify(&analysis, tampered);
+        assert!(verified.sets.is_empty());
+        let reason = &verified.withheld[0].reason;
+        assert!(reason.contains("read again, `shop_b`"), "{reason}");
     }
 
     #[test]

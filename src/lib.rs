@@ -29,6 +29,7 @@ use crate::frameworks::sqlalchemy::{self, models::ModelsFile};
 use crate::frameworks::typescript;
 use crate::rules::Finding;
 use crate::schema::Schema;
+use crate::source::Overlay;
 use crate::source::SourceFile;
 
 /// Files larger than this are not read (minified bundles, data dumps).
@@ -70,6 +71,8 @@ pub struct Analysis {
     /// The paths ixray was pointed at: only findings there are reported
     /// and fixed.
     pub scope: Scope,
+    /// The paths as given.
+    pub paths: Vec<PathBuf>,
     /// The rule selection the analysis ran with.
     pub config: Config,
     /// How many files were read, and how many of them were parsed.
@@ -99,31 +102,45 @@ struct FileFacts {
     errors: Vec<InputError>,
 }
 
+fn too_big(path: &Path, len: u64) -> InputError {
+    InputError::new(
+        path,
+        format!("skipped: file is {len} bytes, more than the {MAX_FILE_BYTES} byte limit"),
+    )
+}
+
 /// Read one file, prefilter its bytes, and parse only when a framework
 /// wants it.
-fn read_file(path: &Path) -> FileOutcome {
-    let metadata = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(err) => {
-            return FileOutcome::Error(InputError::new(path, format!("cannot read file: {err}")));
+fn read_file(path: &Path, overlay: &Overlay) -> FileOutcome {
+    let bytes = match overlay.get(path) {
+        Some(text) => text.as_bytes().to_vec(),
+        None => {
+            let metadata = match std::fs::metadata(path) {
+                Ok(m) => m,
+                Err(err) => {
+                    return FileOutcome::Error(InputError::new(
+                        path,
+                        format!("cannot read file: {err}"),
+                    ));
+                }
+            };
+            if metadata.len() > MAX_FILE_BYTES {
+                return FileOutcome::Error(too_big(path, metadata.len()));
+            }
+            match std::fs::read(path) {
+                Ok(b) => b,
+                Err(err) => {
+                    return FileOutcome::Error(InputError::new(
+                        path,
+                        format!("cannot read file: {err}"),
+                    ));
+                }
+            }
         }
     };
-    if metadata.len() > MAX_FILE_BYTES {
-        return FileOutcome::Error(InputError::new(
-            path,
-            format!(
-                "skipped: file is {} bytes, more than the {} byte limit",
-                metadata.len(),
-                MAX_FILE_BYTES
-            ),
-        ));
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return FileOutcome::Error(too_big(path, bytes.len() as u64));
     }
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(err) => {
-            return FileOutcome::Error(InputError::new(path, format!("cannot read file: {err}")));
-        }
-    };
     if path.file_name().is_some_and(|n| n == "alembic.ini") {
         let text = String::from_utf8_lossy(&bytes);
         return FileOutcome::Facts(Box::new(FileFacts {
@@ -141,7 +158,7 @@ fn read_file(path: &Path) -> FileOutcome {
     if drizzle::kit::is_journal(path) {
         let text = String::from_utf8_lossy(&bytes);
         let mut facts = FileFacts::default();
-        facts.kit = drizzle::kit::read(path, &text, &mut facts.errors);
+        facts.kit = drizzle::kit::read(path, &text, overlay, &mut facts.errors);
         return FileOutcome::Facts(Box::new(facts));
     }
     if typescript::is_script(path) {
@@ -286,6 +303,12 @@ const MINIFIED_LINE_BYTES: usize = 20_000;
 
 /// Analyze the given paths: discover, extract, resolve, run the rules.
 pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
+    analyze_with(paths, config, &Overlay::default())
+}
+
+/// `analyze`, with the overlay's contents in place of the disk's (and its
+/// new files present).
+pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> Analysis {
     let mut clock = std::time::Instant::now();
     let mut timings = Vec::new();
     let mut lap = |name: &'static str| {
@@ -297,7 +320,18 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
     // reported is what lies under the paths given.
     let scope = Scope::new(paths);
     let project_paths = project_roots(paths);
-    let (files, mut errors) = discover::walk(&project_paths, read_file);
+    let (mut files, mut errors) = discover::walk(&project_paths, |p| read_file(p, overlay));
+    // Files the overlay creates are not on disk for the walk to find.
+    let mut created = false;
+    for path in overlay.paths() {
+        if !path.exists() && !files.iter().any(|(p, _)| p == path) {
+            files.push((path.clone(), read_file(path, overlay)));
+            created = true;
+        }
+    }
+    if created {
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+    }
     let files_read = files.len();
     lap("walk, read, prefilter, parse, extract");
     let mut inputs = django::project::Inputs {
@@ -401,6 +435,7 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
         })
         .collect();
     Analysis {
+        paths: paths.to_vec(),
         roots,
         scope,
         config: config.clone(),

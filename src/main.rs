@@ -193,7 +193,7 @@ fn run() -> anyhow::Result<ExitCode> {
             let config = load_config(&paths, Some(&selection))?;
             let analysis = analyze(&paths, &config);
             let missing_root = report_errors(&analysis, &paths, &display);
-            let plan = fix::plan(&analysis);
+            let plan = fix::plan_verified(&analysis);
             let mut stderr = std::io::stderr().lock();
             for withheld in &plan.withheld {
                 writeln!(

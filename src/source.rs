@@ -19,6 +19,35 @@ impl Span {
     }
 }
 
+/// File contents that stand in for what is on disk: `fix` analyzes the
+/// project as it will be once a plan is written, before writing it.
+#[derive(Debug, Default, Clone)]
+pub struct Overlay {
+    files: std::collections::BTreeMap<PathBuf, String>,
+}
+
+impl Overlay {
+    pub fn new(files: std::collections::BTreeMap<PathBuf, String>) -> Overlay {
+        Overlay { files }
+    }
+
+    pub fn get(&self, path: &Path) -> Option<&str> {
+        self.files.get(path).map(String::as_str)
+    }
+
+    /// The paths the overlay holds.
+    pub fn paths(&self) -> impl Iterator<Item = &PathBuf> {
+        self.files.keys()
+    }
+
+    pub fn read_to_string(&self, path: &Path) -> std::io::Result<String> {
+        match self.get(path) {
+            Some(text) => Ok(text.to_string()),
+            None => std::fs::read_to_string(path),
+        }
+    }
+}
+
 /// A file that was read and decoded; shared between facts that point into it.
 #[derive(Debug)]
 pub struct SourceFile {

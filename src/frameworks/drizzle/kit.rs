@@ -80,7 +80,12 @@ pub struct SnapshotColumn {
     pub desc: bool,
 }
 
-pub fn read(path: &Path, text: &str, errors: &mut Vec<InputError>) -> Option<KitFolder> {
+pub fn read(
+    path: &Path,
+    text: &str,
+    overlay: &crate::source::Overlay,
+    errors: &mut Vec<InputError>,
+) -> Option<KitFolder> {
     let journal: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(err) => {
@@ -126,7 +131,7 @@ pub fn read(path: &Path, text: &str, errors: &mut Vec<InputError>) -> Option<Kit
     let mut migrations = Vec::new();
     for entry in &entries {
         let sql_path = out.join(format!("{}.sql", entry.tag));
-        match std::fs::read_to_string(&sql_path) {
+        match overlay.read_to_string(&sql_path) {
             Ok(sql) => {
                 let file = SourceFile::new(sql_path, sql);
                 migrations.push(file.clone());
@@ -159,7 +164,7 @@ pub fn read(path: &Path, text: &str, errors: &mut Vec<InputError>) -> Option<Kit
     let snapshot = entries.last().and_then(|last| {
         let prefix = last.tag.split('_').next().unwrap_or(&last.tag);
         let snapshot_path = meta.join(format!("{prefix}_snapshot.json"));
-        let text = match std::fs::read_to_string(&snapshot_path) {
+        let text = match overlay.read_to_string(&snapshot_path) {
             Ok(t) => t,
             Err(err) => {
                 errors.push(InputError::new(
