@@ -356,3 +356,83 @@ fn an_index_named_by_a_convention_ixray_cannot_evaluate_is_not_fixable() {
     let (_, stdout, _) = run_ixray(root, &["fix", "."]);
     assert!(stdout.contains("Nothing to fix."), "{stdout}");
 }
+
+/// A new `Index(...)` of a `Table(...)` takes the place of an entry that
+/// goes, as in `__table_args__`: appending after the last entry while
+/// removing it would be two edits of one place, and nothing was written.
+#[test]
+fn an_index_in_a_table_call_takes_the_place_of_one_that_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "app/models.py",
+        b"from sqlalchemy import Column, ForeignKey, Index, Integer, MetaData, Table\n\nmetadata = MetaData()\n\nowners = Table(\"owners\", metadata, Column(\"id\", Integer, primary_key=True))\n\nitems = Table(\n    \"items\",\n    metadata,\n    Column(\"id\", Integer, primary_key=True),\n    Column(\"owner_id\", Integer, ForeignKey(\"owners.id\")),\n    Column(\"a\", Integer),\n    Column(\"b\", Integer),\n    Index(\"ix_items_a_b\", \"a\", \"b\"),\n    Index(\"ix_items_a\", \"a\"),\n)\n",
+    );
+    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
+    assert!(stdout.contains("fixed: app/models.py"), "{stdout}{stderr}");
+    let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
+    assert!(
+        models.contains("    Index(\"ix_items_a_b\", \"a\", \"b\"),\n    Index(\"ix_items_owner_id\", \"owner_id\"),\n)\n"),
+        "{models}"
+    );
+    let (code, after, _) = run_ixray(root, &["check"]);
+    assert_eq!(code, 0, "{after}");
+}
+
+/// Entries removed from a `__table_args__` tuple: neighbours go in one
+/// edit, and a tuple left with one item keeps a comma after it (`(Index(..))`
+/// is no tuple, and SQLAlchemy refuses it).
+#[test]
+fn a_table_args_tuple_left_with_one_item_stays_a_tuple() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "app/models.py",
+        br#"from sqlalchemy import Column, Index, Integer
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base()
+
+
+class Head(Base):
+    __tablename__ = "head"
+    __table_args__ = (Index("ix_head_a_b", "a", "b"), Index("ix_head_c_copy", "c"), Index("ix_head_d_copy", "d"))
+    id = Column(Integer, primary_key=True)
+    a = Column(Integer)
+    b = Column(Integer)
+    c = Column(Integer, index=True)
+    d = Column(Integer, index=True)
+
+
+class Tail(Base):
+    __tablename__ = "tail"
+    __table_args__ = (Index("ix_tail_c_copy", "c"), Index("ix_tail_d_copy", "d"), Index("ix_tail_a_b", "a", "b"))
+    id = Column(Integer, primary_key=True)
+    a = Column(Integer)
+    b = Column(Integer)
+    c = Column(Integer, index=True)
+    d = Column(Integer, index=True)
+
+
+class Options(Base):
+    __tablename__ = "options"
+    __table_args__ = (Index("ix_options_c_copy", "c"), {"comment": "kept"})
+    id = Column(Integer, primary_key=True)
+    c = Column(Integer, index=True)
+"#,
+    );
+    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
+    assert!(stdout.contains("fixed: app/models.py"), "{stdout}{stderr}");
+    let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
+    for kept in [
+        "    __table_args__ = (Index(\"ix_head_a_b\", \"a\", \"b\"),)\n",
+        "    __table_args__ = (Index(\"ix_tail_a_b\", \"a\", \"b\"),)\n",
+        "    __table_args__ = ({\"comment\": \"kept\"},)\n",
+    ] {
+        assert!(models.contains(kept), "{kept}\nnot in:\n{models}");
+    }
+    let (code, after, _) = run_ixray(root, &["check"]);
+    assert_eq!(code, 0, "{after}");
+}

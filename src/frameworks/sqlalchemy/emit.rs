@@ -220,6 +220,7 @@ pub fn plan(
             mapped,
             new_entries: Vec::new(),
             module_level: Vec::new(),
+            removed_entries: Vec::new(),
             edits: &mut edits,
             import_needed: &mut import_needed,
         };
@@ -230,13 +231,21 @@ pub fn plan(
         // `__table_args__` that goes: one change, never two that overlap.
         let replaced = writer.replace_removed_entry(&plan.drop);
         writer.flush();
-        for (i, index) in plan.drop.iter().enumerate() {
-            // The replaced entry is gone from the model already.
-            let removed = if replaced == Some(i) {
-                Ok(())
-            } else {
-                writer.remove(index)
-            };
+        let removed: Vec<Result<(), String>> = plan
+            .drop
+            .iter()
+            .enumerate()
+            .map(|(i, index)| {
+                // The replaced entry is gone from the model already.
+                if replaced.is_some_and(|r| r.drop == i) {
+                    Ok(())
+                } else {
+                    writer.remove(index)
+                }
+            })
+            .collect();
+        writer.remove_entries(replaced);
+        for (index, removed) in plan.drop.iter().zip(removed) {
             if let Err(reason) = removed {
                 problems.push(Unfixable {
                     table: table.to_string(),
@@ -365,6 +374,10 @@ struct TableWriter<'p, 'e> {
     new_entries: Vec<String>,
     /// `Index(...)` texts for module level.
     module_level: Vec<String>,
+    /// Entries of a sequence (`__table_args__`, `Table(...)`) to remove:
+    /// (file, span). They are removed together, so that neighbours share
+    /// their commas and a tuple left with one item keeps its comma.
+    removed_entries: Vec<(usize, Span)>,
     edits: &'e mut BTreeMap<PathBuf, Vec<Edit>>,
     /// Per file: needs `Index`, needs `text`.
     import_needed: &'e mut BTreeMap<usize, (bool, bool)>,
@@ -540,35 +553,57 @@ impl TableWriter<'_, '_> {
         true
     }
 
-    /// Put the collected entries where one of `drops` stands in the class's
-    /// own `__table_args__` tuple, in its layout; the index of that drop.
-    fn replace_removed_entry(&mut self, drops: &[&Index]) -> Option<usize> {
+    /// The sequence new entries go into: the argument list of the table's
+    /// `Table(...)`, or the class's own `__table_args__` tuple.
+    fn entry_container(&self) -> Option<Span> {
+        match self.mapped.source {
+            TableSource::Table { file, table } => {
+                Some(self.project.files[file].tables[table].call.arguments)
+            }
+            TableSource::Class { .. } => {
+                let class = self.class()?;
+                if let Some(table) = &class.table {
+                    return Some(table.call.arguments);
+                }
+                let args = class.table_args.as_ref()?;
+                matches!(args.form, ArgsForm::Tuple | ArgsForm::TupleThenDict).then_some(args.value)
+            }
+        }
+    }
+
+    /// Put the collected entries where one of `drops` stands in the
+    /// table's `Table(...)` or the class's own `__table_args__` tuple, in
+    /// its layout; the index of that drop. Appending after an entry that
+    /// goes would be two edits of one place.
+    fn replace_removed_entry(&mut self, drops: &[&Index]) -> Option<Replaced> {
         if self.new_entries.is_empty() {
             return None;
         }
         let file = self.file_of_table();
-        let args = self.class()?.table_args.as_ref()?;
-        if !matches!(args.form, ArgsForm::Tuple | ArgsForm::TupleThenDict) {
-            return None;
-        }
+        let container = self.entry_container()?;
         let path = self.project.files[file].source.path.clone();
         let (at, span) = drops.iter().enumerate().find_map(|(i, index)| {
             let location = index.location.as_ref()?;
             (index.origin == IndexOrigin::Declared
                 && location.path == path
-                && args.value.start < location.span.start
-                && location.span.end < args.value.end)
+                && container.start < location.span.start
+                && location.span.end < container.end)
                 .then_some((i, location.span))
         })?;
         let text = &self.project.files[file].source.text;
-        let separator = if text[args.value.start..args.value.end].contains('\n') {
+        let separator = if text[container.start..container.end].contains('\n') {
             format!(",\n{}", py::indentation_at(text, span.start))
         } else {
             ", ".to_string()
         };
-        let entries = std::mem::take(&mut self.new_entries).join(&separator);
-        self.push_edit(file, Edit::replace(span, entries));
-        Some(at)
+        let entries = std::mem::take(&mut self.new_entries);
+        let count = entries.len();
+        self.push_edit(file, Edit::replace(span, entries.join(&separator)));
+        Some(Replaced {
+            drop: at,
+            span,
+            count,
+        })
     }
 
     /// Write the collected entries into `__table_args__`, a `Table(...)`,
@@ -703,9 +738,9 @@ impl TableWriter<'_, '_> {
         self.push_edit(file, Edit::insert(end, insertion));
     }
 
-    /// Remove a redundant declaration from the model.
+    /// Remove a redundant declaration from the model (an entry of a
+    /// sequence is only collected, for `remove_entries`).
     fn remove(&mut self, index: &Index) -> Result<(), String> {
-        let file = self.file_of_table();
         match index.origin {
             IndexOrigin::Migration => Ok(()),
             IndexOrigin::FieldFlag => {
@@ -759,42 +794,116 @@ impl TableWriter<'_, '_> {
                     .ok_or("the index's file is not part of the analysis")?;
                 let text = &source.text;
                 let span = location.span;
-                // The only entry of `__table_args__`: the whole assignment goes.
-                if let Some(args) = self.class().and_then(|c| c.table_args.as_ref())
-                    && owner_file == file
-                    && args.items.len() == 1
-                    && args.dict.is_none()
-                    && args.form != ArgsForm::Opaque
-                    && args.value.start <= span.start
-                    && span.end <= args.value.end
-                {
-                    let start = text[..args.value.start].rfind('\n').map_or(0, |i| i + 1);
-                    let end = if text[args.value.end..].starts_with('\n') {
-                        args.value.end + 1
-                    } else {
-                        args.value.end
-                    };
-                    self.push_edit(owner_file, Edit::replace(Span::new(start, end), ""));
-                    return Ok(());
-                }
                 // A whole statement (module-level `Index(...)`) goes with its
-                // line; an entry of a tuple goes with its comma.
+                // line; an entry of a sequence goes with its comma, later.
                 let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
-                let edit_span = if text[line_start..span.start].trim().is_empty()
+                if text[line_start..span.start].trim().is_empty()
                     && text[span.end..].starts_with('\n')
                     && py::indentation_at(text, span.start).is_empty()
                 {
-                    Span::new(line_start, span.end + 1)
+                    self.push_edit(
+                        owner_file,
+                        Edit::replace(Span::new(line_start, span.end + 1), ""),
+                    );
                 } else {
-                    argument_with_comma(text, span)
-                };
-                self.push_edit(owner_file, Edit::replace(edit_span, ""));
+                    self.removed_entries.push((owner_file, span));
+                }
                 Ok(())
             }
             _ => Err(format!(
                 "`{}` backs a constraint; ixray does not drop it",
                 index.display_name()
             )),
+        }
+    }
+}
+
+/// Where `replace_removed_entry` put the new entries: in place of the
+/// drop at `drop`, whose entry spanned `span`, `count` of them.
+#[derive(Debug, Clone, Copy)]
+struct Replaced {
+    drop: usize,
+    span: Span,
+    count: usize,
+}
+
+impl TableWriter<'_, '_> {
+    /// Remove the collected entries of sequences. Neighbours go in one edit
+    /// (each would otherwise take the comma between them); a
+    /// `__table_args__` tuple left without items goes entirely, and one left
+    /// with a single item keeps a comma after it, or it would be a mere
+    /// parenthesized expression, which SQLAlchemy rejects.
+    fn remove_entries(&mut self, replaced: Option<Replaced>) {
+        let mut by_file: BTreeMap<usize, Vec<Span>> = BTreeMap::new();
+        for (file, span) in std::mem::take(&mut self.removed_entries) {
+            by_file.entry(file).or_default().push(span);
+        }
+        for (file, mut spans) in by_file {
+            spans.sort();
+            spans.dedup();
+            let source = self.project.files[file].source.clone();
+            let text = source.text.as_str();
+            let tuple = self
+                .class()
+                .filter(|_| file == self.file_of_table())
+                .and_then(|c| c.table_args.clone())
+                .filter(|a| matches!(a.form, ArgsForm::Tuple | ArgsForm::TupleThenDict));
+            let mut lone_survivor = None;
+            if let Some(args) = &tuple {
+                let survivors: Vec<Span> = args
+                    .item_spans
+                    .iter()
+                    .filter(|item| !spans.contains(item))
+                    .copied()
+                    .collect();
+                match survivors.as_slice() {
+                    [] => {
+                        // Nothing left: the whole assignment goes.
+                        let start = text[..args.value.start].rfind('\n').map_or(0, |i| i + 1);
+                        let end = if text[args.value.end..].starts_with('\n') {
+                            args.value.end + 1
+                        } else {
+                            args.value.end
+                        };
+                        self.push_edit(file, Edit::replace(Span::new(start, end), ""));
+                        spans.retain(|s| !(args.value.start <= s.start && s.end <= args.value.end));
+                    }
+                    [one] if !replaced.is_some_and(|r| r.span == *one && r.count > 1) => {
+                        lone_survivor = Some(*one);
+                    }
+                    _ => {}
+                }
+            }
+            // (entries, edit span), neighbours merged.
+            let mut removals: Vec<(Span, Span)> = Vec::new();
+            for span in spans {
+                let edit = argument_with_comma(text, span);
+                match removals.last_mut() {
+                    Some(last) if edit.start < last.1.end => {
+                        let entries = Span::new(last.0.start, span.end);
+                        *last = (entries, argument_with_comma(text, entries));
+                    }
+                    _ => removals.push((span, edit)),
+                }
+            }
+            if let Some(survivor) = lone_survivor {
+                let after = &text[survivor.end..];
+                let comma = after
+                    .find(|c: char| !c.is_whitespace())
+                    .filter(|&i| after[i..].starts_with(','))
+                    .map(|i| survivor.end + i);
+                let comma_stays = comma.is_some_and(|c| {
+                    !removals
+                        .iter()
+                        .any(|(_, edit)| edit.start <= c && c < edit.end)
+                });
+                if !comma_stays {
+                    self.push_edit(file, Edit::insert(survivor.end, ","));
+                }
+            }
+            for (_, edit) in removals {
+                self.push_edit(file, Edit::replace(edit, ""));
+            }
         }
     }
 }
