@@ -436,3 +436,58 @@ class Options(Base):
     let (code, after, _) = run_ixray(root, &["check"]);
     assert_eq!(code, 0, "{after}");
 }
+
+/// A module-level `Index(...)` that goes takes the blank lines before it
+/// along, so the code around keeps its separation; a multi-line dict
+/// `__table_args__` becomes a tuple with one item a line.
+#[test]
+fn removals_and_additions_keep_the_module_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "app/models.py",
+        br#"from sqlalchemy import Column, ForeignKey, Index, Integer
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base()
+
+
+class Owner(Base):
+    __tablename__ = "owner"
+    __table_args__ = {
+        "comment": "people",
+    }
+    id = Column(Integer, primary_key=True)
+    parent_id = Column(Integer, ForeignKey("owner.id"))
+
+
+class Item(Base):
+    __tablename__ = "item"
+    id = Column(Integer, primary_key=True)
+    a = Column(Integer)
+    b = Column(Integer)
+
+
+Index("ix_item_a", Item.a)
+
+
+Index("ix_item_a_b", Item.a, Item.b)
+"#,
+    );
+    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
+    assert!(stdout.contains("fixed: app/models.py"), "{stdout}{stderr}");
+    let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
+    assert!(
+        models.contains(
+            "    __table_args__ = (\n        Index(\"ix_owner_parent_id\", \"parent_id\"),\n        {\n            \"comment\": \"people\",\n        },\n    )\n"
+        ),
+        "{models}"
+    );
+    assert!(
+        models.ends_with("    b = Column(Integer)\n\n\nIndex(\"ix_item_a_b\", Item.a, Item.b)\n"),
+        "{models}"
+    );
+    let (code, after, _) = run_ixray(root, &["check"]);
+    assert_eq!(code, 0, "{after}");
+}

@@ -655,14 +655,29 @@ impl TableWriter<'_, '_> {
                             }
                             _ => {
                                 // A dict alone (or an empty tuple) becomes
-                                // a tuple that ends with the dict.
+                                // a tuple that ends with the dict; one item
+                                // a line when the dict spans lines.
                                 let dict = args.dict.map(|d| &text[d.start..d.end]);
                                 let mut items = entries.clone();
-                                items.extend(dict.map(str::to_string));
-                                let replacement = if items.len() == 1 {
-                                    format!("({},)", items[0])
-                                } else {
-                                    format!("({})", items.join(", "))
+                                let replacement = match dict {
+                                    Some(dict) if dict.contains('\n') => {
+                                        let indent = py::indentation_at(&text, args.value.start);
+                                        // The dict moves one level right.
+                                        items.push(dict.replace('\n', "\n    "));
+                                        let mut tuple = String::from("(\n");
+                                        for item in &items {
+                                            tuple.push_str(&format!("{indent}    {item},\n"));
+                                        }
+                                        tuple + indent + ")"
+                                    }
+                                    _ => {
+                                        items.extend(dict.map(str::to_string));
+                                        if items.len() == 1 {
+                                            format!("({},)", items[0])
+                                        } else {
+                                            format!("({})", items.join(", "))
+                                        }
+                                    }
                                 };
                                 self.push_edit(file, Edit::replace(args.value, replacement));
                             }
@@ -801,9 +816,10 @@ impl TableWriter<'_, '_> {
                     && text[span.end..].starts_with('\n')
                     && py::indentation_at(text, span.start).is_empty()
                 {
+                    let start = statement_with_blank_lines_before(text, line_start, span.end + 1);
                     self.push_edit(
                         owner_file,
-                        Edit::replace(Span::new(line_start, span.end + 1), ""),
+                        Edit::replace(Span::new(start, span.end + 1), ""),
                     );
                 } else {
                     self.removed_entries.push((owner_file, span));
@@ -933,6 +949,28 @@ fn argument_with_comma(text: &str, span: Span) -> Span {
         return Span::new(trimmed.len() - 1, span.end);
     }
     span
+}
+
+/// Where the removal of the top-level statement spanning the lines
+/// `start..end` begins: the blank lines that separate it from the code
+/// before go with it when blank lines (or the end of the file) follow it,
+/// so the code around keeps the separation it had.
+fn statement_with_blank_lines_before(text: &str, start: usize, end: usize) -> usize {
+    let rest = &text[end..];
+    let blank_follows =
+        rest.is_empty() || rest.split('\n').next().is_some_and(|l| l.trim().is_empty());
+    if !blank_follows {
+        return start;
+    }
+    let mut start = start;
+    while start > 0 {
+        let previous = text[..start - 1].rfind('\n').map_or(0, |i| i + 1);
+        if !text[previous..start - 1].trim().is_empty() {
+            break;
+        }
+        start = previous;
+    }
+    start
 }
 
 /// The end of the statement that holds `span` (the line's end).
