@@ -491,3 +491,32 @@ Index("ix_item_a_b", Item.a, Item.b)
     let (code, after, _) = run_ixray(root, &["check"]);
     assert_eq!(code, 0, "{after}");
 }
+
+/// In a module that writes `index=True`, an index the history has on a
+/// column declared by a bare `x: Mapped[T]` annotation is declared as the
+/// `mapped_column(index=True)` the annotation stood for.
+#[test]
+fn a_bare_mapped_annotation_gets_its_mapped_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    alembic_project(root);
+    write(
+        root,
+        "app/models.py",
+        b"from typing import Optional\n\nfrom sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column\n\n\nclass Base(DeclarativeBase):\n    pass\n\n\nclass Note(Base):\n    __tablename__ = \"note\"\n    id: Mapped[int] = mapped_column(primary_key=True)\n    code: Mapped[str] = mapped_column(index=True)\n    topic: Mapped[Optional[str]]\n",
+    );
+    write(
+        root,
+        "migrations/versions/r1_initial.py",
+        b"from alembic import op\nimport sqlalchemy as sa\n\nrevision = \"r1\"\ndown_revision = None\n\n\ndef upgrade():\n    op.create_table(\"note\", sa.Column(\"id\", sa.Integer(), primary_key=True), sa.Column(\"code\", sa.String(), nullable=False), sa.Column(\"topic\", sa.String()))\n    op.create_index(\"ix_note_code\", \"note\", [\"code\"])\n    op.create_index(\"ix_note_topic\", \"note\", [\"topic\"])\n",
+    );
+    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
+    assert!(stdout.contains("fixed: app/models.py"), "{stdout}{stderr}");
+    let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
+    assert!(
+        models.ends_with("    topic: Mapped[Optional[str]] = mapped_column(index=True)\n"),
+        "{models}"
+    );
+    let (code, after, _) = run_ixray(root, &["check"]);
+    assert_eq!(code, 0, "{after}");
+}

@@ -534,21 +534,25 @@ impl TableWriter<'_, '_> {
             _ => false,
         };
         let decl = self.project.column(resolved.owner);
-        let Some(call) = decl.call else {
-            return false;
-        };
         if !owned_here || decl.index.is_some() {
             return false;
         }
         let file = self.file_of_table();
-        // In the call's own layout: a new line in a multi-line call, after
-        // a comment that ends its last argument's line.
         let project = self.project;
-        let edit = py::add_keyword(
-            &project.files[file].source.text,
-            call.arguments,
-            "index=True",
-        );
+        let edit = match (decl.call, decl.annotation_end) {
+            // In the call's own layout: a new line in a multi-line call,
+            // after a comment that ends its last argument's line.
+            (Some(call), _) => py::add_keyword(
+                &project.files[file].source.text,
+                call.arguments,
+                "index=True",
+            ),
+            // A bare `x: Mapped[T]` gets the `mapped_column()` it stood for.
+            (None, Some(end)) if self.file().imports_mapped_column() => {
+                Edit::insert(end, " = mapped_column(index=True)")
+            }
+            _ => return false,
+        };
         self.push_edit(file, edit);
         true
     }

@@ -58,6 +58,16 @@ pub struct Imports {
     pub from_modules: Vec<(String, String)>,
 }
 
+impl ModelsFile {
+    /// `mapped_column` is imported under its own name from `sqlalchemy.orm`.
+    pub fn imports_mapped_column(&self) -> bool {
+        self.imports
+            .from_modules
+            .iter()
+            .any(|(local, module)| local == "mapped_column" && module == "sqlalchemy.orm")
+    }
+}
+
 impl Imports {
     /// How code in this module names `sqlalchemy.<name>`, if it can.
     pub fn reference(&self, name: &str) -> Option<String> {
