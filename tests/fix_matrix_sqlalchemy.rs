@@ -183,8 +183,23 @@ impl Case {
             .collect()
     }
 
-    fn expected_rules(&self) -> BTreeSet<&'static str> {
-        self.intents.iter().map(|i| i.rule()).collect()
+    /// (rule, what it is about: the index's name, or the FK's columns).
+    /// Of two duplicates the copy goes: it is the later one, and the
+    /// unique twin is never dropped.
+    fn expected(&self) -> BTreeSet<(String, String)> {
+        let t = self.table();
+        self.intents
+            .iter()
+            .map(|i| {
+                let subject = match i {
+                    Intent::Fk => "owner_id".to_string(),
+                    Intent::Redundant => format!("ix_{t}_ra"),
+                    Intent::Duplicate => format!("ix_{t}_dc_copy"),
+                    Intent::Drift => format!("ix_{t}_dr"),
+                };
+                (i.rule().to_string(), subject)
+            })
+            .collect()
     }
 
     fn indexes(&self, with_drift: bool) -> Vec<IndexDecl> {
@@ -348,13 +363,15 @@ impl Case {
                 } else {
                     "Optional[int]"
                 };
-                writeln!(
-                    out,
-                    "    {}: Mapped[{annotation}] = {}",
-                    column.name,
-                    call("mapped_column", &args, self.layout, 4)
-                )
-                .unwrap();
+                // 2.0 style: the type comes from the annotation, and a
+                // column with nothing to say has no `mapped_column()`.
+                args.retain(|a| a != "Integer");
+                let value = if args.is_empty() {
+                    String::new()
+                } else {
+                    format!(" = {}", call("mapped_column", &args, self.layout, 4))
+                };
+                writeln!(out, "    {}: Mapped[{annotation}]{value}", column.name).unwrap();
             } else {
                 writeln!(
                     out,
@@ -547,16 +564,27 @@ fn text_of(output: &Output) -> String {
     )
 }
 
-/// Findings per table: rule names, and the messages for failure output.
-fn findings_by_table(root: &Path, dialect: &str) -> BTreeMap<String, Vec<(String, String)>> {
-    let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+/// A finding: rule, subject (the index's name, or else the columns) and
+/// message.
+type Found = (String, String, String);
+
+/// Findings per table.
+fn findings_by_table(root: &Path, dialect: &str) -> BTreeMap<String, Vec<Found>> {
+    let mut out: BTreeMap<String, Vec<Found>> = BTreeMap::new();
     for finding in findings_with(root, &["--dialect", dialect]) {
-        out.entry(finding["table"].as_str().unwrap_or("?").to_string())
-            .or_default()
-            .push((
-                finding["rule"].as_str().unwrap_or("?").to_string(),
-                finding["message"].as_str().unwrap_or("?").to_string(),
-            ));
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or("?").to_string();
+        let subject = match finding["index_name"].as_str() {
+            Some(name) => name.to_string(),
+            None => finding["columns"]
+                .as_array()
+                .map(|c| c.iter().map(text).collect::<Vec<_>>().join(", "))
+                .unwrap_or_default(),
+        };
+        out.entry(text(&finding["table"])).or_default().push((
+            text(&finding["rule"]),
+            subject,
+            text(&finding["message"]),
+        ));
     }
     out
 }
@@ -596,17 +624,20 @@ fn run_matrix(dialect: &str) {
     for case in &cases {
         let table = case.table();
         let findings = found.remove(&table).unwrap_or_default();
-        let rules: BTreeSet<&str> = findings.iter().map(|(r, _)| r.as_str()).collect();
-        if rules != case.expected_rules() || findings.len() != case.intents.len() {
+        let got: BTreeSet<(String, String)> = findings
+            .iter()
+            .map(|(rule, subject, _)| (rule.clone(), subject.clone()))
+            .collect();
+        if got != case.expected() || findings.len() != case.intents.len() {
             writeln!(
                 wrong,
                 "{table} ({}): expected {:?}, ixray found:",
                 case.style.module(),
-                case.expected_rules()
+                case.expected()
             )
             .unwrap();
-            for (rule, message) in &findings {
-                writeln!(wrong, "    {rule}: {message}").unwrap();
+            for (rule, subject, message) in &findings {
+                writeln!(wrong, "    {rule} ({subject}): {message}").unwrap();
             }
         }
     }
