@@ -520,3 +520,48 @@ fn a_bare_mapped_annotation_gets_its_mapped_column() {
     let (code, after, _) = run_ixray(root, &["check"]);
     assert_eq!(code, 0, "{after}");
 }
+
+/// `Index("...")` strings name columns by key, and a declarative
+/// `owner = Column("owner_id", ...)` is keyed by its SQL name, not by the
+/// attribute (SQLAlchemy raises for `Index("ix", "owner")`); a `Table`
+/// column's `key=` is its key.
+#[test]
+fn a_new_index_names_columns_by_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "app/models.py",
+        br#"from sqlalchemy import Column, ForeignKey, Index, Integer, Table
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base()
+
+
+class Owner(Base):
+    __tablename__ = "owner"
+    id = Column(Integer, primary_key=True)
+
+
+class Pet(Base):
+    __tablename__ = "pet"
+    __table_args__ = {"comment": "pets"}
+    id = Column(Integer, primary_key=True)
+    owner = Column("owner_id", Integer, ForeignKey("owner.id"))
+
+
+toys = Table("toy", Base.metadata, Column("id", Integer, primary_key=True), Column("owner_id", Integer, ForeignKey("owner.id"), key="owner"))
+"#,
+    );
+    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
+    assert!(stdout.contains("fixed: app/models.py"), "{stdout}{stderr}");
+    let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
+    assert!(
+        models.contains("Index(\"ix_pet_owner_id\", \"owner_id\")"),
+        "{models}"
+    );
+    assert!(
+        models.contains("key=\"owner\"), Index(\"ix_toy_owner_id\", \"owner\"))"),
+        "{models}"
+    );
+}
