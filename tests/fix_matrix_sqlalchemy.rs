@@ -124,7 +124,17 @@ struct Case {
     mapped: bool,
     /// The duplicate's twin is a unique constraint rather than an index.
     unique_twin: bool,
+    /// The FK and drift columns have attribute names (`Column("owner_id")`
+    /// as `owner`) or, in a `Table`, keys (`key="owner"`) of their own.
+    renamed: bool,
+    /// `Base.metadata` has a naming convention for indexes (see
+    /// `CONVENTION`) rather than SQLAlchemy's default.
+    convention: bool,
 }
+
+/// The custom index naming convention, and the name it gives an index on
+/// one column.
+const CONVENTION: &str = r#"{"ix": "%(table_name)s_%(column_0_N_name)s_idx"}"#;
 
 /// How the model declares an index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,10 +156,11 @@ struct IndexDecl {
     placement: Placement,
 }
 
-/// A column: attribute (= SQL name), foreign key, `index=True`,
-/// `unique=True`.
+/// A column: SQL name, attribute (or key, in a `Table`), foreign key,
+/// `index=True`, `unique=True`.
 struct ColumnDecl {
     name: &'static str,
+    attr: &'static str,
     foreign_key: bool,
     flag: bool,
     unique: bool,
@@ -183,6 +194,35 @@ impl Case {
             .collect()
     }
 
+    /// The name `index=True` gives an index on `column`.
+    fn flag_name(&self, column: &str) -> String {
+        let t = self.table();
+        if self.convention {
+            format!("{t}_{column}_idx")
+        } else {
+            format!("ix_{t}_{column}")
+        }
+    }
+
+    /// The attribute (class) or key (`Table`) of a column.
+    fn attr(&self, column: &'static str) -> &'static str {
+        match column {
+            "owner_id" if self.renamed => "owner",
+            "dr" if self.renamed => "drift",
+            _ => column,
+        }
+    }
+
+    /// How an `Index("...")` string names a column: its key, which is the
+    /// SQL name unless a `Table` column says `key=`.
+    fn key(&self, column: &'static str) -> &'static str {
+        if self.style == Style::Table {
+            self.attr(column)
+        } else {
+            column
+        }
+    }
+
     /// (rule, what it is about: the index's name, or the FK's columns).
     /// Of two duplicates the copy goes: it is the later one, and the
     /// unique twin is never dropped.
@@ -191,10 +231,13 @@ impl Case {
         self.intents
             .iter()
             .map(|i| {
+                let flag = self.style == Style::Flag;
                 let subject = match i {
                     Intent::Fk => "owner_id".to_string(),
+                    Intent::Redundant if flag => self.flag_name("ra"),
                     Intent::Redundant => format!("ix_{t}_ra"),
                     Intent::Duplicate => format!("ix_{t}_dc_copy"),
+                    Intent::Drift if flag => self.flag_name("dr"),
                     Intent::Drift => format!("ix_{t}_dr"),
                 };
                 (i.rule().to_string(), subject)
@@ -219,8 +262,12 @@ impl Case {
             placement,
         };
         let mut out = Vec::new();
+        let name = |column: &str| match single {
+            Placement::Flag => self.flag_name(column),
+            _ => format!("ix_{t}_{column}"),
+        };
         if self.has(Intent::Redundant) {
-            out.push(index(format!("ix_{t}_ra"), vec!["ra"], single));
+            out.push(index(name("ra"), vec!["ra"], single));
             out.push(index(
                 format!("ix_{t}_ra_rb"),
                 vec!["ra", "rb"],
@@ -229,7 +276,7 @@ impl Case {
         }
         if self.has(Intent::Duplicate) {
             let twin = if self.unique_twin { unique } else { single };
-            out.push(index(format!("ix_{t}_dc"), vec!["dc"], twin));
+            out.push(index(name("dc"), vec!["dc"], twin));
             out.push(index(
                 format!("ix_{t}_dc_copy"),
                 vec!["dc"],
@@ -237,7 +284,7 @@ impl Case {
             ));
         }
         if self.has(Intent::Drift) && with_drift {
-            out.push(index(format!("ix_{t}_dr"), vec!["dr"], single));
+            out.push(index(name("dr"), vec!["dr"], single));
         }
         out
     }
@@ -265,6 +312,7 @@ impl Case {
             .into_iter()
             .map(|name| ColumnDecl {
                 name,
+                attr: self.attr(name),
                 foreign_key: name == "owner_id",
                 flag: flagged(name, Placement::Flag),
                 unique: flagged(name, Placement::UniqueFlag),
@@ -279,7 +327,7 @@ impl Case {
         let entries: Vec<String> = indexes
             .iter()
             .filter_map(|i| {
-                let columns = i.columns.iter().map(|c| quote(c));
+                let columns = i.columns.iter().map(|c| quote(self.key(c)));
                 match i.placement {
                     Placement::Entry if self.style != Style::Module => {
                         let args: Vec<String> =
@@ -312,6 +360,9 @@ impl Case {
         for column in columns {
             let mut args = vec![quote(column.name)];
             args.extend(column_args(column));
+            if column.attr != column.name {
+                args.push(format!("key={}", quote(column.attr)));
+            }
             items.push(call("Column", &args, self.layout, 0));
         }
         items.extend(entries.iter().cloned());
@@ -348,6 +399,7 @@ impl Case {
         }
         let pk = ColumnDecl {
             name: "id",
+            attr: "id",
             foreign_key: false,
             flag: false,
             unique: false,
@@ -356,6 +408,9 @@ impl Case {
             let mut args = column_args(column);
             if column.name == "id" {
                 args.push("primary_key=True".into());
+            }
+            if column.attr != column.name {
+                args.insert(0, quote(column.name));
             }
             if self.mapped {
                 let annotation = if column.name == "id" {
@@ -371,12 +426,12 @@ impl Case {
                 } else {
                     format!(" = {}", call("mapped_column", &args, self.layout, 4))
                 };
-                writeln!(out, "    {}: Mapped[{annotation}]{value}", column.name).unwrap();
+                writeln!(out, "    {}: Mapped[{annotation}]{value}", column.attr).unwrap();
             } else {
                 writeln!(
                     out,
                     "    {} = {}",
-                    column.name,
+                    column.attr,
                     call("Column", &args, self.layout, 4)
                 )
                 .unwrap();
@@ -385,7 +440,12 @@ impl Case {
         if self.style == Style::Module {
             for index in indexes.iter().filter(|i| i.placement == Placement::Entry) {
                 let mut args = vec![quote(&index.name)];
-                args.extend(index.columns.iter().map(|c| format!("{class}.{c}")));
+                args.extend(
+                    index
+                        .columns
+                        .iter()
+                        .map(|c| format!("{class}.{}", self.attr(c))),
+                );
                 write!(out, "\n\n{}\n", call("Index", &args, self.layout, 0)).unwrap();
             }
         }
@@ -445,7 +505,7 @@ fn tuple(items: &[String], layout: Layout, indent: usize) -> String {
     }
 }
 
-fn cases() -> Vec<Case> {
+fn cases(convention: bool) -> Vec<Case> {
     let mut out = Vec::new();
     for style in STYLES {
         for (l, layout) in [Layout::Single, Layout::Multi].into_iter().enumerate() {
@@ -465,6 +525,8 @@ fn cases() -> Vec<Case> {
                     // so, independently, do the duplicate's two forms.
                     mapped: style != Style::Table && (mask + l) % 2 == 1,
                     unique_twin: (mask.count_ones() as usize + l).is_multiple_of(2),
+                    renamed: (mask / 4 + l) % 2 == 1,
+                    convention,
                 });
             }
         }
@@ -519,14 +581,21 @@ fn write_project(root: &Path, cases: &[Case]) {
     );
     std::fs::create_dir_all(root.join("migrations/versions")).unwrap();
     write(root, "app/__init__.py", "");
+    let base_body = if cases.iter().any(|c| c.convention) {
+        format!("metadata = MetaData(naming_convention={CONVENTION})")
+    } else {
+        "pass".to_string()
+    };
     write(
         root,
         "app/base.py",
-        "from sqlalchemy import Column, Integer\n\
-         from sqlalchemy.orm import DeclarativeBase\n\n\n\
-         class Base(DeclarativeBase):\n    pass\n\n\n\
-         class MatrixParent(Base):\n    __tablename__ = \"matrix_parent\"\n    \
-         id = Column(Integer, primary_key=True)\n",
+        &format!(
+            "from sqlalchemy import Column, Integer, MetaData\n\
+             from sqlalchemy.orm import DeclarativeBase\n\n\n\
+             class Base(DeclarativeBase):\n    {base_body}\n\n\n\
+             class MatrixParent(Base):\n    __tablename__ = \"matrix_parent\"\n    \
+             id = Column(Integer, primary_key=True)\n"
+        ),
     );
     let mut models = String::from(
         "\"\"\"Every mapped table; importing this fills Base.metadata.\"\"\"\n\nfrom app.base import Base\n",
@@ -590,8 +659,8 @@ fn findings_by_table(root: &Path, dialect: &str) -> BTreeMap<String, Vec<Found>>
 }
 
 #[allow(clippy::print_stderr)] // where a kept project is, on request
-fn run_matrix(dialect: &str) {
-    let cases = cases();
+fn run_matrix(dialect: &str, convention: bool) {
+    let cases = cases(convention);
     let dir = tempfile::tempdir().unwrap();
     // To look at the project after a failure: IXRAY_KEEP_MATRIX=1.
     let root = if std::env::var_os("IXRAY_KEEP_MATRIX").is_some() {
@@ -768,17 +837,21 @@ fn has_python() -> bool {
     )
 }
 
+/// Fixes written for PostgreSQL (concurrent builds in an autocommit
+/// block), with SQLAlchemy's default naming convention.
 #[test]
 fn fix_matrix_for_postgresql() {
     if has_python() {
-        run_matrix("postgresql");
+        run_matrix("postgresql", false);
     }
 }
 
+/// Fixes written for SQLite, with a naming convention of the project's
+/// own: `index=True` and new indexes get its names.
 #[test]
-fn fix_matrix_for_sqlite() {
+fn fix_matrix_for_sqlite_with_a_naming_convention() {
     if has_python() {
-        run_matrix("sqlite");
+        run_matrix("sqlite", true);
     }
 }
 
@@ -786,11 +859,11 @@ fn fix_matrix_for_sqlite() {
 /// PostgreSQL's identifiers, and both column forms in every layout.
 #[test]
 fn the_matrix_covers_every_combination() {
-    let cases = cases();
+    let cases = cases(false);
     assert_eq!(cases.len(), 15 * 2 * 5);
     let tables: BTreeSet<String> = cases.iter().map(Case::table).collect();
     assert_eq!(tables.len(), cases.len());
-    for case in &cases {
+    for case in cases.iter().chain(&self::cases(true)) {
         for index in case.indexes(true) {
             assert!(index.name.len() <= 63, "{}", index.name);
         }
@@ -810,6 +883,16 @@ fn the_matrix_covers_every_combination() {
                         .filter(here)
                         .any(|c| c.has(Intent::Duplicate) && c.unique_twin == unique_twin)
                 );
+            }
+            for renamed in [false, true] {
+                for intent in [Intent::Fk, Intent::Drift] {
+                    assert!(
+                        cases
+                            .iter()
+                            .filter(here)
+                            .any(|c| c.has(intent) && c.renamed == renamed)
+                    );
+                }
             }
         }
     }
