@@ -565,3 +565,69 @@ toys = Table("toy", Base.metadata, Column("id", Integer, primary_key=True), Colu
         "{models}"
     );
 }
+
+/// Comments after entries of a multi-line `__table_args__` stay with their
+/// entries: an entry that goes takes its comment along (and, without a
+/// trailing comma, the comma of the entry before), a new entry takes no
+/// comment from the one it replaces, and one appended after a comment goes
+/// on the next line.
+#[test]
+fn comments_after_table_args_entries_stay_with_their_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "app/models.py",
+        br#"from sqlalchemy import Column, ForeignKey, Index, Integer
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base()
+
+
+class A(Base):
+    __tablename__ = "a"
+    __table_args__ = (
+        Index("ix_a_b_c", "b", "c"),  # wide
+        Index("ix_a_d", "d"),  # first
+        Index("ix_a_d_copy", "d")  # copy
+    )
+    id = Column(Integer, primary_key=True)
+    b = Column(Integer)
+    c = Column(Integer)
+    d = Column(Integer)
+
+
+class B(Base):
+    __tablename__ = "b"
+    __table_args__ = (
+        Index("ix_b_x", "x"),  # lookups
+        Index("ix_b_x_copy", "x"),  # the copy
+    )
+    id = Column(Integer, primary_key=True)
+    x = Column(Integer)
+    a_id = Column(Integer, ForeignKey("a.id"))
+
+
+class D(Base):
+    __tablename__ = "d"
+    __table_args__ = (
+        Index("ix_d_x", "x"),  # lookups
+    )
+    id = Column(Integer, primary_key=True)
+    x = Column(Integer)
+    a_id = Column(Integer, ForeignKey("a.id"))
+"#,
+    );
+    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
+    assert!(stdout.contains("fixed: app/models.py"), "{stdout}{stderr}");
+    let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
+    for expected in [
+        "        Index(\"ix_a_b_c\", \"b\", \"c\"),  # wide\n        Index(\"ix_a_d\", \"d\")  # first\n    )\n",
+        "        Index(\"ix_b_x\", \"x\"),  # lookups\n        Index(\"ix_b_a_id\", \"a_id\"),\n    )\n",
+        "        Index(\"ix_d_x\", \"x\"),  # lookups\n        Index(\"ix_d_a_id\", \"a_id\"),\n    )\n",
+    ] {
+        assert!(models.contains(expected), "{expected}\nnot in:\n{models}");
+    }
+    let (code, after, _) = run_ixray(root, &["check"]);
+    assert_eq!(code, 0, "{after}");
+}

@@ -602,7 +602,13 @@ impl TableWriter<'_, '_> {
         };
         let entries = std::mem::take(&mut self.new_entries);
         let count = entries.len();
+        // The comment after the entry was about the entry that goes.
+        let tail = item_tail(text, span.end);
+        let comment = tail.comment.zip(tail.line_end);
         self.push_edit(file, Edit::replace(span, entries.join(&separator)));
+        if let Some((start, end)) = comment {
+            self.push_edit(file, Edit::replace(Span::new(start, end), ""));
+        }
         Some(Replaced {
             drop: at,
             span,
@@ -744,6 +750,29 @@ impl TableWriter<'_, '_> {
         };
         let multiline = text[container.start..container.end].contains('\n');
         let mut insertion = String::new();
+        let tail = item_tail(text, end);
+        if multiline
+            && tail.comment.is_some()
+            && let Some(line_end) = tail.line_end.filter(|&e| e < text.len())
+        {
+            // The comment after the last item stays on its line: new
+            // entries go on the lines after it, with the list's trailing
+            // comma style.
+            let indent = py::indentation_at(text, end).to_string();
+            if tail.comma.is_none() {
+                self.push_edit(file, Edit::insert(end, ","));
+            }
+            for (i, entry) in entries.iter().enumerate() {
+                let comma = if i + 1 < entries.len() || tail.comma.is_some() {
+                    ","
+                } else {
+                    ""
+                };
+                insertion.push_str(&format!("{indent}{entry}{comma}\n"));
+            }
+            self.push_edit(file, Edit::insert(line_end + 1, insertion));
+            return;
+        }
         if multiline {
             let indent = py::indentation_at(text, end).to_string();
             for entry in entries {
@@ -791,11 +820,10 @@ impl TableWriter<'_, '_> {
                         "`{field}` is declared on a mixin; remove `index=True` by hand"
                     ));
                 }
-                let text = &self.project.files[owner_file].source.text;
-                self.push_edit(
-                    owner_file,
-                    Edit::replace(argument_with_comma(text, keyword), ""),
-                );
+                let text = self.project.files[owner_file].source.text.clone();
+                for span in item_removal(&text, keyword) {
+                    self.push_edit(owner_file, Edit::replace(span, ""));
+                }
                 Ok(())
             }
             IndexOrigin::Declared => {
@@ -894,16 +922,21 @@ impl TableWriter<'_, '_> {
                     _ => {}
                 }
             }
-            // (entries, edit span), neighbours merged.
-            let mut removals: Vec<(Span, Span)> = Vec::new();
+            // (entries, spans to delete), neighbours merged.
+            let mut removals: Vec<(Span, Vec<Span>)> = Vec::new();
             for span in spans {
-                let edit = argument_with_comma(text, span);
+                let edits = item_removal(text, span);
+                let overlaps = |last: &Vec<Span>| {
+                    edits
+                        .iter()
+                        .any(|e| last.iter().any(|l| e.start < l.end && l.start < e.end))
+                };
                 match removals.last_mut() {
-                    Some(last) if edit.start < last.1.end => {
+                    Some(last) if overlaps(&last.1) => {
                         let entries = Span::new(last.0.start, span.end);
-                        *last = (entries, argument_with_comma(text, entries));
+                        *last = (entries, item_removal(text, entries));
                     }
-                    _ => removals.push((span, edit)),
+                    _ => removals.push((span, edits)),
                 }
             }
             if let Some(survivor) = lone_survivor {
@@ -915,17 +948,116 @@ impl TableWriter<'_, '_> {
                 let comma_stays = comma.is_some_and(|c| {
                     !removals
                         .iter()
-                        .any(|(_, edit)| edit.start <= c && c < edit.end)
+                        .flat_map(|(_, edits)| edits)
+                        .any(|edit| edit.start <= c && c < edit.end)
                 });
                 if !comma_stays {
                     self.push_edit(file, Edit::insert(survivor.end, ","));
                 }
             }
-            for (_, edit) in removals {
+            for edit in removals.into_iter().flat_map(|(_, edits)| edits) {
                 self.push_edit(file, Edit::replace(edit, ""));
             }
         }
     }
+}
+
+/// What follows an item of a list on its line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ItemTail {
+    /// The comma right after the item.
+    comma: Option<usize>,
+    /// Where a comment after the item (and its comma) starts, spaces
+    /// before it included.
+    comment: Option<usize>,
+    /// The end of the item's line (its `\n`, or the end of the text) when
+    /// nothing but the comma and a comment follow the item there.
+    line_end: Option<usize>,
+}
+
+fn item_tail(text: &str, end: usize) -> ItemTail {
+    let bytes = text.as_bytes();
+    let blanks = |mut i: usize| {
+        while i < bytes.len() && matches!(bytes[i], b' ' | b'\t') {
+            i += 1;
+        }
+        i
+    };
+    let mut code_end = end;
+    let mut i = blanks(end);
+    let comma = (bytes.get(i) == Some(&b',')).then_some(i);
+    if comma.is_some() {
+        i += 1;
+        code_end = i;
+        i = blanks(i);
+    }
+    let comment = (bytes.get(i) == Some(&b'#')).then_some(code_end);
+    if comment.is_some() {
+        i = text[i..].find('\n').map_or(text.len(), |n| i + n);
+    }
+    let line_end = (i == text.len() || bytes[i] == b'\n').then_some(i);
+    ItemTail {
+        comma,
+        comment,
+        line_end,
+    }
+}
+
+/// The spans to delete so that removing an item of a list (or a run of
+/// neighbouring items) leaves a valid list in its layout. An item on
+/// lines of its own goes with them, its comment included; when it was the
+/// last item and had no comma after it, the item before loses its comma.
+/// Otherwise the item goes with its comma ([`argument_with_comma`]).
+fn item_removal(text: &str, span: Span) -> Vec<Span> {
+    let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let tail = item_tail(text, span.end);
+    match tail.line_end {
+        Some(line_end) if text[line_start..span.start].trim().is_empty() => {
+            let mut spans = Vec::new();
+            if tail.comma.is_none()
+                && let Some(comma) = comma_ending_code_before(text, line_start)
+            {
+                spans.push(Span::new(comma, comma + 1));
+            }
+            spans.push(Span::new(line_start, (line_end + 1).min(text.len())));
+            spans
+        }
+        _ => vec![argument_with_comma(text, span)],
+    }
+}
+
+/// The comma that ends the code of the last line before `line_start` that
+/// has code (a comment after it aside).
+fn comma_ending_code_before(text: &str, line_start: usize) -> Option<usize> {
+    let mut end = line_start;
+    while end > 0 {
+        let start = text[..end - 1].rfind('\n').map_or(0, |i| i + 1);
+        let line = &text[start..end - 1];
+        let code = line[..code_length(line)].trim_end();
+        if !code.is_empty() {
+            return code.ends_with(',').then(|| start + code.len() - 1);
+        }
+        end = start;
+    }
+    None
+}
+
+/// The length of a line's code: up to a `#` outside string literals.
+fn code_length(line: &str) -> usize {
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(_) if c == '\\' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None if c == '#' => return i,
+            None => {}
+        }
+    }
+    line.len()
 }
 
 /// The span of an argument plus the comma that separates it, so that
