@@ -127,6 +127,8 @@ struct Case {
     /// The FK and drift columns have attribute names (`Column("owner_id")`
     /// as `owner`) or, in a `Table`, keys (`key="owner"`) of their own.
     renamed: bool,
+    /// Multi-line calls and tuples end with a comma after the last item.
+    trailing_comma: bool,
     /// `Base.metadata` has a naming convention for indexes (see
     /// `CONVENTION`) rather than SQLAlchemy's default.
     convention: bool,
@@ -192,6 +194,13 @@ impl Case {
                 })
             })
             .collect()
+    }
+
+    fn shape(&self) -> Shape {
+        Shape {
+            layout: self.layout,
+            trailing_comma: self.trailing_comma,
+        }
     }
 
     /// The name `index=True` gives an index on `column`.
@@ -332,11 +341,12 @@ impl Case {
                     Placement::Entry if self.style != Style::Module => {
                         let args: Vec<String> =
                             std::iter::once(quote(&i.name)).chain(columns).collect();
-                        Some(format!("Index({})", args.join(", ")))
+                        Some(format!("Index({}){}", args.join(", "), about(&i.name)))
                     }
                     Placement::UniqueEntry => Some(format!(
-                        "UniqueConstraint({})",
-                        columns.collect::<Vec<_>>().join(", ")
+                        "UniqueConstraint({}){}",
+                        columns.collect::<Vec<_>>().join(", "),
+                        about(i.columns[0])
                     )),
                     _ => None,
                 }
@@ -354,7 +364,7 @@ impl Case {
         items.push(call(
             "Column",
             &[quote("id"), "Integer".into(), "primary_key=True".into()],
-            self.layout,
+            self.shape(),
             0,
         ));
         for column in columns {
@@ -363,10 +373,10 @@ impl Case {
             if column.attr != column.name {
                 args.push(format!("key={}", quote(column.attr)));
             }
-            items.push(call("Column", &args, self.layout, 0));
+            items.push(call("Column", &args, self.shape(), 0));
         }
         items.extend(entries.iter().cloned());
-        format!("{t} = {}\n", call("Table", &items, self.layout, 0))
+        format!("{t} = {}\n", call("Table", &items, self.shape(), 0))
     }
 
     fn render_class(
@@ -394,7 +404,12 @@ impl Case {
                 .unwrap(),
             },
             _ => {
-                writeln!(out, "    __table_args__ = {}", tuple(&args, self.layout, 4)).unwrap();
+                writeln!(
+                    out,
+                    "    __table_args__ = {}",
+                    tuple(&args, self.shape(), 4)
+                )
+                .unwrap();
             }
         }
         let pk = ColumnDecl {
@@ -424,7 +439,7 @@ impl Case {
                 let value = if args.is_empty() {
                     String::new()
                 } else {
-                    format!(" = {}", call("mapped_column", &args, self.layout, 4))
+                    format!(" = {}", call("mapped_column", &args, self.shape(), 4))
                 };
                 writeln!(out, "    {}: Mapped[{annotation}]{value}", column.attr).unwrap();
             } else {
@@ -432,7 +447,7 @@ impl Case {
                     out,
                     "    {} = {}",
                     column.attr,
-                    call("Column", &args, self.layout, 4)
+                    call("Column", &args, self.shape(), 4)
                 )
                 .unwrap();
             }
@@ -446,7 +461,7 @@ impl Case {
                         .iter()
                         .map(|c| format!("{class}.{}", self.attr(c))),
                 );
-                write!(out, "\n\n{}\n", call("Index", &args, self.layout, 0)).unwrap();
+                write!(out, "\n\n{}\n", call("Index", &args, self.shape(), 0)).unwrap();
             }
         }
         out
@@ -457,7 +472,10 @@ impl Case {
 fn column_args(column: &ColumnDecl) -> Vec<String> {
     let mut args = vec!["Integer".to_string()];
     if column.foreign_key {
-        args.push(r#"ForeignKey("matrix_parent.id")"#.into());
+        args.push(format!(
+            r#"ForeignKey("matrix_parent.id"){}"#,
+            about("matrix_parent.id")
+        ));
     }
     if column.flag {
         args.push("index=True".into());
@@ -474,35 +492,91 @@ fn quote(s: &str) -> String {
 
 /// `name(a, b)` on one line, or one argument per line with a trailing
 /// comma; `indent` is the indentation of the line the call starts on.
-fn call(name: &str, args: &[String], layout: Layout, indent: usize) -> String {
-    match layout {
-        Layout::Single => format!("{name}({})", args.join(", ")),
-        Layout::Multi => {
-            let inner = " ".repeat(indent + 4);
-            let mut out = format!("{name}(\n");
-            for arg in args {
-                // A nested multi-line call moves right with its line.
-                let arg = arg.replace('\n', &format!("\n{}", " ".repeat(4)));
-                writeln!(out, "{inner}{arg},").unwrap();
-            }
-            out + &" ".repeat(indent) + ")"
+/// How a call or tuple is laid out.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    layout: Layout,
+    /// After the last item of a multi-line call or tuple.
+    trailing_comma: bool,
+}
+
+/// An item's comment, written after its comma in a multi-line layout.
+const COMMENT_MARK: &str = "  # ";
+
+/// `name(a, b)` on one line, or one argument per line; `indent` is the
+/// indentation of the line the call starts on.
+fn call(name: &str, args: &[String], shape: Shape, indent: usize) -> String {
+    match shape.layout {
+        Layout::Single => {
+            let args: Vec<&str> = args.iter().map(|a| without_comment(a)).collect();
+            format!("{name}({})", args.join(", "))
         }
+        Layout::Multi => format!("{name}{}", lines("(", args, ")", shape, indent)),
     }
 }
 
-fn tuple(items: &[String], layout: Layout, indent: usize) -> String {
-    match (layout, items) {
+fn tuple(items: &[String], shape: Shape, indent: usize) -> String {
+    let items: Vec<String> = match shape.layout {
+        Layout::Single => items
+            .iter()
+            .map(|i| without_comment(i).to_string())
+            .collect(),
+        Layout::Multi => items.to_vec(),
+    };
+    match (shape.layout, items.as_slice()) {
         (Layout::Single, [one]) => format!("({one},)"),
         (Layout::Single, _) => format!("({})", items.join(", ")),
-        (Layout::Multi, _) => {
-            let inner = " ".repeat(indent + 4);
-            let mut out = String::from("(\n");
-            for item in items {
-                writeln!(out, "{inner}{item},").unwrap();
-            }
-            out + &" ".repeat(indent) + ")"
-        }
+        // One item without its comma would be no tuple.
+        (Layout::Multi, [_]) => lines(
+            "(",
+            &items,
+            ")",
+            Shape {
+                trailing_comma: true,
+                ..shape
+            },
+            indent,
+        ),
+        (Layout::Multi, _) => lines("(", &items, ")", shape, indent),
     }
+}
+
+fn without_comment(item: &str) -> &str {
+    item.split(COMMENT_MARK).next().unwrap_or(item)
+}
+
+/// The comment that says what an item is about; after the fix it must
+/// still sit on that item's line.
+fn about(what: &str) -> String {
+    format!("{COMMENT_MARK}about {what}")
+}
+
+/// One item a line, each with its comma (the last one's only with a
+/// trailing comma) and then its comment.
+fn lines(open: &str, items: &[String], close: &str, shape: Shape, indent: usize) -> String {
+    let inner = " ".repeat(indent + 4);
+    let mut out = format!("{open}\n");
+    for (i, item) in items.iter().enumerate() {
+        // A nested multi-line call moves right with its line.
+        let item = item.replace('\n', &format!("\n{}", " ".repeat(4)));
+        // A nested call's comments are its own: only the last line's
+        // comment is the item's.
+        let last_line = item.rfind('\n').map_or(0, |i| i + 1);
+        let (code, comment) = match item[last_line..].find(COMMENT_MARK) {
+            Some(at) => (
+                item[..last_line + at].to_string(),
+                item[last_line + at..].to_string(),
+            ),
+            None => (item, String::new()),
+        };
+        let comma = if i + 1 < items.len() || shape.trailing_comma {
+            ","
+        } else {
+            ""
+        };
+        writeln!(out, "{inner}{code}{comma}{comment}").unwrap();
+    }
+    out + &" ".repeat(indent) + close
 }
 
 fn cases(convention: bool) -> Vec<Case> {
@@ -526,6 +600,7 @@ fn cases(convention: bool) -> Vec<Case> {
                     mapped: style != Style::Table && (mask + l) % 2 == 1,
                     unique_twin: (mask.count_ones() as usize + l).is_multiple_of(2),
                     renamed: (mask / 4 + l) % 2 == 1,
+                    trailing_comma: layout == Layout::Single || mask % 3 != 0,
                     convention,
                 });
             }
@@ -718,6 +793,8 @@ fn run_matrix(dialect: &str, convention: bool) {
     // (5) One fix for everything.
     let (code, fix_out, fix_err) = run_ixray(root, &["fix", "--dialect", dialect, "."]);
     assert_eq!(code, 0, "ixray fix:\n{fix_out}\n{fix_err}");
+    let wrong = misplaced_comments(root);
+    assert!(wrong.is_empty(), "comments moved by the fix:\n{wrong}");
     let wrong = layout_problems(root, &cases);
     assert!(
         wrong.is_empty(),
@@ -783,6 +860,23 @@ fn run_matrix(dialect: &str, convention: bool) {
     );
 }
 
+/// Lines whose `# about X` comment is not about anything on the line.
+fn misplaced_comments(root: &Path) -> String {
+    let mut wrong = String::new();
+    for style in STYLES {
+        let path = format!("app/{}.py", style.module());
+        let text = std::fs::read_to_string(root.join(&path)).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if let Some((code, what)) = line.split_once("# about ")
+                && !code.contains(&quote(what))
+            {
+                writeln!(wrong, "{path}:{}: {line}", n + 1).unwrap();
+            }
+        }
+    }
+    wrong
+}
+
 /// Each table's `__table_args__` or `Table(...)` in the table's layout: on
 /// one line, or one item a line. A `__table_args__` the fix creates has no
 /// layout to follow and is written one item a line.
@@ -802,7 +896,9 @@ fn layout_problems(root: &Path, cases: &[Case]) -> String {
             Style::Table => match case.layout {
                 Layout::Single => block.contains('\n'),
                 Layout::Multi => block.lines().any(|l| {
-                    l.starts_with("    Index(") && (!l.ends_with("),") || l.contains("), "))
+                    let code = without_comment(l).trim_end();
+                    code.starts_with("    Index(")
+                        && (!(code.ends_with("),") || code.ends_with(')')) || code.contains("), "))
                 }),
             },
             _ => block
