@@ -635,12 +635,19 @@ fn write_models(root: &Path, cases: &[Case], with_drift: bool) {
 
 /// The Alembic skeleton of the blog fixture (alembic.ini, env.py,
 /// script.py.mako) around an `app` package.
-fn write_project(root: &Path, cases: &[Case]) {
+fn write_project(root: &Path, cases: &[Case], render_as_batch: bool) {
     let blog = fixture("sqlalchemy/blog");
     let read = |relative: &str| std::fs::read_to_string(blog.join(relative)).unwrap();
     write(root, "alembic.ini", &read("alembic.ini"));
-    let env = read("migrations/env.py");
+    let mut env = read("migrations/env.py");
     assert!(env.contains("from blog.models import Base"));
+    if render_as_batch {
+        assert_eq!(env.matches("transaction_per_migration=True,").count(), 2);
+        env = env.replace(
+            "transaction_per_migration=True,",
+            "transaction_per_migration=True,\n        render_as_batch=True,",
+        );
+    }
     write(
         root,
         "migrations/env.py",
@@ -733,9 +740,22 @@ fn findings_by_table(root: &Path, dialect: &str) -> BTreeMap<String, Vec<Found>>
     out
 }
 
+/// How the generated project is set up around its tables.
+#[derive(Debug, Clone, Copy)]
+struct Project {
+    /// What ixray writes fixes for (`--dialect`).
+    dialect: &'static str,
+    /// `Base.metadata` has `CONVENTION`.
+    naming_convention: bool,
+    /// env.py says `render_as_batch=True`, so the initial revision
+    /// creates indexes in `batch_alter_table` blocks.
+    render_as_batch: bool,
+}
+
 #[allow(clippy::print_stderr)] // where a kept project is, on request
-fn run_matrix(dialect: &str, convention: bool) {
-    let cases = cases(convention);
+fn run_matrix(project: Project) {
+    let dialect = project.dialect;
+    let cases = cases(project.naming_convention);
     let dir = tempfile::tempdir().unwrap();
     // To look at the project after a failure: IXRAY_KEEP_MATRIX=1.
     let root = if std::env::var_os("IXRAY_KEEP_MATRIX").is_some() {
@@ -749,7 +769,7 @@ fn run_matrix(dialect: &str, convention: bool) {
         dir.path().to_path_buf()
     };
     let root = root.as_path();
-    write_project(root, &cases);
+    write_project(root, &cases, project.render_as_batch);
 
     // (1, 2) The history creates every table with the models' indexes,
     // the drifted ones included.
@@ -938,16 +958,26 @@ fn has_python() -> bool {
 #[test]
 fn fix_matrix_for_postgresql() {
     if has_python() {
-        run_matrix("postgresql", false);
+        run_matrix(Project {
+            dialect: "postgresql",
+            naming_convention: false,
+            render_as_batch: false,
+        });
     }
 }
 
 /// Fixes written for SQLite, with a naming convention of the project's
-/// own: `index=True` and new indexes get its names.
+/// own (`index=True` and new indexes get its names) and Alembic's batch
+/// mode, as SQLite projects use it: the history creates the indexes in
+/// `batch_alter_table` blocks.
 #[test]
-fn fix_matrix_for_sqlite_with_a_naming_convention() {
+fn fix_matrix_for_sqlite_with_a_naming_convention_and_batch_mode() {
     if has_python() {
-        run_matrix("sqlite", true);
+        run_matrix(Project {
+            dialect: "sqlite",
+            naming_convention: true,
+            render_as_batch: true,
+        });
     }
 }
 
