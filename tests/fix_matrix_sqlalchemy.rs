@@ -4,15 +4,24 @@
 //! index), in single-line and multi-line layouts, for each way a model
 //! places its indexes (`index=True`, a `__table_args__` tuple, a
 //! `__table_args__` that starts as a dict, a core `Table(...)`, a
-//! module-level `Index(...)`), with classic `Column` and 2.0
-//! `mapped_column` alternating across the matrix.
+//! module-level `Index(...)`): 150 tables. Across the matrix, independently
+//! of each other, alternate: classic `Column` and 2.0 `mapped_column` (or a
+//! bare `Mapped[...]`), an index or a unique constraint as the duplicate's
+//! twin, columns whose attribute or key differs from the SQL name, and
+//! multi-line lists with or without a trailing comma; multi-line entries
+//! carry comments that must stay with them.
 //!
 //! The real Alembic writes the initial revision (autogenerate) while the
 //! models still declare the drifted indexes; then those declarations are
 //! taken out. ixray must report exactly the planted findings, table by
-//! table; after `ixray fix`, Alembic must upgrade and `alembic check` must
-//! find nothing, on SQLite and PostgreSQL; ixray must find nothing left to
-//! fix; and a second fix must change no byte.
+//! table; after `ixray fix`, the models must keep each table's layout,
+//! Alembic must upgrade, find nothing with `alembic check` and downgrade,
+//! on SQLite and PostgreSQL; ixray must find nothing left; and a second fix
+//! must change no byte. The project is generated twice: fixes for
+//! PostgreSQL with SQLAlchemy's default naming convention, and fixes for
+//! SQLite with a naming convention of its own and Alembic's batch mode.
+//!
+//! `IXRAY_KEEP_MATRIX=1` keeps the generated projects and says where.
 
 mod common;
 
@@ -1009,6 +1018,16 @@ fn the_matrix_covers_every_combination() {
                         .filter(here)
                         .any(|c| c.has(Intent::Duplicate) && c.unique_twin == unique_twin)
                 );
+            }
+            if layout == Layout::Multi {
+                for trailing_comma in [false, true] {
+                    assert!(
+                        cases
+                            .iter()
+                            .filter(here)
+                            .any(|c| c.trailing_comma == trailing_comma)
+                    );
+                }
             }
             for renamed in [false, true] {
                 for intent in [Intent::Fk, Intent::Drift] {
