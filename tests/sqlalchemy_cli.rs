@@ -356,3 +356,278 @@ fn an_index_named_by_a_convention_ixray_cannot_evaluate_is_not_fixable() {
     let (_, stdout, _) = run_ixray(root, &["fix", "."]);
     assert!(stdout.contains("Nothing to fix."), "{stdout}");
 }
+
+/// A new `Index(...)` of a `Table(...)` takes the place of an entry that
+/// goes, as in `__table_args__`: appending after the last entry while
+/// removing it would be two edits of one place, and nothing was written.
+#[test]
+fn an_index_in_a_table_call_takes_the_place_of_one_that_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "app/models.py",
+        b"from sqlalchemy import Column, ForeignKey, Index, Integer, MetaData, Table\n\nmetadata = MetaData()\n\nowners = Table(\"owners\", metadata, Column(\"id\", Integer, primary_key=True))\n\nitems = Table(\n    \"items\",\n    metadata,\n    Column(\"id\", Integer, primary_key=True),\n    Column(\"owner_id\", Integer, ForeignKey(\"owners.id\")),\n    Column(\"a\", Integer),\n    Column(\"b\", Integer),\n    Index(\"ix_items_a_b\", \"a\", \"b\"),\n    Index(\"ix_items_a\", \"a\"),\n)\n",
+    );
+    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
+    assert!(stdout.contains("fixed: app/models.py"), "{stdout}{stderr}");
+    let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
+    assert!(
+        models.contains("    Index(\"ix_items_a_b\", \"a\", \"b\"),\n    Index(\"ix_items_owner_id\", \"owner_id\"),\n)\n"),
+        "{models}"
+    );
+    let (code, after, _) = run_ixray(root, &["check"]);
+    assert_eq!(code, 0, "{after}");
+}
+
+/// Entries removed from a `__table_args__` tuple: neighbours go in one
+/// edit, and a tuple left with one item keeps a comma after it (`(Index(..))`
+/// is no tuple, and SQLAlchemy refuses it).
+#[test]
+fn a_table_args_tuple_left_with_one_item_stays_a_tuple() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "app/models.py",
+        br#"from sqlalchemy import Column, Index, Integer
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base()
+
+
+class Head(Base):
+    __tablename__ = "head"
+    __table_args__ = (Index("ix_head_a_b", "a", "b"), Index("ix_head_c_copy", "c"), Index("ix_head_d_copy", "d"))
+    id = Column(Integer, primary_key=True)
+    a = Column(Integer)
+    b = Column(Integer)
+    c = Column(Integer, index=True)
+    d = Column(Integer, index=True)
+
+
+class Tail(Base):
+    __tablename__ = "tail"
+    __table_args__ = (Index("ix_tail_c_copy", "c"), Index("ix_tail_d_copy", "d"), Index("ix_tail_a_b", "a", "b"))
+    id = Column(Integer, primary_key=True)
+    a = Column(Integer)
+    b = Column(Integer)
+    c = Column(Integer, index=True)
+    d = Column(Integer, index=True)
+
+
+class Options(Base):
+    __tablename__ = "options"
+    __table_args__ = (Index("ix_options_c_copy", "c"), {"comment": "kept"})
+    id = Column(Integer, primary_key=True)
+    c = Column(Integer, index=True)
+"#,
+    );
+    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
+    assert!(stdout.contains("fixed: app/models.py"), "{stdout}{stderr}");
+    let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
+    for kept in [
+        "    __table_args__ = (Index(\"ix_head_a_b\", \"a\", \"b\"),)\n",
+        "    __table_args__ = (Index(\"ix_tail_a_b\", \"a\", \"b\"),)\n",
+        "    __table_args__ = ({\"comment\": \"kept\"},)\n",
+    ] {
+        assert!(models.contains(kept), "{kept}\nnot in:\n{models}");
+    }
+    let (code, after, _) = run_ixray(root, &["check"]);
+    assert_eq!(code, 0, "{after}");
+}
+
+/// A module-level `Index(...)` that goes takes the blank lines before it
+/// along, so the code around keeps its separation; a multi-line dict
+/// `__table_args__` becomes a tuple with one item a line.
+#[test]
+fn removals_and_additions_keep_the_module_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "app/models.py",
+        br#"from sqlalchemy import Column, ForeignKey, Index, Integer
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base()
+
+
+class Owner(Base):
+    __tablename__ = "owner"
+    __table_args__ = {
+        "comment": "people",
+    }
+    id = Column(Integer, primary_key=True)
+    parent_id = Column(Integer, ForeignKey("owner.id"))
+
+
+class Item(Base):
+    __tablename__ = "item"
+    id = Column(Integer, primary_key=True)
+    a = Column(Integer)
+    b = Column(Integer)
+
+
+Index("ix_item_a", Item.a)
+
+
+Index("ix_item_a_b", Item.a, Item.b)
+"#,
+    );
+    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
+    assert!(stdout.contains("fixed: app/models.py"), "{stdout}{stderr}");
+    let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
+    assert!(
+        models.contains(
+            "    __table_args__ = (\n        Index(\"ix_owner_parent_id\", \"parent_id\"),\n        {\n            \"comment\": \"people\",\n        },\n    )\n"
+        ),
+        "{models}"
+    );
+    assert!(
+        models.ends_with("    b = Column(Integer)\n\n\nIndex(\"ix_item_a_b\", Item.a, Item.b)\n"),
+        "{models}"
+    );
+    let (code, after, _) = run_ixray(root, &["check"]);
+    assert_eq!(code, 0, "{after}");
+}
+
+/// In a module that writes `index=True`, an index the history has on a
+/// column declared by a bare `x: Mapped[T]` annotation is declared as the
+/// `mapped_column(index=True)` the annotation stood for.
+#[test]
+fn a_bare_mapped_annotation_gets_its_mapped_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    alembic_project(root);
+    write(
+        root,
+        "app/models.py",
+        b"from typing import Optional\n\nfrom sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column\n\n\nclass Base(DeclarativeBase):\n    pass\n\n\nclass Note(Base):\n    __tablename__ = \"note\"\n    id: Mapped[int] = mapped_column(primary_key=True)\n    code: Mapped[str] = mapped_column(index=True)\n    topic: Mapped[Optional[str]]\n",
+    );
+    write(
+        root,
+        "migrations/versions/r1_initial.py",
+        b"from alembic import op\nimport sqlalchemy as sa\n\nrevision = \"r1\"\ndown_revision = None\n\n\ndef upgrade():\n    op.create_table(\"note\", sa.Column(\"id\", sa.Integer(), primary_key=True), sa.Column(\"code\", sa.String(), nullable=False), sa.Column(\"topic\", sa.String()))\n    op.create_index(\"ix_note_code\", \"note\", [\"code\"])\n    op.create_index(\"ix_note_topic\", \"note\", [\"topic\"])\n",
+    );
+    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
+    assert!(stdout.contains("fixed: app/models.py"), "{stdout}{stderr}");
+    let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
+    assert!(
+        models.ends_with("    topic: Mapped[Optional[str]] = mapped_column(index=True)\n"),
+        "{models}"
+    );
+    let (code, after, _) = run_ixray(root, &["check"]);
+    assert_eq!(code, 0, "{after}");
+}
+
+/// `Index("...")` strings name columns by key, and a declarative
+/// `owner = Column("owner_id", ...)` is keyed by its SQL name, not by the
+/// attribute (SQLAlchemy raises for `Index("ix", "owner")`); a `Table`
+/// column's `key=` is its key.
+#[test]
+fn a_new_index_names_columns_by_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "app/models.py",
+        br#"from sqlalchemy import Column, ForeignKey, Index, Integer, Table
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base()
+
+
+class Owner(Base):
+    __tablename__ = "owner"
+    id = Column(Integer, primary_key=True)
+
+
+class Pet(Base):
+    __tablename__ = "pet"
+    __table_args__ = {"comment": "pets"}
+    id = Column(Integer, primary_key=True)
+    owner = Column("owner_id", Integer, ForeignKey("owner.id"))
+
+
+toys = Table("toy", Base.metadata, Column("id", Integer, primary_key=True), Column("owner_id", Integer, ForeignKey("owner.id"), key="owner"))
+"#,
+    );
+    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
+    assert!(stdout.contains("fixed: app/models.py"), "{stdout}{stderr}");
+    let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
+    assert!(
+        models.contains("Index(\"ix_pet_owner_id\", \"owner_id\")"),
+        "{models}"
+    );
+    assert!(
+        models.contains("key=\"owner\"), Index(\"ix_toy_owner_id\", \"owner\"))"),
+        "{models}"
+    );
+}
+
+/// Comments after entries of a multi-line `__table_args__` stay with their
+/// entries: an entry that goes takes its comment along (and, without a
+/// trailing comma, the comma of the entry before), a new entry takes no
+/// comment from the one it replaces, and one appended after a comment goes
+/// on the next line.
+#[test]
+fn comments_after_table_args_entries_stay_with_their_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "app/models.py",
+        br#"from sqlalchemy import Column, ForeignKey, Index, Integer
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base()
+
+
+class A(Base):
+    __tablename__ = "a"
+    __table_args__ = (
+        Index("ix_a_b_c", "b", "c"),  # wide
+        Index("ix_a_d", "d"),  # first
+        Index("ix_a_d_copy", "d")  # copy
+    )
+    id = Column(Integer, primary_key=True)
+    b = Column(Integer)
+    c = Column(Integer)
+    d = Column(Integer)
+
+
+class B(Base):
+    __tablename__ = "b"
+    __table_args__ = (
+        Index("ix_b_x", "x"),  # lookups
+        Index("ix_b_x_copy", "x"),  # the copy
+    )
+    id = Column(Integer, primary_key=True)
+    x = Column(Integer)
+    a_id = Column(Integer, ForeignKey("a.id"))
+
+
+class D(Base):
+    __tablename__ = "d"
+    __table_args__ = (
+        Index("ix_d_x", "x"),  # lookups
+    )
+    id = Column(Integer, primary_key=True)
+    x = Column(Integer)
+    a_id = Column(Integer, ForeignKey("a.id"))
+"#,
+    );
+    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
+    assert!(stdout.contains("fixed: app/models.py"), "{stdout}{stderr}");
+    let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
+    for expected in [
+        "        Index(\"ix_a_b_c\", \"b\", \"c\"),  # wide\n        Index(\"ix_a_d\", \"d\")  # first\n    )\n",
+        "        Index(\"ix_b_x\", \"x\"),  # lookups\n        Index(\"ix_b_a_id\", \"a_id\"),\n    )\n",
+        "        Index(\"ix_d_x\", \"x\"),  # lookups\n        Index(\"ix_d_a_id\", \"a_id\"),\n    )\n",
+    ] {
+        assert!(models.contains(expected), "{expected}\nnot in:\n{models}");
+    }
+    let (code, after, _) = run_ixray(root, &["check"]);
+    assert_eq!(code, 0, "{after}");
+}

@@ -2,7 +2,9 @@
 //! project's own `script.py.mako` (Alembic's generic template when it cannot
 //! be read), on top of the single head, named by `file_template`. On
 //! PostgreSQL the index is built and dropped CONCURRENTLY inside
-//! `autocommit_block()`, so the table is never locked against writes.
+//! `autocommit_block()`, so the table is never locked against writes. A
+//! project in batch mode (`render_as_batch=True`) gets its operations in
+//! `batch_alter_table` blocks, as autogenerate writes them.
 
 use std::path::PathBuf;
 
@@ -87,6 +89,7 @@ fn create_call(
     unique: bool,
     predicate: Option<&str>,
     dialect: Dialect,
+    batch: bool,
 ) -> String {
     let columns: Vec<String> = columns
         .iter()
@@ -96,14 +99,22 @@ fn create_call(
         })
         .collect();
     let (schema, table) = split_qualified(table);
-    let mut call = format!(
-        "op.create_index(op.f({}), {}, [{}], unique={}",
-        repr(name),
-        repr(table),
-        columns.join(", "),
-        if unique { "True" } else { "False" }
-    );
-    if let Some(schema) = schema {
+    let unique = if unique { "True" } else { "False" };
+    let mut call = if batch {
+        format!(
+            "batch_op.create_index(batch_op.f({}), [{}], unique={unique}",
+            repr(name),
+            columns.join(", ")
+        )
+    } else {
+        format!(
+            "op.create_index(op.f({}), {}, [{}], unique={unique}",
+            repr(name),
+            repr(table),
+            columns.join(", ")
+        )
+    };
+    if let Some(schema) = schema.filter(|_| !batch) {
         call.push_str(&format!(", schema={}", repr(schema)));
     }
     if let Some(predicate) = predicate {
@@ -121,14 +132,18 @@ fn create_call(
     call
 }
 
-fn drop_call(name: &str, table: &str, dialect: Dialect) -> String {
+fn drop_call(name: &str, table: &str, dialect: Dialect, batch: bool) -> String {
     let (schema, table) = split_qualified(table);
-    let mut call = format!(
-        "op.drop_index(op.f({}), table_name={}",
-        repr(name),
-        repr(table)
-    );
-    if let Some(schema) = schema {
+    let mut call = if batch {
+        format!("batch_op.drop_index(batch_op.f({})", repr(name))
+    } else {
+        format!(
+            "op.drop_index(op.f({}), table_name={}",
+            repr(name),
+            repr(table)
+        )
+    };
+    if let Some(schema) = schema.filter(|_| !batch) {
         call.push_str(&format!(", schema={}", repr(schema)));
     }
     if dialect == Dialect::Postgresql {
@@ -138,8 +153,28 @@ fn drop_call(name: &str, table: &str, dialect: Dialect) -> String {
     call
 }
 
+/// `with op.batch_alter_table(...)` blocks around the calls of each run of
+/// one table's operations.
+fn in_batches(calls: Vec<(&str, String)>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current: Option<&str> = None;
+    for (table, call) in calls {
+        if current != Some(table) {
+            let (schema, bare) = split_qualified(table);
+            out.push(format!(
+                "with op.batch_alter_table({}, schema={}) as batch_op:",
+                repr(bare),
+                schema.map_or_else(|| "None".to_string(), repr)
+            ));
+            current = Some(table);
+        }
+        out.push(format!("    {call}"));
+    }
+    out
+}
+
 /// The upgrade and downgrade bodies (without the function's indentation).
-fn bodies(ops: &[IndexOp], dialect: Dialect) -> (Vec<String>, Vec<String>) {
+fn bodies(ops: &[IndexOp], dialect: Dialect, batch: bool) -> (Vec<String>, Vec<String>) {
     let mut upgrade = Vec::new();
     let mut downgrade = Vec::new();
     for op in ops {
@@ -151,15 +186,19 @@ fn bodies(ops: &[IndexOp], dialect: Dialect) -> (Vec<String>, Vec<String>) {
                 unique,
                 predicate,
             } => {
-                upgrade.push(create_call(
-                    name,
-                    table,
-                    columns,
-                    *unique,
-                    predicate.as_deref(),
-                    dialect,
+                upgrade.push((
+                    table.as_str(),
+                    create_call(
+                        name,
+                        table,
+                        columns,
+                        *unique,
+                        predicate.as_deref(),
+                        dialect,
+                        batch,
+                    ),
                 ));
-                downgrade.push(drop_call(name, table, dialect));
+                downgrade.push((table.as_str(), drop_call(name, table, dialect, batch)));
             }
             IndexOp::Drop {
                 name,
@@ -168,19 +207,29 @@ fn bodies(ops: &[IndexOp], dialect: Dialect) -> (Vec<String>, Vec<String>) {
                 unique,
                 predicate,
             } => {
-                upgrade.push(drop_call(name, table, dialect));
-                downgrade.push(create_call(
-                    name,
-                    table,
-                    columns,
-                    *unique,
-                    predicate.as_deref(),
-                    dialect,
+                upgrade.push((table.as_str(), drop_call(name, table, dialect, batch)));
+                downgrade.push((
+                    table.as_str(),
+                    create_call(
+                        name,
+                        table,
+                        columns,
+                        *unique,
+                        predicate.as_deref(),
+                        dialect,
+                        batch,
+                    ),
                 ));
             }
         }
     }
     downgrade.reverse();
+    let (upgrade, downgrade) = if batch {
+        (in_batches(upgrade), in_batches(downgrade))
+    } else {
+        let calls = |body: Vec<(&str, String)>| body.into_iter().map(|(_, c)| c).collect();
+        (calls(upgrade), calls(downgrade))
+    };
     if dialect == Dialect::Postgresql {
         // CONCURRENTLY cannot run inside a transaction.
         let wrap = |body: Vec<String>| -> Vec<String> {
@@ -386,7 +435,8 @@ pub fn head(environment: &Environment) -> Result<String, String> {
 pub fn new_revision(environment: &Environment, ops: &[IndexOp]) -> Result<FileChange, String> {
     let head = head(environment)?;
     let dialect = environment.dialect;
-    let (upgrade, downgrade) = bodies(ops, dialect);
+    let batch = environment.env.as_ref().is_some_and(|e| e.render_as_batch);
+    let (upgrade, downgrade) = bodies(ops, dialect, batch);
     let message = message(ops);
     let upgrades = upgrade.join("\n");
     let downgrades = downgrade.join("\n");
@@ -453,6 +503,49 @@ mod tests {
                 1
             ),
             "2026_11_21-abc_x.py"
+        );
+    }
+
+    #[test]
+    fn batch_mode_groups_each_tables_operations() {
+        let create = |table: &str, name: &str| IndexOp::Create {
+            name: name.into(),
+            table: table.into(),
+            columns: vec!["a".into()],
+            unique: false,
+            predicate: None,
+        };
+        let ops = [
+            IndexOp::Drop {
+                name: "ix_t_b".into(),
+                table: "t".into(),
+                columns: vec!["b".into()],
+                unique: false,
+                predicate: None,
+            },
+            create("t", "ix_t_a"),
+            create("crm.u", "ix_u_a"),
+        ];
+        let (upgrade, downgrade) = bodies(&ops, Dialect::Sqlite, true);
+        assert_eq!(
+            upgrade,
+            [
+                "with op.batch_alter_table('t', schema=None) as batch_op:",
+                "    batch_op.drop_index(batch_op.f('ix_t_b'))",
+                "    batch_op.create_index(batch_op.f('ix_t_a'), ['a'], unique=False)",
+                "with op.batch_alter_table('u', schema='crm') as batch_op:",
+                "    batch_op.create_index(batch_op.f('ix_u_a'), ['a'], unique=False)",
+            ]
+        );
+        assert_eq!(
+            downgrade,
+            [
+                "with op.batch_alter_table('u', schema='crm') as batch_op:",
+                "    batch_op.drop_index(batch_op.f('ix_u_a'))",
+                "with op.batch_alter_table('t', schema=None) as batch_op:",
+                "    batch_op.drop_index(batch_op.f('ix_t_a'))",
+                "    batch_op.create_index(batch_op.f('ix_t_b'), ['b'], unique=False)",
+            ]
         );
     }
 

@@ -34,6 +34,9 @@ pub struct EnvFacts {
     /// `target_metadata = Base.metadata`); empty when ixray cannot tell.
     pub target_carriers: Vec<String>,
     pub filter: Option<AutogenerateFilter>,
+    /// `context.configure(..., render_as_batch=True)`: autogenerate writes
+    /// index operations in `batch_alter_table` blocks, and so does ixray.
+    pub render_as_batch: bool,
 }
 
 /// The facts of the `env.py` at `path`, if there is one.
@@ -61,6 +64,18 @@ pub fn read(path: &Path) -> Option<EnvFacts> {
         }
     }
     facts.filter = read_filter(root, &text);
+    visit(root, &mut |node| {
+        if node.kind() == "keyword_argument"
+            && node
+                .child_by_field_name("name")
+                .is_some_and(|n| py::text(n, &text) == "render_as_batch")
+            && node
+                .child_by_field_name("value")
+                .is_some_and(|v| py::text(v, &text) == "True")
+        {
+            facts.render_as_batch = true;
+        }
+    });
     Some(facts)
 }
 
@@ -160,10 +175,23 @@ context.configure(target_metadata=target_metadata, include_object=include_object
         .unwrap();
         let facts = read(&path).unwrap();
         assert_eq!(facts.target_carriers, vec!["Base"]);
+        assert!(!facts.render_as_batch);
         let filter = facts.filter.unwrap();
         assert!(filter.may_skip("foods_name_key"));
         assert!(filter.may_skip("legacy_ix_a"));
         assert!(!filter.may_skip("not_a_filter"));
         assert!(!filter.may_skip("ix_users_email"));
+    }
+
+    #[test]
+    fn reads_batch_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("env.py");
+        std::fs::write(
+            &path,
+            "def run_migrations_online():\n    context.configure(connection=c, target_metadata=m, render_as_batch=True)\n",
+        )
+        .unwrap();
+        assert!(read(&path).unwrap().render_as_batch);
     }
 }

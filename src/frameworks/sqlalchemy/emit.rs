@@ -220,6 +220,7 @@ pub fn plan(
             mapped,
             new_entries: Vec::new(),
             module_level: Vec::new(),
+            removed_entries: Vec::new(),
             edits: &mut edits,
             import_needed: &mut import_needed,
         };
@@ -230,13 +231,21 @@ pub fn plan(
         // `__table_args__` that goes: one change, never two that overlap.
         let replaced = writer.replace_removed_entry(&plan.drop);
         writer.flush();
-        for (i, index) in plan.drop.iter().enumerate() {
-            // The replaced entry is gone from the model already.
-            let removed = if replaced == Some(i) {
-                Ok(())
-            } else {
-                writer.remove(index)
-            };
+        let removed: Vec<Result<(), String>> = plan
+            .drop
+            .iter()
+            .enumerate()
+            .map(|(i, index)| {
+                // The replaced entry is gone from the model already.
+                if replaced.is_some_and(|r| r.drop == i) {
+                    Ok(())
+                } else {
+                    writer.remove(index)
+                }
+            })
+            .collect();
+        writer.remove_entries(replaced);
+        for (index, removed) in plan.drop.iter().zip(removed) {
             if let Err(reason) = removed {
                 problems.push(Unfixable {
                     table: table.to_string(),
@@ -365,6 +374,10 @@ struct TableWriter<'p, 'e> {
     new_entries: Vec<String>,
     /// `Index(...)` texts for module level.
     module_level: Vec<String>,
+    /// Entries of a sequence (`__table_args__`, `Table(...)`) to remove:
+    /// (file, span). They are removed together, so that neighbours share
+    /// their commas and a tuple left with one item keeps its comma.
+    removed_entries: Vec<(usize, Span)>,
     edits: &'e mut BTreeMap<PathBuf, Vec<Edit>>,
     /// Per file: needs `Index`, needs `text`.
     import_needed: &'e mut BTreeMap<usize, (bool, bool)>,
@@ -521,54 +534,86 @@ impl TableWriter<'_, '_> {
             _ => false,
         };
         let decl = self.project.column(resolved.owner);
-        let Some(call) = decl.call else {
-            return false;
-        };
         if !owned_here || decl.index.is_some() {
             return false;
         }
         let file = self.file_of_table();
-        // In the call's own layout: a new line in a multi-line call, after
-        // a comment that ends its last argument's line.
         let project = self.project;
-        let edit = py::add_keyword(
-            &project.files[file].source.text,
-            call.arguments,
-            "index=True",
-        );
+        let edit = match (decl.call, decl.annotation_end) {
+            // In the call's own layout: a new line in a multi-line call,
+            // after a comment that ends its last argument's line.
+            (Some(call), _) => py::add_keyword(
+                &project.files[file].source.text,
+                call.arguments,
+                "index=True",
+            ),
+            // A bare `x: Mapped[T]` gets the `mapped_column()` it stood for.
+            (None, Some(end)) if self.file().imports_mapped_column() => {
+                Edit::insert(end, " = mapped_column(index=True)")
+            }
+            _ => return false,
+        };
         self.push_edit(file, edit);
         true
     }
 
-    /// Put the collected entries where one of `drops` stands in the class's
-    /// own `__table_args__` tuple, in its layout; the index of that drop.
-    fn replace_removed_entry(&mut self, drops: &[&Index]) -> Option<usize> {
+    /// The sequence new entries go into: the argument list of the table's
+    /// `Table(...)`, or the class's own `__table_args__` tuple.
+    fn entry_container(&self) -> Option<Span> {
+        match self.mapped.source {
+            TableSource::Table { file, table } => {
+                Some(self.project.files[file].tables[table].call.arguments)
+            }
+            TableSource::Class { .. } => {
+                let class = self.class()?;
+                if let Some(table) = &class.table {
+                    return Some(table.call.arguments);
+                }
+                let args = class.table_args.as_ref()?;
+                matches!(args.form, ArgsForm::Tuple | ArgsForm::TupleThenDict).then_some(args.value)
+            }
+        }
+    }
+
+    /// Put the collected entries where one of `drops` stands in the
+    /// table's `Table(...)` or the class's own `__table_args__` tuple, in
+    /// its layout; the index of that drop. Appending after an entry that
+    /// goes would be two edits of one place.
+    fn replace_removed_entry(&mut self, drops: &[&Index]) -> Option<Replaced> {
         if self.new_entries.is_empty() {
             return None;
         }
         let file = self.file_of_table();
-        let args = self.class()?.table_args.as_ref()?;
-        if !matches!(args.form, ArgsForm::Tuple | ArgsForm::TupleThenDict) {
-            return None;
-        }
+        let container = self.entry_container()?;
         let path = self.project.files[file].source.path.clone();
         let (at, span) = drops.iter().enumerate().find_map(|(i, index)| {
             let location = index.location.as_ref()?;
             (index.origin == IndexOrigin::Declared
                 && location.path == path
-                && args.value.start < location.span.start
-                && location.span.end < args.value.end)
+                && container.start < location.span.start
+                && location.span.end < container.end)
                 .then_some((i, location.span))
         })?;
         let text = &self.project.files[file].source.text;
-        let separator = if text[args.value.start..args.value.end].contains('\n') {
+        let separator = if text[container.start..container.end].contains('\n') {
             format!(",\n{}", py::indentation_at(text, span.start))
         } else {
             ", ".to_string()
         };
-        let entries = std::mem::take(&mut self.new_entries).join(&separator);
-        self.push_edit(file, Edit::replace(span, entries));
-        Some(at)
+        let entries = std::mem::take(&mut self.new_entries);
+        let count = entries.len();
+        // The comment after the entry was about the entry that goes.
+        let tail = item_tail(text, span.end);
+        let comment = tail.comment.zip(tail.line_end);
+        self.push_edit(file, Edit::replace(span, entries.join(&separator)));
+        if let Some((start, end)) = comment {
+            self.push_edit(file, Edit::replace(Span::new(start, end), ""));
+        }
+        Some(Replaced {
+            drop: at,
+            span,
+            count,
+        })
     }
 
     /// Write the collected entries into `__table_args__`, a `Table(...)`,
@@ -620,14 +665,29 @@ impl TableWriter<'_, '_> {
                             }
                             _ => {
                                 // A dict alone (or an empty tuple) becomes
-                                // a tuple that ends with the dict.
+                                // a tuple that ends with the dict; one item
+                                // a line when the dict spans lines.
                                 let dict = args.dict.map(|d| &text[d.start..d.end]);
                                 let mut items = entries.clone();
-                                items.extend(dict.map(str::to_string));
-                                let replacement = if items.len() == 1 {
-                                    format!("({},)", items[0])
-                                } else {
-                                    format!("({})", items.join(", "))
+                                let replacement = match dict {
+                                    Some(dict) if dict.contains('\n') => {
+                                        let indent = py::indentation_at(&text, args.value.start);
+                                        // The dict moves one level right.
+                                        items.push(dict.replace('\n', "\n    "));
+                                        let mut tuple = String::from("(\n");
+                                        for item in &items {
+                                            tuple.push_str(&format!("{indent}    {item},\n"));
+                                        }
+                                        tuple + indent + ")"
+                                    }
+                                    _ => {
+                                        items.extend(dict.map(str::to_string));
+                                        if items.len() == 1 {
+                                            format!("({},)", items[0])
+                                        } else {
+                                            format!("({})", items.join(", "))
+                                        }
+                                    }
                                 };
                                 self.push_edit(file, Edit::replace(args.value, replacement));
                             }
@@ -690,6 +750,29 @@ impl TableWriter<'_, '_> {
         };
         let multiline = text[container.start..container.end].contains('\n');
         let mut insertion = String::new();
+        let tail = item_tail(text, end);
+        if multiline
+            && tail.comment.is_some()
+            && let Some(line_end) = tail.line_end.filter(|&e| e < text.len())
+        {
+            // The comment after the last item stays on its line: new
+            // entries go on the lines after it, with the list's trailing
+            // comma style.
+            let indent = py::indentation_at(text, end).to_string();
+            if tail.comma.is_none() {
+                self.push_edit(file, Edit::insert(end, ","));
+            }
+            for (i, entry) in entries.iter().enumerate() {
+                let comma = if i + 1 < entries.len() || tail.comma.is_some() {
+                    ","
+                } else {
+                    ""
+                };
+                insertion.push_str(&format!("{indent}{entry}{comma}\n"));
+            }
+            self.push_edit(file, Edit::insert(line_end + 1, insertion));
+            return;
+        }
         if multiline {
             let indent = py::indentation_at(text, end).to_string();
             for entry in entries {
@@ -703,9 +786,9 @@ impl TableWriter<'_, '_> {
         self.push_edit(file, Edit::insert(end, insertion));
     }
 
-    /// Remove a redundant declaration from the model.
+    /// Remove a redundant declaration from the model (an entry of a
+    /// sequence is only collected, for `remove_entries`).
     fn remove(&mut self, index: &Index) -> Result<(), String> {
-        let file = self.file_of_table();
         match index.origin {
             IndexOrigin::Migration => Ok(()),
             IndexOrigin::FieldFlag => {
@@ -737,11 +820,10 @@ impl TableWriter<'_, '_> {
                         "`{field}` is declared on a mixin; remove `index=True` by hand"
                     ));
                 }
-                let text = &self.project.files[owner_file].source.text;
-                self.push_edit(
-                    owner_file,
-                    Edit::replace(argument_with_comma(text, keyword), ""),
-                );
+                let text = self.project.files[owner_file].source.text.clone();
+                for span in item_removal(&text, keyword) {
+                    self.push_edit(owner_file, Edit::replace(span, ""));
+                }
                 Ok(())
             }
             IndexOrigin::Declared => {
@@ -759,36 +841,21 @@ impl TableWriter<'_, '_> {
                     .ok_or("the index's file is not part of the analysis")?;
                 let text = &source.text;
                 let span = location.span;
-                // The only entry of `__table_args__`: the whole assignment goes.
-                if let Some(args) = self.class().and_then(|c| c.table_args.as_ref())
-                    && owner_file == file
-                    && args.items.len() == 1
-                    && args.dict.is_none()
-                    && args.form != ArgsForm::Opaque
-                    && args.value.start <= span.start
-                    && span.end <= args.value.end
-                {
-                    let start = text[..args.value.start].rfind('\n').map_or(0, |i| i + 1);
-                    let end = if text[args.value.end..].starts_with('\n') {
-                        args.value.end + 1
-                    } else {
-                        args.value.end
-                    };
-                    self.push_edit(owner_file, Edit::replace(Span::new(start, end), ""));
-                    return Ok(());
-                }
                 // A whole statement (module-level `Index(...)`) goes with its
-                // line; an entry of a tuple goes with its comma.
+                // line; an entry of a sequence goes with its comma, later.
                 let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
-                let edit_span = if text[line_start..span.start].trim().is_empty()
+                if text[line_start..span.start].trim().is_empty()
                     && text[span.end..].starts_with('\n')
                     && py::indentation_at(text, span.start).is_empty()
                 {
-                    Span::new(line_start, span.end + 1)
+                    let start = statement_with_blank_lines_before(text, line_start, span.end + 1);
+                    self.push_edit(
+                        owner_file,
+                        Edit::replace(Span::new(start, span.end + 1), ""),
+                    );
                 } else {
-                    argument_with_comma(text, span)
-                };
-                self.push_edit(owner_file, Edit::replace(edit_span, ""));
+                    self.removed_entries.push((owner_file, span));
+                }
                 Ok(())
             }
             _ => Err(format!(
@@ -797,6 +864,200 @@ impl TableWriter<'_, '_> {
             )),
         }
     }
+}
+
+/// Where `replace_removed_entry` put the new entries: in place of the
+/// drop at `drop`, whose entry spanned `span`, `count` of them.
+#[derive(Debug, Clone, Copy)]
+struct Replaced {
+    drop: usize,
+    span: Span,
+    count: usize,
+}
+
+impl TableWriter<'_, '_> {
+    /// Remove the collected entries of sequences. Neighbours go in one edit
+    /// (each would otherwise take the comma between them); a
+    /// `__table_args__` tuple left without items goes entirely, and one left
+    /// with a single item keeps a comma after it, or it would be a mere
+    /// parenthesized expression, which SQLAlchemy rejects.
+    fn remove_entries(&mut self, replaced: Option<Replaced>) {
+        let mut by_file: BTreeMap<usize, Vec<Span>> = BTreeMap::new();
+        for (file, span) in std::mem::take(&mut self.removed_entries) {
+            by_file.entry(file).or_default().push(span);
+        }
+        for (file, mut spans) in by_file {
+            spans.sort();
+            spans.dedup();
+            let source = self.project.files[file].source.clone();
+            let text = source.text.as_str();
+            let tuple = self
+                .class()
+                .filter(|_| file == self.file_of_table())
+                .and_then(|c| c.table_args.clone())
+                .filter(|a| matches!(a.form, ArgsForm::Tuple | ArgsForm::TupleThenDict));
+            let mut lone_survivor = None;
+            if let Some(args) = &tuple {
+                let survivors: Vec<Span> = args
+                    .item_spans
+                    .iter()
+                    .filter(|item| !spans.contains(item))
+                    .copied()
+                    .collect();
+                match survivors.as_slice() {
+                    [] => {
+                        // Nothing left: the whole assignment goes.
+                        let start = text[..args.value.start].rfind('\n').map_or(0, |i| i + 1);
+                        let end = if text[args.value.end..].starts_with('\n') {
+                            args.value.end + 1
+                        } else {
+                            args.value.end
+                        };
+                        self.push_edit(file, Edit::replace(Span::new(start, end), ""));
+                        spans.retain(|s| !(args.value.start <= s.start && s.end <= args.value.end));
+                    }
+                    [one] if !replaced.is_some_and(|r| r.span == *one && r.count > 1) => {
+                        lone_survivor = Some(*one);
+                    }
+                    _ => {}
+                }
+            }
+            // (entries, spans to delete), neighbours merged.
+            let mut removals: Vec<(Span, Vec<Span>)> = Vec::new();
+            for span in spans {
+                let edits = item_removal(text, span);
+                let overlaps = |last: &Vec<Span>| {
+                    edits
+                        .iter()
+                        .any(|e| last.iter().any(|l| e.start < l.end && l.start < e.end))
+                };
+                match removals.last_mut() {
+                    Some(last) if overlaps(&last.1) => {
+                        let entries = Span::new(last.0.start, span.end);
+                        *last = (entries, item_removal(text, entries));
+                    }
+                    _ => removals.push((span, edits)),
+                }
+            }
+            if let Some(survivor) = lone_survivor {
+                let after = &text[survivor.end..];
+                let comma = after
+                    .find(|c: char| !c.is_whitespace())
+                    .filter(|&i| after[i..].starts_with(','))
+                    .map(|i| survivor.end + i);
+                let comma_stays = comma.is_some_and(|c| {
+                    !removals
+                        .iter()
+                        .flat_map(|(_, edits)| edits)
+                        .any(|edit| edit.start <= c && c < edit.end)
+                });
+                if !comma_stays {
+                    self.push_edit(file, Edit::insert(survivor.end, ","));
+                }
+            }
+            for edit in removals.into_iter().flat_map(|(_, edits)| edits) {
+                self.push_edit(file, Edit::replace(edit, ""));
+            }
+        }
+    }
+}
+
+/// What follows an item of a list on its line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ItemTail {
+    /// The comma right after the item.
+    comma: Option<usize>,
+    /// Where a comment after the item (and its comma) starts, spaces
+    /// before it included.
+    comment: Option<usize>,
+    /// The end of the item's line (its `\n`, or the end of the text) when
+    /// nothing but the comma and a comment follow the item there.
+    line_end: Option<usize>,
+}
+
+fn item_tail(text: &str, end: usize) -> ItemTail {
+    let bytes = text.as_bytes();
+    let blanks = |mut i: usize| {
+        while i < bytes.len() && matches!(bytes[i], b' ' | b'\t') {
+            i += 1;
+        }
+        i
+    };
+    let mut code_end = end;
+    let mut i = blanks(end);
+    let comma = (bytes.get(i) == Some(&b',')).then_some(i);
+    if comma.is_some() {
+        i += 1;
+        code_end = i;
+        i = blanks(i);
+    }
+    let comment = (bytes.get(i) == Some(&b'#')).then_some(code_end);
+    if comment.is_some() {
+        i = text[i..].find('\n').map_or(text.len(), |n| i + n);
+    }
+    let line_end = (i == text.len() || bytes[i] == b'\n').then_some(i);
+    ItemTail {
+        comma,
+        comment,
+        line_end,
+    }
+}
+
+/// The spans to delete so that removing an item of a list (or a run of
+/// neighbouring items) leaves a valid list in its layout. An item on
+/// lines of its own goes with them, its comment included; when it was the
+/// last item and had no comma after it, the item before loses its comma.
+/// Otherwise the item goes with its comma ([`argument_with_comma`]).
+fn item_removal(text: &str, span: Span) -> Vec<Span> {
+    let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let tail = item_tail(text, span.end);
+    match tail.line_end {
+        Some(line_end) if text[line_start..span.start].trim().is_empty() => {
+            let mut spans = Vec::new();
+            if tail.comma.is_none()
+                && let Some(comma) = comma_ending_code_before(text, line_start)
+            {
+                spans.push(Span::new(comma, comma + 1));
+            }
+            spans.push(Span::new(line_start, (line_end + 1).min(text.len())));
+            spans
+        }
+        _ => vec![argument_with_comma(text, span)],
+    }
+}
+
+/// The comma that ends the code of the last line before `line_start` that
+/// has code (a comment after it aside).
+fn comma_ending_code_before(text: &str, line_start: usize) -> Option<usize> {
+    let mut end = line_start;
+    while end > 0 {
+        let start = text[..end - 1].rfind('\n').map_or(0, |i| i + 1);
+        let line = &text[start..end - 1];
+        let code = line[..code_length(line)].trim_end();
+        if !code.is_empty() {
+            return code.ends_with(',').then(|| start + code.len() - 1);
+        }
+        end = start;
+    }
+    None
+}
+
+/// The length of a line's code: up to a `#` outside string literals.
+fn code_length(line: &str) -> usize {
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(_) if c == '\\' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None if c == '#' => return i,
+            None => {}
+        }
+    }
+    line.len()
 }
 
 /// The span of an argument plus the comma that separates it, so that
@@ -824,6 +1085,28 @@ fn argument_with_comma(text: &str, span: Span) -> Span {
         return Span::new(trimmed.len() - 1, span.end);
     }
     span
+}
+
+/// Where the removal of the top-level statement spanning the lines
+/// `start..end` begins: the blank lines that separate it from the code
+/// before go with it when blank lines (or the end of the file) follow it,
+/// so the code around keeps the separation it had.
+fn statement_with_blank_lines_before(text: &str, start: usize, end: usize) -> usize {
+    let rest = &text[end..];
+    let blank_follows =
+        rest.is_empty() || rest.split('\n').next().is_some_and(|l| l.trim().is_empty());
+    if !blank_follows {
+        return start;
+    }
+    let mut start = start;
+    while start > 0 {
+        let previous = text[..start - 1].rfind('\n').map_or(0, |i| i + 1);
+        if !text[previous..start - 1].trim().is_empty() {
+            break;
+        }
+        start = previous;
+    }
+    start
 }
 
 /// The end of the statement that holds `span` (the line's end).

@@ -58,6 +58,16 @@ pub struct Imports {
     pub from_modules: Vec<(String, String)>,
 }
 
+impl ModelsFile {
+    /// `mapped_column` is imported under its own name from `sqlalchemy.orm`.
+    pub fn imports_mapped_column(&self) -> bool {
+        self.imports
+            .from_modules
+            .iter()
+            .any(|(local, module)| local == "mapped_column" && module == "sqlalchemy.orm")
+    }
+}
+
 impl Imports {
     /// How code in this module names `sqlalchemy.<name>`, if it can.
     pub fn reference(&self, name: &str) -> Option<String> {
@@ -301,6 +311,9 @@ pub struct TableArgs {
     pub dict: Option<Span>,
     /// The end of the last non-dict item of a tuple.
     pub last_item_end: Option<usize>,
+    /// Every item of a tuple, the dict included, in order: a fix that
+    /// removes entries must know what is left.
+    pub item_spans: Vec<Span>,
     pub schema: Option<String>,
     /// What ixray could not read (a helper call, a starred expression, a
     /// computed value): it may add indexes, so the table's declared index
@@ -1228,6 +1241,7 @@ fn read_table_args(value: Node, text: &str) -> TableArgs {
         value: py::span(value),
         dict: None,
         last_item_end: None,
+        item_spans: Vec::new(),
         schema: None,
         unreadable: None,
     };
@@ -1263,6 +1277,7 @@ fn read_table_args(value: Node, text: &str) -> TableArgs {
         args.form = ArgsForm::Tuple;
     }
     for item in items {
+        args.item_spans.push(py::span(item));
         if item.kind() == "dictionary" {
             args.dict = Some(py::span(item));
             args.schema = schema_of(item);

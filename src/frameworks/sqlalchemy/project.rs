@@ -1055,7 +1055,12 @@ const COLUMN_FREE_BASES: &[&str] = &[
 fn resolved(column: &ColumnDecl, owner: ColumnOwner) -> ResolvedColumn {
     ResolvedColumn {
         attr: column.attr.clone(),
-        key: column.key.clone().unwrap_or_else(|| column.attr.clone()),
+        // `Column("owner_id")` is keyed `owner_id` whatever attribute holds
+        // it: declarative keeps the key the Column has (SQLAlchemy 2.0).
+        key: column
+            .key
+            .clone()
+            .unwrap_or_else(|| column.name().to_string()),
         name: column.name().to_string(),
         owner,
     }
