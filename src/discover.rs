@@ -67,6 +67,10 @@ pub fn walk<T: Send>(
             // Followed, so that a link loop is found and reported.
             .follow_links(true)
             .require_git(false)
+            // `.ignore` files are for search tools (karakeep lists its
+            // drizzle-kit `meta/` there); what git ignores is not the
+            // project's, what a search tool skips still is.
+            .ignore(false)
             .filter_entry(move |entry| {
                 let skipped = entry.depth() > 0
                     && entry.file_type().is_some_and(|t| t.is_dir())

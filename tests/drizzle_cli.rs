@@ -558,3 +558,29 @@ export const tagRelations = relations(tags, ({ one }) => ({ parent: one(tags, { 
         "the drifted index needs no migration: {changed:?}"
     );
 }
+
+/// A `.ignore` file (for search tools) does not hide the drizzle-kit
+/// folder; a folder git ignores is not read, and then the schema is not
+/// edited either: its migration could not be written.
+#[test]
+fn an_ignored_kit_folder_blocks_the_schema_edit() {
+    let dir = copy_fixture("drizzle/pg");
+    let root = dir.path();
+    write(root, ".ignore", b"drizzle/meta/\n");
+    let (code, stdout, stderr) = run_ixray(root, &["fix", "--diff", "."]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("+++ b/drizzle/meta/_journal.json") && stdout.contains("+++ b/src/"),
+        "a .ignore file does not hide the kit folder:\n{stdout}{stderr}"
+    );
+
+    std::fs::rename(root.join(".ignore"), root.join(".gitignore")).unwrap();
+    let before = tree_contents(root);
+    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
+    assert!(
+        stderr.contains("was not read (is it ignored?)"),
+        "{stdout}{stderr}"
+    );
+    assert!(!stdout.contains("fixed: src/"), "{stdout}");
+    assert_eq!(before, tree_contents(root), "nothing is written");
+}

@@ -236,6 +236,26 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<ChangeSet>,
                     .iter()
                     .any(|k| super::config::normalize(&k.out) == out)
             });
+        // A kit folder on disk that the analysis did not read (ignored by
+        // git, unreadable): the migration cannot be written, so neither is
+        // the schema edit.
+        let unread_kit = mapped.kit.is_none()
+            && mapped.config.is_some_and(|c| {
+                std::path::Path::new(&project.configs[c].out)
+                    .join("meta/_journal.json")
+                    .exists()
+            })
+            && !unused_kit;
+        if unread_kit {
+            problems.push(Unfixable {
+                table: mapped.name.clone(),
+                reason: format!(
+                    "its drizzle-kit folder {} was not read (is it ignored?), so its migration cannot be written",
+                    project.configs[mapped.config.expect("checked")].out.display()
+                ),
+            });
+            continue;
+        }
         if unused_kit {
             problems.push(Unfixable {
                 table: mapped.name.clone(),
