@@ -507,17 +507,17 @@ fn check_set(analysis: &Analysis, set: &ChangeSet) -> Result<Vec<PlannedChange>,
                         path.display()
                     ));
                 }
-                if !reparses(path, &after) {
-                    return Err(format!(
-                        "{}: the edited file would not parse",
-                        path.display()
-                    ));
-                }
                 if after.len() as u64 > crate::MAX_FILE_BYTES {
                     return Err(format!(
                         "{}: the edited file would be larger than the {} bytes ixray reads",
                         path.display(),
                         crate::MAX_FILE_BYTES
+                    ));
+                }
+                if !reparses(path, &after) {
+                    return Err(format!(
+                        "{}: the edited file would not parse",
+                        path.display()
                     ));
                 }
                 // An edit that changes nothing is no change to write.

@@ -195,7 +195,7 @@ fn read_file(path: &Path, overlay: &Overlay) -> FileOutcome {
             ..FileFacts::default()
         }));
     }
-    let tree = python::parse(&source.text);
+    let tree = python::parse_file(&source.text);
     if let Some(error) = too_deep(&source, &tree) {
         return FileOutcome::Error(error);
     }

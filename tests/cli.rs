@@ -695,3 +695,66 @@ class Shelf(models.Model):
         "{migration}"
     );
 }
+
+/// A models file near ixray's size limit: the fix would push it over, so
+/// nothing is written (the next run would skip the file), and it says so.
+/// The padding is 300,000 comment lines in a row, on which the Python
+/// grammar alone takes minutes: ixray reads it in a moment.
+#[test]
+fn a_fix_never_writes_a_file_ixray_would_then_skip() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    django_app(root, "library");
+    let limit = 8 * 1024 * 1024;
+    let mut models = String::from(GOOD_APP);
+    let filler = "# padding to the size limit\n";
+    while models.len() + filler.len() < limit - 16 {
+        models.push_str(filler);
+    }
+    write(root, "library/models.py", models.as_bytes());
+    let (code, stdout, _) = run_ixray(root, &["check", "."]);
+    assert_eq!(code, 1, "the file is read: {stdout}");
+    assert!(stdout.contains("library_book"), "{stdout}");
+    let before = tree_contents(root);
+    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
+    assert!(
+        stderr.contains("would be larger than the 8388608 bytes ixray reads"),
+        "{stdout}{stderr}"
+    );
+    assert!(before == tree_contents(root), "nothing is written");
+}
+
+/// Two app folders with one label and one model (a copy left behind):
+/// the model is edited once per file, every file still parses, and a
+/// second fix changes nothing.
+#[test]
+fn two_apps_with_one_label_are_edited_once_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for copy in ["v1", "v2"] {
+        django_app(root, &format!("{copy}/library"));
+        write(
+            root,
+            &format!("{copy}/library/models.py"),
+            GOOD_APP.as_bytes(),
+        );
+    }
+    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
+    assert!(!stderr.contains("would not parse"), "{stdout}{stderr}");
+    for copy in ["v1", "v2"] {
+        let models =
+            std::fs::read_to_string(root.join(format!("{copy}/library/models.py"))).unwrap();
+        for line in models.lines() {
+            assert!(
+                line.matches("db_index").count() <= 1,
+                "{copy}: {line}\n{stdout}{stderr}"
+            );
+        }
+        let (code, _, stderr) = run_ixray(root, &["check", &format!("{copy}/library/models.py")]);
+        assert!(!stderr.contains("syntax error"), "{code} {stderr}");
+    }
+    let before = tree_contents(root);
+    let (_, stdout, _) = run_ixray(root, &["fix", "."]);
+    assert!(stdout.contains("Nothing to fix."), "{stdout}");
+    assert!(before == tree_contents(root), "a second fix changed files");
+}
