@@ -203,6 +203,17 @@ fn run() -> anyhow::Result<ExitCode> {
                 )?;
             }
             if diff {
+                // What each change set would write, beside the diff.
+                for set in &plan.sets {
+                    let files: Vec<String> =
+                        set.changes.iter().map(|c| display.show(&c.path)).collect();
+                    writeln!(
+                        stderr,
+                        "ixray: would write {}: {}",
+                        set.unit,
+                        files.join(", ")
+                    )?;
+                }
                 stdout.write_all(fix::diff(&plan, |p| display.show(p)).as_bytes())?;
                 return Ok(if missing_root {
                     ExitCode::from(2)
@@ -213,7 +224,14 @@ fn run() -> anyhow::Result<ExitCode> {
             // Every set that was written is listed, even when another
             // could not be.
             let applied = fix::apply(&plan);
-            for (_, paths) in &applied.written {
+            // Per change set: what it holds, then each file.
+            for (unit, paths) in &applied.written {
+                writeln!(
+                    stdout,
+                    "{unit}: {} file{} written together",
+                    paths.len(),
+                    if paths.len() == 1 { "" } else { "s" }
+                )?;
                 for path in paths {
                     writeln!(stdout, "fixed: {}", display.show(path))?;
                 }
