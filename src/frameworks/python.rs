@@ -662,6 +662,30 @@ pub fn add_keyword(text: &str, arguments: Span, keyword: &str) -> Edit {
 /// black and ruff format it.
 pub fn add_keyword_within(text: &str, arguments: Span, keyword: &str, line_length: usize) -> Edit {
     let inside = &text[arguments.start + 1..arguments.end - 1];
+    // `f(\n    a, b, c\n)`: the arguments hugged on one line of their own,
+    // as black and ruff write a call that fits there. The keyword joins
+    // that line when it still fits, else every argument gets its line.
+    let lines: Vec<&str> = inside.lines().filter(|l| !l.trim().is_empty()).collect();
+    if let [only] = lines.as_slice()
+        && inside.contains('\n')
+        && !only.contains('#')
+        && !only.trim_end().ends_with(',')
+        && let Some(items) = argument_texts(text, arguments)
+        && items.len() > 1
+    {
+        let line_start = arguments.start + 1 + inside.find(only).expect("a line of it");
+        let end = line_start + only.trim_end().len();
+        if only.trim_end().chars().count() + 2 + keyword.len() <= line_length {
+            return Edit::insert(end, format!(", {keyword}"));
+        }
+        let indent = crate::frameworks::syntax::indentation_at(text, arguments.start);
+        let mut out = String::from("\n");
+        for item in items.iter().map(String::as_str).chain([keyword]) {
+            out.push_str(&format!("{indent}    {item},\n"));
+        }
+        out.push_str(indent);
+        return Edit::replace(Span::new(arguments.start + 1, arguments.end - 1), out);
+    }
     if !inside.contains('\n') && !inside.trim().is_empty() {
         let line_start = text[..arguments.start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = text[arguments.end..]
@@ -886,6 +910,29 @@ mod tests {
             long,
             "    fk = models.ForeignKey(\n        Target,\n        on_delete=models.CASCADE,\n        db_index=False,\n    )\n"
         );
+    }
+
+    #[test]
+    fn hugged_arguments_take_the_keyword_on_their_line_or_get_a_line_each() {
+        let text = "x = mapped_column(\n    Uuid, ForeignKey(\"p.id\"), nullable=True\n)\n";
+        let arguments = Span::new(text.find('(').unwrap(), text.rfind(')').unwrap() + 1);
+        let (fits, _) = crate::source::apply_edits(
+            text,
+            &[add_keyword_within(text, arguments, "index=True", 88)],
+        );
+        assert_eq!(
+            fits,
+            "x = mapped_column(\n    Uuid, ForeignKey(\"p.id\"), nullable=True, index=True\n)\n"
+        );
+        let (long, _) = crate::source::apply_edits(
+            text,
+            &[add_keyword_within(text, arguments, "index=True", 50)],
+        );
+        assert_eq!(
+            long,
+            "x = mapped_column(\n    Uuid,\n    ForeignKey(\"p.id\"),\n    nullable=True,\n    index=True,\n)\n"
+        );
+        assert!(parses_cleanly(&long));
     }
 
     #[test]

@@ -542,10 +542,11 @@ impl TableWriter<'_, '_> {
         let edit = match (decl.call, decl.annotation_end) {
             // In the call's own layout: a new line in a multi-line call,
             // after a comment that ends its last argument's line.
-            (Some(call), _) => py::add_keyword(
+            (Some(call), _) => py::add_keyword_within(
                 &project.files[file].source.text,
                 call.arguments,
                 "index=True",
+                py::line_length(&project.files[file].source.path),
             ),
             // A bare `x: Mapped[T]` gets the `mapped_column()` it stood for.
             (None, Some(end)) if self.file().imports_mapped_column() => {
