@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::PathDisplay;
-use crate::rules::Finding;
+use crate::rules::{Finding, FixIntent};
 use crate::schema::IndexSpec;
 use crate::source::Location;
 
@@ -28,6 +28,10 @@ struct JsonFinding<'a> {
     suggested_index: Option<&'a IndexSpec>,
     /// `ixray fix` fixes it (planned as `fix` plans it).
     fixable: bool,
+    /// For a fixable finding: `safe` (an index is built or declared; no
+    /// query gets slower) or `needs-review` (an index is dropped: a query
+    /// that relied on its smaller size may read more).
+    applicability: Option<&'static str>,
     /// How to fix it by hand, or how `fix` does it.
     help: Option<&'a str>,
 }
@@ -75,6 +79,10 @@ pub fn render(findings: &[Finding], paths: &PathDisplay) -> String {
                 message: &f.message,
                 location: f.location.as_ref().map(|l| location(l, paths)),
                 fixable: f.fix.is_some(),
+                applicability: f.fix.as_ref().map(|fix| match fix {
+                    FixIntent::AddIndex(_) | FixIntent::DeclareIndex(_) => "safe",
+                    FixIntent::DropIndex(_) => "needs-review",
+                }),
                 help: f.help.as_deref(),
                 related: f
                     .related
