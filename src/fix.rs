@@ -373,18 +373,7 @@ pub fn plan(analysis: &Analysis) -> FixPlan {
             }),
             Err(problem) => {
                 // The tables declared in the set's files go with it.
-                let files: Vec<&Path> = set.changes.iter().map(FileChange::path).collect();
-                let tables = analysis
-                    .schema
-                    .tables
-                    .iter()
-                    .filter(|t| {
-                        t.location
-                            .as_ref()
-                            .is_some_and(|l| files.contains(&l.path.as_path()))
-                    })
-                    .map(|t| t.name.clone())
-                    .collect();
+                let tables = tables_of(analysis, set.changes.iter().map(FileChange::path));
                 plan.withheld.push(Withheld {
                     unit: Some(set.unit),
                     tables,
