@@ -503,7 +503,13 @@ fn check_set(analysis: &Analysis, set: &ChangeSet) -> Result<Vec<PlannedChange>,
                         crate::MAX_FILE_BYTES
                     ));
                 }
-                if !reparses(path, &after) {
+                let clean = match analysis.trees.get(path) {
+                    Some(tree) => {
+                        python::parses_cleanly_after_edits(&source.text, tree, &edits, &after)
+                    }
+                    None => reparses(path, &after),
+                };
+                if !clean {
                     return Err(format!(
                         "{}: the edited file would not parse",
                         path.display()

@@ -163,7 +163,11 @@ fn run() -> anyhow::Result<ExitCode> {
             let config = load_config(&paths, Some(&selection))?;
             let mut analysis = analyze(&paths, &config);
             let missing_root = report_errors(&analysis, &paths, &display);
+            let planning = std::time::Instant::now();
             mark_what_fix_does(&mut analysis);
+            analysis
+                .timings
+                .push(("plan fixes (what is fixable)", planning.elapsed()));
             if std::env::var_os("IXRAY_TIMINGS").is_some() {
                 let mut stderr = std::io::stderr().lock();
                 writeln!(
