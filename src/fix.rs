@@ -73,30 +73,28 @@ pub struct PlannedChange {
 }
 
 impl FixPlan {
-    /// Whether the plan fixes `finding`; if not, why.
-    pub fn fixes(&self, finding: &Finding, analysis: &Analysis) -> Result<(), String> {
-        if finding.fix.is_none() {
-            return Err("no automatic fix".into());
-        }
-        if let Some(w) = self
-            .withheld
+    /// For each finding, whether the plan fixes it, and if not, why.
+    pub fn verdicts(&self, analysis: &Analysis) -> Vec<Result<(), String>> {
+        let changed: rustc_hash::FxHashSet<&Path> = self
+            .sets
             .iter()
-            .find(|w| w.tables.contains(&finding.table))
-        {
-            return Err(w.reason.clone());
+            .flat_map(|s| &s.changes)
+            .map(|c| c.path.as_path())
+            .collect();
+        let mut withheld: rustc_hash::FxHashMap<&str, &str> = rustc_hash::FxHashMap::default();
+        for w in &self.withheld {
+            for table in &w.tables {
+                withheld.entry(table.as_str()).or_insert(w.reason.as_str());
+            }
         }
-        // Every fix edits the file that declares the table.
-        let declared = analysis
-            .schema
-            .tables
-            .iter()
-            .find(|t| t.name == finding.table && t.framework == finding.framework)
-            .and_then(|t| t.location.as_ref())
-            .or(finding.location.as_ref())
-            .map(|l| l.path.as_path());
-        let planned = declared.is_some_and(|path| self.changes().iter().any(|c| c.path == path));
-        if planned {
-            return Ok(());
+        let mut declared: rustc_hash::FxHashMap<(&str, crate::schema::Framework), &Path> =
+            rustc_hash::FxHashMap::default();
+        for table in &analysis.schema.tables {
+            if let Some(location) = &table.location {
+                declared
+                    .entry((table.name.as_str(), table.framework))
+                    .or_insert(location.path.as_path());
+            }
         }
         let units: Vec<String> = self
             .withheld
@@ -104,11 +102,31 @@ impl FixPlan {
             .filter(|w| w.tables.is_empty())
             .map(|w| w.describe(|p| p.display().to_string()))
             .collect();
-        Err(if units.is_empty() {
-            "ixray cannot write this change".into()
-        } else {
-            units.join("; ")
-        })
+        analysis
+            .findings
+            .iter()
+            .map(|finding| {
+                if finding.fix.is_none() {
+                    return Err("no automatic fix".into());
+                }
+                if let Some(reason) = withheld.get(finding.table.as_str()) {
+                    return Err(reason.to_string());
+                }
+                // Every fix edits the file that declares the table.
+                let path = declared
+                    .get(&(finding.table.as_str(), finding.framework))
+                    .copied()
+                    .or(finding.location.as_ref().map(|l| l.path.as_path()));
+                if path.is_some_and(|p| changed.contains(p)) {
+                    return Ok(());
+                }
+                Err(if units.is_empty() {
+                    "ixray cannot write this change".into()
+                } else {
+                    units.join("; ")
+                })
+            })
+            .collect()
     }
 
     /// Every change of every set, by path.
@@ -147,19 +165,25 @@ fn verify(analysis: &Analysis, mut plan: FixPlan) -> FixPlan {
     );
     let after = crate::analyze_with(&analysis.paths, &analysis.config, &overlay);
     // A table the plan leaves out keeps what it has.
-    let left_out: Vec<String> = plan
+    let left_out: rustc_hash::FxHashSet<String> = plan
         .withheld
         .iter()
         .flat_map(|w| w.tables.iter().cloned())
         .collect();
     let expected = planned_schema(analysis, &left_out);
+    let context = Verification::new(analysis, &after, &expected);
     let mut kept = Vec::new();
     for set in std::mem::take(&mut plan.sets) {
-        match verify_set(analysis, &after, &expected, &left_out, &set) {
+        let tables: Vec<String> = context
+            .tables_in(set.changes.iter().map(|c| c.path.as_path()))
+            .into_iter()
+            .collect();
+        let checked: Vec<&String> = tables.iter().filter(|t| !left_out.contains(*t)).collect();
+        match context.check(&checked) {
             Ok(()) => kept.push(set),
             Err(problem) => plan.withheld.push(Withheld {
                 unit: Some(set.unit.clone()),
-                tables: tables_of(analysis, set.changes.iter().map(|c| c.path.as_path())),
+                tables,
                 reason: format!(
                     "{problem}; nothing of this change set was written (this is a bug in ixray: please report it)"
                 ),
@@ -188,15 +212,19 @@ fn tables_of<'p>(analysis: &Analysis, files: impl Iterator<Item = &'p Path>) -> 
 }
 
 /// The schema as every planned fix leaves it.
-fn planned_schema(analysis: &Analysis, left_out: &[String]) -> crate::schema::Schema {
+fn planned_schema(
+    analysis: &Analysis,
+    left_out: &rustc_hash::FxHashSet<String>,
+) -> crate::schema::Schema {
     let mut schema = analysis.schema.clone();
+    let tables = table_positions(&schema);
     for finding in analysis
         .findings
         .iter()
         .chain(&consequences(analysis))
         .filter(|f| !left_out.contains(&f.table))
     {
-        apply_intent(&mut schema, finding);
+        apply_intent(&mut schema, &tables, finding);
     }
     schema
 }
@@ -228,7 +256,9 @@ fn index_key(index: &Index) -> String {
 }
 
 /// A finding, for comparing two analyses.
-fn finding_key(f: &Finding) -> (&'static str, String, Vec<String>, Option<String>) {
+type FindingKey = (&'static str, String, Vec<String>, Option<String>);
+
+fn finding_key(f: &Finding) -> FindingKey {
     (
         f.rule,
         f.table.clone(),
@@ -237,77 +267,147 @@ fn finding_key(f: &Finding) -> (&'static str, String, Vec<String>, Option<String
     )
 }
 
-/// The set's tables, read again from the planned texts, have exactly the
-/// planned indexes; its planned findings are gone and none is new.
-fn verify_set(
-    analysis: &Analysis,
-    after: &Analysis,
-    expected: &crate::schema::Schema,
-    left_out: &[String],
-    set: &PlannedSet,
-) -> Result<(), String> {
-    let tables: Vec<String> = tables_of(analysis, set.changes.iter().map(|c| c.path.as_path()))
-        .into_iter()
-        .filter(|t| !left_out.contains(t))
-        .collect();
-    let keys = |schema: &crate::schema::Schema, name: &str| -> Option<Vec<String>> {
-        let table = schema.tables.iter().find(|t| t.name == name)?;
-        let mut keys: Vec<String> = table
-            .indexes
-            .iter()
-            // InnoDB's own FK index comes and goes with the others.
-            .filter(|i| i.origin != crate::schema::IndexOrigin::DatabaseImplicit)
-            .map(index_key)
-            .collect();
-        keys.sort();
-        Some(keys)
-    };
-    for table in &tables {
-        let planned = keys(expected, table);
-        let found = keys(&after.schema, table);
-        if planned != found {
-            return Err(format!(
-                "read again, `{table}` has indexes {} instead of the planned {}",
-                found.map_or("(none: the table is gone)".into(), |k| k.join("; ")),
-                planned.map_or("(none)".into(), |k| k.join("; "))
-            ));
+/// What re-analysis is compared with, indexed once for every set.
+struct Verification<'a> {
+    after: &'a Analysis,
+    expected: &'a crate::schema::Schema,
+    expected_tables: rustc_hash::FxHashMap<String, usize>,
+    after_tables: rustc_hash::FxHashMap<String, usize>,
+    tables_by_file: rustc_hash::FxHashMap<&'a Path, Vec<String>>,
+    before: rustc_hash::FxHashSet<FindingKey>,
+    planned_fixes: rustc_hash::FxHashSet<FindingKey>,
+    /// What the rules say of the planned schema is expected: an index that
+    /// a new composite makes redundant and that ixray cannot drop stays.
+    predicted: rustc_hash::FxHashSet<FindingKey>,
+    after_findings: rustc_hash::FxHashMap<&'a str, Vec<&'a Finding>>,
+}
+
+impl<'a> Verification<'a> {
+    fn new(
+        analysis: &'a Analysis,
+        after: &'a Analysis,
+        expected: &'a crate::schema::Schema,
+    ) -> Self {
+        let mut tables_by_file: rustc_hash::FxHashMap<&Path, Vec<String>> =
+            rustc_hash::FxHashMap::default();
+        for table in &analysis.schema.tables {
+            if let Some(location) = &table.location {
+                tables_by_file
+                    .entry(location.path.as_path())
+                    .or_default()
+                    .push(table.name.clone());
+            }
+        }
+        let mut after_findings: rustc_hash::FxHashMap<&str, Vec<&Finding>> =
+            rustc_hash::FxHashMap::default();
+        for finding in &after.findings {
+            after_findings
+                .entry(finding.table.as_str())
+                .or_default()
+                .push(finding);
+        }
+        Verification {
+            after,
+            expected,
+            expected_tables: table_positions(expected),
+            after_tables: table_positions(&after.schema),
+            tables_by_file,
+            before: analysis.findings.iter().map(finding_key).collect(),
+            planned_fixes: analysis
+                .findings
+                .iter()
+                .filter(|f| f.fix.is_some())
+                .map(finding_key)
+                .collect(),
+            predicted: crate::rules::run(expected, &analysis.config)
+                .iter()
+                .map(finding_key)
+                .collect(),
+            after_findings,
         }
     }
-    let before: Vec<_> = analysis.findings.iter().map(finding_key).collect();
-    // What the rules say of the planned schema is expected: an index that a
-    // new composite makes redundant and that ixray cannot drop stays.
-    let predicted: Vec<_> = crate::rules::run(expected, &analysis.config)
-        .iter()
-        .filter(|f| tables.contains(&f.table))
-        .map(finding_key)
-        .collect();
-    for finding in after.findings.iter().filter(|f| tables.contains(&f.table)) {
-        let key = finding_key(finding);
-        if predicted.contains(&key) {
-            continue;
-        }
-        let planned_fix = analysis
-            .findings
-            .iter()
-            .any(|f| f.fix.is_some() && finding_key(f) == key);
-        if planned_fix {
-            return Err(format!(
-                "read again, `{}` still has the {} finding the change should fix",
-                finding.table, finding.rule
-            ));
-        }
-        if !before.contains(&key) {
-            return Err(format!(
-                "read again, `{}` has a new {} finding: {}",
-                finding.table, finding.rule, finding.message
-            ));
-        }
+
+    fn tables_in<'p>(&self, files: impl Iterator<Item = &'p Path>) -> Vec<String> {
+        files
+            .filter_map(|f| self.tables_by_file.get(f))
+            .flatten()
+            .cloned()
+            .collect()
     }
-    Ok(())
+
+    /// The tables, read again from the planned texts, have exactly the
+    /// planned indexes; their planned findings are gone and none is new.
+    fn check(&self, tables: &[&String]) -> Result<(), String> {
+        let keys = |schema: &crate::schema::Schema,
+                    positions: &rustc_hash::FxHashMap<String, usize>,
+                    name: &str|
+         -> Option<Vec<String>> {
+            let table = &schema.tables[*positions.get(name)?];
+            let mut keys: Vec<String> = table
+                .indexes
+                .iter()
+                // InnoDB's own FK index comes and goes with the others.
+                .filter(|i| i.origin != crate::schema::IndexOrigin::DatabaseImplicit)
+                .map(index_key)
+                .collect();
+            keys.sort();
+            Some(keys)
+        };
+        for table in tables {
+            let planned = keys(self.expected, &self.expected_tables, table);
+            let found = keys(&self.after.schema, &self.after_tables, table);
+            if planned != found {
+                return Err(format!(
+                    "read again, `{table}` has indexes {} instead of the planned {}",
+                    found.map_or("(none: the table is gone)".into(), |k| k.join("; ")),
+                    planned.map_or("(none)".into(), |k| k.join("; "))
+                ));
+            }
+            for finding in self
+                .after_findings
+                .get(table.as_str())
+                .into_iter()
+                .flatten()
+            {
+                let key = finding_key(finding);
+                if self.predicted.contains(&key) {
+                    continue;
+                }
+                if self.planned_fixes.contains(&key) {
+                    return Err(format!(
+                        "read again, `{}` still has the {} finding the change should fix",
+                        finding.table, finding.rule
+                    ));
+                }
+                if !self.before.contains(&key) {
+                    return Err(format!(
+                        "read again, `{}` has a new {} finding: {}",
+                        finding.table, finding.rule, finding.message
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Compute the changes that fix the analysis' findings, without writing.
 pub fn plan(analysis: &Analysis) -> FixPlan {
+    plan_checked(analysis, Reparse::Yes)
+}
+
+/// Whether planned texts are parsed again before they count as planned.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Reparse {
+    Yes,
+    /// For `check`'s count: what the planner can render (the re-parse, like
+    /// `fix`'s re-analysis, only ever catches a bug in ixray's renderers,
+    /// and on a project with thousands of fixes it costs seconds).
+    No,
+}
+
+/// `plan`, re-parsing edited files or not.
+pub fn plan_checked(analysis: &Analysis, reparse: Reparse) -> FixPlan {
     python::forget_line_lengths();
     // The fixes, and what they bring about, in one plan.
     let consequences = consequences(analysis);
@@ -363,7 +463,7 @@ pub fn plan(analysis: &Analysis) -> FixPlan {
         ..FixPlan::default()
     };
     let sets = merge_sharing_files(sets);
-    let checked = parallel_map(&sets, |set| check_set(analysis, set));
+    let checked = parallel_map(&sets, |set| check_set(analysis, set, reparse));
     for (set, checked) in sets.into_iter().zip(checked) {
         match checked {
             Ok(changes) if changes.is_empty() => {}
@@ -411,35 +511,38 @@ fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Ve
 /// Sets that touch one file are written together (a file is written once).
 fn merge_sharing_files(sets: Vec<ChangeSet>) -> Vec<ChangeSet> {
     let mut merged: Vec<ChangeSet> = Vec::new();
+    let mut owner: rustc_hash::FxHashMap<PathBuf, usize> = rustc_hash::FxHashMap::default();
     for set in sets {
-        let shares = |other: &ChangeSet| {
-            other
-                .changes
-                .iter()
-                .any(|c| set.changes.iter().any(|d| c.path() == d.path()))
-        };
-        match merged.iter_mut().find(|m| shares(m)) {
-            Some(existing) => {
-                existing.unit = format!("{} and {}", existing.unit, set.unit);
-                for change in set.changes {
-                    match (
-                        existing
-                            .changes
-                            .iter_mut()
-                            .find(|c| c.path() == change.path()),
-                        change,
-                    ) {
-                        (
-                            Some(FileChange::Edit { edits, .. }),
-                            FileChange::Edit {
-                                edits: more_edits, ..
-                            },
-                        ) => edits.extend(more_edits),
-                        (_, change) => existing.changes.push(change),
-                    }
-                }
+        let shared = set
+            .changes
+            .iter()
+            .find_map(|c| owner.get(c.path()).copied());
+        let Some(at) = shared else {
+            for change in &set.changes {
+                owner.insert(change.path().to_path_buf(), merged.len());
             }
-            None => merged.push(set),
+            merged.push(set);
+            continue;
+        };
+        let existing = &mut merged[at];
+        existing.unit = format!("{} and {}", existing.unit, set.unit);
+        for change in set.changes {
+            owner.insert(change.path().to_path_buf(), at);
+            match (
+                existing
+                    .changes
+                    .iter_mut()
+                    .find(|c| c.path() == change.path()),
+                change,
+            ) {
+                (
+                    Some(FileChange::Edit { edits, .. }),
+                    FileChange::Edit {
+                        edits: more_edits, ..
+                    },
+                ) => edits.extend(more_edits),
+                (_, change) => existing.changes.push(change),
+            }
         }
     }
     merged
@@ -447,7 +550,11 @@ fn merge_sharing_files(sets: Vec<ChangeSet>) -> Vec<ChangeSet> {
 
 /// The set's files with their new text, or the first reason it cannot be
 /// written.
-fn check_set(analysis: &Analysis, set: &ChangeSet) -> Result<Vec<PlannedChange>, String> {
+fn check_set(
+    analysis: &Analysis,
+    set: &ChangeSet,
+    reparse: Reparse,
+) -> Result<Vec<PlannedChange>, String> {
     let mut out = Vec::new();
     for change in &set.changes {
         // The file, or for a new file its folder, must lie inside the paths
@@ -503,13 +610,7 @@ fn check_set(analysis: &Analysis, set: &ChangeSet) -> Result<Vec<PlannedChange>,
                         crate::MAX_FILE_BYTES
                     ));
                 }
-                let clean = match analysis.trees.get(path) {
-                    Some(tree) => {
-                        python::parses_cleanly_after_edits(&source.text, tree, &edits, &after)
-                    }
-                    None => reparses(path, &after),
-                };
-                if !clean {
+                if reparse == Reparse::Yes && !reparses(path, &after) {
                     return Err(format!(
                         "{}: the edited file would not parse",
                         path.display()
@@ -531,7 +632,7 @@ fn check_set(analysis: &Analysis, set: &ChangeSet) -> Result<Vec<PlannedChange>,
                 } else {
                     contents.clone()
                 };
-                if !reparses(path, contents) {
+                if reparse == Reparse::Yes && !reparses(path, contents) {
                     return Err(format!("{}: the new file would not parse", path.display()));
                 }
                 out.push(PlannedChange {
@@ -590,23 +691,20 @@ fn consequences(analysis: &Analysis) -> Vec<Finding> {
         .filter(|f| f.fix.is_some())
         .cloned()
         .collect();
-    let mut added = Vec::new();
+    let mut added: Vec<Finding> = Vec::new();
+    let mut known: rustc_hash::FxHashSet<IndexKey> =
+        analysis.findings.iter().map(index_of_finding).collect();
+    let tables = table_positions(&schema);
     for _ in 0..4 {
         for finding in &planned {
-            apply_intent(&mut schema, finding);
+            apply_intent(&mut schema, &tables, finding);
         }
         let mut next: Vec<Finding> = crate::rules::run(&schema, &analysis.config)
             .into_iter()
             .filter(|f| matches!(f.fix, Some(FixIntent::DropIndex(ref i)) if i.location.is_some()))
             .filter(|f| !crate::suppressed(f, &analysis.sources))
             .filter(|f| analysis.scope.holds_finding(f))
-            .filter(|f| {
-                !analysis
-                    .findings
-                    .iter()
-                    .chain(&added)
-                    .any(|g| same_index(f, g))
-            })
+            .filter(|f| !known.contains(&index_of_finding(f)))
             .collect();
         django::emit::describe_fixes(&analysis.django, &schema.tables, &mut next);
         sqlalchemy::emit::describe_fixes(&analysis.sqlalchemy, &mut next);
@@ -615,20 +713,45 @@ fn consequences(analysis: &Analysis) -> Vec<Finding> {
         if next.is_empty() {
             break;
         }
+        known.extend(next.iter().map(index_of_finding));
         added.extend(next.iter().cloned());
         planned = next;
     }
     added
 }
 
-/// Two findings about the same existing index.
-fn same_index(a: &Finding, b: &Finding) -> bool {
-    a.table == b.table && a.location == b.location && a.index_name == b.index_name
+/// The existing index a finding is about: its table, place and name.
+type IndexKey = (String, Option<(PathBuf, usize, usize)>, Option<String>);
+
+fn index_of_finding(f: &Finding) -> IndexKey {
+    (
+        f.table.clone(),
+        f.location
+            .as_ref()
+            .map(|l| (l.path.clone(), l.span.start, l.span.end)),
+        f.index_name.clone(),
+    )
+}
+
+/// Each table's position in the schema, by name (the first of a name).
+fn table_positions(schema: &crate::schema::Schema) -> rustc_hash::FxHashMap<String, usize> {
+    let mut positions = rustc_hash::FxHashMap::default();
+    for (i, table) in schema.tables.iter().enumerate() {
+        positions.entry(table.name.clone()).or_insert(i);
+    }
+    positions
 }
 
 /// The schema as it is once a finding's fix is made.
-fn apply_intent(schema: &mut crate::schema::Schema, finding: &Finding) {
-    let Some(table) = schema.tables.iter_mut().find(|t| t.name == finding.table) else {
+fn apply_intent(
+    schema: &mut crate::schema::Schema,
+    tables: &rustc_hash::FxHashMap<String, usize>,
+    finding: &Finding,
+) {
+    let Some(table) = tables
+        .get(&finding.table)
+        .and_then(|&i| schema.tables.get_mut(i))
+    else {
         return;
     };
     match &finding.fix {

@@ -65,8 +65,6 @@ pub struct Analysis {
     pub drizzle: drizzle::project::DrizzleProject,
     /// Every parsed file, by path, for snippets and suppression comments.
     pub sources: BTreeMap<PathBuf, Arc<SourceFile>>,
-    /// The syntax trees of the Python files with models, by path.
-    pub trees: BTreeMap<PathBuf, tree_sitter::Tree>,
     /// The projects read (each path's project, see `project_roots`), as
     /// canonical paths: `fix` writes nothing outside them.
     pub roots: Vec<PathBuf>,
@@ -102,9 +100,6 @@ struct FileFacts {
     kit: Option<KitFolder>,
     /// Problems found while reading, when the file still gave facts.
     errors: Vec<InputError>,
-    /// A Python model file's syntax tree, kept so that `fix` re-parses an
-    /// edited file incrementally.
-    tree: Option<tree_sitter::Tree>,
 }
 
 fn too_big(path: &Path, len: u64) -> InputError {
@@ -226,7 +221,6 @@ fn read_file(path: &Path, overlay: &Overlay) -> FileOutcome {
             facts.sqlalchemy = Some(file);
         }
     }
-    facts.tree = Some(tree);
     FileOutcome::Facts(Box::new(facts))
 }
 
@@ -357,16 +351,12 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
     let mut drizzle_inputs = drizzle::project::Inputs::default();
     let mut files_parsed = 0;
     let mut sources = BTreeMap::new();
-    let mut trees = BTreeMap::new();
-    for (path, outcome) in files {
+    for (_, outcome) in files {
         match outcome {
             FileOutcome::Skipped => {}
             FileOutcome::Error(err) => errors.push(err),
             FileOutcome::Facts(facts) => {
-                let mut facts = *facts;
-                if let Some(tree) = facts.tree.take() {
-                    trees.insert(path, tree);
-                }
+                let facts = *facts;
                 if facts.alembic_ini.is_none()
                     && facts.drizzle_config.is_none()
                     && facts.kit.is_none()
@@ -445,7 +435,6 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
         })
         .collect();
     Analysis {
-        trees,
         paths: paths.to_vec(),
         roots,
         scope,

@@ -306,16 +306,12 @@ fn mark_what_fix_does(analysis: &mut Analysis) {
     if analysis.findings.iter().all(|f| f.fix.is_none()) {
         return;
     }
-    let plan = fix::plan(analysis);
-    let verdicts: Vec<Result<(), String>> = analysis
-        .findings
-        .iter()
-        .map(|f| match f.fix {
-            Some(_) => plan.fixes(f, analysis),
-            None => Ok(()),
-        })
-        .collect();
+    let plan = fix::plan_checked(analysis, fix::Reparse::No);
+    let verdicts = plan.verdicts(analysis);
     for (finding, verdict) in analysis.findings.iter_mut().zip(verdicts) {
+        if finding.fix.is_none() {
+            continue;
+        }
         if let Err(reason) = verdict {
             finding.fix = None;
             let help = finding.help.take().unwrap_or_default();

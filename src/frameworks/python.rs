@@ -46,38 +46,33 @@ pub fn parse(text: &str) -> Tree {
 /// (quadratic: 5,000 lines take half a second).
 const COMMENT_RUN: usize = 200;
 
-/// The byte ranges of the runs of more than `COMMENT_RUN` comment-only
-/// lines.
-fn comment_runs(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
-    let mut lines = text.split_inclusive('\n');
-    let mut offset = 0;
-    std::iter::from_fn(move || {
-        let mut start = None;
-        let mut count = 0;
-        loop {
-            let Some(line) = lines.next() else {
-                return start.filter(|_| count > COMMENT_RUN).map(|at| (at, offset));
-            };
-            let at = offset;
-            offset += line.len();
-            if line.trim_start().starts_with('#') {
-                start.get_or_insert(at);
-                count += 1;
-            } else if let Some(first) = start.take() {
-                if count > COMMENT_RUN {
-                    return Some((first, at));
-                }
-                count = 0;
-            }
-        }
-    })
-}
-
 /// Parse a whole file. Long runs of comment-only lines are parsed as blank
 /// lines of the same length (byte offsets do not move; Python ignores both),
 /// so a file of a few hundred thousand comment lines parses in linear time.
 pub fn parse_file(text: &str) -> Tree {
-    let runs: Vec<(usize, usize)> = comment_runs(text).collect();
+    let mut runs = Vec::new();
+    let mut start = None;
+    let mut count = 0;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim_start().starts_with('#') {
+            if start.is_none() {
+                start = Some(offset);
+                count = 0;
+            }
+            count += 1;
+        } else if let Some(at) = start.take()
+            && count > COMMENT_RUN
+        {
+            runs.push((at, offset));
+        }
+        offset += line.len();
+    }
+    if let Some(at) = start
+        && count > COMMENT_RUN
+    {
+        runs.push((at, offset));
+    }
     if runs.is_empty() {
         return parse(text);
     }
@@ -91,60 +86,6 @@ pub fn parse_file(text: &str) -> Tree {
     }
     // Only ASCII bytes of whole lines were replaced by ASCII spaces.
     parse(&String::from_utf8(blanked).expect("still UTF-8"))
-}
-
-/// `parses_cleanly` for `old_text` changed by `edits` into `new_text`,
-/// re-parsing from `old_tree` (the tree of `old_text`) so that only the
-/// edited region is parsed again.
-pub fn parses_cleanly_after_edits(
-    old_text: &str,
-    old_tree: &Tree,
-    edits: &[crate::source::Edit],
-    new_text: &str,
-) -> bool {
-    // A file parsed with comment runs blanked: its tree is not the text's.
-    if edits.is_empty() || comment_runs(old_text).next().is_some() {
-        return parses_cleanly(new_text);
-    }
-    let point = |at: usize| {
-        let before = &old_text[..at.min(old_text.len())];
-        let row = before.matches('\n').count();
-        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1);
-        tree_sitter::Point { row, column }
-    };
-    // One edit at a time, the last first: the text before each is still
-    // the old one, so its positions are the old text's.
-    let mut sorted: Vec<&crate::source::Edit> = edits.iter().collect();
-    sorted.sort_by_key(|e| std::cmp::Reverse((e.span.start, e.span.end)));
-    let mut tree = old_tree.clone();
-    for edit in sorted {
-        let start_position = point(edit.span.start);
-        let new_end_position = match edit.content.rfind('\n') {
-            Some(last) => tree_sitter::Point {
-                row: start_position.row + edit.content.matches('\n').count(),
-                column: edit.content.len() - last - 1,
-            },
-            None => tree_sitter::Point {
-                row: start_position.row,
-                column: start_position.column + edit.content.len(),
-            },
-        };
-        tree.edit(&tree_sitter::InputEdit {
-            start_byte: edit.span.start,
-            old_end_byte: edit.span.end,
-            new_end_byte: edit.span.start + edit.content.len(),
-            start_position,
-            old_end_position: point(edit.span.end),
-            new_end_position,
-        });
-    }
-    let tree = PARSER.with(|parser| {
-        parser
-            .borrow_mut()
-            .parse(new_text, Some(&tree))
-            .expect("parsing without a timeout or cancellation always yields a tree")
-    });
-    !tree.root_node().has_error() && calls_are_valid(&tree, new_text)
 }
 
 /// Parse a fragment or a side file the walkers will read: `None` when it
@@ -927,39 +868,6 @@ pub fn quote(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn incremental_reparse_judges_edits_like_a_full_parse() {
-        use crate::source::Edit;
-        let old = "class A:\n    x = f(a, b=1)\n\n\nclass B:\n    y = g(c)\n";
-        let tree = parse_file(old);
-        let cases = [
-            (Edit::insert(old.find("b=1").unwrap() + 3, ", c=2"), true),
-            (Edit::insert(old.find("(c)").unwrap() + 2, ", d=3"), true),
-            // A positional argument after a keyword one.
-            (Edit::insert(old.find("b=1").unwrap() + 3, ", z"), false),
-            (Edit::insert(old.find("(c)").unwrap() + 1, "["), false),
-        ];
-        for (edit, clean) in cases {
-            let (new, _) = crate::source::apply_edits(old, std::slice::from_ref(&edit));
-            assert_eq!(parses_cleanly(&new), clean, "{new}");
-            assert_eq!(
-                parses_cleanly_after_edits(old, &tree, &[edit], &new),
-                clean,
-                "{new}"
-            );
-        }
-        // Two edits far apart, one of them breaking the file.
-        let edits = [
-            Edit::insert(old.find("b=1").unwrap() + 3, ", c=2"),
-            Edit::replace(
-                crate::source::Span::new(old.find("g(c)").unwrap(), old.find("g(c)").unwrap() + 1),
-                "g((",
-            ),
-        ];
-        let (new, _) = crate::source::apply_edits(old, &edits);
-        assert!(!parses_cleanly_after_edits(old, &tree, &edits, &new));
-    }
 
     #[test]
     fn long_comment_runs_parse_in_place() {

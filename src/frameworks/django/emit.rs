@@ -301,12 +301,16 @@ pub fn plan(
         .iter()
         .map(|(dir, (label, _))| (dir.clone(), label.clone()))
         .collect();
+    let mut graph: Graph = rustc_hash::FxHashMap::default();
+    for node in &project.graph {
+        graph.entry(node.app_dir.as_path()).or_default().push(node);
+    }
     let migrations: BTreeMap<PathBuf, Result<Vec<FileChange>, String>> = ops
         .into_iter()
         .filter(|(_, (_, ops))| !ops.is_empty())
         .map(|(app_dir, (label, ops))| {
             let migration =
-                new_migration(project, &app_dir, &label, ops).map(|m| m.into_iter().collect());
+                new_migration(&graph, &app_dir, &label, ops).map(|m| m.into_iter().collect());
             (app_dir, migration)
         })
         .collect();
@@ -323,6 +327,9 @@ pub fn plan(
     );
     (sets, problems)
 }
+
+/// The migrations of each app folder.
+type Graph<'p> = rustc_hash::FxHashMap<&'p Path, Vec<&'p super::migrations::GraphNode>>;
 
 /// `models.Index(fields=["customer", "-created_at"], name="...")`
 fn render_index(spec: &IndexSpec, table: &Table, index_ref: &str) -> String {
@@ -858,8 +865,13 @@ fn target_label(
         }),
         Target::Class(name) => {
             let simple = name.rsplit('.').next()?;
-            let candidates: Vec<&Model> =
-                project.models.iter().filter(|m| m.name == simple).collect();
+            let candidates: Vec<&Model> = project
+                .by_name
+                .get(simple)
+                .into_iter()
+                .flatten()
+                .map(|&i| &project.models[i])
+                .collect();
             match candidates
                 .iter()
                 .find(|m| m.app_label == model.app_label)
@@ -952,18 +964,11 @@ fn migration_name(fragments: &[String]) -> String {
 
 /// The app's single leaf migration: the one no other migration of the app
 /// depends on (squashed-away migrations excluded).
-fn leaf_migration(
-    project: &DjangoProject,
-    app_dir: &Path,
-    label: &str,
-) -> Result<Option<String>, String> {
+fn leaf_migration(graph: &Graph, app_dir: &Path, label: &str) -> Result<Option<String>, String> {
     // The graph as the analysis read it; `fix` refuses to write over a
     // folder that changed since (new files are created only if absent).
-    let migrations: Vec<&super::migrations::GraphNode> = project
-        .graph
-        .iter()
-        .filter(|node| node.app_dir == app_dir)
-        .collect();
+    let migrations: Vec<&super::migrations::GraphNode> =
+        graph.get(app_dir).cloned().unwrap_or_default();
     if migrations.is_empty() {
         return Ok(None);
     }
@@ -1009,7 +1014,7 @@ fn leaf_migration(
 }
 
 fn new_migration(
-    project: &DjangoProject,
+    graph: &Graph,
     app_dir: &Path,
     label: &str,
     ops: Vec<MigrationOp>,
@@ -1018,7 +1023,7 @@ fn new_migration(
         // The app has no migrations: the model edit is the whole fix.
         return Ok(None);
     }
-    let leaf = leaf_migration(project, app_dir, label)?;
+    let leaf = leaf_migration(graph, app_dir, label)?;
     let number = leaf
         .as_deref()
         .and_then(|l| l.split('_').next())

@@ -33,6 +33,8 @@ pub struct DjangoProject {
     pub by_table: FxHashMap<String, usize>,
     /// Every migration module's place in the graph, as read.
     pub graph: Vec<GraphNode>,
+    /// Model indices by class name.
+    pub by_name: FxHashMap<String, Vec<usize>>,
 }
 
 /// A resolved model class.
@@ -197,6 +199,13 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DjangoProject {
     add_migration_indexes(&project, &migration_label, &broken, &mut tables);
     project.tables = tables;
     project.graph = inputs.graph;
+    for (i, model) in project.models.iter().enumerate() {
+        project
+            .by_name
+            .entry(model.name.clone())
+            .or_default()
+            .push(i);
+    }
     project
 }
 
