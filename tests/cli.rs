@@ -758,3 +758,37 @@ fn two_apps_with_one_label_are_edited_once_each() {
     assert!(stdout.contains("Nothing to fix."), "{stdout}");
     assert!(before == tree_contents(root), "a second fix changed files");
 }
+
+/// A relation to a class imported under another name resolves to that
+/// model: its table is known, and the migration names the model.
+#[test]
+fn a_relation_to_an_aliased_import_resolves() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    django_app(root, "library");
+    django_app(root, "shop");
+    write(root, "library/models.py", GOOD_APP.as_bytes());
+    write(
+        root,
+        "shop/models.py",
+        b"from django.db import models\n\nfrom library.models import Author as Writer\n\n\nclass Signing(models.Model):\n    writer = models.ForeignKey(Writer, on_delete=models.CASCADE)\n    day = models.DateField()\n\n    class Meta:\n        indexes = [models.Index(fields=[\"writer\", \"day\"], name=\"signing_writer_day\")]\n",
+    );
+    let (_, schema, _) = run_ixray(root, &["schema", "."]);
+    let schema: serde_json::Value = serde_json::from_str(&schema).unwrap();
+    let signing = schema["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "shop_signing")
+        .unwrap();
+    assert_eq!(signing["foreign_keys"][0]["ref_table"], "library_author");
+    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
+    assert!(!stderr.contains("not fixed"), "{stdout}{stderr}");
+    let migration = std::fs::read_dir(root.join("shop/migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("0002_"))
+        .expect("a migration");
+    let migration = std::fs::read_to_string(migration).unwrap();
+    assert!(migration.contains("to=\"library.author\""), "{migration}");
+}

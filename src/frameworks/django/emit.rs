@@ -204,7 +204,7 @@ pub fn plan(
         let mut drop_ops: Vec<MigrationOp> = Vec::new();
         let mut refused = Vec::new();
         for index in &plan.drop {
-            match drop_index(project, model, class, file, index) {
+            match drop_index(project, model, class, file, table, index) {
                 Ok((edit, op)) => {
                     drop_edits.push(edit);
                     drop_ops.push(op);
@@ -571,6 +571,7 @@ fn drop_index(
     model: &Model,
     class: &ClassDecl,
     file: &ModelsFile,
+    table: &Table,
     index: &Index,
 ) -> Result<(Edit, MigrationOp), String> {
     let text = file.source.text.as_str();
@@ -634,7 +635,7 @@ fn drop_index(
                     py::line_length(&file.source.path),
                 ),
             };
-            let rendered = render_field_for_migration(project, model, file, field)?;
+            let rendered = render_field_for_migration(project, model, file, table, field)?;
             Ok((
                 edit,
                 MigrationOp {
@@ -794,6 +795,7 @@ fn render_field_for_migration(
     project: &DjangoProject,
     model: &Model,
     file: &ModelsFile,
+    table: &Table,
     field: &super::models::FieldDecl,
 ) -> Result<String, String> {
     let text = file.source.text.as_str();
@@ -811,8 +813,17 @@ fn render_field_for_migration(
     let target = match &field.target {
         Some(super::models::Target::AuthUserModel) => Some("settings.AUTH_USER_MODEL".to_string()),
         Some(target) => {
-            let label =
-                target_label(project, model, target).ok_or("cannot resolve the relation target")?;
+            // The model the analysis resolved the relation to (through
+            // import aliases too), else the target as written.
+            let resolved = table
+                .foreign_keys
+                .iter()
+                .find(|fk| fk.field == field.attr)
+                .and_then(|fk| project.model_for_table(fk.ref_table.as_deref()?))
+                .map(|m| format!("{}.{}", m.app_label, m.name.to_ascii_lowercase()));
+            let label = resolved
+                .or_else(|| target_label(project, model, target))
+                .ok_or("cannot resolve the relation target")?;
             Some(quote(&label))
         }
         None if field.is_relation() => return Err("cannot read the relation target".into()),

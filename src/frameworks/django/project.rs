@@ -454,15 +454,15 @@ impl<'p> Resolver<'p> {
     /// hundreds of apps.
     fn lookup_class(&self, from: (usize, usize), name: &str) -> Option<(usize, usize)> {
         let simple = name.rsplit('.').next().unwrap_or(name);
-        let in_file = |file: usize| {
+        let named = |file: usize, class: &str| {
             self.files[file]
                 .classes
                 .iter()
-                .position(|c| c.name == simple)
+                .position(|c| c.name == class)
                 .map(|ci| (file, ci))
                 .filter(|c| *c != from)
         };
-        if let Some(found) = in_file(from.0) {
+        if let Some(found) = named(from.0, simple) {
             return Some(found);
         }
         if let Some(same_app) = self.by_app_name.get(&(self.file_app[from.0], simple)) {
@@ -471,21 +471,24 @@ impl<'p> Resolver<'p> {
                 return Some(*others[0]);
             }
         }
+        // `from core.models import Timezone as CoreTimezone`: the class
+        // is `Timezone`.
         let imported_from = self.files[from.0]
             .imports
             .from_imports
             .iter()
             .find(|(local, _, _)| local == simple)
-            .map(|(_, module, _)| module.as_str());
-        if let Some(module) = imported_from {
+            .map(|(_, module, imported)| (module.as_str(), imported.as_str()));
+        if let Some((module, imported)) = imported_from {
             let key = self.absolute_module(from.0, module);
             if let Some(files) = self.module_suffixes.get(&key) {
-                let matching: Vec<_> = files.iter().filter_map(|f| in_file(*f)).collect();
+                let matching: Vec<_> = files.iter().filter_map(|f| named(*f, imported)).collect();
                 if matching.len() == 1 {
                     return Some(matching[0]);
                 }
             }
         }
+        let simple = imported_from.map_or(simple, |(_, imported)| imported);
         let candidates = self.by_name.get(simple)?;
         let others: Vec<_> = candidates.iter().filter(|c| **c != from).collect();
         (others.len() == 1).then(|| *others[0])
