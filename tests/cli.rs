@@ -792,3 +792,28 @@ fn a_relation_to_an_aliased_import_resolves() {
     let migration = std::fs::read_to_string(migration).unwrap();
     assert!(migration.contains("to=\"library.author\""), "{migration}");
 }
+
+/// `db.Model` (Flask-SQLAlchemy) is no Django model, even in a folder that
+/// looks like an app; `Model` imported from `django.db.models` under
+/// another name is.
+#[test]
+fn only_djangos_model_makes_a_django_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    django_app(root, "shop");
+    write(
+        root,
+        "shop/models.py",
+        b"from django.db.models import CASCADE, ForeignKey, Model as DjangoModel\n\nfrom .db import db\n\n\nclass Owner(DjangoModel):\n    pass\n\n\nclass Pet(DjangoModel):\n    owner = ForeignKey(Owner, on_delete=CASCADE, db_index=False)\n\n\nclass Legacy(db.Model):\n    pass\n",
+    );
+    let (_, schema, _) = run_ixray(root, &["schema", "."]);
+    let schema: serde_json::Value = serde_json::from_str(&schema).unwrap();
+    let django: BTreeSet<&str> = schema["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["framework"] == "django")
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(django, BTreeSet::from(["shop_owner", "shop_pet"]));
+}

@@ -381,12 +381,39 @@ fn module_components(path: &Path) -> Vec<String> {
     components
 }
 
-/// Bases that make a class a model without being in the project.
-fn is_django_model_base(base: &str) -> bool {
-    matches!(
-        base.rsplit('.').next().unwrap_or(base),
-        "Model" | "AbstractUser" | "AbstractBaseUser" | "PermissionsMixin" | "PolymorphicModel"
-    ) && !base.starts_with("forms.")
+/// Bases that make a class a model without being in the project. `Model`
+/// is Django's only as the file names it: `models.Model` through its
+/// `django.db.models` import, or `Model` imported from there; Flask-
+/// SQLAlchemy's `db.Model` and a declarative `Model` are not.
+fn is_django_model_base(base: &str, imports: &super::models::Imports) -> bool {
+    let (prefix, last) = match base.rsplit_once('.') {
+        Some((prefix, last)) => (Some(prefix), last),
+        None => (None, base),
+    };
+    match last {
+        "Model" => match prefix {
+            Some(prefix) => {
+                imports.models_module.as_deref() == Some(prefix) || prefix == "django.db.models"
+            }
+            None => imports
+                .direct
+                .iter()
+                .any(|(name, local)| name == "Model" && local == "Model"),
+        },
+        // `from django.db.models import Model as DjangoModel`.
+        _ if prefix.is_none()
+            && imports
+                .direct
+                .iter()
+                .any(|(name, local)| name == "Model" && local == base) =>
+        {
+            true
+        }
+        "AbstractUser" | "AbstractBaseUser" | "PermissionsMixin" | "PolymorphicModel" => {
+            !base.starts_with("forms.")
+        }
+        _ => false,
+    }
 }
 
 impl<'p> Resolver<'p> {
@@ -606,7 +633,7 @@ impl<'p> Resolver<'p> {
             .iter()
             .any(|base| match self.lookup_class(at, base) {
                 Some(parent) => self.is_model(parent, memo, visiting),
-                None => is_django_model_base(base),
+                None => is_django_model_base(base, &self.files[at.0].imports),
             });
         memo.insert(at, result);
         result
