@@ -631,3 +631,36 @@ class D(Base):
     let (code, after, _) = run_ixray(root, &["check"]);
     assert_eq!(code, 0, "{after}");
 }
+
+/// A `db.Table(..., db.metadata, ...)` in a module that imports `db` from
+/// the project (no `sqlalchemy` in the file) is read.
+#[test]
+fn a_table_on_the_projects_metadata_passes_the_prefilter() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "app/models.py",
+        b"from app.core import db\n\n\nclass User(db.Model):\n    __tablename__ = \"users\"\n    id = db.Column(db.Integer, primary_key=True)\n",
+    );
+    write(
+        root,
+        "app/favorites.py",
+        b"from app.core import db\n\nfavorite_users = db.Table(\n    \"favorite_users\",\n    db.metadata,\n    db.Column(\"user_id\", db.Integer, db.ForeignKey(\"users.id\"), primary_key=True),\n    db.Column(\"target_id\", db.Integer, db.ForeignKey(\"users.id\"), primary_key=True),\n)\n",
+    );
+    let (_, stdout, stderr) = run_ixray(root, &["check", "--format", "json", "."]);
+    let report: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stderr}"));
+    let found: Vec<(&str, &str)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["table"].as_str().unwrap(),
+                f["columns"][0].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(found, vec![("favorite_users", "target_id")], "{stdout}");
+}

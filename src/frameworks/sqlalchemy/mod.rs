@@ -22,7 +22,12 @@ pub fn declares_tables(bytes: &[u8]) -> bool {
         || has(b"__tablename__")
         || has(b"Table(")
         || has(b".naming_convention ="))
-        && (has(b"sqlalchemy") || has(b"db.Model") || has(b"__tablename__"))
+        // `db.Table("tags", db.metadata, ...)` in a module that imports
+        // `db` from the project: `Table(` with a metadata argument.
+        && (has(b"sqlalchemy")
+            || has(b"db.Model")
+            || has(b"__tablename__")
+            || (has(b"Table(") && has(b".metadata")))
 }
 
 /// Apply `postgresql_where=`, `sqlite_where=`, `postgresql_using=`,
