@@ -617,3 +617,95 @@ pub(crate) fn suppressed(finding: &Finding, sources: &BTreeMap<PathBuf, Arc<Sour
             .any(|r| r.trim() == finding.rule),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every fixture file of the repository, by extension.
+    fn fixture_files(extensions: &[&str]) -> Vec<PathBuf> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut out = Vec::new();
+        let mut stack = vec![root.join("fixtures"), root.join("tests/precision")];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    if path.file_name().is_some_and(|n| n != "node_modules") {
+                        stack.push(path);
+                    }
+                } else if path
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| extensions.contains(&e))
+                {
+                    out.push(path);
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// The byte prefilters never drop a file the extractors would read a
+    /// model or a table from: each fixture file is extracted without them,
+    /// and whatever declares something must pass its prefilter.
+    #[test]
+    fn every_fixture_file_with_a_model_or_table_passes_its_prefilter() {
+        let mut checked = (0, 0, 0);
+        for path in fixture_files(&["py"]) {
+            let bytes = std::fs::read(&path).unwrap();
+            if django::migrations::is_migration_path(&path)
+                || alembic::revisions::is_revision(&bytes)
+            {
+                continue;
+            }
+            let source = SourceFile::new(path.clone(), String::from_utf8(bytes.clone()).unwrap());
+            let tree = python::parse_file(&source.text);
+            let roles = django::FileRoles {
+                models: true,
+                ..django::FileRoles::default()
+            };
+            let django = django::extract(&source, roles, &tree);
+            let django_fields = django
+                .models
+                .as_ref()
+                .is_some_and(|m| m.classes.iter().any(|c| !c.fields.is_empty()));
+            if django_fields {
+                checked.0 += 1;
+                assert!(
+                    django::classify(&path, &bytes).models,
+                    "{}: declares Django fields but fails the Django prefilter",
+                    path.display()
+                );
+            }
+            let alchemy = sqlalchemy::models::extract(source, &tree);
+            if !alchemy.tables.is_empty() || alchemy.classes.iter().any(|c| c.tablename.is_some()) {
+                checked.1 += 1;
+                assert!(
+                    sqlalchemy::declares_tables(&bytes),
+                    "{}: declares SQLAlchemy tables but fails the SQLAlchemy prefilter",
+                    path.display()
+                );
+            }
+        }
+        for path in fixture_files(&["ts", "js", "mts", "mjs"]) {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let source = SourceFile::new(path.clone(), text);
+            let tree = typescript::parse(&path, &source.text);
+            let file = drizzle::schema::extract(source.clone(), &tree);
+            if !file.tables.is_empty() {
+                checked.2 += 1;
+                assert!(
+                    drizzle::mentions_drizzle(source.text.as_bytes()),
+                    "{}: declares Drizzle tables but fails the Drizzle prefilter",
+                    path.display()
+                );
+            }
+        }
+        assert!(
+            checked.0 > 10 && checked.1 > 10 && checked.2 > 3,
+            "the fixtures hold models of every framework: {checked:?}"
+        );
+    }
+}
