@@ -817,3 +817,33 @@ fn only_djangos_model_makes_a_django_model() {
         .collect();
     assert_eq!(django, BTreeSet::from(["shop_owner", "shop_pet"]));
 }
+
+/// A model defined outside a `models` module, on the project's own
+/// abstract base, and imported by `models.py` (Django finds it there) is
+/// read: nothing in its class header says `Model`.
+#[test]
+fn a_model_outside_the_models_module_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    django_app(root, "shop");
+    write(
+        root,
+        "shop/base.py",
+        b"from django.db import models\n\n\nclass Stamped(models.Model):\n    created = models.DateTimeField()\n\n    class Meta:\n        abstract = True\n",
+    );
+    write(
+        root,
+        "shop/order.py",
+        b"from django.db import models\n\nfrom .base import Stamped\n\n\nclass Customer(Stamped):\n    name = models.CharField(max_length=9)\n\n\nclass Order(Stamped):\n    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, db_index=False)\n",
+    );
+    write(
+        root,
+        "shop/models.py",
+        b"from .order import Customer, Order  # noqa: F401\n",
+    );
+    let reported = unindexed_by_ixray(root);
+    assert!(
+        reported.contains(&("shop_order".to_string(), vec!["customer_id".to_string()])),
+        "{reported:?}"
+    );
+}

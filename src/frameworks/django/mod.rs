@@ -70,9 +70,29 @@ pub fn classify(path: &Path, bytes: &[u8]) -> FileRoles {
     roles.models = if in_models_module {
         contains(bytes, b"class ")
     } else {
-        derives_from_model(bytes)
+        derives_from_model(bytes) || declares_model_fields(bytes)
     };
     roles
+}
+
+/// Whether an indented line assigns a Django field (`    owner =
+/// models.ForeignKey(`): a model outside a `models` module whose base is
+/// the project's own (`class Order(TimeStamped):`, imported by
+/// `models.py`).
+fn declares_model_fields(bytes: &[u8]) -> bool {
+    memmem::find_iter(bytes, b"= models.").any(|at| {
+        let line_start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |i| i + 1);
+        let indented = matches!(bytes.get(line_start), Some(b' ' | b'\t'));
+        let rest = &bytes[at + b"= models.".len()..];
+        let name_end = rest
+            .iter()
+            .position(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+            .unwrap_or(rest.len());
+        let name = &rest[..name_end];
+        indented
+            && rest.get(name_end) == Some(&b'(')
+            && (name.ends_with(b"Field") || name.ends_with(b"Key"))
+    })
 }
 
 /// Whether a top-level `class` header names `models.Model` or `Model` as a base.
