@@ -26,6 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
+use common::intents::{Intent, subset};
 use common::*;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -107,49 +108,6 @@ export default defineConfig({{
     /// MySQL has no server here: drizzle-kit generate and tsc only.
     fn has_database(self) -> bool {
         self != Dialect::Mysql
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Intent {
-    /// A foreign key without an index. On MySQL InnoDB indexes every
-    /// `.references()` itself, so there the FK exists only in
-    /// `relations()`, which makes no constraint and no index.
-    Fk,
-    /// An index on (ra) next to one on (ra, rb).
-    Redundant,
-    /// Two indexes on (dc), or one next to a unique constraint on dc
-    /// (see `Duplicate`).
-    Duplicate,
-    /// `<t>_dr_idx` on the column `drAt` (SQL `dr_at`): the kit history
-    /// has it, the schema no longer declares it.
-    Drift,
-}
-
-const INTENTS: [Intent; 4] = [
-    Intent::Fk,
-    Intent::Redundant,
-    Intent::Duplicate,
-    Intent::Drift,
-];
-
-impl Intent {
-    fn tag(self) -> &'static str {
-        match self {
-            Intent::Fk => "fk",
-            Intent::Redundant => "red",
-            Intent::Duplicate => "dup",
-            Intent::Drift => "drift",
-        }
-    }
-
-    fn rule(self) -> &'static str {
-        match self {
-            Intent::Fk => "unindexed-foreign-key",
-            Intent::Redundant => "redundant-index",
-            Intent::Duplicate => "duplicate-index",
-            Intent::Drift => "index-drift",
-        }
     }
 }
 
@@ -571,16 +529,7 @@ fn entry_comment(key: &str) -> Option<&'static str> {
 
 /// Every non-empty subset of the intents, in a stable order.
 fn subsets() -> Vec<Vec<Intent>> {
-    (1u32..16)
-        .map(|mask| {
-            INTENTS
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| mask & (1 << i) != 0)
-                .map(|(_, intent)| *intent)
-                .collect()
-        })
-        .collect()
+    (1..16).map(subset).collect()
 }
 
 fn tables(dialect: Dialect) -> Vec<Table> {

@@ -30,48 +30,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use common::intents::{Intent, subset};
 use common::*;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Intent {
-    /// A `ForeignKey` column without an index: `unindexed-foreign-key`.
-    Fk,
-    /// An index on (ra) next to one on (ra, rb): `redundant-index`.
-    Redundant,
-    /// Two indexes on (dc), or an index and a unique constraint on (dc):
-    /// `duplicate-index`.
-    Duplicate,
-    /// An index on (dr) the history creates and no model declares:
-    /// `index-drift`.
-    Drift,
-}
-
-const INTENTS: [Intent; 4] = [
-    Intent::Fk,
-    Intent::Redundant,
-    Intent::Duplicate,
-    Intent::Drift,
-];
-
-impl Intent {
-    fn tag(self) -> &'static str {
-        match self {
-            Intent::Fk => "fk",
-            Intent::Redundant => "red",
-            Intent::Duplicate => "dup",
-            Intent::Drift => "drift",
-        }
-    }
-
-    fn rule(self) -> &'static str {
-        match self {
-            Intent::Fk => "unindexed-foreign-key",
-            Intent::Redundant => "redundant-index",
-            Intent::Duplicate => "duplicate-index",
-            Intent::Drift => "index-drift",
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Layout {
@@ -593,12 +553,7 @@ fn cases(convention: bool) -> Vec<Case> {
     for style in STYLES {
         for (l, layout) in [Layout::Single, Layout::Multi].into_iter().enumerate() {
             for mask in 1..16usize {
-                let intents = INTENTS
-                    .iter()
-                    .enumerate()
-                    .filter(|(bit, _)| mask & (1 << bit) != 0)
-                    .map(|(_, i)| *i)
-                    .collect();
+                let intents = subset(mask);
                 out.push(Case {
                     intents,
                     layout,

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::print_stderr)]
 
+pub mod intents;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
