@@ -452,25 +452,6 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
     }
 }
 
-/// Files and folders whose project can tell that a folder is a project's
-/// root (settings, migration environments, package manifests).
-const PROJECT_MARKERS: &[&str] = &[
-    "ixray.toml",
-    "pyproject.toml",
-    "setup.py",
-    "setup.cfg",
-    "manage.py",
-    "alembic.ini",
-    "package.json",
-    "drizzle.config.ts",
-    "drizzle.config.js",
-    "drizzle.config.mjs",
-    "drizzle.config.cjs",
-    "drizzle.config.mts",
-    "drizzle.config.cts",
-    "drizzle.config.json",
-];
-
 /// The folders to read for `paths`: for each, the nearest folder at or
 /// above it that holds a project marker (so `ixray check orders/models.py`
 /// still sees the settings, the other apps and the history), else the path
@@ -494,7 +475,7 @@ pub fn project_roots(paths: &[PathBuf]) -> Vec<PathBuf> {
         };
         let found = start
             .ancestors()
-            .find(|dir| PROJECT_MARKERS.iter().any(|m| dir.join(m).exists()));
+            .find(|dir| frameworks::is_project_root(dir));
         let (root, shown) = match found {
             Some(root) => (root.to_path_buf(), relative_to(root, cwd.as_deref())),
             None if canonical.is_dir() => (canonical.clone(), path.clone()),

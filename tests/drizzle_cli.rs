@@ -341,16 +341,7 @@ fn schema_files_no_config_names_are_not_edited_without_a_migration() {
         "{stdout}{stderr}"
     );
     let after = tree_contents(dir.path());
-    let changed: Vec<_> = after
-        .iter()
-        .filter(|(p, c)| {
-            before
-                .iter()
-                .find(|(q, _)| q == p)
-                .is_none_or(|(_, d)| d != c)
-        })
-        .map(|(p, _)| p.display().to_string())
-        .collect();
+    let changed = changed_files(&before, &after);
     assert!(
         changed
             .iter()

@@ -897,16 +897,7 @@ fn run_matrix(dialect: Dialect) {
         "{name}: second fix exited {code}:\n{stdout}{stderr}"
     );
     let again = tree_contents(root);
-    let changed: Vec<String> = again
-        .iter()
-        .filter(|(p, c)| {
-            after_fix
-                .iter()
-                .find(|(q, _)| q == p)
-                .is_none_or(|(_, d)| d != c)
-        })
-        .map(|(p, _)| p.display().to_string())
-        .collect();
+    let changed = changed_files(&after_fix, &again);
     assert!(
         changed.is_empty() && again.len() == after_fix.len(),
         "{name}: a second fix changed {changed:?}:\n{stdout}{stderr}"

@@ -206,9 +206,7 @@ fn one_fix_also_drops_what_its_new_indexes_make_redundant() {
         "migrations/versions/r1_initial.py",
         b"from alembic import op\nimport sqlalchemy as sa\n\nrevision = \"r1\"\ndown_revision = None\n\n\ndef upgrade():\n    op.create_table(\"messages\", sa.Column(\"case_id\", sa.Integer(), nullable=False), sa.Column(\"id\", sa.Integer(), nullable=False), sa.PrimaryKeyConstraint(\"case_id\", \"id\"))\n    op.create_table(\"attachments\", sa.Column(\"id\", sa.Integer(), primary_key=True), sa.Column(\"case_id\", sa.Integer()), sa.Column(\"message_id\", sa.Integer()))\n    op.create_index(\"ix_attachments_case\", \"attachments\", [\"case_id\"])\n",
     );
-    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
-    assert!(stdout.contains("fixed: app/models.py"), "{stdout}{stderr}");
-    let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
+    let models = fix_models(root);
     assert!(!models.contains("ix_attachments_case\""), "{models}");
     let (code, stdout, _) = run_ixray(root, &["check"]);
     assert_eq!(code, 0, "nothing left:\n{stdout}");
@@ -259,8 +257,7 @@ fn a_drifted_redundant_index_is_dropped_not_declared() {
     assert!(stdout.contains("migrations/versions/"), "{stdout}{stderr}");
     let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
     assert!(!models.contains("ix_items_a\""), "not declared:\n{models}");
-    let (code, after, _) = run_ixray(root, &["check"]);
-    assert_eq!(code, 0, "{after}");
+    assert_nothing_left(root);
 }
 
 /// A new `Index(...)` in a `Table(...)` goes before its keyword arguments
@@ -274,9 +271,7 @@ fn an_index_in_a_table_call_goes_before_its_keywords() {
         "app/models.py",
         b"from sqlalchemy import Column, ForeignKey, Index, Integer, MetaData, Table\n\nmetadata = MetaData()\n\nrooms = Table(\"rooms\", metadata, Column(\"id\", Integer, primary_key=True), schema=\"rb\")\n\nroom_equipment = Table(\n    \"room_equipment\",\n    metadata,\n    Column(\"room_id\", Integer, ForeignKey(\"rb.rooms.id\")),\n    Column(\"name\", Integer),\n    schema=\"rb\"\n)\n",
     );
-    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
-    assert!(stdout.contains("fixed: app/models.py"), "{stdout}{stderr}");
-    let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
+    let models = fix_models(root);
     assert!(
         models.contains("    Column(\"name\", Integer),\n    Index(\"ix_rb_room_equipment_room_id\", \"room_id\"),\n    schema=\"rb\"\n)"),
         "{models}"
@@ -323,15 +318,12 @@ fn a_removal_and_an_addition_in_table_args_are_one_change() {
         "migrations/versions/r1_initial.py",
         b"from alembic import op\nimport sqlalchemy as sa\n\nrevision = \"r1\"\ndown_revision = None\n\n\ndef upgrade():\n    op.create_table(\"users\", sa.Column(\"id\", sa.Integer(), primary_key=True))\n    op.create_table(\"posts\", sa.Column(\"id\", sa.Integer(), primary_key=True), sa.Column(\"slug\", sa.String(), unique=True), sa.Column(\"author_id\", sa.Integer(), sa.ForeignKey(\"users.id\")))\n    op.create_index(\"ix_posts_slug\", \"posts\", [\"slug\"])\n",
     );
-    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
-    assert!(stdout.contains("fixed: app/models.py"), "{stdout}{stderr}");
-    let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
+    let models = fix_models(root);
     assert!(
         models.contains("    __table_args__ = (Index(\"ix_posts_author_id\", \"author_id\"),)\n"),
         "{models}"
     );
-    let (code, after, _) = run_ixray(root, &["check"]);
-    assert_eq!(code, 0, "{after}");
+    assert_nothing_left(root);
     let before = tree_contents(root);
     run_ixray(root, &["fix", "."]);
     assert_eq!(tree_contents(root), before, "a second fix changed files");
@@ -369,15 +361,12 @@ fn an_index_in_a_table_call_takes_the_place_of_one_that_goes() {
         "app/models.py",
         b"from sqlalchemy import Column, ForeignKey, Index, Integer, MetaData, Table\n\nmetadata = MetaData()\n\nowners = Table(\"owners\", metadata, Column(\"id\", Integer, primary_key=True))\n\nitems = Table(\n    \"items\",\n    metadata,\n    Column(\"id\", Integer, primary_key=True),\n    Column(\"owner_id\", Integer, ForeignKey(\"owners.id\")),\n    Column(\"a\", Integer),\n    Column(\"b\", Integer),\n    Index(\"ix_items_a_b\", \"a\", \"b\"),\n    Index(\"ix_items_a\", \"a\"),\n)\n",
     );
-    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
-    assert!(stdout.contains("fixed: app/models.py"), "{stdout}{stderr}");
-    let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
+    let models = fix_models(root);
     assert!(
         models.contains("    Index(\"ix_items_a_b\", \"a\", \"b\"),\n    Index(\"ix_items_owner_id\", \"owner_id\"),\n)\n"),
         "{models}"
     );
-    let (code, after, _) = run_ixray(root, &["check"]);
-    assert_eq!(code, 0, "{after}");
+    assert_nothing_left(root);
 }
 
 /// Entries removed from a `__table_args__` tuple: neighbours go in one
@@ -423,9 +412,7 @@ class Options(Base):
     c = Column(Integer, index=True)
 "#,
     );
-    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
-    assert!(stdout.contains("fixed: app/models.py"), "{stdout}{stderr}");
-    let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
+    let models = fix_models(root);
     for kept in [
         "    __table_args__ = (Index(\"ix_head_a_b\", \"a\", \"b\"),)\n",
         "    __table_args__ = (Index(\"ix_tail_a_b\", \"a\", \"b\"),)\n",
@@ -433,8 +420,7 @@ class Options(Base):
     ] {
         assert!(models.contains(kept), "{kept}\nnot in:\n{models}");
     }
-    let (code, after, _) = run_ixray(root, &["check"]);
-    assert_eq!(code, 0, "{after}");
+    assert_nothing_left(root);
 }
 
 /// A module-level `Index(...)` that goes takes the blank lines before it
@@ -475,9 +461,7 @@ Index("ix_item_a", Item.a)
 Index("ix_item_a_b", Item.a, Item.b)
 "#,
     );
-    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
-    assert!(stdout.contains("fixed: app/models.py"), "{stdout}{stderr}");
-    let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
+    let models = fix_models(root);
     assert!(
         models.contains(
             "    __table_args__ = (\n        Index(\"ix_owner_parent_id\", \"parent_id\"),\n        {\n            \"comment\": \"people\",\n        },\n    )\n"
@@ -488,8 +472,7 @@ Index("ix_item_a_b", Item.a, Item.b)
         models.ends_with("    b = Column(Integer)\n\n\nIndex(\"ix_item_a_b\", Item.a, Item.b)\n"),
         "{models}"
     );
-    let (code, after, _) = run_ixray(root, &["check"]);
-    assert_eq!(code, 0, "{after}");
+    assert_nothing_left(root);
 }
 
 /// In a module that writes `index=True`, an index the history has on a
@@ -510,15 +493,12 @@ fn a_bare_mapped_annotation_gets_its_mapped_column() {
         "migrations/versions/r1_initial.py",
         b"from alembic import op\nimport sqlalchemy as sa\n\nrevision = \"r1\"\ndown_revision = None\n\n\ndef upgrade():\n    op.create_table(\"note\", sa.Column(\"id\", sa.Integer(), primary_key=True), sa.Column(\"code\", sa.String(), nullable=False), sa.Column(\"topic\", sa.String()))\n    op.create_index(\"ix_note_code\", \"note\", [\"code\"])\n    op.create_index(\"ix_note_topic\", \"note\", [\"topic\"])\n",
     );
-    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
-    assert!(stdout.contains("fixed: app/models.py"), "{stdout}{stderr}");
-    let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
+    let models = fix_models(root);
     assert!(
         models.ends_with("    topic: Mapped[Optional[str]] = mapped_column(index=True)\n"),
         "{models}"
     );
-    let (code, after, _) = run_ixray(root, &["check"]);
-    assert_eq!(code, 0, "{after}");
+    assert_nothing_left(root);
 }
 
 /// `Index("...")` strings name columns by key, and a declarative
@@ -553,9 +533,7 @@ class Pet(Base):
 toys = Table("toy", Base.metadata, Column("id", Integer, primary_key=True), Column("owner_id", Integer, ForeignKey("owner.id"), key="owner"))
 "#,
     );
-    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
-    assert!(stdout.contains("fixed: app/models.py"), "{stdout}{stderr}");
-    let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
+    let models = fix_models(root);
     assert!(
         models.contains("Index(\"ix_pet_owner_id\", \"owner_id\")"),
         "{models}"
@@ -618,9 +596,7 @@ class D(Base):
     a_id = Column(Integer, ForeignKey("a.id"))
 "#,
     );
-    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
-    assert!(stdout.contains("fixed: app/models.py"), "{stdout}{stderr}");
-    let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
+    let models = fix_models(root);
     for expected in [
         "        Index(\"ix_a_b_c\", \"b\", \"c\"),  # wide\n        Index(\"ix_a_d\", \"d\")  # first\n    )\n",
         "        Index(\"ix_b_x\", \"x\"),  # lookups\n        Index(\"ix_b_a_id\", \"a_id\"),\n    )\n",
@@ -628,8 +604,7 @@ class D(Base):
     ] {
         assert!(models.contains(expected), "{expected}\nnot in:\n{models}");
     }
-    let (code, after, _) = run_ixray(root, &["check"]);
-    assert_eq!(code, 0, "{after}");
+    assert_nothing_left(root);
 }
 
 /// A `db.Table(..., db.metadata, ...)` in a module that imports `db` from
@@ -663,4 +638,17 @@ fn a_table_on_the_projects_metadata_passes_the_prefilter() {
         })
         .collect();
     assert_eq!(found, vec![("favorite_users", "target_id")], "{stdout}");
+}
+
+/// `ixray fix` in `root`, which must edit `app/models.py`; its new text.
+fn fix_models(root: &Path) -> String {
+    let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);
+    assert!(stdout.contains("fixed: app/models.py"), "{stdout}{stderr}");
+    std::fs::read_to_string(root.join("app/models.py")).unwrap()
+}
+
+/// `ixray check` in `root` finds nothing.
+fn assert_nothing_left(root: &Path) {
+    let (code, after, _) = run_ixray(root, &["check"]);
+    assert_eq!(code, 0, "{after}");
 }

@@ -12,6 +12,27 @@ pub mod typescript;
 use crate::rules::Finding;
 use crate::schema::{Dialect, Framework, Schema, Table};
 
+/// Whether `dir` is a project's root: it holds a package manifest or
+/// ixray's configuration, or a file one of the frameworks keeps there
+/// (`manage.py`, `alembic.ini`, `drizzle.config.*`).
+pub fn is_project_root(dir: &std::path::Path) -> bool {
+    const MANIFESTS: &[&str] = &[
+        "ixray.toml",
+        "pyproject.toml",
+        "setup.py",
+        "setup.cfg",
+        "package.json",
+        "manage.py",
+        "alembic.ini",
+    ];
+    MANIFESTS.iter().any(|m| dir.join(m).exists())
+        || std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| drizzle::config::is_config(&e.path()))
+        })
+}
+
 /// The name a framework would give a new index on `columns` of `table`.
 pub fn suggest_index_name(table: &Table, columns: &[(String, bool)]) -> String {
     match table.framework {

@@ -81,6 +81,21 @@ pub fn tree_contents(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
+/// The paths whose contents differ between two `tree_contents` (new files
+/// included).
+pub fn changed_files(before: &[(PathBuf, Vec<u8>)], after: &[(PathBuf, Vec<u8>)]) -> Vec<String> {
+    after
+        .iter()
+        .filter(|(p, c)| {
+            before
+                .iter()
+                .find(|(q, _)| q == p)
+                .is_none_or(|(_, d)| d != c)
+        })
+        .map(|(p, _)| p.display().to_string())
+        .collect()
+}
+
 /// With `CI=true` a missing tool fails the test; elsewhere it is skipped
 /// with a message.
 pub fn require(what: &str, available: bool) -> bool {
