@@ -38,19 +38,37 @@ pub(super) fn report_prefixes(
             }) {
                 continue;
             }
-            let Some(b) = others().find(|b| redundancy(a, b) == Some(Redundancy::Prefix)) else {
+            // The widest index that serves it: never one that is itself
+            // redundant and dropped by the same fix.
+            let Some((b, kind)) = others()
+                .filter_map(|b| match redundancy(a, b) {
+                    Some(kind @ (Redundancy::Prefix | Redundancy::PartialOfFull)) => {
+                        Some((b, kind))
+                    }
+                    _ => None,
+                })
+                .rev()
+                .max_by_key(|(b, _)| b.parts.len())
+            else {
                 continue;
+            };
+            let subject = match (&a.field, a.origin) {
+                (Some(field), IndexOrigin::FrameworkImplicit) => {
+                    format!("the automatic index of `{field}` {}", a.describe())
+                }
+                _ if kind == Redundancy::PartialOfFull => format!("partial index {}", describe(a)),
+                _ => format!("index {}", describe(a)),
+            };
+            let reason = if kind == Redundancy::PartialOfFull {
+                "starts with the same columns and has no predicate, so it serves every query the partial index serves"
+            } else {
+                "starts with the same columns"
             };
             let mut f = finding(
                 rule,
                 table,
                 format!(
-                    "{} on `{}` is redundant: {} {} starts with the same columns",
-                    match (&a.field, a.origin) {
-                        (Some(field), IndexOrigin::FrameworkImplicit) =>
-                            format!("the automatic index of `{field}` {}", a.describe()),
-                        _ => format!("index {}", describe(a)),
-                    },
+                    "{subject} on `{}` is redundant: {} {} {reason}",
                     table.name,
                     kind_of(b),
                     describe(b),

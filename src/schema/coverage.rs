@@ -61,6 +61,9 @@ pub enum Redundancy {
     Duplicate,
     /// `a`'s key is a strict leftmost prefix of `b`'s.
     Prefix,
+    /// `a` is partial and `b`, without a predicate, starts with `a`'s key:
+    /// every query that can use `a` implies nothing `b` needs.
+    PartialOfFull,
 }
 
 /// Whether `a` is unnecessary given `b` (§5 of the semantics notes).
@@ -69,8 +72,18 @@ pub enum Redundancy {
 /// a unique index is never redundant with a wider one. For duplicates the
 /// caller decides which one of the pair to drop (see [`duplicate_to_drop`]).
 pub fn redundancy(a: &Index, b: &Index) -> Option<Redundancy> {
-    if a.method != b.method || a.predicate != b.predicate {
+    if a.method != b.method {
         return None;
+    }
+    if a.predicate != b.predicate {
+        // A full index serves every query a partial one serves; a unique
+        // partial index enforces a rule the full one does not.
+        let partial_of_full = a.predicate.is_some()
+            && b.predicate.is_none()
+            && !a.unique
+            && a.parts.len() <= b.parts.len()
+            && leads_with(b, a);
+        return partial_of_full.then_some(Redundancy::PartialOfFull);
     }
     if a.parts == b.parts {
         let mut ai: Vec<&String> = a.include.iter().collect();
@@ -82,33 +95,50 @@ pub fn redundancy(a: &Index, b: &Index) -> Option<Redundancy> {
     if a.unique || a.parts.len() >= b.parts.len() {
         return None;
     }
-    let prefix = &b.parts[..a.parts.len()];
-    let same_keys = a
+    leads_with(b, a).then_some(Redundancy::Prefix)
+}
+
+/// Whether `wide` starts with `narrow`'s key parts (same keys and
+/// opclasses; the same directions or all of them reversed, which a btree
+/// scanned backwards gives) and holds every INCLUDE column of `narrow`.
+fn leads_with(wide: &Index, narrow: &Index) -> bool {
+    let Some(prefix) = wide.parts.get(..narrow.parts.len()) else {
+        return false;
+    };
+    let same_keys = narrow
         .parts
         .iter()
         .zip(prefix)
         .all(|(x, y)| x.key == y.key && x.opclass == y.opclass);
     if !same_keys {
-        return None;
+        return false;
     }
     // A single-column index scans backwards; wider ones need the same
     // directions, or all of them reversed.
-    let directions_ok = a.parts.len() == 1
-        || a.parts.iter().zip(prefix).all(|(x, y)| x.desc == y.desc)
-        || a.parts.iter().zip(prefix).all(|(x, y)| x.desc != y.desc);
+    let directions_ok = narrow.parts.len() == 1
+        || narrow
+            .parts
+            .iter()
+            .zip(prefix)
+            .all(|(x, y)| x.desc == y.desc)
+        || narrow
+            .parts
+            .iter()
+            .zip(prefix)
+            .all(|(x, y)| x.desc != y.desc);
     if !directions_ok {
-        return None;
+        return false;
     }
-    let b_columns: FxHashSet<&str> = b
+    let wide_columns: FxHashSet<&str> = wide
         .parts
         .iter()
         .filter_map(|p| p.column_name())
-        .chain(b.include.iter().map(String::as_str))
+        .chain(wide.include.iter().map(String::as_str))
         .collect();
-    if !a.include.iter().all(|c| b_columns.contains(c.as_str())) {
-        return None;
-    }
-    Some(Redundancy::Prefix)
+    narrow
+        .include
+        .iter()
+        .all(|c| wide_columns.contains(c.as_str()))
 }
 
 /// Of two duplicate indexes, the one to drop: never a constraint when the
@@ -266,17 +296,43 @@ mod tests {
     }
 
     #[test]
-    fn partial_and_full_are_never_redundant() {
+    fn a_partial_index_is_redundant_with_a_full_one_never_the_reverse() {
+        let predicate = Some(Predicate::new(vec![Conjunct::Other("x = 1".into())]));
         let mut partial = idx(&["a"]);
-        partial.predicate = Some(Predicate::new(vec![Conjunct::Other("x = 1".into())]));
-        assert_eq!(redundancy(&partial, &idx(&["a", "b"])), None);
+        partial.predicate = predicate.clone();
+        assert_eq!(
+            redundancy(&partial, &idx(&["a", "b"])),
+            Some(Redundancy::PartialOfFull)
+        );
+        assert_eq!(
+            redundancy(&partial, &idx(&["a"])),
+            Some(Redundancy::PartialOfFull)
+        );
         assert_eq!(redundancy(&idx(&["a"]), &partial), None);
+        assert_eq!(redundancy(&partial, &idx(&["b", "a"])), None);
+        // All directions reversed is the same order read backwards.
+        let mut partial_pair = idx(&["a", "-b"]);
+        partial_pair.predicate = predicate.clone();
+        assert_eq!(
+            redundancy(&partial_pair, &idx(&["-a", "b"])),
+            Some(Redundancy::PartialOfFull)
+        );
+        assert_eq!(redundancy(&partial_pair, &idx(&["a", "b"])), None);
+        // Wider than the full index: the full one cannot serve it.
+        assert_eq!(redundancy(&partial_pair, &idx(&["a"])), None);
+        // A unique partial index enforces a rule.
+        let mut unique = partial.clone();
+        unique.unique = true;
+        assert_eq!(redundancy(&unique, &idx(&["a", "b"])), None);
         let mut partial_wide = idx(&["a", "b"]);
-        partial_wide.predicate = partial.predicate.clone();
+        partial_wide.predicate = predicate;
         assert_eq!(
             redundancy(&partial, &partial_wide),
             Some(Redundancy::Prefix)
         );
+        let mut other_predicate = partial_wide.clone();
+        other_predicate.predicate = Some(Predicate::new(vec![Conjunct::Other("y = 1".into())]));
+        assert_eq!(redundancy(&partial, &other_predicate), None);
     }
 
     #[test]

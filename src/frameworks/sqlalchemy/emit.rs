@@ -245,6 +245,29 @@ pub fn plan(
             })
             .collect();
         writer.remove_entries(replaced);
+        // New indexes first: nothing is dropped before what serves its
+        // queries exists.
+        if let Some(env) = environment {
+            for declaration in &plan.add {
+                ops.entry(env).or_default().push(IndexOp::Create {
+                    name: declaration.name.clone(),
+                    table: table.to_string(),
+                    columns: declaration
+                        .columns
+                        .iter()
+                        .map(|(c, desc)| {
+                            if *desc {
+                                format!("{c} DESC")
+                            } else {
+                                c.clone()
+                            }
+                        })
+                        .collect(),
+                    unique: declaration.unique,
+                    predicate: declaration.predicate.clone(),
+                });
+            }
+        }
         for (index, removed) in plan.drop.iter().zip(removed) {
             if let Err(reason) = removed {
                 problems.push(Unfixable {
@@ -275,27 +298,6 @@ pub fn plan(
                 if edited_before.get(path) != Some(&edits.len()) {
                     file_env.entry(path.clone()).or_insert(env);
                 }
-            }
-        }
-        if let Some(env) = environment {
-            for declaration in &plan.add {
-                ops.entry(env).or_default().push(IndexOp::Create {
-                    name: declaration.name.clone(),
-                    table: table.to_string(),
-                    columns: declaration
-                        .columns
-                        .iter()
-                        .map(|(c, desc)| {
-                            if *desc {
-                                format!("{c} DESC")
-                            } else {
-                                c.clone()
-                            }
-                        })
-                        .collect(),
-                    unique: declaration.unique,
-                    predicate: declaration.predicate.clone(),
-                });
             }
         }
     }
@@ -849,7 +851,8 @@ impl TableWriter<'_, '_> {
                     && text[span.end..].starts_with('\n')
                     && py::indentation_at(text, span.start).is_empty()
                 {
-                    let start = statement_with_blank_lines_before(text, line_start, span.end + 1);
+                    let own_start = with_own_comment(text, line_start, span.end + 1);
+                    let start = statement_with_blank_lines_before(text, own_start, span.end + 1);
                     self.push_edit(
                         owner_file,
                         Edit::replace(Span::new(start, span.end + 1), ""),
@@ -1092,6 +1095,27 @@ fn argument_with_comma(text: &str, span: Span) -> Span {
 /// `start..end` begins: the blank lines that separate it from the code
 /// before go with it when blank lines (or the end of the file) follow it,
 /// so the code around keeps the separation it had.
+/// The start of the comment lines right above a statement at
+/// `line_start` when they are its own: the statement ends its group
+/// (a blank line, a comment or the end of the file follows). Above the
+/// first of several statements in a row they are a heading; they stay.
+fn with_own_comment(text: &str, line_start: usize, end: usize) -> usize {
+    let next = text[end..].split('\n').next().unwrap_or("").trim();
+    if !(next.is_empty() || next.starts_with('#')) {
+        return line_start;
+    }
+    let mut start = line_start;
+    while start > 0 {
+        let previous = text[..start - 1].rfind('\n').map_or(0, |i| i + 1);
+        let line = text[previous..start - 1].trim_start();
+        if !line.starts_with('#') || previous != start - 1 - line.len() {
+            break;
+        }
+        start = previous;
+    }
+    start
+}
+
 fn statement_with_blank_lines_before(text: &str, start: usize, end: usize) -> usize {
     let rest = &text[end..];
     let blank_follows =
