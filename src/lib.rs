@@ -195,6 +195,24 @@ fn read_file(path: &Path, overlay: &Overlay) -> FileOutcome {
             ..FileFacts::default()
         }));
     }
+    if roles
+        == (django::FileRoles {
+            queries: true,
+            ..django::FileRoles::default()
+        })
+        && !revision
+        && !tables
+    {
+        // Query code is read statement by statement, never parsed whole.
+        let file = django::queries::extract(source);
+        return FileOutcome::Facts(Box::new(FileFacts {
+            django: django::FileFacts {
+                queries: (!file.queries.is_empty()).then_some(file),
+                ..django::FileFacts::default()
+            },
+            ..FileFacts::default()
+        }));
+    }
     let tree = python::parse_file(&source.text);
     if let Some(error) = too_deep(&source, &tree) {
         return FileOutcome::Error(error);
@@ -349,6 +367,7 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
         dialect: config.dialect,
     };
     let mut drizzle_inputs = drizzle::project::Inputs::default();
+    let mut query_files = Vec::new();
     let mut files_parsed = 0;
     let mut sources = BTreeMap::new();
     for (_, outcome) in files {
@@ -388,6 +407,7 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
                 inputs.graph.extend(django.graph);
                 inputs.settings.extend(django.settings);
                 inputs.apps.extend(django.apps);
+                query_files.extend(django.queries);
                 alchemy.models.extend(facts.sqlalchemy);
                 alchemy.revisions.extend(facts.revision);
                 alchemy.inis.extend(facts.alembic_ini);
@@ -399,7 +419,9 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
     let mut alchemy = sqlalchemy::project::resolve(alchemy, &mut errors);
     let mut drizzle = drizzle::project::resolve(drizzle_inputs, &mut errors);
     lap("resolve");
+    let access_patterns = django::queries::resolve(&project, &project.tables, &query_files);
     let mut schema = Schema {
+        access_patterns,
         tables: std::mem::take(&mut project.tables),
         index_builds: alchemy
             .environments

@@ -847,3 +847,62 @@ fn a_model_outside_the_models_module_is_read() {
         "{reported:?}"
     );
 }
+
+/// The access patterns of the shop fixture's query code, one line each:
+/// `table where … order … [limited] operation @ file:line`.
+#[test]
+fn schema_lists_the_access_patterns_of_django_query_code() {
+    let (code, stdout, stderr) = run_ixray(&fixture("django/shop"), &["schema"]);
+    assert_eq!(code, 0, "{stderr}");
+    let schema: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let lines: Vec<String> = schema["access_patterns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let conditions: Vec<String> = p["conditions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| {
+                    let constant = c["constant"]
+                        .as_str()
+                        .map_or(String::new(), |v| format!(" {v}"));
+                    format!(
+                        "{} {}{constant}",
+                        c["column"].as_str().unwrap(),
+                        c["op"].as_str().unwrap()
+                    )
+                })
+                .collect();
+            let order: Vec<String> = p["order"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| {
+                    let desc = if o["desc"].as_bool().unwrap() {
+                        " DESC"
+                    } else {
+                        ""
+                    };
+                    format!("{}{desc}", o["column"].as_str().unwrap())
+                })
+                .collect();
+            format!(
+                "{} where [{}] order [{}]{} {} @ {}:{}",
+                p["table"].as_str().unwrap(),
+                conditions.join(", "),
+                order.join(", "),
+                if p["limited"].as_bool().unwrap() {
+                    " limited"
+                } else {
+                    ""
+                },
+                p["operation"].as_str().unwrap(),
+                p["location"]["path"].as_str().unwrap(),
+                p["location"]["line"],
+            )
+        })
+        .collect();
+    insta::assert_snapshot!(lines.join("\n"));
+}

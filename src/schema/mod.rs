@@ -64,6 +64,8 @@ pub struct Schema {
     pub tables: Vec<Table>,
     /// Every index build the migration history runs, in history order.
     pub index_builds: Vec<IndexBuild>,
+    /// How the project's query code reads its tables.
+    pub access_patterns: Vec<AccessPattern>,
 }
 
 /// One index build in a migration, for rules about how indexes are built.
@@ -395,4 +397,70 @@ pub fn add_database_implicit_indexes(schema: &mut Schema) {
         }
         table.indexes.extend(added);
     }
+}
+
+/// How the project's own code reads a table, at one call site: the
+/// conditions, order and limit of one query, in SQL column names.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AccessPattern {
+    pub table: String,
+    pub framework: Framework,
+    pub conditions: Vec<Condition>,
+    pub order: Vec<OrderColumn>,
+    /// Reads at most a few rows (`LIMIT`, first row, `EXISTS`).
+    pub limited: bool,
+    pub operation: QueryOperation,
+    /// An `OR` joins conditions: no index prefix serves the whole filter.
+    pub disjunction: bool,
+    pub location: Option<Location>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Condition {
+    pub column: String,
+    pub op: ConditionOp,
+    /// The literal compared with (`true`, `'down'`), when the code writes
+    /// one: a candidate for a partial index predicate.
+    pub constant: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConditionOp {
+    Eq,
+    NotEq,
+    In,
+    /// `<`, `<=`, `>`, `>=`, `BETWEEN`.
+    Range,
+    /// `LIKE 'a%'`: a range on a btree with a pattern-capable collation.
+    Prefix,
+    IsNull,
+    IsNotNull,
+    /// Anything a plain btree on the column cannot serve (`ILIKE '%a%'`,
+    /// a function of the column).
+    Other,
+}
+
+impl ConditionOp {
+    /// Whether a btree index on the column can narrow the scan with it.
+    pub fn btree_servable(self) -> bool {
+        !matches!(self, ConditionOp::NotEq | ConditionOp::Other)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderColumn {
+    pub column: String,
+    pub desc: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueryOperation {
+    Select,
+    Get,
+    Count,
+    Exists,
+    Update,
+    Delete,
 }

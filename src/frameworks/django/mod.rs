@@ -5,6 +5,7 @@ pub mod emit;
 pub mod migrations;
 pub mod models;
 pub mod project;
+pub mod queries;
 pub mod settings;
 
 use std::path::Path;
@@ -24,11 +25,13 @@ pub struct FileRoles {
     pub graph: bool,
     pub settings: bool,
     pub apps: bool,
+    /// May run ORM queries (`Model.objects…`).
+    pub queries: bool,
 }
 
 impl FileRoles {
     pub fn any(self) -> bool {
-        self.models || self.migration || self.graph || self.settings || self.apps
+        self.models || self.migration || self.graph || self.settings || self.apps || self.queries
     }
 }
 
@@ -67,6 +70,7 @@ pub fn classify(path: &Path, bytes: &[u8]) -> FileRoles {
     // Models live in `models.py` or a `models/` package; elsewhere ask for a
     // top-level class deriving from Django's `Model` itself, so that query
     // code, tests and API types are not parsed.
+    roles.queries = queries::mentions_queries(bytes) && !queries::is_test_path(path);
     roles.models = if in_models_module {
         contains(bytes, b"class ")
     } else {
@@ -120,6 +124,7 @@ pub struct FileFacts {
     pub graph: Option<migrations::GraphNode>,
     pub settings: Option<settings::SettingsFacts>,
     pub apps: Vec<settings::AppConfigFacts>,
+    pub queries: Option<queries::QueryFile>,
 }
 
 impl FileFacts {
@@ -131,6 +136,9 @@ impl FileFacts {
         }
         if let Some(m) = &self.migration {
             out.push(m.source.clone());
+        }
+        if let Some(q) = &self.queries {
+            out.push(q.source.clone());
         }
         out
     }
@@ -159,6 +167,12 @@ pub fn extract(source: &Arc<SourceFile>, roles: FileRoles, tree: &tree_sitter::T
         let file = models::extract(source.clone(), app_dir_of_models(&source.path), tree);
         if !file.classes.is_empty() {
             facts.models = Some(file);
+        }
+    }
+    if roles.queries {
+        let file = queries::extract(source.clone());
+        if !file.queries.is_empty() {
+            facts.queries = Some(file);
         }
     }
     facts

@@ -1,0 +1,1335 @@
+//! Reads the ORM queries of one Python file: `Model.objects` chains and
+//! `get_object_or_404(Model, ...)`, with the lookups, orderings and limits
+//! they ask for, as written (field paths, not columns). Which model a name
+//! means and which columns a path reaches is resolved with the whole
+//! project (`resolve_queries`); nothing here guesses.
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+use tree_sitter::Node;
+
+use super::project::DjangoProject;
+use crate::frameworks::python::{self as py};
+use crate::schema::{AccessPattern, Column, Condition, ConditionOp, Framework, OrderColumn, Table};
+use crate::source::{SourceFile, Span};
+
+/// The queries of one file, unresolved.
+#[derive(Debug)]
+pub struct QueryFile {
+    pub source: Arc<SourceFile>,
+    /// `from <module> import <name> [as <local>]`: local → (module, name).
+    pub imports: FxHashMap<String, (String, String)>,
+    pub queries: Vec<Query>,
+}
+
+/// One query call site: a chain on a model's manager, or a shortcut.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    /// The model as the code names it: `Order`, `shop_models.Order`.
+    pub model: String,
+    /// The manager attribute (`objects`, `_default_manager`, a custom one).
+    pub manager: Option<String>,
+    pub steps: Vec<Step>,
+    pub span: Span,
+    /// Bound to a local name that a later chain continues
+    /// (`qs = ...; qs.order_by(...)`): part of that query, not a call
+    /// site of its own.
+    pub continued: bool,
+}
+
+/// One link of a queryset chain that matters for indexes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// `filter()`/`get()`/`exclude()` … conditions, ANDed.
+    Filter(Filter),
+    /// `order_by("-time", "id")`: (field path, descending).
+    OrderBy(Vec<(String, bool)>),
+    /// Reads at most a few rows: `first()`, `get()`, `[:n]`, `exists()`.
+    Limit,
+    /// The statement the chain ends in.
+    Operation(Operation),
+    /// A method ixray does not know (a custom queryset method): what it
+    /// filters on is unknown.
+    Unknown(String),
+}
+
+pub use crate::schema::QueryOperation as Operation;
+
+/// Conditions of one `filter()`-like call.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Filter {
+    pub lookups: Vec<Lookup>,
+    /// An `|` between `Q` objects: no index prefix serves the whole filter.
+    pub disjunction: bool,
+    /// Built at run time (`filter(**kwargs)`, a `Q` in a variable): the
+    /// conditions are unknown.
+    pub dynamic: bool,
+}
+
+/// `customer__name__startswith="a"` → path `["customer", "name"]`,
+/// lookup `startswith`, value `Constant("'a'")`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lookup {
+    pub path: Vec<String>,
+    pub lookup: String,
+    pub value: Value,
+    /// Under `exclude()` or `~Q(...)`.
+    pub negated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A literal, as SQL text: `true`, `'down'`, `NULL`, `3`.
+    Constant(String),
+    /// Anything computed.
+    Parameter,
+}
+
+/// Django's lookups (`django.db.models.lookups` and the date transforms).
+const LOOKUPS: &[&str] = &[
+    "exact",
+    "iexact",
+    "in",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "range",
+    "isnull",
+    "startswith",
+    "istartswith",
+    "endswith",
+    "iendswith",
+    "contains",
+    "icontains",
+    "regex",
+    "iregex",
+    "date",
+    "year",
+    "month",
+    "day",
+    "week",
+    "week_day",
+    "iso_week_day",
+    "quarter",
+    "time",
+    "hour",
+    "minute",
+    "second",
+    "search",
+    "trigram_similar",
+    "unaccent",
+    "overlap",
+    "contained_by",
+    "has_key",
+    "has_keys",
+    "has_any_keys",
+    "len",
+];
+
+/// Queryset methods that neither filter, order nor limit.
+const PASS_THROUGH: &[&str] = &[
+    "all",
+    "select_related",
+    "prefetch_related",
+    "only",
+    "defer",
+    "values",
+    "values_list",
+    "distinct",
+    "using",
+    "select_for_update",
+    "iterator",
+    "none",
+    "order_by_nothing",
+    "alias",
+];
+
+/// Whether a file is test code: its queries say nothing about what the
+/// application asks of the database in production.
+pub fn is_test_path(path: &std::path::Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    name.starts_with("test_")
+        || name.ends_with("_test.py")
+        || name.ends_with("_tests.py")
+        || name == "tests.py"
+        || name == "conftest.py"
+        || path
+            .components()
+            .any(|c| matches!(c.as_os_str().to_str(), Some("tests" | "test" | "testing")))
+}
+
+/// The cheap byte prefilter: files that may hold a query.
+pub fn mentions_queries(bytes: &[u8]) -> bool {
+    use memchr::memmem::find;
+    find(bytes, b".objects").is_some()
+        || find(bytes, b"_default_manager").is_some()
+        || find(bytes, b"get_object_or_404").is_some()
+}
+
+/// Read the queries of a file without parsing all of it: only the
+/// statements (logical lines) that name a manager or a shortcut, and later
+/// statements of the same function that continue a queryset bound to a
+/// local name, are parsed, each on its own. Query code is most of a
+/// project's Python; parsing it whole would cost more than everything
+/// else ixray does.
+pub fn extract(source: Arc<SourceFile>) -> QueryFile {
+    let text = source.text.as_str();
+    let mut file = QueryFile {
+        imports: FxHashMap::default(),
+        queries: Vec::new(),
+        source: source.clone(),
+    };
+    // Pick the statements: those naming a manager or shortcut, and those
+    // continuing a name such a statement assigned in the same function.
+    let mut picked: Vec<LogicalLine> = Vec::new();
+    let mut bound: Vec<&[u8]> = Vec::new();
+    let mut scope = usize::MAX;
+    for line in logical_lines(text.as_bytes()) {
+        if line.scope != scope {
+            scope = line.scope;
+            bound.clear();
+        }
+        let snippet = &text[line.start..line.end];
+        let bytes = snippet.as_bytes();
+        if line.indent == 0 && snippet.starts_with("from ") {
+            file.imports.extend(from_import(snippet));
+            continue;
+        }
+        if mentions_queries(bytes) || bound.iter().any(|name| continues(bytes, name)) {
+            if let Some(name) = assigned_name(bytes) {
+                bound.push(name);
+            }
+            picked.push(line);
+        } else {
+            bound.retain(|name| !assigns(bytes, name));
+        }
+    }
+    if picked.is_empty() {
+        return file;
+    }
+    // One parse for all of them, each at the start of a line of its own:
+    // parsing costs mostly per call, and a file may have hundreds.
+    let mut code = String::new();
+    let mut starts = Vec::with_capacity(picked.len());
+    for line in &picked {
+        starts.push(code.len());
+        push_statement(&mut code, &text[line.start..line.end]);
+        code.push('\n');
+    }
+    let tree = py::parse(&code);
+    let mut locals: FxHashMap<String, Bound> = FxHashMap::default();
+    let mut scope = usize::MAX;
+    if tree.root_node().has_error() {
+        // A statement the scanner cut wrongly must not spoil the others.
+        for line in &picked {
+            let mut one = String::new();
+            push_statement(&mut one, &text[line.start..line.end]);
+            let tree = py::parse(&one);
+            if line.scope != scope {
+                scope = line.scope;
+                locals.clear();
+            }
+            let mut reader = Reader {
+                text: &one,
+                offset: line.start as isize,
+                queries: &mut file.queries,
+            };
+            reader.block(tree.root_node(), &mut locals);
+        }
+    } else {
+        let root = tree.root_node();
+        let mut cursor = root.walk();
+        for statement in root.named_children(&mut cursor) {
+            let at = starts.partition_point(|s| *s <= statement.start_byte());
+            let Some(line) = at.checked_sub(1).map(|i| (&picked[i], starts[i])) else {
+                continue;
+            };
+            let (line, start) = line;
+            if line.scope != scope {
+                scope = line.scope;
+                locals.clear();
+            }
+            let mut reader = Reader {
+                text: &code,
+                // Spans in `code` shift to the file.
+                offset: line.start as isize - start as isize,
+                queries: &mut file.queries,
+            };
+            reader.statement(statement, &mut locals);
+        }
+    }
+    file.queries.sort_by_key(|q| q.span.start);
+    file
+}
+
+/// Append a statement so that it parses alone: a compound statement's
+/// header gets a body, `elif` becomes `if` (same length, same offsets).
+fn push_statement(code: &mut String, statement: &str) {
+    match statement.strip_prefix("elif") {
+        Some(rest) => {
+            code.push_str("if  ");
+            code.push_str(rest);
+        }
+        None => code.push_str(statement),
+    }
+    if statement.ends_with(':') {
+        code.push_str(" pass");
+    }
+}
+
+/// The name a statement assigns (`qs = ...`), if it starts so.
+fn assigned_name(bytes: &[u8]) -> Option<&[u8]> {
+    let end = bytes.iter().position(|b| !is_identifier_byte(*b))?;
+    (end > 0 && assigns(bytes, &bytes[..end])).then(|| &bytes[..end])
+}
+
+/// Whether a statement uses `name` as the start of a chain: `name.` or
+/// `name[`, with no identifier character before it.
+fn continues(bytes: &[u8], name: &[u8]) -> bool {
+    memchr::memmem::find_iter(bytes, name).any(|at| {
+        let before_ok = at == 0 || !is_identifier_byte(bytes[at - 1]) && bytes[at - 1] != b'.';
+        before_ok && matches!(bytes.get(at + name.len()), Some(b'.' | b'['))
+    })
+}
+
+/// Whether a statement starts by assigning to `name`.
+fn assigns(bytes: &[u8], name: &[u8]) -> bool {
+    bytes.starts_with(name)
+        && bytes[name.len()..]
+            .iter()
+            .find(|b| **b != b' ')
+            .is_some_and(|b| *b == b'=')
+        && bytes
+            .get(name.len()..)
+            .is_some_and(|rest| !rest.trim_ascii_start().starts_with(b"=="))
+}
+
+fn is_identifier_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// One logical line of Python: a statement's text from its first
+/// character to its end (before a trailing comment), its indentation, and
+/// the function or class it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LogicalLine {
+    start: usize,
+    end: usize,
+    indent: usize,
+    /// Index of the innermost enclosing `def`/`class` line's scope; 0 is
+    /// the module.
+    scope: usize,
+}
+
+/// Split Python source into logical lines with a single byte scan:
+/// brackets, strings (all quote and prefix forms), comments, backslash
+/// continuations and `;` are honoured. Blank and comment-only lines give
+/// nothing.
+fn logical_lines(bytes: &[u8]) -> Vec<LogicalLine> {
+    let mut lines = Vec::new();
+    // Open `def`/`class` blocks: (indent, scope id).
+    let mut scopes: Vec<(usize, usize)> = Vec::new();
+    let mut next_scope = 1;
+    let mut i = 0;
+    let n = bytes.len();
+    let mut line_indent = 0;
+    let mut at_line_start = true;
+    while i < n {
+        // At the start of a physical line: measure indentation.
+        if at_line_start {
+            let mut width = 0;
+            while i < n && (bytes[i] == b' ' || bytes[i] == b'\t') {
+                width += if bytes[i] == b'\t' { 8 } else { 1 };
+                i += 1;
+            }
+            line_indent = width;
+            at_line_start = false;
+            continue;
+        }
+        match bytes[i] {
+            b'\n' | b'\r' => {
+                i += 1;
+                at_line_start = true;
+            }
+            b' ' | b'\t' | b';' | b'\x0c' => i += 1,
+            b'#' => {
+                while i < n && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'\\' => i += 2,
+            _ => {
+                let start = i;
+                let (end, next) = statement_end(bytes, i);
+                let indent = line_indent;
+                while scopes.last().is_some_and(|(open, _)| *open >= indent) {
+                    scopes.pop();
+                }
+                let scope = scopes.last().map_or(0, |(_, id)| *id);
+                lines.push(LogicalLine {
+                    start,
+                    end,
+                    indent,
+                    scope,
+                });
+                let text = &bytes[start..end];
+                let opens = [&b"def "[..], b"async def ", b"class "]
+                    .iter()
+                    .any(|k| text.starts_with(k));
+                if opens {
+                    scopes.push((indent, next_scope));
+                    next_scope += 1;
+                }
+                i = next;
+                if i < n && bytes[i - 1] == b'\n' {
+                    at_line_start = true;
+                }
+            }
+        }
+    }
+    lines
+}
+
+/// Where the statement starting at `start` ends (before a trailing
+/// comment and whitespace), and where scanning goes on.
+fn statement_end(bytes: &[u8], start: usize) -> (usize, usize) {
+    let n = bytes.len();
+    let mut depth = 0usize;
+    let mut i = start;
+    let mut code_end = start;
+    while i < n {
+        let b = bytes[i];
+        match b {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                i += 1;
+                code_end = i;
+            }
+            b')' | b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+                code_end = i;
+            }
+            b'#' => {
+                while i < n && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'\\' => {
+                i += 2;
+                code_end = i.min(n);
+            }
+            b'\n' if depth == 0 => return (code_end, i + 1),
+            b';' if depth == 0 => return (code_end, i + 1),
+            b'\'' | b'"' => {
+                i = string_end(bytes, i);
+                code_end = i;
+            }
+            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+            _ => {
+                i += 1;
+                code_end = i;
+            }
+        }
+    }
+    (code_end, n)
+}
+
+/// The end of the string literal whose opening quote is at `i` (prefix
+/// letters are ordinary bytes before it).
+fn string_end(bytes: &[u8], i: usize) -> usize {
+    let n = bytes.len();
+    let quote = bytes[i];
+    let triple = i + 2 < n && bytes[i + 1] == quote && bytes[i + 2] == quote;
+    let mut j = if triple { i + 3 } else { i + 1 };
+    while j < n {
+        match bytes[j] {
+            b'\\' => j += 2,
+            b if b == quote => {
+                if !triple {
+                    return j + 1;
+                }
+                if j + 2 < n && bytes[j + 1] == quote && bytes[j + 2] == quote {
+                    return j + 3;
+                }
+                j += 1;
+            }
+            // An unterminated one-line string ends with its line.
+            b'\n' if !triple => return j,
+            _ => j += 1,
+        }
+    }
+    n
+}
+
+/// The names a `from <module> import a, b as c` statement binds: local
+/// name → (module, imported name). Comments were cut off by the scanner
+/// only after the statement; those inside parentheses go here.
+fn from_import(statement: &str) -> Vec<(String, (String, String))> {
+    let Some(rest) = statement.strip_prefix("from ") else {
+        return Vec::new();
+    };
+    let Some((module, names)) = rest.split_once(" import ") else {
+        return Vec::new();
+    };
+    let module = module.trim().to_string();
+    let names: String = names
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join(" ");
+    names
+        .trim()
+        .trim_start_matches('(')
+        .trim_end_matches(')')
+        .split(',')
+        .filter_map(|item| {
+            let mut words = item.split_whitespace();
+            let imported = words.next()?;
+            let local = match (words.next(), words.next()) {
+                (Some("as"), Some(alias)) => alias,
+                (None, _) => imported,
+                _ => return None,
+            };
+            let ok = |w: &str| w.chars().all(|c| c.is_alphanumeric() || c == '_');
+            (ok(imported) && ok(local) && imported != "*")
+                .then(|| (local.to_string(), (module.clone(), imported.to_string())))
+        })
+        .collect()
+}
+
+/// A chain bound to a local variable: `qs = Order.objects.filter(...)`,
+/// with its place in the file's list.
+#[derive(Debug, Clone)]
+struct Bound {
+    query: Query,
+    index: usize,
+}
+
+struct Reader<'a> {
+    /// The statement parsed, and where it starts in the file.
+    text: &'a str,
+    /// Added to a position in `text` to give the position in the file.
+    offset: isize,
+    queries: &'a mut Vec<Query>,
+}
+
+impl Reader<'_> {
+    /// Read the statements of a block in order, binding querysets to
+    /// local names; nested functions get a scope of their own.
+    fn block(&mut self, block: Node, locals: &mut FxHashMap<String, Bound>) {
+        let mut cursor = block.walk();
+        for statement in block.named_children(&mut cursor) {
+            self.statement(statement, locals);
+        }
+    }
+
+    fn statement(&mut self, node: Node, locals: &mut FxHashMap<String, Bound>) {
+        match node.kind() {
+            "function_definition" => {
+                if let Some(body) = node.child_by_field_name("body") {
+                    self.block(body, &mut FxHashMap::default());
+                }
+                return;
+            }
+            "class_definition" | "decorated_definition" => {
+                let mut cursor = node.walk();
+                for child in node.named_children(&mut cursor) {
+                    self.statement(child, locals);
+                }
+                return;
+            }
+            "block" | "module" => {
+                self.block(node, locals);
+                return;
+            }
+            "expression_statement" => {
+                if let Some(assignment) = node.named_child(0).filter(|n| n.kind() == "assignment")
+                    && let (Some(left), Some(right)) = (
+                        assignment.child_by_field_name("left"),
+                        assignment.child_by_field_name("right"),
+                    )
+                    && left.kind() == "identifier"
+                {
+                    let name = py::text(left, self.text).to_string();
+                    match self.chain(right, locals) {
+                        Some(query) => {
+                            self.queries.push(query.clone());
+                            let index = self.queries.len() - 1;
+                            locals.insert(name, Bound { query, index });
+                        }
+                        None => {
+                            locals.remove(&name);
+                            self.expressions(right, locals);
+                        }
+                    }
+                    return;
+                }
+            }
+            _ => {}
+        }
+        // Statements that hold blocks (if, for, with, try) and plain
+        // expressions: every chain in them, in source order.
+        let mut cursor = node.walk();
+        for child in node.named_children(&mut cursor) {
+            match child.kind() {
+                "block" => self.block(child, locals),
+                "function_definition" | "class_definition" | "decorated_definition" => {
+                    self.statement(child, locals)
+                }
+                _ if child.kind().ends_with("_clause") || child.kind() == "block" => {
+                    self.statement(child, locals)
+                }
+                _ => self.expressions(child, locals),
+            }
+        }
+    }
+
+    /// Every maximal chain inside an expression.
+    fn expressions(&mut self, node: Node, locals: &mut FxHashMap<String, Bound>) {
+        if matches!(node.kind(), "call" | "attribute" | "subscript")
+            && let Some(query) = self.chain(node, locals)
+        {
+            self.queries.push(query);
+            // Arguments may hold queries too (`filter(id__in=Other.objects…)`).
+            self.arguments_of_chain(node, locals);
+            return;
+        }
+        if matches!(node.kind(), "lambda" | "function_definition") {
+            return;
+        }
+        let mut cursor = node.walk();
+        for child in node.named_children(&mut cursor) {
+            self.expressions(child, locals);
+        }
+    }
+
+    fn arguments_of_chain(&mut self, node: Node, locals: &mut FxHashMap<String, Bound>) {
+        let mut current = node;
+        loop {
+            match current.kind() {
+                "call" => {
+                    if let Some(args) = current.child_by_field_name("arguments") {
+                        let mut cursor = args.walk();
+                        for arg in args.named_children(&mut cursor) {
+                            self.expressions(arg, locals);
+                        }
+                    }
+                    match current.child_by_field_name("function") {
+                        Some(f) => current = f,
+                        None => return,
+                    }
+                }
+                "attribute" => match current.child_by_field_name("object") {
+                    Some(o) => current = o,
+                    None => return,
+                },
+                "subscript" => match current.child_by_field_name("value") {
+                    Some(v) => current = v,
+                    None => return,
+                },
+                _ => return,
+            }
+        }
+    }
+
+    /// The query a chain expression runs, when it is rooted at a model's
+    /// manager, at a local queryset, or is `get_object_or_404(Model, …)`.
+    fn chain(&mut self, node: Node, locals: &mut FxHashMap<String, Bound>) -> Option<Query> {
+        let span = py::span(node);
+        let shift = |at: usize| (at as isize + self.offset) as usize;
+        let span = Span::new(shift(span.start), shift(span.end));
+        // Unroll to the root, outermost link last.
+        let mut links = Vec::new();
+        let mut current = node;
+        loop {
+            match current.kind() {
+                "call" => {
+                    let function = current.child_by_field_name("function")?;
+                    if function.kind() == "attribute" {
+                        let name = py::text(function.child_by_field_name("attribute")?, self.text);
+                        links.push(Link::Call(name.to_string(), current));
+                        current = function.child_by_field_name("object")?;
+                    } else if function.kind() == "identifier" {
+                        let name = py::text(function, self.text);
+                        if !matches!(name, "get_object_or_404" | "get_list_or_404") {
+                            return None;
+                        }
+                        let args = py::arguments(current, self.text);
+                        let model = py::dotted_name(*args.positional.first()?, self.text)?;
+                        let mut query = Query {
+                            model,
+                            manager: None,
+                            steps: Vec::new(),
+                            span,
+                            continued: false,
+                        };
+                        let mut filter = self.filter(current, false, true);
+                        if !filter.lookups.is_empty() || filter.dynamic {
+                            filter.dynamic |= args.has_splat;
+                            query.steps.push(Step::Filter(filter));
+                        }
+                        if name == "get_object_or_404" {
+                            query.steps.push(Step::Limit);
+                            query.steps.push(Step::Operation(Operation::Get));
+                        }
+                        links.reverse();
+                        return self.apply(query, &links);
+                    } else {
+                        return None;
+                    }
+                }
+                "subscript" => {
+                    links.push(Link::Subscript(current));
+                    current = current.child_by_field_name("value")?;
+                }
+                "attribute" => {
+                    let name = py::text(current.child_by_field_name("attribute")?, self.text);
+                    let object = current.child_by_field_name("object")?;
+                    if object.kind() == "identifier"
+                        && is_manager_name(name)
+                        && starts_upper(py::text(object, self.text))
+                    {
+                        links.reverse();
+                        let query = Query {
+                            model: py::text(object, self.text).to_string(),
+                            manager: Some(name.to_string()),
+                            steps: Vec::new(),
+                            span,
+                            continued: false,
+                        };
+                        return self.apply(query, &links);
+                    }
+                    if object.kind() == "attribute"
+                        && is_manager_name(name)
+                        && let Some(dotted) = py::dotted_name(object, self.text)
+                        && starts_upper(py::last_segment(&dotted))
+                    {
+                        links.reverse();
+                        let query = Query {
+                            model: dotted,
+                            manager: Some(name.to_string()),
+                            steps: Vec::new(),
+                            span,
+                            continued: false,
+                        };
+                        return self.apply(query, &links);
+                    }
+                    links.push(Link::Attribute(name.to_string()));
+                    current = object;
+                }
+                "identifier" => {
+                    let name = py::text(current, self.text);
+                    let bound = locals.get_mut(name)?;
+                    if links.is_empty() {
+                        return None;
+                    }
+                    let mut query = bound.query.clone();
+                    query.span = span;
+                    self.queries[bound.index].continued = true;
+                    links.reverse();
+                    return self.apply(query, &links);
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn apply(&self, mut query: Query, links: &[Link]) -> Option<Query> {
+        for link in links {
+            match link {
+                Link::Attribute(name) => {
+                    // `Model.objects.filter(...).query` and the like.
+                    query.steps.push(Step::Unknown(name.clone()));
+                }
+                Link::Subscript(node) => {
+                    let slice = node.child_by_field_name("subscript");
+                    if slice.is_some_and(|s| s.kind() == "slice" || s.kind() == "integer") {
+                        query.steps.push(Step::Limit);
+                    } else {
+                        query.steps.push(Step::Unknown("[]".into()));
+                    }
+                }
+                Link::Call(name, call) => self.method(&mut query, name, *call),
+            }
+        }
+        Some(query)
+    }
+
+    fn method(&self, query: &mut Query, name: &str, call: Node) {
+        let steps = &mut query.steps;
+        match name {
+            "filter" => steps.push(Step::Filter(self.filter(call, false, false))),
+            "exclude" => steps.push(Step::Filter(self.filter(call, true, false))),
+            "get" | "get_or_create" | "update_or_create" => {
+                let filter = self.filter(call, false, false);
+                if !filter.lookups.is_empty() || filter.dynamic {
+                    steps.push(Step::Filter(filter));
+                }
+                steps.push(Step::Limit);
+                steps.push(Step::Operation(Operation::Get));
+            }
+            "order_by" => {
+                let args = py::arguments(call, self.text);
+                let mut order = Vec::new();
+                for arg in &args.positional {
+                    match py::string_value(*arg, self.text) {
+                        Some(field) if field == "?" => {}
+                        Some(field) => match field.strip_prefix('-') {
+                            Some(rest) => order.push((rest.to_string(), true)),
+                            None => order.push((field, false)),
+                        },
+                        None => {
+                            steps.push(Step::Unknown("order_by".into()));
+                            return;
+                        }
+                    }
+                }
+                if args.has_splat {
+                    steps.push(Step::Unknown("order_by".into()));
+                    return;
+                }
+                steps.push(Step::OrderBy(order));
+            }
+            "first" | "last" => {
+                steps.push(Step::Limit);
+                steps.push(Step::Operation(Operation::Get));
+            }
+            "latest" | "earliest" => {
+                let args = py::arguments(call, self.text);
+                let fields: Option<Vec<String>> = args
+                    .positional
+                    .iter()
+                    .map(|a| py::string_value(*a, self.text))
+                    .collect();
+                match fields {
+                    Some(fields) if !fields.is_empty() => {
+                        let desc = name == "latest";
+                        steps.push(Step::OrderBy(
+                            fields
+                                .into_iter()
+                                .map(|f| match f.strip_prefix('-') {
+                                    Some(rest) => (rest.to_string(), !desc),
+                                    None => (f, desc),
+                                })
+                                .collect(),
+                        ));
+                    }
+                    // `get_latest_by` decides: resolved with the model.
+                    Some(_) => steps.push(Step::Unknown(format!("{name}()"))),
+                    None => steps.push(Step::Unknown(name.into())),
+                }
+                steps.push(Step::Limit);
+                steps.push(Step::Operation(Operation::Get));
+            }
+            "exists" => {
+                steps.push(Step::Limit);
+                steps.push(Step::Operation(Operation::Exists));
+            }
+            "count" => steps.push(Step::Operation(Operation::Count)),
+            "update" => steps.push(Step::Operation(Operation::Update)),
+            "delete" => steps.push(Step::Operation(Operation::Delete)),
+            // An annotation's name is no column: a filter or order on it
+            // does not resolve, and the query is left out then.
+            "annotate" | "aggregate" => {}
+            "extra" | "raw" | "union" | "intersection" | "difference" => {
+                steps.push(Step::Unknown(name.into()))
+            }
+            _ if PASS_THROUGH.contains(&name) => {}
+            _ => steps.push(Step::Unknown(name.into())),
+        }
+    }
+
+    /// The conditions of a `filter()`-like call: keyword lookups and `Q`
+    /// objects. `shortcut` skips the model argument of
+    /// `get_object_or_404(Model, ...)`.
+    fn filter(&self, call: Node, negated: bool, shortcut: bool) -> Filter {
+        let args = py::arguments(call, self.text);
+        let mut filter = Filter {
+            dynamic: args.has_splat,
+            ..Filter::default()
+        };
+        for (key, value) in &args.keywords {
+            if matches!(key.as_str(), "defaults" | "create_defaults") {
+                continue;
+            }
+            filter.lookups.push(self.lookup(key, *value, negated));
+        }
+        for arg in args.positional.iter().skip(usize::from(shortcut)) {
+            self.q_expression(*arg, negated, &mut filter);
+        }
+        filter
+    }
+
+    fn lookup(&self, key: &str, value: Node, negated: bool) -> Lookup {
+        let mut path: Vec<String> = key.split("__").map(str::to_string).collect();
+        let lookup = match path.last() {
+            Some(last) if path.len() > 1 && LOOKUPS.contains(&last.as_str()) => {
+                path.pop().unwrap_or_default()
+            }
+            _ => "exact".to_string(),
+        };
+        Lookup {
+            path,
+            lookup,
+            value: constant(value, self.text),
+            negated,
+        }
+    }
+
+    /// `Q(a=1) & Q(b=2)`, `~Q(...)`, `Q(a=1) | Q(b=2)`.
+    fn q_expression(&self, node: Node, negated: bool, filter: &mut Filter) {
+        match node.kind() {
+            "parenthesized_expression" => match node.named_child(0) {
+                Some(inner) => self.q_expression(inner, negated, filter),
+                None => filter.dynamic = true,
+            },
+            "binary_operator" => {
+                let operator = node
+                    .child_by_field_name("operator")
+                    .map(|o| py::text(o, self.text));
+                match operator {
+                    Some("&") => {}
+                    Some("|") => filter.disjunction = true,
+                    _ => {
+                        filter.dynamic = true;
+                        return;
+                    }
+                }
+                for side in ["left", "right"] {
+                    match node.child_by_field_name(side) {
+                        Some(child) => self.q_expression(child, negated, filter),
+                        None => filter.dynamic = true,
+                    }
+                }
+            }
+            "unary_operator" if node.child(0).is_some_and(|o| o.kind() == "~") => {
+                match node.child_by_field_name("argument") {
+                    Some(inner) => self.q_expression(inner, !negated, filter),
+                    None => filter.dynamic = true,
+                }
+            }
+            "call"
+                if py::call_name(node, self.text).is_some_and(|n| py::last_segment(&n) == "Q") =>
+            {
+                let inner = self.filter(node, negated, false);
+                filter.dynamic |= inner.dynamic;
+                filter.disjunction |= inner.disjunction;
+                filter.lookups.extend(inner.lookups);
+            }
+            _ => filter.dynamic = true,
+        }
+    }
+}
+
+enum Link<'t> {
+    Call(String, Node<'t>),
+    Attribute(String),
+    Subscript(Node<'t>),
+}
+
+fn is_manager_name(name: &str) -> bool {
+    name == "objects" || name == "_default_manager" || name == "_base_manager"
+}
+
+fn starts_upper(name: &str) -> bool {
+    name.chars().next().is_some_and(char::is_uppercase)
+}
+
+/// A literal value as SQL text.
+fn constant(node: Node, text: &str) -> Value {
+    match node.kind() {
+        "true" => Value::Constant("true".into()),
+        "false" => Value::Constant("false".into()),
+        "none" => Value::Constant("NULL".into()),
+        "integer" | "float" => Value::Constant(py::text(node, text).to_string()),
+        "string" => match py::string_value(node, text) {
+            Some(s) => Value::Constant(format!("'{}'", s.replace('\'', "''"))),
+            None => Value::Parameter,
+        },
+        _ => Value::Parameter,
+    }
+}
+
+/// The access patterns of the project's queries, in SQL names. A query is
+/// left out whole when anything it depends on is unknown: a model name
+/// that does not resolve to one concrete model, a field path that is not a
+/// column or a forward relation, a method ixray does not know, a filter
+/// built at run time.
+pub fn resolve(
+    project: &DjangoProject,
+    tables: &[Table],
+    files: &[QueryFile],
+) -> Vec<AccessPattern> {
+    let tables: FxHashMap<&str, &Table> = tables.iter().map(|t| (t.name.as_str(), t)).collect();
+    let mut out = Vec::new();
+    for file in files {
+        for query in file.queries.iter().filter(|q| !q.continued) {
+            let Some(model) = model_of(project, file, &query.model) else {
+                continue;
+            };
+            let Some(table) = tables.get(project.models[model].table.as_str()) else {
+                continue;
+            };
+            let location = Some(file.source.location(query.span));
+            out.extend(patterns(table, &tables, query, location));
+        }
+    }
+    out
+}
+
+/// The concrete model a name in query code means: imported from a module
+/// of the project, or declared in the same file; unique by name, or unique
+/// in the module it is imported from.
+fn model_of(project: &DjangoProject, file: &QueryFile, name: &str) -> Option<usize> {
+    let (module, class) = match name.split_once('.') {
+        // `models.Ping` with `from shop import models`.
+        Some((local, rest)) if !rest.contains('.') => {
+            let (module, imported) = file.imports.get(local)?;
+            let module = if module.chars().all(|c| c == '.') {
+                format!("{module}{imported}")
+            } else {
+                format!("{module}.{imported}")
+            };
+            (Some(module), rest)
+        }
+        Some(_) => return None,
+        None => match file.imports.get(name) {
+            Some((module, imported)) => (Some(module.clone()), imported.as_str()),
+            None => (None, name),
+        },
+    };
+    let candidates: Vec<usize> = project
+        .by_name
+        .get(class)?
+        .iter()
+        .copied()
+        .filter(|&i| !project.models[i].is_abstract)
+        .collect();
+    let module_file = module
+        .as_deref()
+        .and_then(|m| py::module_file(m, &file.source.path));
+    let in_file = |i: usize| {
+        let path = &project.files[project.models[i].file].source.path;
+        match (&module, &module_file) {
+            (None, _) => *path == file.source.path,
+            // `from shop.models import Order` with `shop/models/__init__.py`
+            // re-exporting `shop/models/order.py`.
+            (Some(_), Some(found)) => {
+                path == found
+                    || (found.file_name().is_some_and(|n| n == "__init__.py")
+                        && path.parent() == found.parent())
+            }
+            (Some(_), None) => true,
+        }
+    };
+    let matching: Vec<usize> = candidates.into_iter().filter(|&i| in_file(i)).collect();
+    (matching.len() == 1).then(|| matching[0])
+}
+
+/// The patterns one query gives: its own table's, and one per table a
+/// forward relation joins (`customer__name=...`).
+fn patterns(
+    table: &Table,
+    tables: &FxHashMap<&str, &Table>,
+    query: &Query,
+    location: Option<crate::source::Location>,
+) -> Vec<AccessPattern> {
+    let mut own = AccessPattern {
+        table: table.name.clone(),
+        framework: Framework::Django,
+        conditions: Vec::new(),
+        order: Vec::new(),
+        limited: false,
+        operation: Operation::Select,
+        disjunction: false,
+        location: location.clone(),
+    };
+    let mut joined: Vec<AccessPattern> = Vec::new();
+    for step in &query.steps {
+        match step {
+            Step::Unknown(_) => return Vec::new(),
+            Step::Limit => own.limited = true,
+            Step::Operation(op) => own.operation = *op,
+            Step::OrderBy(fields) => {
+                for (field, desc) in fields {
+                    let path: Vec<String> = field.split("__").map(str::to_string).collect();
+                    // Ordering by a relation orders by the related model's
+                    // own ordering: not a column here.
+                    match column_of(table, &path) {
+                        Some(Reached::Column(column)) if !is_relation_name(table, field) => {
+                            own.order.push(OrderColumn {
+                                column,
+                                desc: *desc,
+                            })
+                        }
+                        _ => return Vec::new(),
+                    }
+                }
+            }
+            Step::Filter(filter) => {
+                if filter.dynamic {
+                    return Vec::new();
+                }
+                own.disjunction |= filter.disjunction;
+                for lookup in &filter.lookups {
+                    let Some(reached) = column_of(table, &lookup.path) else {
+                        return Vec::new();
+                    };
+                    match reached {
+                        Reached::Column(column) => own.conditions.push(condition(column, lookup)),
+                        Reached::Join(target, rest) => {
+                            let Some(other) = tables.get(target.as_str()) else {
+                                return Vec::new();
+                            };
+                            let Some(Reached::Column(column)) = column_of(other, &rest) else {
+                                return Vec::new();
+                            };
+                            let pattern = match joined.iter_mut().find(|p| p.table == target) {
+                                Some(p) => p,
+                                None => {
+                                    joined.push(AccessPattern {
+                                        table: target.clone(),
+                                        conditions: Vec::new(),
+                                        order: Vec::new(),
+                                        limited: false,
+                                        operation: Operation::Select,
+                                        ..own.clone()
+                                    });
+                                    joined.last_mut().expect("just pushed")
+                                }
+                            };
+                            pattern.disjunction |= filter.disjunction;
+                            pattern.conditions.push(condition(column, lookup));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut out = vec![own];
+    out.extend(joined);
+    out
+}
+
+enum Reached {
+    Column(String),
+    /// A forward relation to another table, and the rest of the path there.
+    Join(String, Vec<String>),
+}
+
+fn is_relation_name(table: &Table, field: &str) -> bool {
+    table
+        .foreign_keys
+        .iter()
+        .any(|fk| fk.field == field && !fk.relation_only)
+}
+
+/// Where a lookup path leads from `table`: a column (`status`, `pk`,
+/// `customer`, `customer_id`, `customer__id`), or through a forward
+/// relation to another table.
+fn column_of(table: &Table, path: &[String]) -> Option<Reached> {
+    let (first, rest) = path.split_first()?;
+    if first == "pk" {
+        let pk: Vec<&Column> = table.columns.iter().filter(|c| c.primary_key).collect();
+        return (rest.is_empty() && pk.len() == 1).then(|| Reached::Column(pk[0].name.clone()));
+    }
+    if let Some(fk) = table
+        .foreign_keys
+        .iter()
+        .find(|fk| fk.field == *first && fk.columns.len() == 1)
+    {
+        let column = fk.columns[0].clone();
+        return match rest {
+            [] => Some(Reached::Column(column)),
+            [target] if target == "pk" || fk.ref_columns.first() == Some(target) => {
+                Some(Reached::Column(column))
+            }
+            [target] if target == "id" && fk.ref_columns.is_empty() => {
+                Some(Reached::Column(column))
+            }
+            _ => Some(Reached::Join(fk.ref_table.clone()?, rest.to_vec())),
+        };
+    }
+    if !rest.is_empty() {
+        // A transform (`created__date`) or a reverse relation: not a plain
+        // column comparison.
+        return None;
+    }
+    table
+        .columns
+        .iter()
+        .find(|c| c.field == *first || c.name == *first)
+        .map(|c| Reached::Column(c.name.clone()))
+}
+
+fn condition(column: String, lookup: &Lookup) -> Condition {
+    let constant = match &lookup.value {
+        Value::Constant(c) => Some(c.clone()),
+        Value::Parameter => None,
+    };
+    let op = match (lookup.lookup.as_str(), constant.as_deref(), lookup.negated) {
+        ("exact", Some("NULL"), false) => ConditionOp::IsNull,
+        ("exact", Some("NULL"), true) => ConditionOp::IsNotNull,
+        ("isnull", Some("true"), false) | ("isnull", Some("false"), true) => ConditionOp::IsNull,
+        ("isnull", Some("false"), false) | ("isnull", Some("true"), true) => ConditionOp::IsNotNull,
+        (_, _, true) if lookup.lookup == "exact" => ConditionOp::NotEq,
+        (_, _, true) => ConditionOp::Other,
+        ("exact", _, _) => ConditionOp::Eq,
+        ("in", _, _) => ConditionOp::In,
+        ("gt" | "gte" | "lt" | "lte" | "range", _, _) => ConditionOp::Range,
+        ("startswith", _, _) => ConditionOp::Prefix,
+        _ => ConditionOp::Other,
+    };
+    let constant = match op {
+        ConditionOp::IsNull | ConditionOp::IsNotNull => None,
+        _ => constant,
+    };
+    Condition {
+        column,
+        op,
+        constant,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn queries(code: &str) -> Vec<Query> {
+        let source = SourceFile::new(PathBuf::from("views.py"), code.to_string());
+        extract(source)
+            .queries
+            .into_iter()
+            .filter(|q| !q.continued)
+            .collect()
+    }
+
+    fn describe(q: &Query) -> String {
+        let mut out = q.model.clone();
+        for step in &q.steps {
+            match step {
+                Step::Filter(f) => {
+                    let lookups: Vec<String> = f
+                        .lookups
+                        .iter()
+                        .map(|l| {
+                            let value = match &l.value {
+                                Value::Constant(c) => c.clone(),
+                                Value::Parameter => "?".into(),
+                            };
+                            format!(
+                                "{}{}__{}={value}",
+                                if l.negated { "~" } else { "" },
+                                l.path.join("."),
+                                l.lookup
+                            )
+                        })
+                        .collect();
+                    out.push_str(&format!(
+                        " filter[{}{}{}]",
+                        lookups.join(" "),
+                        if f.disjunction { " OR" } else { "" },
+                        if f.dynamic { " DYNAMIC" } else { "" }
+                    ));
+                }
+                Step::OrderBy(o) => {
+                    let o: Vec<String> = o
+                        .iter()
+                        .map(|(f, d)| format!("{}{f}", if *d { "-" } else { "" }))
+                        .collect();
+                    out.push_str(&format!(" order[{}]", o.join(",")));
+                }
+                Step::Limit => out.push_str(" limit"),
+                Step::Operation(op) => out.push_str(&format!(" {op:?}")),
+                Step::Unknown(name) => out.push_str(&format!(" ?{name}")),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn reads_chains_shortcuts_and_locals() {
+        let code = r#"
+from django.shortcuts import get_object_or_404
+from shop.models import Check as C, Flip
+from . import models
+
+
+def view(request, code):
+    check = get_object_or_404(C, code=code, user=request.user)
+    flips = Flip.objects.filter(owner=check, processed__isnull=True).order_by("-created")[:10]
+    qs = C.objects.filter(status="down")
+    qs = qs.exclude(enabled=False)
+    for c in qs.order_by("priority"):
+        pass
+    n = models.Ping.objects.filter(Q(kind="start") | Q(kind="fail")).count()
+    C.objects.filter(**filters).update(status="up")
+    latest = Flip.objects.latest("created")
+    return Flip.objects.filter(owner_id__in=C.objects.filter(project=p).values("id")).exists()
+"#;
+        let got: Vec<String> = queries(code).iter().map(describe).collect();
+        assert_eq!(
+            got,
+            [
+                "C filter[code__exact=? user__exact=?] limit Get",
+                "Flip filter[owner__exact=? processed__isnull=true] order[-created] limit",
+                "C filter[status__exact='down'] filter[~enabled__exact=false] order[priority]",
+                "models.Ping filter[kind__exact='start' kind__exact='fail' OR] Count",
+                "C filter[ DYNAMIC] Update",
+                "Flip order[-created] limit Get",
+                "Flip filter[owner_id__in=?] limit Exists",
+                "C filter[project__exact=?]",
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_methods_and_bindings_are_marked() {
+        let code = r#"
+def f():
+    a = Order.objects.active().filter(total__gte=10)
+    b = something.filter(x=1)
+    return Order.objects.get(pk=1), Order.objects.filter(customer__name__istartswith="a")
+"#;
+        let got: Vec<String> = queries(code).iter().map(describe).collect();
+        assert_eq!(
+            got,
+            [
+                "Order ?active filter[total__gte=10]",
+                "Order filter[pk__exact=1] limit Get",
+                "Order filter[customer.name__istartswith='a']",
+            ]
+        );
+    }
+
+    #[test]
+    fn logical_lines_honour_brackets_strings_comments_and_scopes() {
+        let code = "import x\n\ndef f(a):\n    q = X.objects.filter(\n        a=\")(\",  # )\n        b=\"\"\"\n)\"\"\")\n    y = 1; z = \\\n        2\n    class C:\n        w = 3\n    v = 4\nu = 5\n";
+        let lines = logical_lines(code.as_bytes());
+        let texts: Vec<(&str, usize)> = lines
+            .iter()
+            .map(|l| (&code[l.start..l.end], l.scope))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                ("import x", 0),
+                ("def f(a):", 0),
+                (
+                    "q = X.objects.filter(\n        a=\")(\",  # )\n        b=\"\"\"\n)\"\"\")",
+                    1
+                ),
+                ("y = 1", 1),
+                ("z = \\\n        2", 1),
+                ("class C:", 1),
+                ("w = 3", 2),
+                ("v = 4", 1),
+                ("u = 5", 0),
+            ]
+        );
+    }
+}
