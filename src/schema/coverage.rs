@@ -143,6 +143,7 @@ mod tests {
             location: None,
             columns: vec![],
             foreign_keys: vec![],
+            generic_foreign_keys: vec![],
             indexes,
         }
     }
