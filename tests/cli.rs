@@ -313,6 +313,14 @@ fn generic_foreign_keys_are_not_columns() {
     ");
 }
 
+/// Which generic foreign keys are reported, and how (the rule's fixture).
+#[test]
+fn text_report_of_generic_foreign_keys() {
+    let (code, stdout, _) = run_ixray(&fixture("django/generic"), &["check"]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!("generic_text", stdout);
+}
+
 #[test]
 fn every_rule_has_a_complete_doc_page() {
     let (code, stdout, _) = run_ixray(&repo_root(), &["rule"]);

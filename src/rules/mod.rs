@@ -7,6 +7,7 @@ mod non_concurrent_index;
 mod redundant_implicit_index;
 mod redundant_index;
 mod unindexed_foreign_key;
+mod unindexed_generic_foreign_key;
 
 use serde::Serialize;
 
@@ -47,6 +48,13 @@ pub static RULES: &[Rule] = &[
         summary: "a foreign key whose columns are not the leading columns of any usable index",
         doc: include_str!("../../docs/rules/unindexed-foreign-key.md"),
         check: unindexed_foreign_key::check,
+    },
+    Rule {
+        name: "unindexed-generic-foreign-key",
+        severity: Severity::Warning,
+        summary: "a Django GenericForeignKey whose content type and object id columns lead no index",
+        doc: include_str!("../../docs/rules/unindexed-generic-foreign-key.md"),
+        check: unindexed_generic_foreign_key::check,
     },
     Rule {
         name: "redundant-index",
