@@ -768,7 +768,14 @@ fn apply_intent(
             );
             index.name = Some(spec.name.clone());
             index.unique = spec.unique;
-            table.indexes.push(index);
+            // Two findings may propose one index (`rules::fold_proposals`).
+            if !table
+                .indexes
+                .iter()
+                .any(|i| i.name == index.name && i.parts == index.parts)
+            {
+                table.indexes.push(index);
+            }
         }
         Some(FixIntent::DropIndex(dropped)) => {
             table.indexes.retain(|i| {

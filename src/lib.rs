@@ -436,6 +436,7 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
     let mut findings = rules::run(&schema, config);
     lap("rules");
     findings.retain(|f| !suppressed(f, &sources));
+    rules::fold_proposals(&mut findings, |f| scope.holds_finding(f));
     django::emit::describe_fixes(&project, &schema.tables, &mut findings);
     sqlalchemy::emit::describe_fixes(&alchemy, &mut findings);
     drizzle::emit::describe_fixes(&drizzle, &mut findings);

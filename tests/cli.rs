@@ -253,6 +253,74 @@ fn schema_prints_the_normalized_graph() {
     );
 }
 
+/// A `GenericForeignKey` (also a project subclass of it, and a
+/// `GenericRelation`) is no column: the schema lists its two real columns
+/// under `generic_foreign_keys` instead.
+#[test]
+fn generic_foreign_keys_are_not_columns() {
+    let (code, stdout, _) = run_ixray(&fixture("django/generic"), &["schema"]);
+    assert_eq!(code, 0);
+    let schema: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let mut columns = Vec::new();
+    let mut generics = Vec::new();
+    for table in schema["tables"].as_array().unwrap() {
+        let name = table["name"].as_str().unwrap();
+        for column in table["columns"].as_array().unwrap() {
+            columns.push(format!("{name}.{}", column["name"].as_str().unwrap()));
+        }
+        for generic in table["generic_foreign_keys"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            generics.push(format!(
+                "{name}.{} ({}, {})",
+                generic["field"].as_str().unwrap(),
+                generic["type_column"].as_str().unwrap(),
+                generic["id_column"].as_str().unwrap()
+            ));
+        }
+    }
+    for phantom in [
+        "tagging_taggeditem.content_object",
+        "tagging_comment.target",
+        "tagging_journal.object",
+        "tagging_prefix.scope",
+        "tagging_bookmark.parent",
+        "tagging_bookmark.tags",
+    ] {
+        assert!(
+            !columns.iter().any(|c| c == phantom),
+            "{phantom}: {columns:#?}"
+        );
+    }
+    assert!(
+        columns
+            .iter()
+            .any(|c| c == "tagging_journal.object_type_id")
+    );
+    insta::assert_snapshot!(generics.join("\n"), @r"
+    tagging_bookmark.parent (parent_type_id, parent_id)
+    tagging_cluster.scope (scope_type_id, scope_id)
+    tagging_comment.target (target_type_id, target_id)
+    tagging_flag.content_object (content_type_id, object_id)
+    tagging_journal.object (object_type_id, object_id)
+    tagging_note.content_object (content_type_id, object_id)
+    tagging_prefix.scope (scope_type_id, scope_id)
+    tagging_reminder.content_object (content_type_id, object_id)
+    tagging_taggeditem.content_object (content_type_id, object_id)
+    tagging_vote.content_object (content_type_id, object_id)
+    ");
+}
+
+/// Which generic foreign keys are reported, and how (the rule's fixture).
+#[test]
+fn text_report_of_generic_foreign_keys() {
+    let (code, stdout, _) = run_ixray(&fixture("django/generic"), &["check"]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!("generic_text", stdout);
+}
+
 #[test]
 fn every_rule_has_a_complete_doc_page() {
     let (code, stdout, _) = run_ixray(&repo_root(), &["rule"]);

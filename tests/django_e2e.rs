@@ -5,9 +5,11 @@
 
 mod common;
 
+use std::collections::BTreeSet;
+
 use common::*;
 
-const PROJECTS: &[&str] = &["django/shop", "django/coverage"];
+const PROJECTS: &[&str] = &["django/shop", "django/coverage", "django/generic"];
 
 fn databases() -> Vec<&'static str> {
     let mut dbs = vec!["sqlite"];
@@ -98,4 +100,137 @@ fn fix_produces_migrations_django_accepts_and_indexes_every_foreign_key() {
             "{project}: a second fix changed files"
         );
     }
+}
+
+/// (table, [type column, id column]) of every generic foreign key ixray reads.
+fn generic_foreign_keys(project: &std::path::Path) -> BTreeSet<(String, Vec<String>)> {
+    let (code, stdout, stderr) = run_ixray(project, &["schema", "."]);
+    assert_eq!(code, 0, "{stderr}");
+    let schema: serde_json::Value = serde_json::from_str(&stdout).expect("schema JSON");
+    let mut out = BTreeSet::new();
+    for table in schema["tables"].as_array().unwrap() {
+        for generic in table["generic_foreign_keys"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            out.insert((
+                table["name"].as_str().unwrap().to_string(),
+                vec![
+                    generic["type_column"].as_str().unwrap().to_string(),
+                    generic["id_column"].as_str().unwrap().to_string(),
+                ],
+            ));
+        }
+    }
+    out
+}
+
+/// The pairs of `generic` that no index of the database leads with: no
+/// full btree index whose first two columns are the pair, in either order.
+fn unserved_in_database(
+    project: &std::path::Path,
+    db: &str,
+    generic: &BTreeSet<(String, Vec<String>)>,
+) -> BTreeSet<(String, Vec<String>)> {
+    let output = djangoctl("catalog", project, db);
+    assert_success(&output, &format!("the catalog on {db}"));
+    let catalog: serde_json::Value = serde_json::from_slice(&output.stdout).expect("catalog JSON");
+    let indexes = catalog["indexes"].as_array().unwrap();
+    generic
+        .iter()
+        .filter(|(table, pair)| {
+            !indexes.iter().any(|index| {
+                let columns: Vec<Option<&str>> = index["columns"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect();
+                let mut leading: Vec<Option<&str>> = columns.iter().take(2).copied().collect();
+                leading.sort();
+                let mut wanted: Vec<Option<&str>> = pair.iter().map(|c| Some(c.as_str())).collect();
+                wanted.sort();
+                index["table"] == table.as_str()
+                    && index["method"] == "btree"
+                    && index["partial"] == false
+                    && leading == wanted
+            })
+        })
+        .cloned()
+        .collect()
+}
+
+/// The database judges generic foreign keys too: ixray reports exactly the
+/// pairs no index leads with after Django migrated, and after `ixray fix`
+/// every pair is served on SQLite and PostgreSQL, Django sees no model
+/// change, and a second `fix` changes nothing.
+#[test]
+fn generic_foreign_keys_match_the_database_and_fix_indexes_them() {
+    if !require("the test venv's Python with Django", python().is_some()) {
+        return;
+    }
+    let dir = copy_fixture("django/generic");
+    let generic = generic_foreign_keys(dir.path());
+    assert_eq!(generic.len(), 10, "{generic:#?}");
+    let reported: BTreeSet<(String, Vec<String>)> = findings(dir.path())
+        .iter()
+        .filter(|f| f["rule"] == "unindexed-generic-foreign-key")
+        .map(|f| {
+            (
+                f["table"].as_str().unwrap().to_string(),
+                f["columns"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c.as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(reported.len(), 7, "{reported:#?}");
+    for db in databases() {
+        pretty_assertions::assert_eq!(
+            reported,
+            unserved_in_database(dir.path(), db, &generic),
+            "on {db}: ixray (left) vs the database catalog (right)"
+        );
+    }
+
+    let (code, stdout, stderr) = run_ixray(dir.path(), &["fix", "."]);
+    assert_eq!(code, 0, "ixray fix failed:\n{stdout}\n{stderr}");
+    let models = std::fs::read_to_string(dir.path().join("tagging/models.py")).unwrap();
+    insta::assert_snapshot!("generic_fixed_models", models);
+    let migrations = dir.path().join("tagging/migrations");
+    let mut written: Vec<String> = std::fs::read_dir(&migrations)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("0002"))
+        .collect();
+    assert_eq!(written.len(), 1, "one new migration: {written:?}");
+    let migration = std::fs::read_to_string(migrations.join(written.pop().unwrap())).unwrap();
+    insta::assert_snapshot!("generic_fixed_migration", migration);
+
+    let check = djangoctl("check", dir.path(), "sqlite");
+    assert_success(&check, "makemigrations --check after the fix");
+    for db in databases() {
+        let left = unserved_in_database(dir.path(), db, &generic);
+        assert!(
+            left.is_empty(),
+            "on {db}, still unserved after the fix: {left:?}"
+        );
+    }
+    let after = findings(dir.path());
+    assert!(
+        after.is_empty(),
+        "ixray still reports after the fix: {after:#?}"
+    );
+    let before_second = tree_contents(dir.path());
+    let (code, stdout, _) = run_ixray(dir.path(), &["fix", "."]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("Nothing to fix."), "second fix: {stdout}");
+    assert!(
+        before_second == tree_contents(dir.path()),
+        "a second fix changed files"
+    );
 }

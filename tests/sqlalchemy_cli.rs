@@ -300,6 +300,31 @@ fn proposed_index_names_never_collide() {
     assert_eq!(names, vec!["ix_attachments_case_id_2"], "{stdout}");
 }
 
+/// A foreign key on the first column of a composite foreign key: one index,
+/// led by both, serves the two, so `fix` adds that one alone (two would
+/// leave the narrow one redundant for the next run).
+#[test]
+fn foreign_keys_one_index_serves_get_that_one_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "app/models.py",
+        b"from sqlalchemy import Column, ForeignKey, ForeignKeyConstraint, Integer\nfrom sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n\n\nclass Tenant(Base):\n    __tablename__ = \"tenant\"\n    id = Column(Integer, primary_key=True)\n\n\nclass Account(Base):\n    __tablename__ = \"account\"\n    tenant_id = Column(Integer, primary_key=True)\n    id = Column(Integer, primary_key=True)\n\n\nclass Invoice(Base):\n    __tablename__ = \"invoice\"\n    __table_args__ = (\n        ForeignKeyConstraint([\"tenant_id\", \"account_id\"], [\"account.tenant_id\", \"account.id\"]),\n    )\n    id = Column(Integer, primary_key=True)\n    tenant_id = Column(Integer, ForeignKey(\"tenant.id\"))\n    account_id = Column(Integer)\n",
+    );
+    let proposed: Vec<serde_json::Value> = findings(root)
+        .iter()
+        .map(|f| f["suggested_index"]["columns"].clone())
+        .collect();
+    assert_eq!(proposed.len(), 2);
+    assert!(proposed.iter().all(|p| p == &proposed[0]), "{proposed:?}");
+    let (code, stdout, stderr) = run_ixray(root, &["fix", "."]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let models = std::fs::read_to_string(root.join("app/models.py")).unwrap();
+    assert_eq!(models.matches("Index(").count(), 1, "{models}");
+    assert!(findings(root).is_empty(), "{models}");
+}
+
 /// Removing the only `Index` of `__table_args__` while adding one to the
 /// same class is one change: the new entry takes the old one's place, and
 /// the revision drops one and builds the other.

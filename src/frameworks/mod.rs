@@ -72,6 +72,9 @@ pub fn unique_index_names(schema: &Schema, findings: &mut [Finding]) {
                 .filter_map(move |i| Some((scope.clone(), i.name.clone()?)))
         })
         .collect();
+    // Findings that propose the same index (folded, see
+    // `rules::fold_proposals`) propose it under one name.
+    let mut named: rustc_hash::FxHashMap<Proposal, String> = rustc_hash::FxHashMap::default();
     for finding in findings.iter_mut() {
         let Some(crate::rules::FixIntent::AddIndex(spec)) = &mut finding.fix else {
             continue;
@@ -79,6 +82,19 @@ pub fn unique_index_names(schema: &Schema, findings: &mut [Finding]) {
         let Some(table) = schema.tables.iter().find(|t| t.name == finding.table) else {
             continue;
         };
+        let proposal = (
+            table.name.clone(),
+            spec.name.clone(),
+            spec.columns
+                .iter()
+                .map(|c| (c.name.clone(), c.desc))
+                .collect::<Vec<_>>(),
+        );
+        if let Some(name) = named.get(&proposal) {
+            let name = name.clone();
+            rename_proposal(finding, &name);
+            continue;
+        }
         let scope = scope(table);
         let limit = match table.dialect {
             Dialect::Postgresql => 63,
@@ -100,15 +116,28 @@ pub fn unique_index_names(schema: &Schema, findings: &mut [Finding]) {
             n += 1;
         }
         taken.insert((scope, name.clone()));
-        if name != spec.name {
-            if let Some(help) = &mut finding.help {
-                *help = help.replace(&spec.name, &name);
-            }
-            spec.name = name.clone();
-            if let Some(suggested) = &mut finding.suggested_index {
-                suggested.name = name;
-            }
-        }
+        named.insert(proposal, name.clone());
+        rename_proposal(finding, &name);
+    }
+}
+
+/// A proposed index by table, proposed name and key columns (with DESC).
+type Proposal = (String, String, Vec<(String, bool)>);
+
+/// Give the index a finding proposes its final name, in its help too.
+fn rename_proposal(finding: &mut Finding, name: &str) {
+    let Some(crate::rules::FixIntent::AddIndex(spec)) = &mut finding.fix else {
+        return;
+    };
+    if spec.name == name {
+        return;
+    }
+    if let Some(help) = &mut finding.help {
+        *help = help.replace(&spec.name, name);
+    }
+    spec.name = name.to_string();
+    if let Some(suggested) = &mut finding.suggested_index {
+        suggested.name = name.to_string();
     }
 }
 
@@ -123,4 +152,83 @@ pub fn now_epoch() -> u64 {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs())
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{FixIntent, Severity};
+    use crate::schema::{Index, IndexOrigin, IndexPart, IndexSpec, SpecColumn};
+
+    fn proposal(columns: &[&str]) -> Finding {
+        let spec = IndexSpec {
+            name: "t_a_idx".into(),
+            table: "t".into(),
+            columns: columns
+                .iter()
+                .map(|c| SpecColumn {
+                    name: c.to_string(),
+                    desc: false,
+                })
+                .collect(),
+            unique: false,
+            predicate: None,
+        };
+        Finding {
+            rule: "unindexed-foreign-key",
+            severity: Severity::Warning,
+            framework: Framework::Sqlalchemy,
+            model: "T".into(),
+            table: "t".into(),
+            columns: Vec::new(),
+            index_name: None,
+            message: String::new(),
+            location: None,
+            related: Vec::new(),
+            suggested_index: Some(spec.clone()),
+            fix: Some(FixIntent::AddIndex(spec)),
+            help: None,
+        }
+    }
+
+    #[test]
+    fn one_index_proposed_twice_keeps_one_name_and_others_get_their_own() {
+        let mut taken = Index::new(vec![IndexPart::column("z")], IndexOrigin::Declared);
+        taken.name = Some("t_a_idx".into());
+        let schema = Schema {
+            tables: vec![Table {
+                name: "t".into(),
+                model: "T".into(),
+                framework: Framework::Sqlalchemy,
+                dialect: Dialect::Postgresql,
+                dialect_assumed: false,
+                managed: true,
+                unknown_indexes: None,
+                location: None,
+                columns: vec![],
+                foreign_keys: vec![],
+                generic_foreign_keys: vec![],
+                indexes: vec![taken],
+            }],
+            index_builds: vec![],
+        };
+        let mut findings = vec![
+            proposal(&["a", "b"]),
+            proposal(&["a", "b"]),
+            proposal(&["a"]),
+        ];
+        unique_index_names(&schema, &mut findings);
+        let names: Vec<String> = findings
+            .iter()
+            .map(|f| match &f.fix {
+                Some(FixIntent::AddIndex(spec)) => spec.name.clone(),
+                _ => String::new(),
+            })
+            .collect();
+        assert_eq!(names, ["t_a_idx_2", "t_a_idx_2", "t_a_idx_3"]);
+        assert_eq!(
+            findings[1].suggested_index.as_ref().unwrap().name,
+            "t_a_idx_2"
+        );
+    }
 }

@@ -7,6 +7,7 @@ mod non_concurrent_index;
 mod redundant_implicit_index;
 mod redundant_index;
 mod unindexed_foreign_key;
+mod unindexed_generic_foreign_key;
 
 use serde::Serialize;
 
@@ -47,6 +48,13 @@ pub static RULES: &[Rule] = &[
         summary: "a foreign key whose columns are not the leading columns of any usable index",
         doc: include_str!("../../docs/rules/unindexed-foreign-key.md"),
         check: unindexed_foreign_key::check,
+    },
+    Rule {
+        name: "unindexed-generic-foreign-key",
+        severity: Severity::Warning,
+        summary: "a Django GenericForeignKey whose content type and object id columns lead no index",
+        doc: include_str!("../../docs/rules/unindexed-generic-foreign-key.md"),
+        check: unindexed_generic_foreign_key::check,
     },
     Rule {
         name: "redundant-index",
@@ -152,6 +160,51 @@ pub fn run(schema: &Schema, config: &Config) -> Vec<Finding> {
     findings
 }
 
+/// Proposals on one table fold into one index: when a finding's proposed
+/// index is a leftmost prefix of another's (same columns, order and
+/// directions, neither partial nor the narrow one unique), the finding
+/// proposes the wider index instead, which serves it too. Otherwise one
+/// `fix` would add both, and the next run would report the narrow one as
+/// redundant. Only findings `fixable` accepts take part (the ones that are
+/// reported and fixed: not suppressed, in scope).
+pub fn fold_proposals(findings: &mut [Finding], fixable: impl Fn(&Finding) -> bool) {
+    let proposals: Vec<(usize, IndexSpec)> = findings
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| fixable(f))
+        .filter_map(|(i, f)| match &f.fix {
+            Some(FixIntent::AddIndex(spec)) => Some((i, spec.clone())),
+            _ => None,
+        })
+        .collect();
+    let extends = |wide: &IndexSpec, narrow: &IndexSpec| {
+        wide.table == narrow.table
+            && !narrow.unique
+            && narrow.predicate.is_none()
+            && wide.predicate.is_none()
+            && wide.columns.len() > narrow.columns.len()
+            && wide.columns.starts_with(&narrow.columns)
+    };
+    for (i, narrow) in &proposals {
+        // The widest, so that a chain of prefixes folds into its end; the
+        // first of equally wide ones.
+        let mut wider: Option<&IndexSpec> = None;
+        for (j, wide) in &proposals {
+            if findings[*j].framework == findings[*i].framework
+                && extends(wide, narrow)
+                && wider.is_none_or(|w| wide.columns.len() > w.columns.len())
+            {
+                wider = Some(wide);
+            }
+        }
+        if let Some(wide) = wider {
+            let finding = &mut findings[*i];
+            finding.suggested_index = Some(wide.clone());
+            finding.fix = Some(FixIntent::AddIndex(wide.clone()));
+        }
+    }
+}
+
 /// A finding about `table` with the common fields filled in.
 fn finding(rule: &'static str, table: &crate::schema::Table, message: String) -> Finding {
     Finding {
@@ -173,4 +226,110 @@ fn finding(rule: &'static str, table: &crate::schema::Table, message: String) ->
 
 fn columns_text(columns: &[String]) -> String {
     columns.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::SpecColumn;
+
+    fn proposal(table: &str, columns: &[&str]) -> Finding {
+        let spec = IndexSpec {
+            name: format!("{table}_{}_idx", columns.join("_")),
+            table: table.into(),
+            columns: columns
+                .iter()
+                .map(|c| SpecColumn {
+                    name: c.to_string(),
+                    desc: false,
+                })
+                .collect(),
+            unique: false,
+            predicate: None,
+        };
+        Finding {
+            rule: "unindexed-foreign-key",
+            severity: Severity::Warning,
+            framework: Framework::Django,
+            model: "M".into(),
+            table: table.into(),
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            index_name: None,
+            message: String::new(),
+            location: None,
+            related: Vec::new(),
+            suggested_index: Some(spec.clone()),
+            fix: Some(FixIntent::AddIndex(spec)),
+            help: None,
+        }
+    }
+
+    fn proposed(findings: &[Finding]) -> Vec<String> {
+        findings
+            .iter()
+            .map(|f| match &f.fix {
+                Some(FixIntent::AddIndex(spec)) => spec.name.clone(),
+                _ => "-".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_proposal_another_one_starts_with_folds_into_the_widest() {
+        let mut findings = vec![
+            proposal("t", &["a"]),
+            proposal("t", &["a", "b"]),
+            proposal("t", &["a", "b", "c"]),
+            proposal("t", &["b"]),
+            proposal("u", &["a"]),
+            proposal("t", &["x"]),
+            proposal("t", &["x", "y"]),
+        ];
+        fold_proposals(&mut findings, |f| f.columns != ["x", "y"]);
+        assert_eq!(
+            proposed(&findings),
+            [
+                "t_a_b_c_idx",
+                "t_a_b_c_idx",
+                "t_a_b_c_idx",
+                "t_b_idx",
+                "u_a_idx",
+                "t_x_idx",
+                "t_x_y_idx"
+            ]
+        );
+        assert_eq!(
+            findings[0]
+                .suggested_index
+                .as_ref()
+                .map(|s| s.name.as_str()),
+            Some("t_a_b_c_idx")
+        );
+    }
+
+    #[test]
+    fn unique_or_partial_proposals_do_not_fold() {
+        let mut unique = proposal("t", &["a"]);
+        if let Some(FixIntent::AddIndex(spec)) = &mut unique.fix {
+            spec.unique = true;
+        }
+        let mut partial = proposal("t", &["a", "b"]);
+        if let Some(FixIntent::AddIndex(spec)) = &mut partial.fix {
+            spec.predicate = Some("b IS NULL".into());
+        }
+        let mut findings = vec![
+            unique,
+            partial,
+            proposal("t", &["b"]),
+            proposal("t", &["b", "c"]),
+        ];
+        if let Some(FixIntent::AddIndex(spec)) = &mut findings[3].fix {
+            spec.columns[1].desc = true;
+        }
+        fold_proposals(&mut findings, |_| true);
+        assert_eq!(
+            proposed(&findings),
+            ["t_a_idx", "t_a_b_idx", "t_b_c_idx", "t_b_c_idx"]
+        );
+    }
 }

@@ -4,7 +4,7 @@
 
 use rustc_hash::FxHashSet;
 
-use super::{Conjunct, Dialect, ForeignKey, Index, IndexMethod, Table};
+use super::{Conjunct, Dialect, ForeignKey, GenericForeignKey, Index, IndexMethod, Table};
 
 /// The first index (in declaration order) that serves lookups of `fk`.
 ///
@@ -22,6 +22,39 @@ pub fn covering_index_for<'t>(table: &'t Table, fk: &ForeignKey) -> Option<&'t I
 }
 
 pub fn index_covers_columns(index: &Index, columns: &[String], dialect: Dialect) -> bool {
+    if !leads_with(index, columns, dialect != Dialect::Mysql) {
+        return false;
+    }
+    match &index.predicate {
+        None => true,
+        Some(predicate) => predicate.conjuncts.iter().all(|c| match c {
+            Conjunct::IsNotNull(col) => columns.contains(col),
+            Conjunct::Other(_) => false,
+        }),
+    }
+}
+
+/// The first index (in declaration order) that serves lookups of a generic
+/// foreign key: a full (not partial) btree index whose first two key parts
+/// are its type and id columns, in either order. Every lookup through it
+/// (a generic relation, a generic prefetch) is an equality on both, which
+/// any order serves on every database. A partial index is not counted,
+/// even one the lookup's predicate implies: ixray keeps this simple.
+pub fn covering_index_for_generic<'t>(
+    table: &'t Table,
+    generic: &GenericForeignKey,
+) -> Option<&'t Index> {
+    let columns = [generic.type_column.clone(), generic.id_column.clone()];
+    table
+        .indexes
+        .iter()
+        .find(|index| index.predicate.is_none() && leads_with(index, &columns, true))
+}
+
+/// Whether the index's first key parts are plain columns, exactly
+/// `columns` (in any order when `any_order`), and its method can serve an
+/// equality lookup on them: btree, or hash for a single column.
+fn leads_with(index: &Index, columns: &[String], any_order: bool) -> bool {
     let n = columns.len();
     if n == 0 || index.parts.len() < n {
         return false;
@@ -35,22 +68,12 @@ pub fn index_covers_columns(index: &Index, columns: &[String], dialect: Dialect)
     let Some(prefix) = prefix else {
         return false;
     };
-    let prefix_matches = if dialect == Dialect::Mysql {
-        prefix.iter().zip(columns).all(|(a, b)| *a == b)
-    } else {
+    if any_order {
         let wanted: FxHashSet<&str> = columns.iter().map(String::as_str).collect();
         let got: FxHashSet<&str> = prefix.iter().copied().collect();
         wanted == got && got.len() == n
-    };
-    if !prefix_matches {
-        return false;
-    }
-    match &index.predicate {
-        None => true,
-        Some(predicate) => predicate.conjuncts.iter().all(|c| match c {
-            Conjunct::IsNotNull(col) => columns.contains(col),
-            Conjunct::Other(_) => false,
-        }),
+    } else {
+        prefix.iter().zip(columns).all(|(a, b)| *a == b)
     }
 }
 
@@ -173,6 +196,7 @@ mod tests {
             location: None,
             columns: vec![],
             foreign_keys: vec![],
+            generic_foreign_keys: vec![],
             indexes,
         }
     }
@@ -261,6 +285,40 @@ mod tests {
         assert!(
             covering_index_for(&table(Dialect::Postgresql, vec![index]), &fk(&["a"])).is_some()
         );
+    }
+
+    fn generic() -> GenericForeignKey {
+        GenericForeignKey {
+            field: "content_object".into(),
+            type_column: "content_type_id".into(),
+            id_column: "object_id".into(),
+            location: None,
+        }
+    }
+
+    #[test]
+    fn a_generic_foreign_key_is_served_by_its_pair_leading_in_either_order() {
+        let served = |index: Index| {
+            covering_index_for_generic(&table(Dialect::Mysql, vec![index]), &generic()).is_some()
+        };
+        assert!(served(idx(&["content_type_id", "object_id"])));
+        assert!(served(idx(&["object_id", "content_type_id", "tag"])));
+        assert!(served(idx(&["-object_id", "content_type_id"])));
+        let mut unique = idx(&["content_type_id", "object_id", "voter"]);
+        unique.origin = IndexOrigin::UniqueConstraint;
+        unique.unique = true;
+        assert!(served(unique));
+        assert!(!served(idx(&["content_type_id"])));
+        assert!(!served(idx(&["tag", "content_type_id", "object_id"])));
+        assert!(!served(idx(&["content_type_id", "tag", "object_id"])));
+        let mut partial = idx(&["content_type_id", "object_id"]);
+        partial.predicate = Some(Predicate::new(vec![Conjunct::IsNotNull(
+            "object_id".into(),
+        )]));
+        assert!(!served(partial));
+        let mut gin = idx(&["content_type_id", "object_id"]);
+        gin.method = IndexMethod::Gin;
+        assert!(!served(gin));
     }
 
     #[test]

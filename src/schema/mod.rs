@@ -124,6 +124,9 @@ pub struct Table {
     pub location: Option<Location>,
     pub columns: Vec<Column>,
     pub foreign_keys: Vec<ForeignKey>,
+    /// Polymorphic references through a (type, id) column pair.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub generic_foreign_keys: Vec<GenericForeignKey>,
     pub indexes: Vec<Index>,
 }
 
@@ -157,6 +160,21 @@ pub struct ForeignKey {
     pub relation_only: bool,
     /// The attribute in code that declares the relation.
     pub field: String,
+    pub location: Option<Location>,
+}
+
+/// A reference to a row of any table through two columns, the referenced
+/// table's type and the row's id (Django's `GenericForeignKey`): there is
+/// no constraint, and no index unless someone declares one.
+#[derive(Debug, Clone, Serialize)]
+pub struct GenericForeignKey {
+    /// The attribute in code that declares it.
+    pub field: String,
+    /// SQL name of the column naming the referenced table (Django: the
+    /// content type foreign key's column).
+    pub type_column: String,
+    /// SQL name of the column holding the referenced row's id.
+    pub id_column: String,
     pub location: Option<Location>,
 }
 

@@ -405,11 +405,7 @@ fn add_to_meta(
         _ => None,
     };
     let assignment = indexes_assignment(&inner, inherited.as_deref(), entries);
-    let at = class
-        .fields
-        .last()
-        .map(|f| f.statement.end)
-        .unwrap_or(class.body.end);
+    let at = class.fields_end().unwrap_or(class.body.end);
     Ok(Edit::insert(at, format!("\n\n{header}\n{assignment}")))
 }
 

@@ -74,9 +74,35 @@ pub fn classify(path: &Path, bytes: &[u8]) -> FileRoles {
     roles.models = if in_models_module {
         contains(bytes, b"class ")
     } else {
-        derives_from_model(bytes) || declares_model_fields(bytes)
+        derives_from_model(bytes)
+            || declares_model_fields(bytes)
+            || derives_from_generic_foreign_key(bytes)
     };
     roles
+}
+
+/// Whether a top-level `class` header names a `GenericForeignKey` base
+/// (`class RestrictedGenericForeignKey(GenericForeignKey):` in a
+/// `fields.py`): models use the subclass, and it has no column.
+fn derives_from_generic_foreign_key(bytes: &[u8]) -> bool {
+    class_headers(bytes).any(|header| {
+        header
+            .iter()
+            .position(|b| *b == b'(')
+            .is_some_and(|open| contains(&header[open..], b"GenericForeignKey"))
+    })
+}
+
+/// The top-level `class` headers, up to their `:` (at most 200 bytes).
+fn class_headers(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    memmem::find_iter(bytes, b"class ").filter_map(|at| {
+        if at > 0 && bytes[at - 1] != b'\n' {
+            return None;
+        }
+        let rest = &bytes[at..];
+        let end = memchr::memchr(b':', rest).unwrap_or(rest.len()).min(200);
+        Some(&rest[..end])
+    })
 }
 
 /// Whether an indented line assigns a Django field (`    owner =
@@ -101,13 +127,7 @@ fn declares_model_fields(bytes: &[u8]) -> bool {
 
 /// Whether a top-level `class` header names `models.Model` or `Model` as a base.
 fn derives_from_model(bytes: &[u8]) -> bool {
-    memmem::find_iter(bytes, b"class ").any(|at| {
-        if at > 0 && bytes[at - 1] != b'\n' {
-            return false;
-        }
-        let rest = &bytes[at..];
-        let end = memchr::memchr(b':', rest).unwrap_or(rest.len()).min(200);
-        let header = &rest[..end];
+    class_headers(bytes).any(|header| {
         contains(header, b"models.Model")
             || [&b"(Model"[..], b" Model", b",Model"].iter().any(|base| {
                 memmem::find_iter(header, base)
@@ -196,6 +216,10 @@ mod tests {
         let migration = b"class Migration(migrations.Migration):\n    operations = [migrations.AddIndex(model_name='a', index=x)]\n";
         let roles = classify(Path::new("shop/migrations/0002_x.py"), migration);
         assert!(roles.migration && !roles.models);
+        let subclass = b"from django.contrib.contenttypes.fields import GenericForeignKey\n\nclass RestrictedGenericForeignKey(GenericForeignKey):\n    pass\n";
+        assert!(classify(Path::new("utilities/fields.py"), subclass).models);
+        let uses = b"from django.contrib.contenttypes.fields import GenericForeignKey\n\nclass Table(BaseTable):\n    pass\n";
+        assert!(!classify(Path::new("utilities/tables.py"), uses).models);
         let initial = b"class Migration(migrations.Migration):\n    operations = [migrations.CreateModel(name='a', options={'indexes': [models.Index(fields=['a'], name='x')]})]\n";
         let roles = classify(Path::new("shop/migrations/0001_initial.py"), initial);
         assert!(!roles.migration && roles.graph);

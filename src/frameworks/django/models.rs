@@ -41,6 +41,33 @@ impl Imports {
         }
         self.models_module.as_ref().map(|m| format!("{m}.{name}"))
     }
+
+    /// Whether `callee` names a class of `django.db.models` (`models.CharField`,
+    /// `CharField` imported from there): never a project class.
+    pub fn is_model_api(&self, callee: &str) -> bool {
+        match callee.rsplit_once('.') {
+            Some((prefix, _)) => {
+                self.models_module.as_deref() == Some(prefix) || prefix == "django.db.models"
+            }
+            None => self.direct.iter().any(|(_, local)| local == callee),
+        }
+    }
+
+    /// Whether `name` (a callee or a base class) is Django's
+    /// `GenericForeignKey` as this module names it: under its own name
+    /// (`GenericForeignKey`, `fields.GenericForeignKey`, the old
+    /// `generic.GenericForeignKey`) or imported under another.
+    pub fn is_generic_foreign_key(&self, name: &str) -> bool {
+        if py::last_segment(name) == "GenericForeignKey" {
+            return true;
+        }
+        !name.contains('.')
+            && self.from_imports.iter().any(|(local, module, imported)| {
+                local == name
+                    && imported == "GenericForeignKey"
+                    && module.starts_with("django.contrib.contenttypes")
+            })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -51,9 +78,53 @@ pub struct ClassDecl {
     pub body: Span,
     pub body_indent: String,
     pub fields: Vec<FieldDecl>,
+    /// `GenericForeignKey(...)` assignments, and calls that may be one (a
+    /// project subclass of it): never columns. See
+    /// [`GenericForeignKeyDecl`].
+    pub generic_foreign_keys: Vec<GenericForeignKeyDecl>,
     /// Attributes set to `None`: a child removing an inherited field.
     pub removed: Vec<String>,
     pub meta: Option<MetaDecl>,
+}
+
+impl ClassDecl {
+    /// The end of the last field declaration, generic foreign keys
+    /// included: where a new `class Meta` goes.
+    pub fn fields_end(&self) -> Option<usize> {
+        self.fields
+            .iter()
+            .map(|f| f.statement.end)
+            .chain(
+                self.generic_foreign_keys
+                    .iter()
+                    .filter(|g| {
+                        g.django || py::last_segment(&g.callee).ends_with("GenericForeignKey")
+                    })
+                    .map(|g| g.statement.end),
+            )
+            .max()
+    }
+}
+
+/// `content_object = GenericForeignKey("content_type", "object_id")`: a
+/// virtual field over two real ones, with no column of its own. A call of
+/// any other class that Django's model API does not name is kept here too,
+/// with `django` false: it is a generic foreign key only when project.rs
+/// finds that its class derives from `GenericForeignKey`.
+#[derive(Debug, Clone)]
+pub struct GenericForeignKeyDecl {
+    pub attr: String,
+    /// The callee as written: `GenericForeignKey`, `fields.GenericForeignKey`,
+    /// `RestrictedGenericForeignKey`.
+    pub callee: String,
+    /// The callee is Django's own class, as this module imports it.
+    pub django: bool,
+    /// The field holding the content type (`ct_field`, default
+    /// `content_type`); `None` when it is not a string literal.
+    pub ct_field: Option<String>,
+    /// The field holding the object's id (`fk_field`, default `object_id`).
+    pub fk_field: Option<String>,
+    pub statement: Span,
 }
 
 #[derive(Debug, Clone)]
@@ -197,7 +268,7 @@ pub fn extract(source: Arc<SourceFile>, app_dir: PathBuf, tree: &tree_sitter::Tr
     let classes = definitions
         .classes
         .iter()
-        .filter_map(|class| read_class(*class, text))
+        .filter_map(|class| read_class(*class, text, &imports))
         .collect();
     ModelsFile {
         source,
@@ -270,7 +341,7 @@ fn body_indent(body: Node, text: &str) -> String {
     py::indentation_at(text, body.start_byte()).to_string()
 }
 
-fn read_class(class: Node, text: &str) -> Option<ClassDecl> {
+fn read_class(class: Node, text: &str, imports: &Imports) -> Option<ClassDecl> {
     let name = py::text(class.child_by_field_name("name")?, text).to_string();
     let body = class.child_by_field_name("body")?;
     let mut decl = ClassDecl {
@@ -280,6 +351,7 @@ fn read_class(class: Node, text: &str) -> Option<ClassDecl> {
         body: py::span(body),
         body_indent: body_indent(body, text),
         fields: Vec::new(),
+        generic_foreign_keys: Vec::new(),
         removed: Vec::new(),
         meta: None,
     };
@@ -296,11 +368,55 @@ fn read_class(class: Node, text: &str) -> Option<ClassDecl> {
     for (attr, value, statement) in py::class_assignments(body, text) {
         if value.kind() == "none" {
             decl.removed.push(attr);
-        } else if let Some(field) = read_field(attr, value, statement, text) {
+            continue;
+        }
+        let generic = read_generic_foreign_key(&attr, value, statement, text, imports);
+        let django_generic = generic.as_ref().is_some_and(|g| g.django);
+        decl.generic_foreign_keys.extend(generic);
+        // Django's GenericForeignKey has no column; a call that may be a
+        // subclass of it can still be a real field (`CounterCacheField`).
+        if !django_generic && let Some(field) = read_field(attr, value, statement, text) {
             decl.fields.push(field);
         }
     }
     Some(decl)
+}
+
+/// A call assignment that is, or may be, a `GenericForeignKey`: Django's
+/// (`ct_field`/`fk_field` positional or by keyword, defaults
+/// `content_type`/`object_id`; `for_concrete_model` does not matter here),
+/// or any callee outside Django's model API, which project.rs resolves.
+fn read_generic_foreign_key(
+    attr: &str,
+    value: Node,
+    statement: Node,
+    text: &str,
+    imports: &Imports,
+) -> Option<GenericForeignKeyDecl> {
+    let callee = py::call_name(value, text)?;
+    if imports.is_model_api(&callee) {
+        return None;
+    }
+    let args = py::arguments(value, text);
+    let field = |position: usize, keyword: &str, default: &str| {
+        match args
+            .keyword(keyword)
+            .or_else(|| args.positional.get(position).copied())
+        {
+            Some(node) => py::string_value(node, text),
+            // `GenericForeignKey(*names)`: unknowable.
+            None if args.has_splat => None,
+            None => Some(default.to_string()),
+        }
+    };
+    Some(GenericForeignKeyDecl {
+        attr: attr.to_string(),
+        django: imports.is_generic_foreign_key(&callee),
+        ct_field: field(0, "ct_field", "content_type"),
+        fk_field: field(1, "fk_field", "object_id"),
+        callee,
+        statement: py::span(statement),
+    })
 }
 
 fn read_target(node: Node, text: &str) -> Target {
@@ -707,6 +823,63 @@ class Order(Stamped):
             ]))
         );
         assert_eq!(indexes.literal.as_ref().unwrap().items.len(), 2);
+    }
+
+    /// The generic foreign keys and fields of each class, one line each.
+    fn members(file: &ModelsFile) -> String {
+        let mut out = String::new();
+        for class in &file.classes {
+            let fields: Vec<&str> = class.fields.iter().map(|f| f.attr.as_str()).collect();
+            out.push_str(&format!("{}: fields {fields:?}\n", class.name));
+            for g in &class.generic_foreign_keys {
+                out.push_str(&format!(
+                    "  {} = {} django={} ct={:?} fk={:?}\n",
+                    g.attr, g.callee, g.django, g.ct_field, g.fk_field
+                ));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn reads_generic_foreign_keys_in_every_form() {
+        let file = extract_text(
+            r#"from django.contrib.contenttypes import fields
+from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
+from django.contrib.contenttypes.fields import GenericForeignKey as GFK
+from django.db import models
+
+from utilities.fields import RestrictedGenericForeignKey
+
+
+class Tagged(models.Model):
+    content_type = models.ForeignKey("contenttypes.ContentType", models.CASCADE)
+    object_id = models.PositiveBigIntegerField()
+    by_default = GenericForeignKey()
+    positional = GenericForeignKey("content_type", "object_id", for_concrete_model=False)
+    keywords = GenericForeignKey(fk_field="object_id", ct_field="content_type")
+    through_module = fields.GenericForeignKey("content_type", "object_id")
+    aliased = GFK("content_type", "object_id")
+    computed = GenericForeignKey(CT_FIELD, "object_id")
+    splat = GenericForeignKey(*NAMES)
+    subclass = RestrictedGenericForeignKey(ct_field="content_type")
+    items = GenericRelation("Item")
+    objects = TaggedManager()
+"#,
+        );
+        insta::assert_snapshot!(members(&file), @r#"
+        Tagged: fields ["content_type", "object_id", "subclass"]
+          by_default = GenericForeignKey django=true ct=Some("content_type") fk=Some("object_id")
+          positional = GenericForeignKey django=true ct=Some("content_type") fk=Some("object_id")
+          keywords = GenericForeignKey django=true ct=Some("content_type") fk=Some("object_id")
+          through_module = fields.GenericForeignKey django=true ct=Some("content_type") fk=Some("object_id")
+          aliased = GFK django=true ct=Some("content_type") fk=Some("object_id")
+          computed = GenericForeignKey django=true ct=None fk=Some("object_id")
+          splat = GenericForeignKey django=true ct=None fk=None
+          subclass = RestrictedGenericForeignKey django=false ct=Some("content_type") fk=Some("object_id")
+          items = GenericRelation django=false ct=Some("Item") fk=Some("object_id")
+          objects = TaggedManager django=false ct=Some("content_type") fk=Some("object_id")
+        "#);
     }
 
     #[test]

@@ -10,14 +10,15 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::migrations::{GraphNode, MigrationFile, Operation};
 use super::models::{
-    ClassDecl, Condition, FieldDecl, IndexDecl, IndexList, MetaDecl, ModelsFile, Target,
+    ClassDecl, Condition, FieldDecl, GenericForeignKeyDecl, IndexDecl, IndexList, MetaDecl,
+    ModelsFile, Target,
 };
 use super::settings::{AppConfigFacts, SettingsFacts};
 use crate::InputError;
 use crate::schema::sql::IndexStatement;
 use crate::schema::{
-    Column, Conjunct, Dialect, ForeignKey, Framework, Index, IndexKey, IndexMethod, IndexOrigin,
-    IndexPart, Predicate, Table,
+    Column, Conjunct, Dialect, ForeignKey, Framework, GenericForeignKey, Index, IndexKey,
+    IndexMethod, IndexOrigin, IndexPart, Predicate, Table,
 };
 use crate::source::Span;
 
@@ -682,6 +683,38 @@ impl<'p> Resolver<'p> {
         None
     }
 
+    /// Whether a class-body call of class `at` is a `GenericForeignKey`:
+    /// Django's own, a project class deriving from it, or a class ixray
+    /// cannot see whose name says it is one (`RestrictedGenericForeignKey`
+    /// from an installed package).
+    fn is_generic_foreign_key(&self, at: (usize, usize), decl: &GenericForeignKeyDecl) -> bool {
+        decl.django || self.names_generic_foreign_key(at, &decl.callee, &mut FxHashSet::default())
+    }
+
+    /// Whether `name`, as class `at` refers to it, is `GenericForeignKey`
+    /// or a subclass of it.
+    fn names_generic_foreign_key(
+        &self,
+        at: (usize, usize),
+        name: &str,
+        seen: &mut FxHashSet<(usize, usize)>,
+    ) -> bool {
+        if self.files[at.0].imports.is_generic_foreign_key(name) {
+            return true;
+        }
+        match self.lookup_class(at, name) {
+            Some(class) => {
+                seen.insert(class)
+                    && self
+                        .class(class)
+                        .bases
+                        .iter()
+                        .any(|base| self.names_generic_foreign_key(class, base, seen))
+            }
+            None => crate::frameworks::python::last_segment(name).ends_with("GenericForeignKey"),
+        }
+    }
+
     fn model_at(&self, at: (usize, usize)) -> Option<usize> {
         self.model_of.get(&at).copied()
     }
@@ -699,6 +732,20 @@ struct EffectiveField<'p> {
     decl: &'p FieldDecl,
     /// The file that declares it (for locations).
     file: usize,
+}
+
+/// A `GenericForeignKey` as it applies to a concrete model (possibly
+/// inherited from an abstract base).
+struct EffectiveGeneric<'p> {
+    decl: &'p GenericForeignKeyDecl,
+    file: usize,
+}
+
+/// What a concrete model has from its own body and its abstract bases.
+#[derive(Default)]
+struct EffectiveMembers<'p> {
+    fields: Vec<EffectiveField<'p>>,
+    generic_foreign_keys: Vec<EffectiveGeneric<'p>>,
 }
 
 struct TableBuilder<'a> {
@@ -725,17 +772,18 @@ impl<'a> TableBuilder<'a> {
         self.project.files[file].source.location(span)
     }
 
-    /// Fields in the order Django adds them: abstract parents first.
-    fn effective_fields(&self, model: usize) -> Vec<EffectiveField<'a>> {
-        let mut out: Vec<EffectiveField> = Vec::new();
-        self.collect_fields(model, &mut out, &mut FxHashSet::default());
+    /// Fields (and generic foreign keys) in the order Django adds them:
+    /// abstract parents first.
+    fn effective_members(&self, model: usize) -> EffectiveMembers<'a> {
+        let mut out = EffectiveMembers::default();
+        self.collect_members(model, &mut out, &mut FxHashSet::default());
         out
     }
 
-    fn collect_fields(
+    fn collect_members(
         &self,
         model: usize,
-        out: &mut Vec<EffectiveField<'a>>,
+        out: &mut EffectiveMembers<'a>,
         seen: &mut FxHashSet<usize>,
     ) {
         if !seen.insert(model) {
@@ -744,15 +792,42 @@ impl<'a> TableBuilder<'a> {
         let m = &self.resolver.models[model];
         for parent in &m.parents {
             if self.resolver.models[*parent].is_abstract {
-                self.collect_fields(*parent, out, seen);
+                self.collect_members(*parent, out, seen);
             }
         }
-        let class = self.resolver.class((m.file, m.class));
-        out.retain(|f| !class.removed.contains(&f.decl.attr));
-        for field in &class.fields {
-            out.retain(|f| f.decl.attr != field.attr);
-            out.push(EffectiveField {
+        let at = (m.file, m.class);
+        let class = self.resolver.class(at);
+        // A child's attribute replaces the parent's of that name, whatever
+        // each is; `None` removes it.
+        let forget = |out: &mut EffectiveMembers, attr: &str| {
+            out.fields.retain(|f| f.decl.attr != attr);
+            out.generic_foreign_keys.retain(|g| g.decl.attr != attr);
+        };
+        for attr in &class.removed {
+            forget(out, attr);
+        }
+        let generics: Vec<&GenericForeignKeyDecl> = class
+            .generic_foreign_keys
+            .iter()
+            .filter(|g| self.resolver.is_generic_foreign_key(at, g))
+            .collect();
+        // A subclass named like a field (`RestrictedGenericForeignKey`)
+        // was read as one too; it has no column.
+        for field in class
+            .fields
+            .iter()
+            .filter(|f| !generics.iter().any(|g| g.attr == f.attr))
+        {
+            forget(out, &field.attr);
+            out.fields.push(EffectiveField {
                 decl: field,
+                file: m.file,
+            });
+        }
+        for generic in generics {
+            forget(out, &generic.attr);
+            out.generic_foreign_keys.push(EffectiveGeneric {
+                decl: generic,
                 file: m.file,
             });
         }
@@ -814,9 +889,11 @@ impl<'a> TableBuilder<'a> {
             location: Some(self.location(model.file, class.span)),
             columns: Vec::new(),
             foreign_keys: Vec::new(),
+            generic_foreign_keys: Vec::new(),
             indexes: Vec::new(),
         };
-        let fields = self.effective_fields(index);
+        let members = self.effective_members(index);
+        let fields = members.fields;
         let mut has_pk = false;
         // Multi-table inheritance: `<parent>_ptr` is the PK and an FK to the parent.
         let concrete_parent = model
@@ -940,6 +1017,28 @@ impl<'a> TableBuilder<'a> {
                 .map(|c| c.name.clone())
                 .unwrap_or_else(|| "id".into()),
         );
+        // A GenericForeignKey is two real fields (Django resolves them
+        // with `_meta.get_field`, which knows attnames too); when either is
+        // not a column here, ixray says nothing of it.
+        for generic in &members.generic_foreign_keys {
+            let decl = generic.decl;
+            let column = |name: &Option<String>| {
+                name.as_ref()
+                    .and_then(|n| attname_to_column.get(n))
+                    .cloned()
+            };
+            if let (Some(type_column), Some(id_column)) =
+                (column(&decl.ct_field), column(&decl.fk_field))
+                && type_column != id_column
+            {
+                table.generic_foreign_keys.push(GenericForeignKey {
+                    field: decl.attr.clone(),
+                    type_column,
+                    id_column,
+                    location: Some(self.location(generic.file, decl.statement)),
+                });
+            }
+        }
         self.add_meta_indexes(index, &attname_to_column, &mut table);
         tables.push(table);
         for field in fields.iter().filter(|f| f.decl.is_many_to_many()) {
@@ -1173,6 +1272,7 @@ impl<'a> TableBuilder<'a> {
                 fk(&from, Some(owner_model.table.clone())),
                 fk(&to, target_table),
             ],
+            generic_foreign_keys: Vec::new(),
             indexes,
         })
     }
@@ -1478,6 +1578,119 @@ fn add_migration_indexes(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frameworks::python as py;
+    use crate::source::SourceFile;
+
+    /// The project made of these models modules, without settings.
+    fn resolve_files(files: &[(&str, &str)]) -> DjangoProject {
+        let models = files
+            .iter()
+            .map(|(path, text)| {
+                let path = PathBuf::from(path);
+                let tree = py::parse(text);
+                let app_dir = super::super::app_dir_of_models(&path);
+                super::super::models::extract(
+                    SourceFile::new(path, text.to_string()),
+                    app_dir,
+                    &tree,
+                )
+            })
+            .collect();
+        let inputs = Inputs {
+            models,
+            migrations: Vec::new(),
+            graph: Vec::new(),
+            settings: Vec::new(),
+            apps: Vec::new(),
+            dialect: None,
+        };
+        resolve(inputs, &mut Vec::new())
+    }
+
+    /// Each table's columns and generic foreign keys, one line each.
+    fn columns_and_generics(project: &DjangoProject) -> String {
+        let mut out = String::new();
+        for table in &project.tables {
+            let columns: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+            out.push_str(&format!("{}: {}\n", table.name, columns.join(", ")));
+            for g in &table.generic_foreign_keys {
+                out.push_str(&format!(
+                    "  {} -> ({}, {})\n",
+                    g.field, g.type_column, g.id_column
+                ));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn generic_foreign_keys_are_no_columns_and_resolve_to_their_two_columns() {
+        let fields = r#"from django.contrib.contenttypes.fields import GenericForeignKey
+from django.db import models
+
+
+class RestrictedGenericForeignKey(GenericForeignKey):
+    pass
+
+
+class ObjectRef(RestrictedGenericForeignKey):
+    pass
+
+
+class CounterField(models.IntegerField):
+    pass
+"#;
+        let models = r#"from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
+from django.db import models
+
+from utilities.fields import CounterField, ObjectRef, RestrictedGenericForeignKey
+
+
+class ScopeMixin(models.Model):
+    scope_type = models.ForeignKey("contenttypes.ContentType", models.CASCADE, db_column="scope_ct")
+    scope_id = models.PositiveBigIntegerField()
+    scope = GenericForeignKey("scope_type", "scope_id")
+
+    class Meta:
+        abstract = True
+
+
+class Item(ScopeMixin):
+    name = models.CharField(max_length=20)
+    tags = GenericRelation("Tag")
+    count = CounterField()
+
+
+class Unscoped(ScopeMixin):
+    scope = None
+
+
+class Tag(models.Model):
+    content_type = models.ForeignKey("contenttypes.ContentType", models.CASCADE)
+    object_id = models.PositiveBigIntegerField()
+    content_object = RestrictedGenericForeignKey()
+    by_attname = ObjectRef("content_type_id", "object_id")
+
+
+class Loose(models.Model):
+    content_type = models.ForeignKey("contenttypes.ContentType", models.CASCADE)
+    target = GenericForeignKey("content_type", "object_pk")
+
+    @property
+    def object_pk(self):
+        return 1
+"#;
+        let project = resolve_files(&[("utilities/fields.py", fields), ("core/models.py", models)]);
+        insta::assert_snapshot!(columns_and_generics(&project), @r"
+        core_item: id, scope_ct, scope_id, name, count
+          scope -> (scope_ct, scope_id)
+        core_loose: id, content_type_id
+        core_tag: id, content_type_id, object_id
+          content_object -> (content_type_id, object_id)
+          by_attname -> (content_type_id, object_id)
+        core_unscoped: id, scope_ct, scope_id
+        ");
+    }
 
     #[test]
     fn auto_index_names_match_django() {

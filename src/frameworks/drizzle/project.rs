@@ -260,6 +260,7 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DrizzleProject {
             location: Some(location(table.decl.span)),
             columns: Vec::new(),
             foreign_keys: Vec::new(),
+            generic_foreign_keys: Vec::new(),
             indexes: Vec::new(),
         };
         for (column, sql_name) in &table.columns {

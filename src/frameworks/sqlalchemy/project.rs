@@ -826,6 +826,7 @@ impl<'f> Resolver<'f> {
             location: Some(location),
             columns: Vec::new(),
             foreign_keys: Vec::new(),
+            generic_foreign_keys: Vec::new(),
             indexes: Vec::new(),
         };
         let mut primary: Vec<String> = Vec::new();
