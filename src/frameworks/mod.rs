@@ -210,7 +210,7 @@ mod tests {
                 generic_foreign_keys: vec![],
                 indexes: vec![taken],
             }],
-            index_builds: vec![],
+            ..Schema::default()
         };
         let mut findings = vec![
             proposal(&["a", "b"]),

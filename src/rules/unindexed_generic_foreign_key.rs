@@ -167,7 +167,7 @@ mod tests {
         check(
             &Schema {
                 tables: vec![table],
-                index_builds: vec![],
+                ..Schema::default()
             },
             &mut out,
         );

@@ -105,7 +105,7 @@ pub fn redundancy(a: &Index, b: &Index) -> Option<Redundancy> {
             && b.predicate.is_none()
             && !a.unique
             && a.parts.len() <= b.parts.len()
-            && leads_with(b, a);
+            && starts_with_key_of(b, a);
         return partial_of_full.then_some(Redundancy::PartialOfFull);
     }
     if a.parts == b.parts {
@@ -118,13 +118,13 @@ pub fn redundancy(a: &Index, b: &Index) -> Option<Redundancy> {
     if a.unique || a.parts.len() >= b.parts.len() {
         return None;
     }
-    leads_with(b, a).then_some(Redundancy::Prefix)
+    starts_with_key_of(b, a).then_some(Redundancy::Prefix)
 }
 
 /// Whether `wide` starts with `narrow`'s key parts (same keys and
 /// opclasses; the same directions or all of them reversed, which a btree
 /// scanned backwards gives) and holds every INCLUDE column of `narrow`.
-fn leads_with(wide: &Index, narrow: &Index) -> bool {
+fn starts_with_key_of(wide: &Index, narrow: &Index) -> bool {
     let Some(prefix) = wide.parts.get(..narrow.parts.len()) else {
         return false;
     };
