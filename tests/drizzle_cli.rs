@@ -183,7 +183,7 @@ fn bad_files_are_reported_and_the_rest_is_still_checked() {
     let (code, stdout, stderr) = run_ixray(dir.path(), &["check"]);
     assert_eq!(code, 1, "{stdout}{stderr}");
     for expected in [
-        "src/broken.ts:2:1: skipped: syntax error",
+        "src/broken.ts:3:15: skipped: syntax error (Unexpected token)",
         "src/latin1.ts: skipped: not valid UTF-8",
         "dist/schema.min.js: skipped: looks minified or generated",
         "drizzle/meta/_journal.json: not a drizzle-kit journal",
