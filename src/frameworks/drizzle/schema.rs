@@ -259,6 +259,10 @@ pub fn extract<'a>(source: Arc<SourceFile>, program: &'a Program<'a>) -> Drizzle
                 read_import(import, text, &mut file);
                 file.imports_end = import.span.end as usize;
             }
+            // `import x = require("y")`: an import to add others after.
+            Statement::TSImportEqualsDeclaration(import) => {
+                file.imports_end = import.span.end as usize;
+            }
             Statement::ExportDeclaration(export) => {
                 if let Declaration::VariableDeclaration(declaration) = &export.declaration {
                     declarations.push((declaration, span(&**export)));
@@ -1104,6 +1108,40 @@ export const ticketRelations = relations(tickets, ({ one }) => ({
         );
         assert_eq!(file.relations.len(), 1);
         assert_eq!(file.relations[0].fields[0].key, "queueId");
+    }
+
+    #[test]
+    fn spans_are_byte_offsets_of_what_edits_replace() {
+        let text = r#"import type { X } from "./x";
+import { pgTable, integer, index } from "drizzle-orm/pg-core";
+import util = require("./util");
+export const t = pgTable("t", { id: integer(), n: integer("n") }, (t) => [index("i").on(t.n)]);
+"#;
+        let file = read(text);
+        let at = |s: Span| &text[s.start..s.end];
+        assert_eq!(
+            &text[..file.imports_end],
+            text.split_inclusive('\n')
+                .take(3)
+                .collect::<String>()
+                .trim_end()
+        );
+        assert_eq!(file.named_imports.len(), 2);
+        assert_eq!(
+            at(file.named_imports[1].braces),
+            "{ pgTable, integer, index }"
+        );
+        let table = &file.tables[0];
+        assert_eq!(at(table.span), text.lines().nth(3).unwrap());
+        assert_eq!(
+            at(table.columns_span),
+            "{ id: integer(), n: integer(\"n\") }"
+        );
+        assert_eq!(&text[table.call_end..table.call_end + 2], ");");
+        assert_eq!(at(table.columns[1].span), "n: integer(\"n\")");
+        let extra = table.extra.as_ref().unwrap();
+        assert_eq!(at(extra.container), "[index(\"i\").on(t.n)]");
+        assert_eq!(at(extra.items[0].span), "index(\"i\").on(t.n)");
     }
 
     #[test]
