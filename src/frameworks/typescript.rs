@@ -159,8 +159,9 @@ pub fn parses_cleanly(path: &Path, text: &str) -> bool {
 /// recurses at least once per level and does not guard its stack, and
 /// files are parsed on threads with 2 MiB stacks: a level costs it at most
 /// about 3.5 KiB in a debug build (nested type arguments and object
-/// literals, the dearest), so this many stay well inside 1 MiB. Real code
-/// stays far below it.
+/// literals, the dearest), so this many need under half of that. Real code
+/// stays far below it: at most 43 in the 11,000 scripts of unkey, midday,
+/// karakeep, openstatus, TERP and polar.
 pub const MAX_NESTING: usize = 256;
 
 /// Words that make the parser recurse once more without a bracket:
@@ -192,7 +193,9 @@ const OPERATOR_WORDS: &[&[u8]] = &[
 /// chains, type arguments `A<B<C>>`). A chain ends at `,`, `;`, or a line
 /// break after a complete operand. Strings, comments, template text and
 /// regular expressions are skipped. It is an estimate: a `<` may be a
-/// comparison, and it is counted all the same.
+/// comparison, and it is counted all the same; and a chain written one
+/// link a line, each line ending in an operand (`a\n? b\n: c\n? d`…), is
+/// not counted, though it would take thousands of links to overflow.
 pub fn too_deep(text: &str) -> Option<usize> {
     let bytes = text.as_bytes();
     // Per open bracket: the chain outside it, and whether it is a
