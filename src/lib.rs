@@ -275,45 +275,68 @@ fn read_script(path: &Path, bytes: Vec<u8>) -> FileOutcome {
         ));
     }
     let source = SourceFile::new(path.to_path_buf(), text);
-    let tree = typescript::parse(path, &source.text);
-    if let Some(error) = too_deep(&source, &tree) {
-        return FileOutcome::Error(error);
-    }
-    if let Some(error) = typescript::first_error(&tree) {
-        let location = source.location(error.span);
-        return FileOutcome::Error(InputError {
-            path: path.to_path_buf(),
-            position: Some((location.line, location.column)),
-            message: "skipped: syntax error".into(),
+    let read = typescript::parse(path, &source.text, |parsed| {
+        // What oxc recovered from an error is still read; when it gave up,
+        // the program is empty and the file is skipped.
+        let file =
+            (!parsed.panicked).then(|| drizzle::schema::extract(source.clone(), &parsed.program));
+        let error = parsed.error.as_ref().map(|error| {
+            let location = source.location(error.span);
+            let message = if parsed.panicked {
+                format!("skipped: syntax error ({})", error.message)
+            } else {
+                format!(
+                    "syntax error ({}); read as far as the parser recovered",
+                    error.message
+                )
+            };
+            InputError {
+                path: path.to_path_buf(),
+                position: Some((location.line, location.column)),
+                message,
+            }
         });
+        (file, error)
+    });
+    let (file, error) = match read {
+        Ok(read) => read,
+        Err(deep) => {
+            let at = source::Span::new(deep.offset, deep.offset);
+            return FileOutcome::Error(nested_too_deep(&source, at, typescript::MAX_NESTING));
+        }
+    };
+    let declares = file.as_ref().is_some_and(|file| {
+        !file.tables.is_empty()
+            || !file.relations.is_empty()
+            || !file.column_sets.is_empty()
+            || !file.creators.is_empty()
+            || file.casing.is_some()
+    });
+    match (file, error) {
+        (Some(file), error) if declares => FileOutcome::Facts(Box::new(FileFacts {
+            drizzle: Some(file),
+            errors: error.into_iter().collect(),
+            ..FileFacts::default()
+        })),
+        (_, Some(error)) => FileOutcome::Error(error),
+        (_, None) => FileOutcome::Skipped,
     }
-    let file = drizzle::schema::extract(source, &tree);
-    let declares = !file.tables.is_empty()
-        || !file.relations.is_empty()
-        || !file.column_sets.is_empty()
-        || !file.creators.is_empty()
-        || file.casing.is_some();
-    if !declares {
-        return FileOutcome::Skipped;
-    }
-    FileOutcome::Facts(Box::new(FileFacts {
-        drizzle: Some(file),
-        ..FileFacts::default()
-    }))
 }
 
-/// A file nested deeper than the walkers may go, as an input problem.
+/// A Python file nested deeper than the walkers may go, as an input
+/// problem.
 fn too_deep(source: &SourceFile, tree: &tree_sitter::Tree) -> Option<InputError> {
     let span = frameworks::syntax::too_deep(tree)?;
-    let location = source.location(span);
-    Some(InputError {
+    Some(nested_too_deep(source, span, frameworks::syntax::MAX_DEPTH))
+}
+
+fn nested_too_deep(source: &SourceFile, at: source::Span, limit: usize) -> InputError {
+    let location = source.location(at);
+    InputError {
         path: source.path.clone(),
         position: Some((location.line, location.column)),
-        message: format!(
-            "skipped: nested more than {} levels deep",
-            frameworks::syntax::MAX_DEPTH
-        ),
-    })
+        message: format!("skipped: nested more than {limit} levels deep"),
+    }
 }
 
 /// Lines longer than this mean a minified bundle, not hand-written schema.
@@ -696,8 +719,10 @@ mod tests {
         for path in fixture_files(&["ts", "js", "mts", "mjs"]) {
             let text = std::fs::read_to_string(&path).unwrap();
             let source = SourceFile::new(path.clone(), text);
-            let tree = typescript::parse(&path, &source.text);
-            let file = drizzle::schema::extract(source.clone(), &tree);
+            let file = typescript::parse(&path, &source.text, |parsed| {
+                drizzle::schema::extract(source.clone(), &parsed.program)
+            })
+            .unwrap();
             if !file.tables.is_empty() {
                 checked.2 += 1;
                 assert!(

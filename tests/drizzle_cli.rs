@@ -183,7 +183,7 @@ fn bad_files_are_reported_and_the_rest_is_still_checked() {
     let (code, stdout, stderr) = run_ixray(dir.path(), &["check"]);
     assert_eq!(code, 1, "{stdout}{stderr}");
     for expected in [
-        "src/broken.ts:2:1: skipped: syntax error",
+        "src/broken.ts:3:15: skipped: syntax error (Unexpected token)",
         "src/latin1.ts: skipped: not valid UTF-8",
         "dist/schema.min.js: skipped: looks minified or generated",
         "drizzle/meta/_journal.json: not a drizzle-kit journal",
@@ -194,6 +194,95 @@ fn bad_files_are_reported_and_the_rest_is_still_checked() {
         );
     }
     assert!(stdout.contains("`members.invited_by`"), "{stdout}");
+}
+
+/// TypeScript that tree-sitter-typescript 0.23 rejected, as real Drizzle
+/// projects write it: an `import()` type in `$type<>()`, generic tagged
+/// templates, `importOriginal<typeof import("...")>()`.
+const NEWER_SYNTAX_SCHEMA: &str = r#"import { sql } from "drizzle-orm";
+import { pgTable, integer, json, text } from "drizzle-orm/pg-core";
+
+export const projects = pgTable("projects", {
+  id: integer().primaryKey(),
+});
+
+export const deployments = pgTable("deployments", {
+  id: integer().primaryKey(),
+  projectId: integer("project_id").notNull().references(() => projects.id),
+  healthcheck: json("healthcheck").$type<import("./settings").Healthcheck>(),
+  status: text("status").notNull().default(sql<string>`'pending'`),
+});
+"#;
+
+const NEWER_SYNTAX_QUERIES: &str = r#"import { eq, sql } from "drizzle-orm";
+import { db } from "./client";
+import { deployments } from "./schema";
+
+export function statusOf(id: number) {
+  return db
+    .select({
+      status: sql<(typeof deployments.$inferSelect)["status"]>`${deployments.status}`,
+      note: sql<string | null>`NULL`.as("note"),
+    })
+    .from(deployments)
+    .where(eq(deployments.id, id));
+}
+"#;
+
+const NEWER_SYNTAX_TEST: &str = r#"import { describe, it, vi } from "vitest";
+
+vi.mock("drizzle-orm", async (importOriginal) => {
+  const actual = await importOriginal<typeof import("drizzle-orm")>();
+  return { ...actual };
+});
+
+describe("statusOf", () => {
+  it("reads a status", async () => {});
+});
+"#;
+
+#[test]
+fn newer_typescript_syntax_is_read_without_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "db/settings.ts",
+        b"export type Healthcheck = { path: string; interval: number };\n",
+    );
+    write(dir.path(), "db/schema.ts", NEWER_SYNTAX_SCHEMA.as_bytes());
+    write(dir.path(), "db/queries.ts", NEWER_SYNTAX_QUERIES.as_bytes());
+    write(
+        dir.path(),
+        "db/queries.test.ts",
+        NEWER_SYNTAX_TEST.as_bytes(),
+    );
+    let (code, stdout, stderr) = run_ixray(dir.path(), &["check", "--format", "json", "."]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert_eq!(stderr, "", "no file is reported");
+    // The table is read, and its foreign key is reported.
+    assert_eq!(
+        unindexed_by_ixray(dir.path())
+            .into_iter()
+            .collect::<Vec<_>>(),
+        [("deployments".to_string(), vec!["project_id".to_string()])]
+    );
+}
+
+#[test]
+fn a_syntax_error_the_parser_recovers_from_is_reported_and_the_file_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = NEWER_SYNTAX_SCHEMA.replace(
+        "export const projects",
+        "const pending;\nexport const projects",
+    );
+    write(dir.path(), "db/schema.ts", schema.as_bytes());
+    let (code, stdout, stderr) = run_ixray(dir.path(), &["check", "."]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        "ixray: db/schema.ts:4:7: syntax error (Missing initializer in const declaration); read as far as the parser recovered"
+    );
+    assert!(stdout.contains("`deployments.project_id`"), "{stdout}");
 }
 
 #[test]

@@ -1,6 +1,6 @@
-//! Tree-sitter helpers that do not depend on the grammar: spans, node
-//! text, the first syntax error, indentation. The Python and TypeScript
-//! modules re-export them.
+//! Tree-sitter helpers that do not depend on the grammar (spans, node
+//! text, the first syntax error, the depth guard), used for Python, and
+//! `indentation_at`, which the edits of every language use.
 
 use tree_sitter::{Node, Tree};
 

@@ -5,11 +5,12 @@
 use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
-use tree_sitter::Node;
+use oxc_ast::ast::{Expression, ObjectExpression, Statement};
 
 use super::Casing;
 use crate::frameworks::typescript::{
-    array_elements, object_pairs, object_value, parse, string_value, unwrap_expression,
+    Visited, array_elements, object_pairs, object_value, parse, string_value, unwrap_expression,
+    walk,
 };
 use crate::schema::Dialect;
 
@@ -66,30 +67,16 @@ pub fn read(path: &Path, text: &str) -> DrizzleConfig {
             config.prefix = value["migrations"]["prefix"].as_str().map(String::from);
         }
     } else {
-        let tree = parse(path, text);
-        // A config nested deeper than the walkers may go is left unread.
-        let readable = crate::frameworks::syntax::too_deep(&tree).is_none();
-        if let Some(object) = find_config_object(tree.root_node(), text).filter(|_| readable) {
-            let string =
-                |key: &str| object_value(object, key, text).and_then(|v| string_value(v, text));
-            config.dialect = string("dialect")
-                .or_else(|| string("driver"))
-                .and_then(|d| dialect_of(&d));
-            config.schema = match object_value(object, "schema", text).map(unwrap_expression) {
-                Some(array) if array.kind() == "array" => array_elements(array)
-                    .into_iter()
-                    .filter_map(|e| string_value(e, text))
-                    .collect(),
-                Some(value) => string_value(value, text).into_iter().collect(),
-                None => Vec::new(),
-            };
-            out = string("out");
-            config.casing = string("casing").and_then(|c| Casing::parse(&c));
-            config.prefix = object_value(object, "migrations", text)
-                .filter(|m| m.kind() == "object")
-                .and_then(|m| object_value(m, "prefix", text))
-                .and_then(|p| string_value(p, text));
-        }
+        // A config nested deeper than the parser may go is left unread.
+        let _ = parse(path, text, |parsed| {
+            walk(&parsed.program, |node| match node {
+                Visited::Object(object) if is_config_object(object) => {
+                    read_config_object(object, &mut config, &mut out);
+                    false
+                }
+                _ => true,
+            })
+        });
     }
     if let Some(out) = out {
         config.out = normalize(&dir.join(out));
@@ -120,23 +107,41 @@ fn dialect_of(name: &str) -> Option<Dialect> {
     }
 }
 
-/// The object literal with drizzle-kit keys: `defineConfig({...})`,
-/// `export default {...}` or `module.exports = {...}`.
-fn find_config_object<'t>(root: Node<'t>, text: &str) -> Option<Node<'t>> {
-    let mut stack = vec![root];
-    let mut cursor = root.walk();
-    while let Some(node) = stack.pop() {
-        if node.kind() == "object"
-            && object_pairs(node, text)
-                .iter()
-                .any(|(k, _, _)| matches!(k.as_str(), "dialect" | "schema" | "out" | "driver"))
-        {
-            return Some(node);
+/// Whether an object literal has drizzle-kit keys: the first one, in
+/// source order, is the config (`defineConfig({...})`, `export default
+/// {...}` or `module.exports = {...}`).
+fn is_config_object(object: &ObjectExpression) -> bool {
+    object_pairs(object)
+        .iter()
+        .any(|(k, _, _)| matches!(k.as_str(), "dialect" | "schema" | "out" | "driver"))
+}
+
+/// The literal values of the config object; `out` is resolved later.
+fn read_config_object(
+    object: &ObjectExpression,
+    config: &mut DrizzleConfig,
+    out: &mut Option<String>,
+) {
+    let string = |key: &str| object_value(object, key).and_then(string_value);
+    config.dialect = string("dialect")
+        .or_else(|| string("driver"))
+        .and_then(|d| dialect_of(&d));
+    config.schema = match object_value(object, "schema").map(unwrap_expression) {
+        Some(Expression::ArrayExpression(array)) => array_elements(array)
+            .into_iter()
+            .filter_map(|e| string_value(e.as_expression()?))
+            .collect(),
+        Some(value) => string_value(value).into_iter().collect(),
+        None => Vec::new(),
+    };
+    *out = string("out");
+    config.casing = string("casing").and_then(|c| Casing::parse(&c));
+    config.prefix = match object_value(object, "migrations") {
+        Some(Expression::ObjectExpression(migrations)) => {
+            object_value(migrations, "prefix").and_then(string_value)
         }
-        let children: Vec<Node> = node.named_children(&mut cursor).collect();
-        stack.extend(children.into_iter().rev());
-    }
-    None
+        _ => None,
+    };
 }
 
 /// Drop `.` and resolve `..` lexically.
@@ -172,20 +177,23 @@ fn reexported_files(barrel: &Path) -> Vec<PathBuf> {
         if text.len() > 1 << 20 {
             continue;
         }
-        let tree = parse(&file, &text);
         let dir = file.parent().unwrap_or(Path::new(""));
-        let mut cursor = tree.root_node().walk();
-        for statement in tree.root_node().named_children(&mut cursor) {
-            if statement.kind() != "export_statement" {
-                continue;
-            }
-            let Some(module) = statement
-                .child_by_field_name("source")
-                .and_then(|s| string_value(s, &text))
-                .filter(|m| m.starts_with('.'))
-            else {
-                continue;
-            };
+        let modules = parse(&file, &text, |parsed| {
+            parsed
+                .program
+                .body
+                .iter()
+                .filter_map(|statement| match statement {
+                    Statement::ExportAllDeclaration(export) => Some(&export.source),
+                    Statement::ExportFromDeclaration(export) => Some(&export.source),
+                    _ => None,
+                })
+                .map(|source| source.value.to_string())
+                .filter(|module| module.starts_with('.'))
+                .collect::<Vec<String>>()
+        })
+        .unwrap_or_default();
+        for module in modules {
             let base = normalize(&dir.join(&module));
             let resolved = ["", ".ts", ".tsx", ".js", ".mts", ".mjs"]
                 .iter()

@@ -681,9 +681,11 @@ fn rewrite_extra(
         return None;
     }
     let path = file.source.path.clone();
-    let tree = crate::frameworks::typescript::parse(&path, &removed);
-    let reread =
-        super::schema::extract(crate::source::SourceFile::new(path, removed.clone()), &tree);
+    let source = crate::source::SourceFile::new(path.clone(), removed.clone());
+    let reread = crate::frameworks::typescript::parse(&path, &removed, |parsed| {
+        super::schema::extract(source, &parsed.program)
+    })
+    .ok()?;
     let again = reread.tables.iter().find(|t| t.var == decl.var)?;
     let inside = add_entries(&reread, again, new, dialect);
     let (added, _) = crate::source::apply_edits(&removed, &inside);

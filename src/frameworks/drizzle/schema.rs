@@ -6,12 +6,16 @@
 
 use std::sync::Arc;
 
-use tree_sitter::{Node, Tree};
+use oxc_ast::ast::{
+    ArrowFunctionBody, BindingPattern, CallExpression, Declaration, Expression, ImportDeclaration,
+    ImportDeclarationSpecifier, ModuleExportName, ObjectExpression, ObjectPropertyKind, Program,
+    Statement, VariableDeclaration, VariableDeclarator,
+};
 
 use super::{Casing, builder_dialect};
 use crate::frameworks::typescript::{
-    ChainLink, arguments, array_elements, call_chain, object_pairs, object_value, span,
-    string_value, text, unwrap_expression,
+    ChainLink, Visited, arguments, array_elements, as_array, as_object, call_chain, object_pairs,
+    object_value, property_key, span, string_value, unwrap_expression, walk,
 };
 use crate::schema::Dialect;
 use crate::source::{SourceFile, Span};
@@ -233,9 +237,8 @@ impl Scope<'_> {
     }
 }
 
-pub fn extract(source: Arc<SourceFile>, tree: &Tree) -> DrizzleFile {
-    let text_ = source.text.as_str();
-    let root = tree.root_node();
+pub fn extract<'a>(source: Arc<SourceFile>, program: &'a Program<'a>) -> DrizzleFile {
+    let text = source.text.as_str();
     let mut file = DrizzleFile {
         source: source.clone(),
         imports: Vec::new(),
@@ -247,29 +250,34 @@ pub fn extract(source: Arc<SourceFile>, tree: &Tree) -> DrizzleFile {
         relations: Vec::new(),
         casing: None,
     };
-    let mut declarations = Vec::new();
-    let mut cursor = root.walk();
-    for statement in root.named_children(&mut cursor) {
-        match statement.kind() {
-            "import_statement" => {
-                read_import(statement, text_, &mut file);
-                file.imports_end = statement.end_byte();
+    // Each top-level variable declaration, with the statement that holds
+    // it (`export const ...`).
+    let mut declarations: Vec<(&VariableDeclaration, Span)> = Vec::new();
+    for statement in &program.body {
+        match statement {
+            Statement::ImportDeclaration(import) => {
+                read_import(import, text, &mut file);
+                file.imports_end = import.span.end as usize;
             }
-            "export_statement" => {
-                if let Some(declaration) = statement.child_by_field_name("declaration") {
-                    declarations.push((declaration, statement));
+            // `import x = require("y")`: an import to add others after.
+            Statement::TSImportEqualsDeclaration(import) => {
+                file.imports_end = import.span.end as usize;
+            }
+            Statement::ExportDeclaration(export) => {
+                if let Declaration::VariableDeclaration(declaration) = &export.declaration {
+                    declarations.push((declaration, span(&**export)));
                 }
             }
-            "lexical_declaration" | "variable_declaration" => {
-                declarations.push((statement, statement))
+            Statement::VariableDeclaration(declaration) => {
+                declarations.push((declaration, span(&**declaration)))
             }
             _ => {}
         }
     }
     // `const { pgTable } = require("drizzle-orm/pg-core")`
     for (declaration, _) in &declarations {
-        for declarator in declarators(*declaration) {
-            read_require(declarator, text_, &mut file.imports);
+        for declarator in &declaration.declarations {
+            read_require(declarator, &mut file.imports);
         }
     }
     let mut scope = Scope {
@@ -277,8 +285,8 @@ pub fn extract(source: Arc<SourceFile>, tree: &Tree) -> DrizzleFile {
         creators: Vec::new(),
     };
     for (declaration, _) in &declarations {
-        for declarator in declarators(*declaration) {
-            if let Some(creator) = read_creator(declarator, text_, &scope) {
+        for declarator in &declaration.declarations {
+            if let Some(creator) = read_creator(declarator, text, &scope) {
                 scope.creators.push(creator);
             }
         }
@@ -286,22 +294,18 @@ pub fn extract(source: Arc<SourceFile>, tree: &Tree) -> DrizzleFile {
     let mut tables = Vec::new();
     let mut column_sets = Vec::new();
     for (declaration, statement) in &declarations {
-        for declarator in declarators(*declaration) {
-            let (Some(name), Some(value)) = (
-                declarator.child_by_field_name("name"),
-                declarator.child_by_field_name("value"),
-            ) else {
+        for declarator in &declaration.declarations {
+            let (BindingPattern::BindingIdentifier(name), Some(value)) =
+                (&declarator.id, &declarator.init)
+            else {
                 continue;
             };
-            if name.kind() != "identifier" {
-                continue;
-            }
-            let var = text(name, text_).to_string();
+            let var = name.name.to_string();
             let value = unwrap_expression(value);
-            if let Some(table) = read_table(&var, value, *statement, text_, &scope) {
+            if let Some(table) = read_table(&var, value, *statement, text, &scope) {
                 tables.push(table);
-            } else if value.kind() == "object" {
-                let columns = read_columns(value, text_);
+            } else if let Expression::ObjectExpression(object) = value {
+                let columns = read_columns(object);
                 if !columns.is_empty() {
                     column_sets.push(ColumnSet { var, columns });
                 }
@@ -310,25 +314,26 @@ pub fn extract(source: Arc<SourceFile>, tree: &Tree) -> DrizzleFile {
     }
     let mut relations = Vec::new();
     let mut casing = None;
-    find_calls(root, &mut |call| {
-        let Some(function) = call.child_by_field_name("function") else {
-            return;
+    walk(program, |node| {
+        let Visited::Call(call) = node else {
+            return true;
         };
-        if function.kind() != "identifier" {
-            return;
-        }
-        let name = text(function, text_);
+        let Expression::Identifier(function) = &call.callee else {
+            return true;
+        };
+        let name = function.name.as_str();
         if scope.is_drizzle(name, "relations") {
-            read_relations(call, text_, &mut relations);
+            read_relations(call, &mut relations);
         } else if scope.drizzle_name(name) == Some("drizzle") {
-            for argument in arguments(call.child_by_field_name("arguments")) {
-                if argument.kind() == "object"
-                    && let Some(value) = object_value(argument, "casing", text_)
+            for argument in arguments(&call.arguments) {
+                if let Expression::ObjectExpression(object) = argument
+                    && let Some(value) = object_value(object, "casing")
                 {
-                    casing = string_value(value, text_).and_then(|v| Casing::parse(&v));
+                    casing = string_value(value).and_then(|v| Casing::parse(&v));
                 }
             }
         }
+        true
     });
     file.creators = scope.creators;
     file.tables = tables;
@@ -338,85 +343,63 @@ pub fn extract(source: Arc<SourceFile>, tree: &Tree) -> DrizzleFile {
     file
 }
 
-fn declarators(declaration: Node) -> Vec<Node> {
-    let mut cursor = declaration.walk();
-    declaration
-        .named_children(&mut cursor)
-        .filter(|n| n.kind() == "variable_declarator")
-        .collect()
-}
-
-fn read_import(statement: Node, source: &str, file: &mut DrizzleFile) {
-    let Some(module) = statement
-        .child_by_field_name("source")
-        .and_then(|s| string_value(s, source))
-    else {
+fn read_import(import: &ImportDeclaration, text: &str, file: &mut DrizzleFile) {
+    let module = import.source.value.to_string();
+    let Some(specifiers) = &import.specifiers else {
         return;
     };
-    let mut cursor = statement.walk();
-    let Some(clause) = statement
-        .named_children(&mut cursor)
-        .find(|n| n.kind() == "import_clause")
-    else {
-        return;
-    };
-    let mut cursor = clause.walk();
-    for part in clause.named_children(&mut cursor) {
-        match part.kind() {
-            "identifier" => file.imports.push(Import {
-                local: text(part, source).to_string(),
-                imported: Some("default".into()),
-                module: module.clone(),
-            }),
-            "namespace_import" => {
-                if let Some(name) = part.named_child(0) {
-                    file.imports.push(Import {
-                        local: text(name, source).to_string(),
-                        imported: None,
-                        module: module.clone(),
-                    });
-                }
-            }
-            "named_imports" => {
-                let mut names = Vec::new();
-                let mut cursor = part.walk();
-                for specifier in part
-                    .named_children(&mut cursor)
-                    .filter(|n| n.kind() == "import_specifier")
-                {
-                    let Some(name) = specifier.child_by_field_name("name") else {
-                        continue;
-                    };
-                    let imported = text(name, source).to_string();
-                    let local = specifier
-                        .child_by_field_name("alias")
-                        .map_or(imported.clone(), |a| text(a, source).to_string());
-                    names.push((imported.clone(), local.clone()));
-                    file.imports.push(Import {
-                        local,
-                        imported: Some(imported),
-                        module: module.clone(),
-                    });
-                }
-                file.named_imports.push(NamedImports {
+    let mut names = Vec::new();
+    for specifier in specifiers {
+        match specifier {
+            ImportDeclarationSpecifier::ImportDefaultSpecifier(default) => {
+                file.imports.push(Import {
+                    local: default.local.name.to_string(),
+                    imported: Some("default".into()),
                     module: module.clone(),
-                    braces: span(part),
-                    names,
+                })
+            }
+            ImportDeclarationSpecifier::ImportNamespaceSpecifier(namespace) => {
+                file.imports.push(Import {
+                    local: namespace.local.name.to_string(),
+                    imported: None,
+                    module: module.clone(),
+                })
+            }
+            ImportDeclarationSpecifier::ImportSpecifier(named) => {
+                let imported = match &named.imported {
+                    ModuleExportName::IdentifierName(name) => name.name.to_string(),
+                    ModuleExportName::IdentifierReference(name) => name.name.to_string(),
+                    ModuleExportName::StringLiteral(name) => name.value.to_string(),
+                };
+                let local = named.local.name.to_string();
+                names.push((imported.clone(), local.clone()));
+                file.imports.push(Import {
+                    local,
+                    imported: Some(imported),
+                    module: module.clone(),
                 });
             }
-            _ => {}
         }
+    }
+    // The braces are no node of their own: they are the first `{` and the
+    // last `}` before the module name.
+    let head = import.span.start as usize..import.source.span.start as usize;
+    let Some(clause) = text.get(head.clone()) else {
+        return;
+    };
+    if let (Some(open), Some(close)) = (clause.find('{'), clause.rfind('}'))
+        && open < close
+    {
+        file.named_imports.push(NamedImports {
+            module,
+            braces: Span::new(head.start + open, head.start + close + 1),
+            names,
+        });
     }
 }
 
-fn read_require(declarator: Node, source: &str, imports: &mut Vec<Import>) {
-    let (Some(pattern), Some(value)) = (
-        declarator.child_by_field_name("name"),
-        declarator.child_by_field_name("value"),
-    ) else {
-        return;
-    };
-    let Some(chain) = call_chain(value, source) else {
+fn read_require(declarator: &VariableDeclarator, imports: &mut Vec<Import>) {
+    let Some(chain) = declarator.init.as_ref().and_then(call_chain) else {
         return;
     };
     if chain.len() != 1 || chain[0].name != "require" || chain[0].object.is_some() {
@@ -424,42 +407,29 @@ fn read_require(declarator: Node, source: &str, imports: &mut Vec<Import>) {
     }
     let Some(module) = arguments(chain[0].arguments)
         .first()
-        .and_then(|m| string_value(*m, source))
+        .and_then(|m| string_value(m))
     else {
         return;
     };
-    match pattern.kind() {
-        "object_pattern" => {
-            let mut cursor = pattern.walk();
-            for part in pattern.named_children(&mut cursor) {
-                let (imported, local) = match part.kind() {
-                    "shorthand_property_identifier_pattern" => {
-                        let name = text(part, source).to_string();
-                        (name.clone(), name)
-                    }
-                    "pair_pattern" => {
-                        let (Some(key), Some(value)) = (
-                            part.child_by_field_name("key"),
-                            part.child_by_field_name("value"),
-                        ) else {
-                            continue;
-                        };
-                        (
-                            text(key, source).to_string(),
-                            text(value, source).to_string(),
-                        )
-                    }
-                    _ => continue,
+    match &declarator.id {
+        BindingPattern::ObjectPattern(pattern) => {
+            for property in &pattern.properties {
+                let (false, Some(imported), BindingPattern::BindingIdentifier(local)) = (
+                    property.computed,
+                    property_key(&property.key),
+                    &property.value,
+                ) else {
+                    continue;
                 };
                 imports.push(Import {
-                    local,
+                    local: local.name.to_string(),
                     imported: Some(imported),
                     module: module.clone(),
                 });
             }
         }
-        "identifier" => imports.push(Import {
-            local: text(pattern, source).to_string(),
+        BindingPattern::BindingIdentifier(local) => imports.push(Import {
+            local: local.name.to_string(),
             imported: None,
             module,
         }),
@@ -469,10 +439,15 @@ fn read_require(declarator: Node, source: &str, imports: &mut Vec<Import>) {
 
 /// `const app = pgTableCreator((name) => \`app_${name}\`)` or
 /// `const billing = pgSchema("billing")`.
-fn read_creator(declarator: Node, source: &str, scope: &Scope) -> Option<Creator> {
-    let name = declarator.child_by_field_name("name")?;
-    let value = declarator.child_by_field_name("value")?;
-    let chain = call_chain(value, source)?;
+fn read_creator<'a>(
+    declarator: &'a VariableDeclarator<'a>,
+    text: &str,
+    scope: &Scope,
+) -> Option<Creator> {
+    let BindingPattern::BindingIdentifier(name) = &declarator.id else {
+        return None;
+    };
+    let chain = call_chain(declarator.init.as_ref()?)?;
     let [link] = chain.as_slice() else {
         return None;
     };
@@ -482,12 +457,12 @@ fn read_creator(declarator: Node, source: &str, scope: &Scope) -> Option<Creator
     let export = scope.drizzle_name(link.name)?;
     let dialect = builder_dialect(export)?;
     let argument = *arguments(link.arguments).first()?;
-    let var = text(name, source).to_string();
+    let var = name.name.to_string();
     if export.ends_with("Schema") {
         return Some(Creator {
             var,
             dialect,
-            schema: Some(string_value(argument, source)?),
+            schema: Some(string_value(argument)?),
             prefix: String::new(),
             suffix: String::new(),
         });
@@ -496,79 +471,83 @@ fn read_creator(declarator: Node, source: &str, scope: &Scope) -> Option<Creator
         return None;
     }
     // The callback's body is a template around its parameter.
-    let parameter = callback_parameter(argument, source)?;
-    let body = unwrap_expression(argument.child_by_field_name("body")?);
-    let (mut prefix, mut suffix, mut seen) = (String::new(), String::new(), false);
-    if body.kind() != "template_string" {
+    let parameter = callback_parameter(argument, text)?;
+    let Expression::ArrowFunctionExpression(arrow) = argument else {
+        return None;
+    };
+    let Expression::TemplateLiteral(template) = unwrap_expression(arrow.body.as_expression()?)
+    else {
+        return None;
+    };
+    let ([prefix, suffix], [Expression::Identifier(substituted)]) =
+        (template.quasis.as_slice(), template.expressions.as_slice())
+    else {
+        return None;
+    };
+    let (prefix, suffix) = (prefix.value.raw.as_str(), suffix.value.raw.as_str());
+    if substituted.name.as_str() != parameter || prefix.contains('\\') || suffix.contains('\\') {
         return None;
     }
-    let mut cursor = body.walk();
-    for child in body.named_children(&mut cursor) {
-        match child.kind() {
-            "string_fragment" if seen => suffix.push_str(text(child, source)),
-            "string_fragment" => prefix.push_str(text(child, source)),
-            "template_substitution"
-                if !seen && child.named_child(0).map(|n| text(n, source)) == Some(&parameter) =>
-            {
-                seen = true
-            }
-            _ => return None,
-        }
-    }
-    seen.then_some(Creator {
+    Some(Creator {
         var,
         dialect,
         schema: None,
-        prefix,
-        suffix,
+        prefix: prefix.to_string(),
+        suffix: suffix.to_string(),
     })
 }
 
-/// The first parameter's name of an arrow function or function expression.
-fn callback_parameter(function: Node, source: &str) -> Option<String> {
-    if !matches!(
-        function.kind(),
-        "arrow_function" | "function_expression" | "function"
-    ) {
-        return None;
+/// The first parameter of an arrow function or function expression: its
+/// name, or the text of its pattern (`{ one }`).
+fn callback_parameter(function: &Expression, text: &str) -> Option<String> {
+    let parameters = match function {
+        Expression::ArrowFunctionExpression(arrow) => &arrow.params,
+        Expression::FunctionExpression(function) => &function.params,
+        _ => return None,
+    };
+    match &parameters.items.first()?.pattern {
+        BindingPattern::BindingIdentifier(name) => Some(name.name.to_string()),
+        pattern => text
+            .get(span(pattern).start..span(pattern).end)
+            .map(String::from),
     }
-    if let Some(parameter) = function.child_by_field_name("parameter") {
-        return Some(text(parameter, source).to_string());
-    }
-    let parameters = function.child_by_field_name("parameters")?;
-    let first = parameters.named_child(0)?;
-    let pattern = first.child_by_field_name("pattern").unwrap_or(first);
-    Some(text(pattern, source).to_string())
 }
 
 /// The expression a callback returns: its expression body, or the
 /// `return` of its block body.
-fn callback_result(function: Node) -> Option<Node> {
-    let body = function.child_by_field_name("body")?;
-    if body.kind() != "statement_block" {
-        return Some(unwrap_expression(body));
-    }
-    let mut cursor = body.walk();
-    let statement = body
-        .named_children(&mut cursor)
-        .find(|n| n.kind() == "return_statement")?;
-    statement.named_child(0).map(unwrap_expression)
+fn callback_result<'a>(function: &'a Expression<'a>) -> Option<&'a Expression<'a>> {
+    let statements = match unwrap_expression(function) {
+        Expression::ArrowFunctionExpression(arrow) => match &arrow.body {
+            ArrowFunctionBody::FunctionBody(body) => &body.statements,
+            body => return body.as_expression().map(unwrap_expression),
+        },
+        Expression::FunctionExpression(function) => &function.body.as_ref()?.statements,
+        _ => return None,
+    };
+    statements
+        .iter()
+        .find_map(|statement| match statement {
+            Statement::ReturnStatement(returned) => Some(returned),
+            _ => None,
+        })?
+        .argument
+        .as_ref()
+        .map(unwrap_expression)
 }
 
-fn read_table(
+fn read_table<'a>(
     var: &str,
-    value: Node,
-    statement: Node,
-    source: &str,
+    value: &'a Expression<'a>,
+    statement: Span,
+    text: &str,
     scope: &Scope,
 ) -> Option<TableDecl> {
-    if value.kind() != "call_expression" {
+    let Expression::CallExpression(call) = value else {
         return None;
-    }
-    let function = value.child_by_field_name("function")?;
-    let builder = match function.kind() {
-        "identifier" => {
-            let local = text(function, source);
+    };
+    let builder = match &call.callee {
+        Expression::Identifier(function) => {
+            let local = function.name.as_str();
             if let Some(export) = scope.drizzle_name(local) {
                 if !export.ends_with("Table") {
                     return None;
@@ -592,13 +571,14 @@ fn read_table(
             }
         }
         // `billing.table("invoices", ...)`
-        "member_expression" => {
-            let object = function.child_by_field_name("object")?;
-            let property = function.child_by_field_name("property")?;
-            if text(property, source) != "table" || object.kind() != "identifier" {
+        Expression::StaticMemberExpression(member) => {
+            let Expression::Identifier(object) = &member.object else {
+                return None;
+            };
+            if member.property.name.as_str() != "table" {
                 return None;
             }
-            let local = text(object, source);
+            let local = object.name.as_str();
             if let Some(creator) = scope.creators.iter().find(|c| c.var == local) {
                 creator.schema.as_ref()?;
                 Builder::Resolved(creator.clone())
@@ -610,61 +590,61 @@ fn read_table(
         }
         _ => return None,
     };
-    let args = arguments(value.child_by_field_name("arguments"));
-    let name = string_value(*args.first()?, source)?;
+    let args = arguments(&call.arguments);
+    let name = string_value(args.first()?)?;
     let columns_arg = *args.get(1)?;
-    let columns_object = match unwrap_expression(columns_arg).kind() {
-        "object" => unwrap_expression(columns_arg),
-        "arrow_function" | "function_expression" => callback_result(columns_arg)?,
+    let columns_object = match unwrap_expression(columns_arg) {
+        Expression::ObjectExpression(object) => object,
+        Expression::ArrowFunctionExpression(_) | Expression::FunctionExpression(_) => {
+            as_object(callback_result(columns_arg)?)?
+        }
         _ => return None,
     };
-    if columns_object.kind() != "object" {
-        return None;
-    }
-    let mut spreads = Vec::new();
-    let mut cursor = columns_object.walk();
-    for child in columns_object.named_children(&mut cursor) {
-        if child.kind() == "spread_element"
-            && let Some(inner) = child.named_child(0)
-            && inner.kind() == "identifier"
-        {
-            spreads.push(text(inner, source).to_string());
-        }
-    }
+    let spreads = columns_object
+        .properties
+        .iter()
+        .filter_map(|property| match property {
+            ObjectPropertyKind::SpreadProperty(spread) => match &spread.argument {
+                Expression::Identifier(name) => Some(name.name.to_string()),
+                _ => None,
+            },
+            ObjectPropertyKind::ObjectProperty(_) => None,
+        })
+        .collect();
     let extra = args
         .get(2)
-        .and_then(|callback| read_extra_config(*callback, source, scope));
-    let arguments_node = value.child_by_field_name("arguments")?;
+        .and_then(|callback| read_extra_config(callback, text, scope));
     Some(TableDecl {
         var: var.to_string(),
         builder,
         name,
-        columns: read_columns(columns_object, source),
+        columns: read_columns(columns_object),
         spreads,
         extra,
-        span: span(statement),
+        span: statement,
         columns_span: span(columns_arg),
-        call_end: arguments_node.end_byte() - 1,
+        // The call ends with its closing parenthesis.
+        call_end: call.span.end as usize - 1,
     })
 }
 
-fn read_columns(object: Node, source: &str) -> Vec<ColumnDecl> {
+fn read_columns(object: &ObjectExpression) -> Vec<ColumnDecl> {
     let mut columns = Vec::new();
-    for (key, value, pair) in object_pairs(object, source) {
-        let Some(chain) = call_chain(value, source) else {
+    for (key, value, pair) in object_pairs(object) {
+        let Some(chain) = call_chain(value) else {
             continue;
         };
         let root = chain[0];
         let sql_name = arguments(root.arguments)
             .first()
-            .and_then(|a| string_value(*a, source));
+            .and_then(|a| string_value(a));
         let mut column = ColumnDecl {
             key,
             sql_name,
             primary_key: false,
             unique: None,
             references: None,
-            span: span(pair),
+            span: pair,
         };
         for link in &chain[1..] {
             match link.name {
@@ -673,14 +653,14 @@ fn read_columns(object: Node, source: &str) -> Vec<ColumnDecl> {
                     column.unique = Some(
                         arguments(link.arguments)
                             .first()
-                            .and_then(|a| string_value(*a, source)),
+                            .and_then(|a| string_value(a)),
                     )
                 }
                 "references" => {
                     column.references = arguments(link.arguments)
                         .first()
-                        .and_then(|callback| callback_result(*callback))
-                        .and_then(|target| column_ref(target, source, ""));
+                        .and_then(|callback| callback_result(callback))
+                        .and_then(|target| column_ref(target, ""));
                 }
                 _ => {}
             }
@@ -691,74 +671,67 @@ fn read_columns(object: Node, source: &str) -> Vec<ColumnDecl> {
 }
 
 /// `t.key`, `t["key"]`, `users.key` or `ns.users.key`.
-fn column_ref(node: Node, source: &str, this: &str) -> Option<ColumnRef> {
-    let node = unwrap_expression(node);
-    let (object, key) = match node.kind() {
-        "member_expression" => (
-            node.child_by_field_name("object")?,
-            text(node.child_by_field_name("property")?, source).to_string(),
-        ),
-        "subscript_expression" => (
-            node.child_by_field_name("object")?,
-            string_value(node.child_by_field_name("index")?, source)?,
-        ),
+fn column_ref(expression: &Expression, this: &str) -> Option<ColumnRef> {
+    let (object, key) = match unwrap_expression(expression) {
+        Expression::StaticMemberExpression(member) => {
+            (&member.object, member.property.name.to_string())
+        }
+        Expression::ComputedMemberExpression(member) => {
+            (&member.object, string_value(&member.expression)?)
+        }
         _ => return None,
     };
-    let object = unwrap_expression(object);
-    let table = match object.kind() {
-        "identifier" if text(object, source) == this => TableRef::This,
-        "identifier" => TableRef::Var(text(object, source).to_string()),
-        "member_expression" => {
-            let ns = object.child_by_field_name("object")?;
-            if ns.kind() != "identifier" {
+    let table = match unwrap_expression(object) {
+        Expression::Identifier(name) if name.name.as_str() == this => TableRef::This,
+        Expression::Identifier(name) => TableRef::Var(name.name.to_string()),
+        Expression::StaticMemberExpression(member) => {
+            let Expression::Identifier(ns) = &member.object else {
                 return None;
-            }
-            TableRef::Namespaced(
-                text(ns, source).to_string(),
-                text(object.child_by_field_name("property")?, source).to_string(),
-            )
+            };
+            TableRef::Namespaced(ns.name.to_string(), member.property.name.to_string())
         }
         _ => return None,
     };
     Some(ColumnRef { table, key })
 }
 
-fn column_refs(node: Option<Node>, source: &str, this: &str) -> Vec<ColumnRef> {
-    node.map(|n| {
-        array_elements(unwrap_expression(n))
-            .into_iter()
-            .filter_map(|e| column_ref(e, source, this))
-            .collect()
-    })
-    .unwrap_or_default()
+fn column_refs(expression: Option<&Expression>, this: &str) -> Vec<ColumnRef> {
+    expression
+        .and_then(as_array)
+        .map(|array| {
+            array_elements(array)
+                .into_iter()
+                .filter_map(|e| column_ref(e.as_expression()?, this))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
-fn read_extra_config(callback: Node, source: &str, scope: &Scope) -> Option<ExtraConfig> {
-    let param = callback_parameter(callback, source)?;
+fn read_extra_config(callback: &Expression, text: &str, scope: &Scope) -> Option<ExtraConfig> {
+    let param = callback_parameter(unwrap_expression(callback), text)?;
     let result = callback_result(callback)?;
-    let form = match result.kind() {
-        "array" => ConfigForm::Array,
-        "object" => ConfigForm::Object,
+    let item = |key: Option<String>, value: Option<&Expression>, whole: Span| ExtraItem {
+        key,
+        kind: value.map_or(ExtraKind::Other, |v| read_extra_item(v, &param, scope)),
+        span: whole,
+    };
+    let (form, items) = match result {
+        Expression::ArrayExpression(array) => (
+            ConfigForm::Array,
+            array_elements(array)
+                .into_iter()
+                .map(|e| item(None, e.as_expression(), span(e)))
+                .collect(),
+        ),
+        Expression::ObjectExpression(object) => (
+            ConfigForm::Object,
+            object_pairs(object)
+                .into_iter()
+                .map(|(k, v, pair)| item(Some(k), Some(v), pair))
+                .collect(),
+        ),
         _ => return None,
     };
-    let entries: Vec<(Option<String>, Node, Node)> = match form {
-        ConfigForm::Array => array_elements(result)
-            .into_iter()
-            .map(|e| (None, e, e))
-            .collect(),
-        ConfigForm::Object => object_pairs(result, source)
-            .into_iter()
-            .map(|(k, v, pair)| (Some(k), v, pair))
-            .collect(),
-    };
-    let items = entries
-        .into_iter()
-        .map(|(key, value, whole)| ExtraItem {
-            key,
-            kind: read_extra_item(value, source, &param, scope),
-            span: span(whole),
-        })
-        .collect();
     Some(ExtraConfig {
         param,
         form,
@@ -767,8 +740,8 @@ fn read_extra_config(callback: Node, source: &str, scope: &Scope) -> Option<Extr
     })
 }
 
-fn read_extra_item(value: Node, source: &str, this: &str, scope: &Scope) -> ExtraKind {
-    let Some(chain) = call_chain(value, source) else {
+fn read_extra_item(value: &Expression, this: &str, scope: &Scope) -> ExtraKind {
+    let Some(chain) = call_chain(value) else {
         return ExtraKind::Other;
     };
     let root = chain[0];
@@ -776,7 +749,7 @@ fn read_extra_item(value: Node, source: &str, this: &str, scope: &Scope) -> Extr
         return ExtraKind::Other;
     }
     let root_args = arguments(root.arguments);
-    let first_string = root_args.first().and_then(|a| string_value(*a, source));
+    let first_string = root_args.first().and_then(|a| string_value(a));
     match scope.drizzle_name(root.name).unwrap_or("") {
         export @ ("index" | "uniqueIndex") => {
             let mut index = IndexDecl {
@@ -792,22 +765,20 @@ fn read_extra_item(value: Node, source: &str, this: &str, scope: &Scope) -> Extr
                     "on" | "onOnly" => {
                         index.parts = args
                             .iter()
-                            .filter_map(|a| index_part(*a, source, this, scope))
+                            .filter_map(|a| index_part(a, this, scope))
                             .collect();
                     }
                     "using" => {
-                        if let Some(method) = args.first().and_then(|m| string_value(*m, source)) {
+                        if let Some(method) = args.first().and_then(|m| string_value(m)) {
                             index.method = Some(method);
                             index.parts = args[1..]
                                 .iter()
-                                .filter_map(|a| index_part(*a, source, this, scope))
+                                .filter_map(|a| index_part(a, this, scope))
                                 .collect();
                         }
                     }
                     "where" => {
-                        index.predicate = args
-                            .first()
-                            .and_then(|p| condition(*p, source, this, scope));
+                        index.predicate = args.first().and_then(|p| condition(p, this, scope));
                     }
                     _ => {}
                 }
@@ -815,34 +786,30 @@ fn read_extra_item(value: Node, source: &str, this: &str, scope: &Scope) -> Extr
             ExtraKind::Index(index)
         }
         "primaryKey" => {
-            let (name, columns) = match root_args.first() {
-                Some(object) if object.kind() == "object" => (
-                    object_value(*object, "name", source).and_then(|n| string_value(n, source)),
-                    column_refs(object_value(*object, "columns", source), source, this),
+            let (name, columns) = match root_args.first().and_then(|a| as_object(a)) {
+                Some(object) => (
+                    object_value(object, "name").and_then(string_value),
+                    column_refs(object_value(object, "columns"), this),
                 ),
                 // The deprecated variadic form `primaryKey(t.a, t.b)`.
-                _ => (
+                None => (
                     None,
                     root_args
                         .iter()
-                        .filter_map(|a| column_ref(*a, source, this))
+                        .filter_map(|a| column_ref(a, this))
                         .collect(),
                 ),
             };
             ExtraKind::PrimaryKey { name, columns }
         }
         "foreignKey" => {
-            let Some(object) = root_args.first().filter(|o| o.kind() == "object") else {
+            let Some(object) = root_args.first().and_then(|a| as_object(a)) else {
                 return ExtraKind::Other;
             };
             ExtraKind::ForeignKey {
-                name: object_value(*object, "name", source).and_then(|n| string_value(n, source)),
-                columns: column_refs(object_value(*object, "columns", source), source, this),
-                foreign: column_refs(
-                    object_value(*object, "foreignColumns", source),
-                    source,
-                    this,
-                ),
+                name: object_value(object, "name").and_then(string_value),
+                columns: column_refs(object_value(object, "columns"), this),
+                foreign: column_refs(object_value(object, "foreignColumns"), this),
             }
         }
         "unique" => {
@@ -852,7 +819,7 @@ fn read_extra_item(value: Node, source: &str, this: &str, scope: &Scope) -> Extr
                 .map(|l| {
                     arguments(l.arguments)
                         .into_iter()
-                        .filter_map(|a| column_ref(a, source, this))
+                        .filter_map(|a| column_ref(a, this))
                         .collect()
                 })
                 .unwrap_or_default();
@@ -865,22 +832,22 @@ fn read_extra_item(value: Node, source: &str, this: &str, scope: &Scope) -> Extr
     }
 }
 
-fn index_part(node: Node, source: &str, this: &str, scope: &Scope) -> Option<PartDecl> {
-    let node = unwrap_expression(node);
-    if let Some(column) = column_ref(node, source, this) {
+fn index_part(expression: &Expression, this: &str, scope: &Scope) -> Option<PartDecl> {
+    let expression = unwrap_expression(expression);
+    if let Some(column) = column_ref(expression, this) {
         return Some(PartDecl::Column {
             column,
             desc: false,
             opclass: None,
         });
     }
-    if let Some(sql) = sql_template(node, source, this, scope) {
+    if let Some(sql) = sql_template(expression, this, scope) {
         return Some(PartDecl::Expression(sql));
     }
     // `t.col.desc().nullsFirst()`, `t.col.op("text_pattern_ops")`
-    let chain = call_chain(node, source)?;
+    let chain = call_chain(expression)?;
     // The root link is the first modifier on a plain column.
-    let column = column_ref(chain[0].object?, source, this)?;
+    let column = column_ref(chain[0].object?, this)?;
     let (mut desc, mut opclass) = (false, None);
     for link in &chain {
         match link.name {
@@ -889,7 +856,7 @@ fn index_part(node: Node, source: &str, this: &str, scope: &Scope) -> Option<Par
             "op" => {
                 opclass = arguments(link.arguments)
                     .first()
-                    .and_then(|o| string_value(*o, source))
+                    .and_then(|o| string_value(o))
             }
             _ => {}
         }
@@ -901,29 +868,26 @@ fn index_part(node: Node, source: &str, this: &str, scope: &Scope) -> Option<Par
     })
 }
 
-/// A ``sql`...` `` tagged template.
-fn sql_template(node: Node, source: &str, this: &str, scope: &Scope) -> Option<SqlText> {
-    if node.kind() != "call_expression" {
+/// A ``sql`...` `` tagged template, its text as written.
+fn sql_template(expression: &Expression, this: &str, scope: &Scope) -> Option<SqlText> {
+    let Expression::TaggedTemplateExpression(tagged) = expression else {
+        return None;
+    };
+    let Expression::Identifier(tag) = &tagged.tag else {
+        return None;
+    };
+    if !scope.is_drizzle(tag.name.as_str(), "sql") {
         return None;
     }
-    let function = node.child_by_field_name("function")?;
-    let template = node.child_by_field_name("arguments")?;
-    if template.kind() != "template_string" || !scope.is_drizzle(text(function, source), "sql") {
-        return None;
-    }
+    let template = &tagged.quasi;
     let mut sql = SqlText::default();
-    let mut cursor = template.walk();
-    for child in template.named_children(&mut cursor) {
-        match child.kind() {
-            "string_fragment" | "escape_sequence" => {
-                sql.pieces.push(SqlPiece::Text(text(child, source).into()))
-            }
-            "template_substitution" => {
-                let inner = child.named_child(0)?;
-                sql.pieces
-                    .push(SqlPiece::Column(column_ref(inner, source, this)?));
-            }
-            _ => return None,
+    for (i, quasi) in template.quasis.iter().enumerate() {
+        if !quasi.value.raw.is_empty() {
+            sql.pieces.push(SqlPiece::Text(quasi.value.raw.to_string()));
+        }
+        if let Some(substitution) = template.expressions.get(i) {
+            sql.pieces
+                .push(SqlPiece::Column(column_ref(substitution, this)?));
         }
     }
     Some(sql)
@@ -931,25 +895,24 @@ fn sql_template(node: Node, source: &str, this: &str, scope: &Scope) -> Option<S
 
 /// A `.where(...)` condition: a ``sql`...` `` template, or drizzle's
 /// operators (`isNotNull(t.a)`, `eq(t.a, 'x')`, `and(...)`).
-fn condition(node: Node, source: &str, this: &str, scope: &Scope) -> Option<SqlText> {
-    let node = unwrap_expression(node);
-    if let Some(sql) = sql_template(node, source, this, scope) {
+fn condition(expression: &Expression, this: &str, scope: &Scope) -> Option<SqlText> {
+    let expression = unwrap_expression(expression);
+    if let Some(sql) = sql_template(expression, this, scope) {
         return Some(sql);
     }
-    let chain = call_chain(node, source)?;
+    let chain = call_chain(expression)?;
     let [
         ChainLink {
             name,
             object: None,
             arguments: args,
-            ..
         },
     ] = chain.as_slice()
     else {
         return None;
     };
-    let args = arguments(*args);
-    let column = |i: usize| args.get(i).and_then(|a| column_ref(*a, source, this));
+    let args = arguments(args);
+    let column = |i: usize| args.get(i).and_then(|a| column_ref(a, this));
     let mut sql = SqlText::default();
     match scope.drizzle_name(name)? {
         "isNotNull" | "isNull" => {
@@ -971,10 +934,13 @@ fn condition(node: Node, source: &str, this: &str, scope: &Scope) -> Option<SqlT
                 "lt" => "<",
                 _ => "<=",
             };
-            let value = args.get(1)?;
-            let literal = match value.kind() {
-                "string" => format!("'{}'", string_value(*value, source)?.replace('\'', "''")),
-                "number" | "true" | "false" | "null" => text(*value, source).to_string(),
+            let literal = match args.get(1)? {
+                Expression::StringLiteral(string) => {
+                    format!("'{}'", string.value.replace('\'', "''"))
+                }
+                Expression::NumericLiteral(number) => number.raw?.to_string(),
+                Expression::BooleanLiteral(boolean) => boolean.value.to_string(),
+                Expression::NullLiteral(_) => "null".to_string(),
                 _ => return None,
             };
             sql.pieces
@@ -985,8 +951,7 @@ fn condition(node: Node, source: &str, this: &str, scope: &Scope) -> Option<SqlT
                 if i > 0 {
                     sql.pieces.push(SqlPiece::Text(" AND ".into()));
                 }
-                sql.pieces
-                    .extend(condition(*arg, source, this, scope)?.pieces);
+                sql.pieces.extend(condition(arg, this, scope)?.pieces);
             }
         }
         _ => return None,
@@ -994,38 +959,30 @@ fn condition(node: Node, source: &str, this: &str, scope: &Scope) -> Option<SqlT
     Some(sql)
 }
 
-fn read_relations(call: Node, source: &str, out: &mut Vec<RelationDecl>) {
-    let args = arguments(call.child_by_field_name("arguments"));
+fn read_relations(call: &CallExpression, out: &mut Vec<RelationDecl>) {
+    let args = arguments(&call.arguments);
     let (Some(table), Some(callback)) = (args.first(), args.get(1)) else {
         return;
     };
-    let table = match column_ref_table(*table, source) {
-        Some(t) => t,
-        None => return,
-    };
-    let Some(result) = callback_result(*callback) else {
+    let Some(table) = column_ref_table(table) else {
         return;
     };
-    if result.kind() != "object" {
+    let Some(result) = callback_result(callback).and_then(as_object) else {
         return;
-    }
-    for (field, value, pair) in object_pairs(result, source) {
-        let Some(chain) = call_chain(value, source) else {
+    };
+    for (field, value, pair) in object_pairs(result) {
+        let Some(chain) = call_chain(value) else {
             continue;
         };
         let [link] = chain.as_slice() else { continue };
         if link.name != "one" {
             continue;
         }
-        let Some(config) = arguments(link.arguments)
-            .get(1)
-            .copied()
-            .filter(|c| c.kind() == "object")
-        else {
+        let Some(config) = arguments(link.arguments).get(1).and_then(|c| as_object(c)) else {
             continue;
         };
-        let fields = column_refs(object_value(config, "fields", source), source, "");
-        let references = column_refs(object_value(config, "references", source), source, "");
+        let fields = column_refs(object_value(config, "fields"), "");
+        let references = column_refs(object_value(config, "references"), "");
         if fields.is_empty() || fields.len() != references.len() {
             continue;
         }
@@ -1034,39 +991,22 @@ fn read_relations(call: Node, source: &str, out: &mut Vec<RelationDecl>) {
             field,
             fields,
             references,
-            span: span(pair),
+            span: pair,
         });
     }
 }
 
-fn column_ref_table(node: Node, source: &str) -> Option<TableRef> {
-    let node = unwrap_expression(node);
-    match node.kind() {
-        "identifier" => Some(TableRef::Var(text(node, source).to_string())),
-        "member_expression" => {
-            let ns = node.child_by_field_name("object")?;
-            (ns.kind() == "identifier").then(|| {
-                TableRef::Namespaced(
-                    text(ns, source).to_string(),
-                    node.child_by_field_name("property")
-                        .map(|p| text(p, source).to_string())
-                        .unwrap_or_default(),
-                )
-            })
-        }
+fn column_ref_table(expression: &Expression) -> Option<TableRef> {
+    match unwrap_expression(expression) {
+        Expression::Identifier(name) => Some(TableRef::Var(name.name.to_string())),
+        Expression::StaticMemberExpression(member) => match &member.object {
+            Expression::Identifier(ns) => Some(TableRef::Namespaced(
+                ns.name.to_string(),
+                member.property.name.to_string(),
+            )),
+            _ => None,
+        },
         _ => None,
-    }
-}
-
-/// Visit every call expression in the tree.
-fn find_calls<'t>(node: Node<'t>, visit: &mut impl FnMut(Node<'t>)) {
-    let mut cursor = node.walk();
-    let mut stack = vec![node];
-    while let Some(current) = stack.pop() {
-        if current.kind() == "call_expression" {
-            visit(current);
-        }
-        stack.extend(current.named_children(&mut cursor));
     }
 }
 
@@ -1078,8 +1018,11 @@ mod tests {
 
     fn read(text: &str) -> DrizzleFile {
         let source = SourceFile::new(PathBuf::from("schema.ts"), text.to_string());
-        let tree = parse(&source.path, &source.text);
-        extract(source, &tree)
+        parse(&source.path.clone(), text, |parsed| {
+            assert_eq!(parsed.error, None);
+            extract(source, &parsed.program)
+        })
+        .unwrap()
     }
 
     #[test]
@@ -1165,6 +1108,40 @@ export const ticketRelations = relations(tickets, ({ one }) => ({
         );
         assert_eq!(file.relations.len(), 1);
         assert_eq!(file.relations[0].fields[0].key, "queueId");
+    }
+
+    #[test]
+    fn spans_are_byte_offsets_of_what_edits_replace() {
+        let text = r#"import type { X } from "./x";
+import { pgTable, integer, index } from "drizzle-orm/pg-core";
+import util = require("./util");
+export const t = pgTable("t", { id: integer(), n: integer("n") }, (t) => [index("i").on(t.n)]);
+"#;
+        let file = read(text);
+        let at = |s: Span| &text[s.start..s.end];
+        assert_eq!(
+            &text[..file.imports_end],
+            text.split_inclusive('\n')
+                .take(3)
+                .collect::<String>()
+                .trim_end()
+        );
+        assert_eq!(file.named_imports.len(), 2);
+        assert_eq!(
+            at(file.named_imports[1].braces),
+            "{ pgTable, integer, index }"
+        );
+        let table = &file.tables[0];
+        assert_eq!(at(table.span), text.lines().nth(3).unwrap());
+        assert_eq!(
+            at(table.columns_span),
+            "{ id: integer(), n: integer(\"n\") }"
+        );
+        assert_eq!(&text[table.call_end..table.call_end + 2], ");");
+        assert_eq!(at(table.columns[1].span), "n: integer(\"n\")");
+        let extra = table.extra.as_ref().unwrap();
+        assert_eq!(at(extra.container), "[index(\"i\").on(t.n)]");
+        assert_eq!(at(extra.items[0].span), "index(\"i\").on(t.n)");
     }
 
     #[test]
