@@ -96,6 +96,8 @@ struct FileFacts {
     revision: Option<RevisionFile>,
     alembic_ini: Option<alembic::IniFacts>,
     drizzle: Option<DrizzleFile>,
+    /// A script's imports and column helpers (also a script with no table).
+    drizzle_types: Option<drizzle::types::ScriptTypes>,
     drizzle_config: Option<DrizzleConfig>,
     kit: Option<KitFolder>,
     /// Problems found while reading, when the file still gave facts.
@@ -269,17 +271,19 @@ fn read_script(path: &Path, bytes: Vec<u8>) -> FileOutcome {
             message: "skipped: syntax error".into(),
         });
     }
+    let types = drizzle::types::scan(path, &source.text);
     let file = drizzle::schema::extract(source, &tree);
     let declares = !file.tables.is_empty()
         || !file.relations.is_empty()
         || !file.column_sets.is_empty()
         || !file.creators.is_empty()
         || file.casing.is_some();
-    if !declares {
+    if !declares && !types.has_helpers() {
         return FileOutcome::Skipped;
     }
     FileOutcome::Facts(Box::new(FileFacts {
-        drizzle: Some(file),
+        drizzle: declares.then_some(file),
+        drizzle_types: Some(types),
         ..FileFacts::default()
     }))
 }
@@ -380,6 +384,7 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
                 }
                 errors.extend(facts.errors);
                 drizzle_inputs.files.extend(facts.drizzle);
+                drizzle_inputs.types.extend(facts.drizzle_types);
                 drizzle_inputs.configs.extend(facts.drizzle_config);
                 drizzle_inputs.kits.extend(facts.kit);
                 let django = facts.django;
@@ -410,6 +415,7 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
     mark_pending_builds(&mut schema.index_builds, paths, config);
     schema.tables.append(&mut alchemy.tables);
     schema.tables.append(&mut drizzle.tables);
+    schema::type_foreign_key_columns(&mut schema);
     schema::add_database_implicit_indexes(&mut schema);
     let mut findings = rules::run(&schema, config);
     lap("rules");

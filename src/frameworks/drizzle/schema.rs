@@ -95,6 +95,9 @@ pub struct ColumnSet {
 #[derive(Debug, Clone)]
 pub struct ColumnDecl {
     pub key: String,
+    /// The chain's first call as named in code (`varchar`, `t.integer`'s
+    /// `integer`, a helper's name): `types.rs` tells its type.
+    pub builder: Option<String>,
     /// The builder's string argument, if any.
     pub sql_name: Option<String>,
     pub primary_key: bool,
@@ -660,6 +663,7 @@ fn read_columns(object: Node, source: &str) -> Vec<ColumnDecl> {
             .and_then(|a| string_value(*a, source));
         let mut column = ColumnDecl {
             key,
+            builder: Some(root.name.to_string()),
             sql_name,
             primary_key: false,
             unique: None,
