@@ -7,6 +7,7 @@ mod non_concurrent_index;
 mod redundant_implicit_index;
 mod redundant_index;
 mod unindexed_foreign_key;
+mod unindexed_reference;
 
 use serde::Serialize;
 
@@ -47,6 +48,13 @@ pub static RULES: &[Rule] = &[
         summary: "a foreign key whose columns are not the leading columns of any usable index",
         doc: include_str!("../../docs/rules/unindexed-foreign-key.md"),
         check: unindexed_foreign_key::check,
+    },
+    Rule {
+        name: "unindexed-reference",
+        severity: Severity::Warning,
+        summary: "a column that references a table by name and type, without a foreign key, that no index leads with (inferred)",
+        doc: include_str!("../../docs/rules/unindexed-reference.md"),
+        check: unindexed_reference::check,
     },
     Rule {
         name: "redundant-index",
@@ -123,6 +131,41 @@ pub struct Finding {
     pub fix: Option<FixIntent>,
     /// How the framework would write the fix, for people.
     pub help: Option<String>,
+    /// The finding rests on an inference (a reference guessed from names
+    /// and types), so its fix needs someone's judgement.
+    pub inferred: bool,
+}
+
+/// How far a fix can be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Applicability {
+    /// An index is built or declared: no query gets slower.
+    Safe,
+    /// An index is dropped (a query that relied on its smaller size may
+    /// read more), or the finding is inferred and may be wrong.
+    NeedsReview,
+}
+
+impl Applicability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Applicability::Safe => "safe",
+            Applicability::NeedsReview => "needs-review",
+        }
+    }
+}
+
+impl Finding {
+    /// `None` when there is no fix.
+    pub fn applicability(&self) -> Option<Applicability> {
+        let fix = self.fix.as_ref()?;
+        Some(match fix {
+            FixIntent::DropIndex(_) => Applicability::NeedsReview,
+            _ if self.inferred => Applicability::NeedsReview,
+            FixIntent::AddIndex(_) | FixIntent::DeclareIndex(_) => Applicability::Safe,
+        })
+    }
 }
 
 /// Run every enabled rule; findings come out sorted by place, then rule.
@@ -168,6 +211,7 @@ fn finding(rule: &'static str, table: &crate::schema::Table, message: String) ->
         suggested_index: None,
         fix: None,
         help: None,
+        inferred: false,
     }
 }
 
