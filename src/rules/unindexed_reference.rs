@@ -401,7 +401,10 @@ fn report(table: &Table, column: &Column, reference: &Reference) -> Finding {
     {
         f.related.push(Related {
             location,
-            message: format!("the referenced table `{}`", target.name),
+            message: format!(
+                "the key it seems to reference: `{}.{}`",
+                target.name, reference.key.name
+            ),
         });
     }
     if let Evidence::SameNameElsewhere {
