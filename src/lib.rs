@@ -96,6 +96,8 @@ struct FileFacts {
     revision: Option<RevisionFile>,
     alembic_ini: Option<alembic::IniFacts>,
     drizzle: Option<DrizzleFile>,
+    /// A script's imports and column helpers (also a script with no table).
+    drizzle_types: Option<drizzle::types::ScriptTypes>,
     drizzle_config: Option<DrizzleConfig>,
     kit: Option<KitFolder>,
     /// Problems found while reading, when the file still gave facts.
@@ -312,9 +314,14 @@ fn read_script(path: &Path, bytes: Vec<u8>) -> FileOutcome {
             || !file.creators.is_empty()
             || file.casing.is_some()
     });
+    // Column helpers (`const id = () => varchar(...)`) type the columns
+    // of other files, so a file with only helpers is kept.
+    let types = drizzle::types::scan(path, &source.text);
+    let helpers = types.has_helpers();
     match (file, error) {
-        (Some(file), error) if declares => FileOutcome::Facts(Box::new(FileFacts {
-            drizzle: Some(file),
+        (Some(file), error) if declares || helpers => FileOutcome::Facts(Box::new(FileFacts {
+            drizzle: declares.then_some(file),
+            drizzle_types: Some(types),
             errors: error.into_iter().collect(),
             ..FileFacts::default()
         })),
@@ -422,6 +429,7 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
                 }
                 errors.extend(facts.errors);
                 drizzle_inputs.files.extend(facts.drizzle);
+                drizzle_inputs.types.extend(facts.drizzle_types);
                 drizzle_inputs.configs.extend(facts.drizzle_config);
                 drizzle_inputs.kits.extend(facts.kit);
                 let django = facts.django;
@@ -455,6 +463,7 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
     mark_pending_builds(&mut schema.index_builds, paths, config);
     schema.tables.append(&mut alchemy.tables);
     schema.tables.append(&mut drizzle.tables);
+    schema::type_foreign_key_columns(&mut schema);
     schema::add_database_implicit_indexes(&mut schema);
     let mut findings = rules::run(&schema, config);
     lap("rules");

@@ -302,6 +302,138 @@ fn json_report_of_the_mysql_fixture() {
 }
 
 #[test]
+fn text_report_of_the_references_fixture() {
+    let (code, stdout, stderr) = run_ixray(&fixture("drizzle/references"), &["check"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    insta::assert_snapshot!("references_text", stdout);
+}
+
+/// PlanetScale style: a bigint `pk` from a helper function, a public `id`
+/// from a `customType` in another file, references as plain columns, some
+/// of them declared in `relations()` only.
+#[test]
+fn planetscale_references_are_inferred_through_helpers() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "package.json", b"{}");
+    write(
+        dir.path(),
+        "src/schema/util/id.ts",
+        br#"import { customType } from "drizzle-orm/mysql-core";
+
+export const id = customType<{ data: string }>({
+  dataType() {
+    return "varchar(48) COLLATE utf8mb4_0900_as_cs";
+  },
+});
+"#,
+    );
+    write(
+        dir.path(),
+        "src/schema/util/primary_key.ts",
+        br#"import { bigint } from "drizzle-orm/mysql-core";
+
+export function primaryKey() {
+  return bigint("pk", { mode: "number", unsigned: true }).autoincrement().primaryKey();
+}
+"#,
+    );
+    write(
+        dir.path(),
+        "src/schema/workspaces.ts",
+        br#"import { mysqlTable, varchar } from "drizzle-orm/mysql-core";
+import { id } from "./util/id";
+import { primaryKey } from "./util/primary_key";
+
+export const workspaces = mysqlTable("workspaces", {
+  pk: primaryKey(),
+  id: id("id").notNull().unique(),
+  name: varchar("name", { length: 256 }).notNull(),
+});
+
+export const apps = mysqlTable("apps", {
+  pk: primaryKey(),
+  id: id("id").notNull().unique(),
+  workspaceId: id("workspace_id").notNull(),
+});
+"#,
+    );
+    write(
+        dir.path(),
+        "src/schema/keys.ts",
+        br#"import { relations } from "drizzle-orm";
+import { bigint, index, mysqlTable, varchar } from "drizzle-orm/mysql-core";
+import { id } from "./util/id";
+import { primaryKey } from "./util/primary_key";
+import { apps, workspaces } from "./workspaces";
+
+export const keys = mysqlTable(
+  "keys",
+  {
+    pk: primaryKey(),
+    id: id("id").notNull().unique(),
+    workspaceId: id("workspace_id").notNull(),
+    appId: id("app_id").notNull(),
+    forWorkspaceId: id("for_workspace_id"),
+    stripeSubscriptionId: varchar("stripe_subscription_id", { length: 256 }),
+    resourceType: varchar("resource_type", { length: 32 }),
+    resourceId: id("resource_id"),
+    appPk: bigint("app_pk", { mode: "number" }),
+  },
+  (table) => [index("keys_for_workspace_id_idx").on(table.forWorkspaceId)],
+);
+
+export const keysRelations = relations(keys, ({ one }) => ({
+  workspace: one(workspaces, { fields: [keys.workspaceId], references: [workspaces.id] }),
+}));
+
+export const appsRelations = relations(apps, ({ one }) => ({
+  workspace: one(workspaces, { fields: [apps.workspaceId], references: [workspaces.id] }),
+}));
+"#,
+    );
+    let found: Vec<(String, String)> = findings(dir.path())
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    // `workspace_id` is a relation (unindexed-foreign-key's, located at
+    // the `relations()` entries); `app_id` only looks like one.
+    assert_eq!(
+        found,
+        [
+            (
+                "unindexed-reference".to_string(),
+                "`keys.app_id` looks like a reference to `apps.id` (name `app_id`, both text) but no index leads with it".to_string()
+            ),
+            (
+                "unindexed-foreign-key".to_string(),
+                "relation `keys.workspace_id` → `workspaces` has no index and no constraint"
+                    .to_string()
+            ),
+            (
+                "unindexed-foreign-key".to_string(),
+                "relation `apps.workspace_id` → `workspaces` has no index and no constraint"
+                    .to_string()
+            ),
+        ]
+    );
+    let (code, stdout, stderr) = run_ixray(dir.path(), &["fix", "."]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let keys = read(dir.path(), "src/schema/keys.ts");
+    assert!(
+        keys.contains("index(\"keys_app_id_idx\").on(table.appId)"),
+        "{keys}"
+    );
+    let (code, stdout, _) = run_ixray(dir.path(), &["check"]);
+    assert_eq!(code, 0, "{stdout}");
+}
+
+#[test]
 fn fix_diff_of_the_sqlite_fixture() {
     let dir = copy_fixture("drizzle/sqlite");
     let output = ixray()

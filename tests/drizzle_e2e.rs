@@ -115,3 +115,76 @@ fn fix_writes_a_schema_and_migration_drizzle_kit_accepts() {
         );
     }
 }
+
+/// References kept as plain columns (typed through helpers): ixray infers
+/// exactly the ones `EXPECTED.md` lists; after `ixray fix` the schema
+/// type-checks, drizzle-kit generates nothing more and migrates, the
+/// database has an index led by each, and ixray reports nothing.
+#[test]
+fn fix_indexes_inferred_references_and_drizzle_kit_agrees() {
+    if !has_tools()
+        || !require(
+            "PostgreSQL on 127.0.0.1 (IXRAY_PG_PORT)",
+            postgres_available(),
+        )
+    {
+        return;
+    }
+    let dir = copy_fixture("drizzle/references");
+    let columns = [
+        "user_id",
+        "category_id",
+        "project_id",
+        "workspace_id",
+        "created_by",
+    ];
+    let reported: Vec<(String, String)> = findings(dir.path())
+        .iter()
+        .map(|f| {
+            assert_eq!(f["rule"], "unindexed-reference", "{f:#}");
+            (
+                f["table"].as_str().unwrap().to_string(),
+                f["columns"][0].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = columns
+        .iter()
+        .map(|c| ("tasks".to_string(), c.to_string()))
+        .collect();
+    assert_eq!(reported, expected);
+
+    let (code, stdout, stderr) = run_ixray(dir.path(), &["fix", "."]);
+    assert_eq!(code, 0, "fix failed: {stdout}{stderr}");
+    let after_fix = tree_contents(dir.path());
+    assert_success(
+        &drizzlectl("tsc", dir.path(), "postgres"),
+        "tsc --noEmit on the fixed schema",
+    );
+    assert_success(
+        &drizzlectl("check", dir.path(), "postgres"),
+        "drizzle-kit migrate, then generate finds nothing to do",
+    );
+    let catalog = drizzlectl("catalog", dir.path(), "postgres");
+    assert_success(&catalog, "the catalog");
+    let catalog: serde_json::Value = serde_json::from_slice(&catalog.stdout).unwrap();
+    let leading: Vec<(&str, &str)> = catalog["indexes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| Some((i["table"].as_str()?, i["columns"][0].as_str()?)))
+        .collect();
+    for column in columns {
+        assert!(
+            leading.contains(&("tasks", column)),
+            "no index leads with tasks.{column}: {leading:?}"
+        );
+    }
+    assert!(findings(dir.path()).is_empty(), "ixray still reports");
+    run_ixray(dir.path(), &["fix", "."]);
+    assert_eq!(
+        tree_contents(dir.path()),
+        after_fix,
+        "a second fix changed files"
+    );
+}

@@ -665,6 +665,89 @@ fn a_table_on_the_projects_metadata_passes_the_prefilter() {
     assert_eq!(found, vec![("favorite_users", "target_id")], "{stdout}");
 }
 
+#[test]
+fn json_report_of_the_references_fixture() {
+    let (code, stdout, stderr) = run_ixray(
+        &fixture("sqlalchemy/references"),
+        &["check", "--format", "json"],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    insta::assert_snapshot!("references_json", stdout);
+}
+
+/// An inferred reference is silenced on its line like any finding, and
+/// a plain-column project with no other table of the name says nothing.
+#[test]
+fn inferred_references_are_suppressed_and_typed_by_their_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "pyproject.toml", b"[project]\nname = \"app\"\n");
+    write(
+        dir.path(),
+        "app/models.py",
+        br#"import sqlalchemy as sa
+from sqlalchemy import Column, ForeignKey, Integer, String
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base()
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    id = Column(String(36), primary_key=True)
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+    id = Column(Integer, primary_key=True)
+    account_id = Column(String(36))  # ixray: ignore[unindexed-reference]
+    # Typed by its target: a string, like `accounts.id`.
+    payer_id = Column(ForeignKey("accounts.id"), index=True)
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+    id = Column(Integer, primary_key=True)
+    invoice_id = Column(Integer)
+    payer_id = Column(String(36))
+    # No table `ledger`: nothing to infer.
+    ledger_id = Column(Integer)
+"#,
+    );
+    let found: Vec<(String, String)> = findings(dir.path())
+        .iter()
+        .map(|f| {
+            assert_eq!(f["rule"], "unindexed-reference");
+            assert_eq!(f["applicability"], "needs-review");
+            (
+                f["table"].as_str().unwrap().to_string(),
+                f["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "refunds".to_string(),
+                "`refunds.invoice_id` looks like a reference to `invoices.id` (name `invoice_id`, both integer) but no index leads with it".to_string()
+            ),
+            (
+                "refunds".to_string(),
+                "`refunds.payer_id` looks like a reference to `accounts.id` (`invoices` declares `payer_id` as a foreign key to `accounts`, both text) but no index leads with it".to_string()
+            ),
+        ]
+    );
+    let (code, stdout, _) = run_ixray(dir.path(), &["check", "--ignore", "unindexed-reference"]);
+    assert_eq!(code, 0, "{stdout}");
+    let models = fix_models(dir.path());
+    assert!(
+        models.contains("invoice_id = Column(Integer, index=True)")
+            && models.contains("payer_id = Column(String(36), index=True)"),
+        "{models}"
+    );
+    assert_nothing_left(dir.path());
+}
+
 /// `ixray fix` in `root`, which must edit `app/models.py`; its new text.
 fn fix_models(root: &Path) -> String {
     let (_, stdout, stderr) = run_ixray(root, &["fix", "."]);

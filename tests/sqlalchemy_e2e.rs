@@ -185,3 +185,108 @@ fn tables_in_several_schemas_on_postgresql() {
         "a second fix changed files"
     );
 }
+
+/// The columns ixray takes for references without an index, by rule.
+fn inferred_references(project: &std::path::Path, dialect: &str) -> Vec<(String, Vec<String>)> {
+    findings_with(project, &["--dialect", dialect])
+        .iter()
+        .filter(|f| f["rule"] == "unindexed-reference")
+        .map(|f| {
+            (
+                f["table"].as_str().unwrap().to_string(),
+                f["columns"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c.as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// The first key column of every index the catalog lists, per table.
+fn leading_columns(project: &std::path::Path, db: &str) -> Vec<(String, String)> {
+    let output = alembicctl("catalog", project, db);
+    assert_success(&output, &format!("the catalog on {db}"));
+    let catalog: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    catalog["indexes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| {
+            Some((
+                i["table"].as_str()?.to_string(),
+                i["columns"].as_array()?.first()?.as_str()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// References kept as plain columns: ixray infers exactly the ones
+/// `EXPECTED.md` lists, and its fix (models and a revision) is what Alembic
+/// applies on both databases and then finds in line with the models; the
+/// database then has an index led by each, and ixray reports nothing.
+#[test]
+fn fix_indexes_inferred_references_and_alembic_agrees() {
+    if !has_python() {
+        return;
+    }
+    let expected: Vec<(String, Vec<String>)> = ["user_id", "team_id", "category_id", "created_by"]
+        .iter()
+        .map(|c| ("posts".to_string(), vec![c.to_string()]))
+        .collect();
+    for (db, dialect) in databases() {
+        let dir = copy_fixture("sqlalchemy/references");
+        let mut reported = inferred_references(dir.path(), dialect);
+        reported.sort();
+        let mut wanted = expected.clone();
+        wanted.sort();
+        assert_eq!(reported, wanted, "{dialect}");
+        let before = leading_columns(dir.path(), db);
+        for (table, columns) in &expected {
+            assert!(
+                !before.contains(&(table.clone(), columns[0].clone())),
+                "{db}: {table}.{} is indexed before the fix",
+                columns[0]
+            );
+        }
+
+        let (code, stdout, stderr) = run_ixray(dir.path(), &["fix", "--dialect", dialect, "."]);
+        assert_eq!(code, 0, "{dialect}: ixray fix:\n{stdout}\n{stderr}");
+        assert!(stdout.contains("fixed: refs/models.py"), "{stdout}");
+        for (other, _) in databases() {
+            assert_success(
+                &alembicctl("upgrade", dir.path(), other),
+                &format!("({dialect}) alembic upgrade head on {other}"),
+            );
+        }
+        assert_success(
+            &alembicctl("check", dir.path(), db),
+            &format!("({dialect}) alembic check on {db}"),
+        );
+        assert_success(
+            &alembicctl("downgrade", dir.path(), db),
+            &format!("({dialect}) alembic downgrade -1 on {db}"),
+        );
+        let after = leading_columns(dir.path(), db);
+        for (table, columns) in &expected {
+            assert!(
+                after.contains(&(table.clone(), columns[0].clone())),
+                "{db}: no index leads with {table}.{} after the fix: {after:?}",
+                columns[0]
+            );
+        }
+        assert!(
+            findings_with(dir.path(), &["--dialect", dialect]).is_empty(),
+            "({dialect}) ixray still reports after the fix"
+        );
+        let before_second = tree_contents(dir.path());
+        run_ixray(dir.path(), &["fix", "--dialect", dialect, "."]);
+        assert_eq!(
+            before_second,
+            tree_contents(dir.path()),
+            "({dialect}) a second fix changed files"
+        );
+    }
+}

@@ -188,6 +188,7 @@ mod tests {
             suggested_index: Some(spec.clone()),
             fix: Some(FixIntent::AddIndex(spec)),
             help: None,
+            inferred: false,
         }
     }
 

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::PathDisplay;
-use crate::rules::{Finding, FixIntent};
+use crate::rules::Finding;
 use crate::schema::IndexSpec;
 use crate::source::Location;
 
@@ -30,7 +30,8 @@ struct JsonFinding<'a> {
     fixable: bool,
     /// For a fixable finding: `safe` (an index is built or declared; no
     /// query gets slower) or `needs-review` (an index is dropped: a query
-    /// that relied on its smaller size may read more).
+    /// that relied on its smaller size may read more; or the finding is
+    /// inferred and may be wrong).
     applicability: Option<&'static str>,
     /// How to fix it by hand, or how `fix` does it.
     help: Option<&'a str>,
@@ -79,10 +80,7 @@ pub fn render(findings: &[Finding], paths: &PathDisplay) -> String {
                 message: &f.message,
                 location: f.location.as_ref().map(|l| location(l, paths)),
                 fixable: f.fix.is_some(),
-                applicability: f.fix.as_ref().map(|fix| match fix {
-                    FixIntent::AddIndex(_) | FixIntent::DeclareIndex(_) => "safe",
-                    FixIntent::DropIndex(_) => "needs-review",
-                }),
+                applicability: f.applicability().map(|a| a.as_str()),
                 help: f.help.as_deref(),
                 related: f
                     .related

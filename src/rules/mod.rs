@@ -8,6 +8,7 @@ mod redundant_implicit_index;
 mod redundant_index;
 mod unindexed_foreign_key;
 mod unindexed_generic_foreign_key;
+mod unindexed_reference;
 
 use serde::Serialize;
 
@@ -55,6 +56,13 @@ pub static RULES: &[Rule] = &[
         summary: "a Django GenericForeignKey whose content type and object id columns lead no index",
         doc: include_str!("../../docs/rules/unindexed-generic-foreign-key.md"),
         check: unindexed_generic_foreign_key::check,
+    },
+    Rule {
+        name: "unindexed-reference",
+        severity: Severity::Warning,
+        summary: "a column that references a table by name and type, without a foreign key, that no index leads with (inferred)",
+        doc: include_str!("../../docs/rules/unindexed-reference.md"),
+        check: unindexed_reference::check,
     },
     Rule {
         name: "redundant-index",
@@ -131,6 +139,41 @@ pub struct Finding {
     pub fix: Option<FixIntent>,
     /// How the framework would write the fix, for people.
     pub help: Option<String>,
+    /// The finding rests on an inference (a reference guessed from names
+    /// and types), so its fix needs someone's judgement.
+    pub inferred: bool,
+}
+
+/// How far a fix can be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Applicability {
+    /// An index is built or declared: no query gets slower.
+    Safe,
+    /// An index is dropped (a query that relied on its smaller size may
+    /// read more), or the finding is inferred and may be wrong.
+    NeedsReview,
+}
+
+impl Applicability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Applicability::Safe => "safe",
+            Applicability::NeedsReview => "needs-review",
+        }
+    }
+}
+
+impl Finding {
+    /// `None` when there is no fix.
+    pub fn applicability(&self) -> Option<Applicability> {
+        let fix = self.fix.as_ref()?;
+        Some(match fix {
+            FixIntent::DropIndex(_) => Applicability::NeedsReview,
+            _ if self.inferred => Applicability::NeedsReview,
+            FixIntent::AddIndex(_) | FixIntent::DeclareIndex(_) => Applicability::Safe,
+        })
+    }
 }
 
 /// Run every enabled rule; findings come out sorted by place, then rule.
@@ -221,6 +264,7 @@ fn finding(rule: &'static str, table: &crate::schema::Table, message: String) ->
         suggested_index: None,
         fix: None,
         help: None,
+        inferred: false,
     }
 }
 
@@ -261,6 +305,7 @@ mod tests {
             suggested_index: Some(spec.clone()),
             fix: Some(FixIntent::AddIndex(spec)),
             help: None,
+            inferred: false,
         }
     }
 

@@ -63,6 +63,7 @@ pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
             suggested_index: None,
             fix: None,
             help: Some(help),
+            inferred: false,
         });
     }
 }

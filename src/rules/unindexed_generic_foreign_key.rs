@@ -112,9 +112,8 @@ mod tests {
 
     fn table(indexes: Vec<Index>) -> Table {
         let column = |name: &str, field: &str| Column {
-            name: name.into(),
-            field: field.into(),
             primary_key: name == "id",
+            ..Column::new(name, field)
         };
         let generic = GenericForeignKey {
             field: "content_object".into(),

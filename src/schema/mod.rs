@@ -145,6 +145,72 @@ pub struct Column {
     /// The attribute in code that declares it.
     pub field: String,
     pub primary_key: bool,
+    /// The column's type, as a family; `None` when the code does not say
+    /// (a custom type ixray cannot read).
+    pub type_family: Option<TypeFamily>,
+    /// The declaration in code.
+    pub location: Option<Location>,
+}
+
+impl Column {
+    /// A column with nothing known beyond its names.
+    pub fn new(name: impl Into<String>, field: impl Into<String>) -> Column {
+        Column {
+            name: name.into(),
+            field: field.into(),
+            primary_key: false,
+            type_family: None,
+            location: None,
+        }
+    }
+}
+
+/// What kind of value a column holds, coarsely: a reference and the key it
+/// points at belong to the same family (`integer` → `serial`, `varchar(36)`
+/// → `char(36)`, `BigInteger` → `Integer`), whatever their sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TypeFamily {
+    /// Integers of every size, serials and auto-increments.
+    Integer,
+    /// `text`, `varchar`, `char` and their variants.
+    Text,
+    Uuid,
+    /// A known type outside those (dates, booleans, JSON, binary, …): never
+    /// a key ixray infers references to.
+    Other,
+}
+
+impl TypeFamily {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TypeFamily::Integer => "integer",
+            TypeFamily::Text => "text",
+            TypeFamily::Uuid => "uuid",
+            TypeFamily::Other => "other",
+        }
+    }
+
+    /// The family of a SQL type as written in DDL (`varchar(191)`,
+    /// `bigint unsigned`, `character varying`, `uuid`).
+    pub fn of_sql(sql: &str) -> TypeFamily {
+        let name: String = sql
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect::<String>()
+            .to_ascii_lowercase();
+        match name.as_str() {
+            "int" | "integer" | "int2" | "int4" | "int8" | "smallint" | "bigint" | "tinyint"
+            | "mediumint" | "serial" | "serial4" | "serial8" | "smallserial" | "bigserial" => {
+                TypeFamily::Integer
+            }
+            "text" | "varchar" | "char" | "character" | "nvarchar" | "nchar" | "tinytext"
+            | "mediumtext" | "longtext" | "citext" | "bpchar" => TypeFamily::Text,
+            "uuid" | "uniqueidentifier" => TypeFamily::Uuid,
+            _ => TypeFamily::Other,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -393,6 +459,61 @@ pub struct SpecColumn {
     pub desc: bool,
 }
 
+/// A foreign key column whose type the code leaves to the target
+/// (SQLAlchemy `Column(ForeignKey("users.id"))`, Django's `ForeignKey`)
+/// has the type of the column it references. A referenced column that is
+/// not there is taken to be the single-column primary key, as
+/// `REFERENCES t` without columns is (a Django `ForeignKey` to a model
+/// whose key is not `id` names `id`).
+pub fn type_foreign_key_columns(schema: &mut Schema) {
+    // A chain (a FK to a column that is itself a FK) settles in as many
+    // rounds as it is long; a cycle never gets a type.
+    for _ in 0..8 {
+        let mut found: Vec<(usize, usize, TypeFamily)> = Vec::new();
+        for (t, table) in schema.tables.iter().enumerate() {
+            for fk in &table.foreign_keys {
+                let [column] = fk.columns.as_slice() else {
+                    continue;
+                };
+                let Some(c) = table.columns.iter().position(|c| &c.name == column) else {
+                    continue;
+                };
+                if table.columns[c].type_family.is_some() {
+                    continue;
+                }
+                let Some(target) = fk.ref_table.as_deref().and_then(|n| {
+                    schema
+                        .tables
+                        .iter()
+                        .find(|o| o.name == n && o.framework == table.framework)
+                }) else {
+                    continue;
+                };
+                let referenced = match fk.ref_columns.as_slice() {
+                    [name] => target.columns.iter().find(|c| &c.name == name),
+                    _ => None,
+                }
+                .or_else(|| {
+                    let mut keys = target.columns.iter().filter(|c| c.primary_key);
+                    match (keys.next(), keys.next()) {
+                        (Some(key), None) => Some(key),
+                        _ => None,
+                    }
+                });
+                if let Some(family) = referenced.and_then(|c| c.type_family) {
+                    found.push((t, c, family));
+                }
+            }
+        }
+        if found.is_empty() {
+            return;
+        }
+        for (t, c, family) in found {
+            schema.tables[t].columns[c].type_family = Some(family);
+        }
+    }
+}
+
 /// Add the indexes the database creates by itself (database knowledge, so it
 /// lives here): InnoDB builds an index for an enforced FK that no index serves.
 pub fn add_database_implicit_indexes(schema: &mut Schema) {
@@ -481,4 +602,90 @@ pub enum QueryOperation {
     Exists,
     Update,
     Delete,
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(name: &str, columns: Vec<Column>, foreign_keys: Vec<ForeignKey>) -> Table {
+        Table {
+            name: name.into(),
+            model: name.into(),
+            framework: Framework::Django,
+            dialect: Dialect::Postgresql,
+            dialect_assumed: false,
+            managed: true,
+            unknown_indexes: None,
+            location: None,
+            columns,
+            foreign_keys,
+            indexes: Vec::new(),
+            generic_foreign_keys: Vec::new(),
+        }
+    }
+
+    fn typed(name: &str, family: Option<TypeFamily>, primary_key: bool) -> Column {
+        Column {
+            primary_key,
+            type_family: family,
+            ..Column::new(name, name)
+        }
+    }
+
+    fn fk(column: &str, target: &str, target_column: &str) -> ForeignKey {
+        ForeignKey {
+            columns: vec![column.into()],
+            ref_table: Some(target.into()),
+            ref_columns: vec![target_column.into()],
+            enforced: true,
+            relation_only: false,
+            field: column.into(),
+            location: None,
+        }
+    }
+
+    #[test]
+    fn foreign_key_columns_take_their_targets_type_through_chains() {
+        let mut schema = Schema {
+            tables: vec![
+                table(
+                    "lines",
+                    vec![typed("order_id", None, false)],
+                    vec![fk("order_id", "orders", "id")],
+                ),
+                // `id` is the parent's key and a FK to it (multi-table
+                // inheritance): typed in the second round.
+                table(
+                    "orders",
+                    vec![typed("id", None, true), typed("code", None, false)],
+                    vec![fk("id", "documents", "id")],
+                ),
+                table(
+                    "documents",
+                    vec![typed("uid", Some(TypeFamily::Uuid), true)],
+                    // Django names `id` when the key is another column: the
+                    // primary key it is.
+                    vec![],
+                ),
+            ],
+            ..Schema::default()
+        };
+        type_foreign_key_columns(&mut schema);
+        let family = |t: usize, c: usize| schema.tables[t].columns[c].type_family;
+        assert_eq!(family(1, 0), Some(TypeFamily::Uuid));
+        assert_eq!(family(0, 0), Some(TypeFamily::Uuid));
+        assert_eq!(family(1, 1), None);
+    }
+
+    #[test]
+    fn sql_type_names_map_to_families() {
+        assert_eq!(TypeFamily::of_sql("varchar(191)"), TypeFamily::Text);
+        assert_eq!(
+            TypeFamily::of_sql("varchar(48) COLLATE utf8mb4_0900_as_cs"),
+            TypeFamily::Text
+        );
+        assert_eq!(TypeFamily::of_sql("bigint unsigned"), TypeFamily::Integer);
+        assert_eq!(TypeFamily::of_sql("UUID"), TypeFamily::Uuid);
+        assert_eq!(TypeFamily::of_sql("longblob"), TypeFamily::Other);
+    }
 }

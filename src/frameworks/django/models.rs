@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tree_sitter::Node;
 
 use crate::frameworks::python::{self as py, Arguments};
+use crate::schema::TypeFamily;
 use crate::source::{SourceFile, Span};
 
 #[derive(Debug)]
@@ -167,6 +168,47 @@ impl FieldDecl {
 
     pub fn is_one_to_one(&self) -> bool {
         self.kind == "OneToOneField"
+    }
+
+    /// The family of the column the field makes, from its class; `None`
+    /// for a relation (its column takes the target key's type) and for a
+    /// field class ixray does not know (a custom or third-party field).
+    pub fn type_family(&self) -> Option<TypeFamily> {
+        if self.is_relation() {
+            return None;
+        }
+        Some(match self.kind.as_str() {
+            "AutoField"
+            | "BigAutoField"
+            | "SmallAutoField"
+            | "IntegerField"
+            | "BigIntegerField"
+            | "SmallIntegerField"
+            | "PositiveIntegerField"
+            | "PositiveBigIntegerField"
+            | "PositiveSmallIntegerField" => TypeFamily::Integer,
+            "CharField" | "TextField" | "SlugField" | "EmailField" | "URLField" | "CICharField"
+            | "CITextField" | "CIEmailField" => TypeFamily::Text,
+            "UUIDField" => TypeFamily::Uuid,
+            "BooleanField"
+            | "NullBooleanField"
+            | "DateField"
+            | "DateTimeField"
+            | "TimeField"
+            | "DurationField"
+            | "DecimalField"
+            | "FloatField"
+            | "JSONField"
+            | "BinaryField"
+            | "FileField"
+            | "ImageField"
+            | "FilePathField"
+            | "GenericIPAddressField"
+            | "IPAddressField"
+            | "ArrayField"
+            | "HStoreField" => TypeFamily::Other,
+            _ => return None,
+        })
     }
 
     pub fn keyword_span(&self, name: &str) -> Option<Span> {

@@ -18,7 +18,7 @@ use crate::InputError;
 use crate::schema::sql::IndexStatement;
 use crate::schema::{
     Column, Conjunct, Dialect, ForeignKey, Framework, GenericForeignKey, Index, IndexKey,
-    IndexMethod, IndexOrigin, IndexPart, Predicate, Table,
+    IndexMethod, IndexOrigin, IndexPart, Predicate, Table, TypeFamily,
 };
 use crate::source::Span;
 
@@ -907,9 +907,12 @@ impl<'a> TableBuilder<'a> {
             let parent = &self.resolver.models[*parent];
             let column = format!("{}_ptr_id", parent.name.to_ascii_lowercase());
             table.columns.push(Column {
-                name: column.clone(),
-                field: format!("{}_ptr", parent.name.to_ascii_lowercase()),
                 primary_key: true,
+                location: table.location.clone(),
+                ..Column::new(
+                    column.clone(),
+                    format!("{}_ptr", parent.name.to_ascii_lowercase()),
+                )
             });
             table.foreign_keys.push(ForeignKey {
                 columns: vec![column.clone()],
@@ -944,12 +947,13 @@ impl<'a> TableBuilder<'a> {
                 attname_to_column.insert(format!("{}_id", decl.attr), column.clone());
             }
             let primary_key = decl.primary_key;
-            table.columns.push(Column {
-                name: column.clone(),
-                field: decl.attr.clone(),
-                primary_key,
-            });
             let location = self.location(field.file, decl.statement);
+            table.columns.push(Column {
+                primary_key,
+                type_family: decl.type_family(),
+                location: Some(location.clone()),
+                ..Column::new(column.clone(), decl.attr.clone())
+            });
             let make = |origin: IndexOrigin, unique: bool| {
                 let mut index = Index::new(vec![IndexPart::column(column.clone())], origin);
                 index.unique = unique;
@@ -996,12 +1000,15 @@ impl<'a> TableBuilder<'a> {
             }
         }
         if !has_pk {
+            // The implicit key is `DEFAULT_AUTO_FIELD` (or the app's
+            // `default_auto_field`), which Django requires to subclass
+            // `AutoField`: an integer whatever the setting says.
             table.columns.insert(
                 0,
                 Column {
-                    name: "id".into(),
-                    field: "id".into(),
                     primary_key: true,
+                    type_family: Some(TypeFamily::Integer),
+                    ..Column::new("id", "id")
                 },
             );
             let mut pk = Index::new(vec![IndexPart::column("id")], IndexOrigin::PrimaryKey);
@@ -1263,9 +1270,9 @@ impl<'a> TableBuilder<'a> {
             columns: ["id", &from, &to]
                 .iter()
                 .map(|c| Column {
-                    name: c.to_string(),
-                    field: c.to_string(),
                     primary_key: *c == "id",
+                    type_family: (*c == "id").then_some(TypeFamily::Integer),
+                    ..Column::new(*c, *c)
                 })
                 .collect(),
             foreign_keys: vec![

@@ -9,6 +9,7 @@ pub mod emit;
 pub mod kit;
 pub mod project;
 pub mod schema;
+pub mod types;
 
 use memchr::memmem;
 

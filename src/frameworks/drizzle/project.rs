@@ -14,6 +14,7 @@ use super::schema::{
     Builder, ColumnDecl, ColumnRef, Creator, DrizzleFile, ExtraKind, IndexDecl, PartDecl, SqlPiece,
     SqlText, TableDecl, TableRef,
 };
+use super::types::{ScriptTypes, TypeResolver};
 use crate::InputError;
 use crate::schema::sql::{self, IndexStatement};
 use crate::schema::{
@@ -27,6 +28,8 @@ pub struct Inputs {
     pub files: Vec<DrizzleFile>,
     pub configs: Vec<DrizzleConfig>,
     pub kits: Vec<KitFolder>,
+    /// Every script's imports and column helpers, for column types.
+    pub types: Vec<ScriptTypes>,
 }
 
 #[derive(Debug, Default)]
@@ -139,7 +142,7 @@ impl<'p> Resolver<'p> {
 }
 
 /// `./users` from `src/db/orders.ts` → `src/db/users` (no extension).
-fn module_path(from: &Path, module: &str) -> Option<PathBuf> {
+pub(super) fn module_path(from: &Path, module: &str) -> Option<PathBuf> {
     if !module.starts_with('.') {
         return None;
     }
@@ -147,7 +150,7 @@ fn module_path(from: &Path, module: &str) -> Option<PathBuf> {
     Some(lexical(&dir.join(module)))
 }
 
-fn same_module(file: &Path, target: &Path) -> bool {
+pub(super) fn same_module(file: &Path, target: &Path) -> bool {
     let file = lexical(file);
     let stem = file.with_extension("");
     // `./users.js` in ESM TypeScript names `users.ts`.
@@ -164,7 +167,9 @@ struct Named<'p> {
     name: String,
     schema: Option<String>,
     bare_name: String,
-    columns: Vec<(&'p ColumnDecl, String)>,
+    /// Each column with its SQL name and the file that declares it (a
+    /// spread column set may live in another file).
+    columns: Vec<(&'p ColumnDecl, String, usize)>,
     config: Option<usize>,
 }
 
@@ -173,7 +178,9 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DrizzleProject {
         mut files,
         mut configs,
         mut kits,
+        types,
     } = inputs;
+    let types = TypeResolver::new(&types);
     files.sort_by(|a, b| a.source.path.cmp(&b.source.path));
     configs.sort_by(|a, b| a.path.cmp(&b.path));
     kits.sort_by(|a, b| a.out.cmp(&b.out));
@@ -208,13 +215,13 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DrizzleProject {
                 continue;
             }
             seen.insert((name.clone(), creator.dialect), file.source.path.clone());
-            let mut columns: Vec<(&ColumnDecl, String)> = Vec::new();
+            let mut columns: Vec<(&ColumnDecl, String, usize)> = Vec::new();
             for spread in &decl.spreads {
-                if let Some(set) = column_set(&files, f, spread) {
-                    columns.extend(set.iter().map(|c| (c, column_name(c, casing))));
+                if let Some((from, set)) = column_set(&files, f, spread) {
+                    columns.extend(set.iter().map(|c| (c, column_name(c, casing), from)));
                 }
             }
-            columns.extend(decl.columns.iter().map(|c| (c, column_name(c, casing))));
+            columns.extend(decl.columns.iter().map(|c| (c, column_name(c, casing), f)));
             named.push(Named {
                 id: (f, d),
                 decl,
@@ -234,8 +241,8 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DrizzleProject {
         named[n]
             .columns
             .iter()
-            .find(|(c, _)| c.key == key)
-            .map(|(_, sql)| (n, sql.clone()))
+            .find(|(c, _, _)| c.key == key)
+            .map(|(_, sql, _)| (n, sql.clone()))
     };
     let mut tables = Vec::new();
     let mut mapped = Vec::new();
@@ -263,11 +270,15 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DrizzleProject {
             generic_foreign_keys: Vec::new(),
             indexes: Vec::new(),
         };
-        for (column, sql_name) in &table.columns {
+        for (column, sql_name, declared_in) in &table.columns {
             out.columns.push(Column {
-                name: sql_name.clone(),
-                field: column.key.clone(),
                 primary_key: column.primary_key,
+                type_family: column
+                    .builder
+                    .as_deref()
+                    .and_then(|b| types.family(&files[*declared_in].source.path, b)),
+                location: Some(files[*declared_in].source.location(column.span)),
+                ..Column::new(sql_name.clone(), column.key.clone())
             });
             if column.primary_key {
                 let mut index =
@@ -379,7 +390,7 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DrizzleProject {
         let keys = table
             .columns
             .iter()
-            .map(|(c, sql)| (sql.clone(), c.key.clone()))
+            .map(|(c, sql, _)| (sql.clone(), c.key.clone()))
             .collect();
         let kit = table.config.and_then(|c| {
             let out = lexical(&configs[c].out);
@@ -525,22 +536,28 @@ fn builder(files: &[DrizzleFile], file: &DrizzleFile, builder: &Builder) -> Opti
     }
 }
 
-fn column_set<'p>(files: &'p [DrizzleFile], file: usize, var: &str) -> Option<&'p [ColumnDecl]> {
-    let local = files[file].column_sets.iter().find(|s| s.var == var);
+/// A spread column set, with the file that declares it.
+fn column_set<'p>(
+    files: &'p [DrizzleFile],
+    file: usize,
+    var: &str,
+) -> Option<(usize, &'p [ColumnDecl])> {
+    if let Some(local) = files[file].column_sets.iter().find(|s| s.var == var) {
+        return Some((file, local.columns.as_slice()));
+    }
     let exported = files[file]
         .imports
         .iter()
         .find(|i| i.local == var)
         .and_then(|i| i.imported.as_deref())
         .unwrap_or(var);
-    local
-        .or_else(|| {
-            files
-                .iter()
-                .flat_map(|f| &f.column_sets)
-                .find(|s| s.var == exported)
-        })
-        .map(|s| s.columns.as_slice())
+    files.iter().enumerate().find_map(|(f, other)| {
+        other
+            .column_sets
+            .iter()
+            .find(|s| s.var == exported)
+            .map(|s| (f, s.columns.as_slice()))
+    })
 }
 
 /// A column's SQL name: its builder's argument, else its key with casing.

@@ -99,6 +99,9 @@ pub struct ColumnSet {
 #[derive(Debug, Clone)]
 pub struct ColumnDecl {
     pub key: String,
+    /// The chain's first call as named in code (`varchar`, `t.integer`'s
+    /// `integer`, a helper's name): `types.rs` tells its type.
+    pub builder: Option<String>,
     /// The builder's string argument, if any.
     pub sql_name: Option<String>,
     pub primary_key: bool,
@@ -640,6 +643,7 @@ fn read_columns(object: &ObjectExpression) -> Vec<ColumnDecl> {
             .and_then(|a| string_value(a));
         let mut column = ColumnDecl {
             key,
+            builder: Some(root.name.to_string()),
             sql_name,
             primary_key: false,
             unique: None,

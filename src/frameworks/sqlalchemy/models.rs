@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use tree_sitter::Node;
 
+use super::types;
 use crate::frameworks::python::{self as py, Arguments};
+use crate::schema::TypeFamily;
 use crate::source::{SourceFile, Span};
 
 #[derive(Debug)]
@@ -158,6 +160,8 @@ pub struct ColumnDecl {
     pub index_keyword: Option<Span>,
     pub unique: Option<bool>,
     pub foreign_keys: Vec<FkRef>,
+    /// From the type argument, else the `Mapped[...]` annotation.
+    pub type_family: Option<TypeFamily>,
     pub statement: Span,
     /// The `Column(...)`/`mapped_column(...)` call, absent for a bare
     /// `x: Mapped[T]` annotation.
@@ -756,7 +760,11 @@ fn read_class_assignment(assignment: Node, statement: Node, text: &str, decl: &m
             decl.metadata = Some(metadata_convention(value, text));
         }
         (_, Some(value)) if value.kind() == "call" => {
-            if let Some(column) = read_column(name, value, statement, text) {
+            if let Some(mut column) = read_column(name, value, statement, text) {
+                if column.type_family.is_none() {
+                    column.type_family =
+                        annotation.and_then(|a| types::of_annotation(py::text(a, text)));
+                }
                 decl.columns.push(column);
             }
         }
@@ -777,6 +785,7 @@ fn read_class_assignment(assignment: Node, statement: Node, text: &str, decl: &m
                 index_keyword: None,
                 unique: None,
                 foreign_keys: Vec::new(),
+                type_family: types::of_annotation(written),
                 statement: py::span(statement),
                 call: None,
                 annotation_end: Some(annotation.end_byte()),
@@ -923,6 +932,7 @@ pub(crate) fn read_column(
         index_keyword: args.keyword("index").and_then(|v| v.parent()).map(py::span),
         unique: flag(&args, "unique"),
         foreign_keys: Vec::new(),
+        type_family: None,
         statement: py::span(statement),
         call: CallSpans::of(call),
         annotation_end: None,
@@ -937,12 +947,21 @@ pub(crate) fn read_column(
             column.sql_name = Some(name);
             continue;
         }
-        if call_is(*arg, text, "ForeignKey")
-            && let Some(target) = py::arguments(*arg, text).positional.first()
-            && let Some(fk) = fk_ref(*target, text)
-        {
-            column.foreign_keys.push(fk);
+        if call_is(*arg, text, "ForeignKey") {
+            if let Some(target) = py::arguments(*arg, text).positional.first()
+                && let Some(fk) = fk_ref(*target, text)
+            {
+                column.foreign_keys.push(fk);
+            }
+        } else if column.type_family.is_none() {
+            column.type_family = types::of_type(py::text(*arg, text));
         }
+    }
+    // `Column("id", type_=Integer)`
+    if column.type_family.is_none()
+        && let Some(written) = args.keyword("type_")
+    {
+        column.type_family = types::of_type(py::text(written, text));
     }
     Some(column)
 }
@@ -1461,6 +1480,52 @@ Index("ix_ticket_owner_desc", Ticket.owner_id.desc(), postgresql_using="hash")
         assert_eq!(
             file.indexes[0].options.postgresql_using.as_deref(),
             Some("hash")
+        );
+    }
+
+    #[test]
+    fn reads_column_types_from_arguments_and_annotations() {
+        let file = extract_text(
+            r#"import uuid
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+class Order(Base):
+    __tablename__ = "orders"
+    id = sa.Column(sa.BigInteger, primary_key=True)
+    code = Column("order_code", String(36), nullable=False)
+    customer_id: Mapped[int] = mapped_column(index=False)
+    token: Mapped[Optional[uuid.UUID]] = mapped_column(postgresql.UUID(as_uuid=True))
+    note: Mapped[str | None]
+    user_id = Column(ForeignKey("users.id"))
+    placed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    blob = Column(EncryptedType(sa.Unicode))
+    typed = Column("typed", type_=sa.Integer)
+
+lines = sa.Table("lines", metadata, sa.Column("order_id", sa.Integer, sa.ForeignKey("orders.id")))
+"#,
+        );
+        let types: Vec<(&str, Option<TypeFamily>)> = file.classes[0]
+            .columns
+            .iter()
+            .chain(&file.tables[0].columns)
+            .map(|c| (c.name(), c.type_family))
+            .collect();
+        assert_eq!(
+            types,
+            vec![
+                ("id", Some(TypeFamily::Integer)),
+                ("order_code", Some(TypeFamily::Text)),
+                ("customer_id", Some(TypeFamily::Integer)),
+                ("token", Some(TypeFamily::Uuid)),
+                ("note", Some(TypeFamily::Text)),
+                // Typed by its target when the schema is put together.
+                ("user_id", None),
+                ("placed_at", Some(TypeFamily::Other)),
+                ("blob", None),
+                ("typed", Some(TypeFamily::Integer)),
+                ("order_id", Some(TypeFamily::Integer)),
+            ]
         );
     }
 

@@ -835,9 +835,10 @@ impl<'f> Resolver<'f> {
             let owner_file = column.owner.file();
             let location = self.files[owner_file].source.location(decl.statement);
             table.columns.push(Column {
-                name: column.name.clone(),
-                field: column.attr.clone(),
                 primary_key: decl.primary_key,
+                type_family: decl.type_family,
+                location: Some(location.clone()),
+                ..Column::new(column.name.clone(), column.attr.clone())
             });
             if decl.primary_key {
                 primary.push(column.name.clone());
