@@ -796,3 +796,70 @@ fn an_ignored_kit_folder_blocks_the_schema_edit() {
     assert!(!stdout.contains("fixed: src/"), "{stdout}");
     assert_eq!(before, tree_contents(root), "nothing is written");
 }
+
+/// Tables made by the project's own creator, in files that import nothing
+/// from drizzle themselves, are read; a library's function of the same
+/// name is not the creator.
+#[test]
+fn tables_from_a_project_creator_in_files_without_drizzle_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "drizzle.config.ts",
+        b"import { defineConfig } from \"drizzle-kit\";\nexport default defineConfig({ dialect: \"postgresql\", schema: \"./src/db/*.ts\" });\n",
+    );
+    write(
+        root,
+        "src/db/table.ts",
+        b"import { pgTableCreator } from \"drizzle-orm/pg-core\";\nexport const createTable = pgTableCreator((name) => `app_${name}`);\n",
+    );
+    write(
+        root,
+        "src/db/builders.ts",
+        b"export { integer, serial, text } from \"drizzle-orm/pg-core\";\n",
+    );
+    write(
+        root,
+        "src/db/users.ts",
+        b"import { createTable } from \"./table\";\nimport { serial } from \"./builders\";\n\nexport const users = createTable(\"user\", { id: serial(\"id\").primaryKey() });\n",
+    );
+    write(
+        root,
+        "src/db/posts.ts",
+        br#"import { createTable } from "./table";
+import { integer, serial, text } from "./builders";
+import { users } from "./users";
+
+export const posts = createTable("post", {
+  id: serial("id").primaryKey(),
+  authorId: integer("author_id").references(() => users.id),
+  title: text("title"),
+});
+"#,
+    );
+    write(
+        root,
+        "src/ui/grid.ts",
+        br#"import { createTable } from "@tanstack/table-core";
+import { integer } from "./cells";
+
+export const grid = createTable("grid", { ownerId: integer("owner_id") });
+"#,
+    );
+    let (_, stdout, stderr) = run_ixray(root, &["schema", "."]);
+    let schema: serde_json::Value = serde_json::from_str(&stdout).expect(&stderr);
+    let tables: Vec<&str> = schema["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tables, ["app_post", "app_user"], "{stderr}");
+    let (code, stdout, _) = run_ixray(root, &["check", "."]);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains("foreign key `app_post.author_id` has no index"),
+        "{stdout}"
+    );
+}

@@ -16,10 +16,15 @@ use memchr::memmem;
 use crate::schema::Dialect;
 
 /// Whether a script may declare Drizzle tables or relations, or configure
-/// drizzle: every such file imports from `drizzle-orm` (or `drizzle-kit`
-/// for the config). Cheap enough to run on every file.
+/// drizzle: it imports from `drizzle-orm` (or `drizzle-kit` for the
+/// config), or calls a table maker or `relations` that it may import from
+/// the project's own files (`createTable("post", …)` with the creator in
+/// `./table`, builders re-exported by `./builders`). Cheap enough to run on
+/// every file.
 pub fn mentions_drizzle(bytes: &[u8]) -> bool {
     memmem::find(bytes, b"drizzle-").is_some()
+        || memmem::find(bytes, b"Table(").is_some()
+        || memmem::find(bytes, b"relations(").is_some()
 }
 
 /// How drizzle names an unnamed column from its key (`casing`).

@@ -527,11 +527,45 @@ fn builder(files: &[DrizzleFile], file: &DrizzleFile, builder: &Builder) -> Opti
         Builder::Imported(local) => {
             let import = file.imports.iter().find(|i| &i.local == local)?;
             let exported = import.imported.as_deref()?;
-            files
+            let candidates: Vec<(&DrizzleFile, &Creator)> = files
                 .iter()
-                .flat_map(|f| &f.creators)
-                .find(|c| c.var == exported)
-                .cloned()
+                .flat_map(|f| f.creators.iter().map(move |c| (f, c)))
+                .filter(|(_, c)| c.var == exported)
+                .collect();
+            if let Some(target) = module_path(&file.source.path, &import.module)
+                && let Some((_, creator)) = candidates
+                    .iter()
+                    .find(|(f, _)| same_module(&f.source.path, &target))
+            {
+                return Some((*creator).clone());
+            }
+            let [(found_in, creator)] = candidates.as_slice() else {
+                return None;
+            };
+            // A package's `createTable` (a UI table library's) is not the
+            // project's creator of the same name; a workspace package
+            // (`@acme/db`) is the project's own folder of that name.
+            let from_package = !import.module.starts_with('.')
+                && !["@/", "~/", "#", "$"]
+                    .iter()
+                    .any(|alias| import.module.starts_with(alias));
+            if from_package {
+                let package = import
+                    .module
+                    .split('/')
+                    .nth(usize::from(import.module.starts_with('@')));
+                let in_its_folder = package.is_some_and(|name| {
+                    found_in
+                        .source
+                        .path
+                        .components()
+                        .any(|c| c.as_os_str() == name)
+                });
+                if !in_its_folder {
+                    return None;
+                }
+            }
+            Some((*creator).clone())
         }
     }
 }
