@@ -4,7 +4,10 @@
 
 use rustc_hash::FxHashSet;
 
-use super::{Conjunct, Dialect, ForeignKey, GenericForeignKey, Index, IndexMethod, Table};
+use super::{
+    AccessPattern, ConditionOp, Conjunct, Dialect, ForeignKey, GenericForeignKey, Index,
+    IndexMethod, Table,
+};
 
 /// The first index (in declaration order) that serves lookups of `fk`.
 ///
@@ -75,6 +78,123 @@ fn leads_with(index: &Index, columns: &[String], any_order: bool) -> bool {
     } else {
         prefix.iter().zip(columns).all(|(a, b)| *a == b)
     }
+}
+
+/// Whether `index` serves a query's access pattern the way a btree can
+/// (PostgreSQL "Multicolumn Indexes", "Indexes and ORDER BY"): the
+/// equality columns (`=`, `IN`, `IS NULL`) are the index's first columns,
+/// in any order; then either the order columns follow in their order with
+/// the same directions or all reversed, or one range column follows. A
+/// partial index serves only when the query's own conditions imply each
+/// conjunct of its predicate. A query joined by `OR` is served by no
+/// single index. Conditions a btree cannot use (`<>`, `ILIKE '%x%'`) are
+/// filters on the rows found and ask nothing of the index.
+pub fn index_serves(index: &Index, pattern: &AccessPattern) -> bool {
+    if pattern.disjunction || index.method != IndexMethod::Btree {
+        return false;
+    }
+    if let Some(predicate) = &index.predicate
+        && !predicate.conjuncts.iter().all(|c| implied(c, pattern))
+    {
+        return false;
+    }
+    // A condition the predicate already fixes (`enabled` for `WHERE
+    // enabled`) asks nothing more of the key.
+    let fixed = |c: &crate::schema::Condition| {
+        index.predicate.as_ref().is_some_and(|p| {
+            p.conjuncts
+                .iter()
+                .any(|conjunct| matches!(conjunct, Conjunct::Other(_)) && writes(c, conjunct))
+        })
+    };
+    let equal: FxHashSet<&str> = pattern
+        .conditions
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.op,
+                ConditionOp::Eq | ConditionOp::In | ConditionOp::IsNull
+            )
+        })
+        .filter(|c| !fixed(c))
+        .map(|c| c.column.as_str())
+        .collect();
+    let columns: Vec<Option<&str>> = index.parts.iter().map(|p| p.column_name()).collect();
+    if columns.len() < equal.len() {
+        return false;
+    }
+    let lead: FxHashSet<&str> = columns[..equal.len()].iter().flatten().copied().collect();
+    if lead != equal {
+        return false;
+    }
+    let rest = &index.parts[equal.len()..];
+    if !pattern.order.is_empty() {
+        // A sort on an equality column is free: its value is fixed.
+        let order: Vec<_> = pattern
+            .order
+            .iter()
+            .filter(|o| !equal.contains(o.column.as_str()))
+            .collect();
+        if order.len() > rest.len() {
+            return false;
+        }
+        let same = order
+            .iter()
+            .zip(rest)
+            .all(|(o, p)| p.column_name() == Some(o.column.as_str()));
+        let forward = order.iter().zip(rest).all(|(o, p)| o.desc == p.desc);
+        let backward = order.iter().zip(rest).all(|(o, p)| o.desc != p.desc);
+        return same && (order.len() <= 1 || forward || backward);
+    }
+    let ranges: Vec<&str> = pattern
+        .conditions
+        .iter()
+        .filter(|c| matches!(c.op, ConditionOp::Range | ConditionOp::Prefix))
+        .map(|c| c.column.as_str())
+        .collect();
+    ranges.is_empty()
+        || rest
+            .first()
+            .and_then(|p| p.column_name())
+            .is_some_and(|c| ranges.contains(&c))
+}
+
+/// Whether the query's conditions imply one conjunct of a partial index's
+/// predicate: `col IS NOT NULL` by any `=`/`IN`/range on the column (none
+/// matches NULL) or an explicit `IS NOT NULL`; any other conjunct only by
+/// the same condition written in the query (`status = 'open'`).
+fn implied(conjunct: &Conjunct, pattern: &AccessPattern) -> bool {
+    match conjunct {
+        Conjunct::IsNotNull(column) => pattern.conditions.iter().any(|c| {
+            c.column == *column
+                && matches!(
+                    c.op,
+                    ConditionOp::Eq
+                        | ConditionOp::In
+                        | ConditionOp::Range
+                        | ConditionOp::Prefix
+                        | ConditionOp::IsNotNull
+                )
+        }),
+        Conjunct::Other(_) => pattern.conditions.iter().any(|c| writes(c, conjunct)),
+    }
+}
+
+/// Whether a query condition is the predicate conjunct, as ixray writes
+/// predicates: `status = 'open'`, `status <> 'down'`, `deleted_at IS
+/// NULL`, and a bare `enabled` for `enabled = true`.
+fn writes(c: &crate::schema::Condition, conjunct: &Conjunct) -> bool {
+    let Conjunct::Other(text) = conjunct else {
+        return false;
+    };
+    let written = match (c.op, &c.constant) {
+        (ConditionOp::Eq, Some(value)) => format!("{} = {value}", c.column),
+        (ConditionOp::NotEq, Some(value)) => format!("{} <> {value}", c.column),
+        (ConditionOp::IsNull, _) => format!("{} IS NULL", c.column),
+        _ => return false,
+    };
+    written.eq_ignore_ascii_case(text)
+        || (c.op == ConditionOp::Eq && c.constant.as_deref() == Some("true") && *text == c.column)
 }
 
 /// How index `a` is made unnecessary by index `b` on the same table.
@@ -223,6 +343,99 @@ mod tests {
             })
             .collect();
         Index::new(parts, IndexOrigin::Declared)
+    }
+
+    fn pattern(conditions: &[(&str, ConditionOp, Option<&str>)], order: &[&str]) -> AccessPattern {
+        AccessPattern {
+            table: "t".into(),
+            framework: Framework::Django,
+            conditions: conditions
+                .iter()
+                .map(|(c, op, v)| crate::schema::Condition {
+                    column: c.to_string(),
+                    op: *op,
+                    constant: v.map(str::to_string),
+                })
+                .collect(),
+            order: order
+                .iter()
+                .map(|o| crate::schema::OrderColumn {
+                    column: o.trim_start_matches('-').to_string(),
+                    desc: o.starts_with('-'),
+                })
+                .collect(),
+            limited: true,
+            operation: crate::schema::QueryOperation::Select,
+            disjunction: false,
+            location: None,
+        }
+    }
+
+    #[test]
+    fn an_index_serves_equality_prefix_then_order_or_one_range() {
+        use ConditionOp::*;
+        let q = pattern(
+            &[("customer_id", Eq, None), ("status", Eq, None)],
+            &["-started_at"],
+        );
+        assert!(index_serves(
+            &idx(&["status", "customer_id", "-started_at"]),
+            &q
+        ));
+        assert!(index_serves(
+            &idx(&["customer_id", "status", "started_at"]),
+            &q
+        ));
+        assert!(!index_serves(&idx(&["customer_id", "started_at"]), &q));
+        assert!(!index_serves(&idx(&["customer_id", "status"]), &q));
+        let two = pattern(&[("a", Eq, None)], &["-b", "c"]);
+        assert!(index_serves(&idx(&["a", "-b", "c"]), &two));
+        assert!(index_serves(&idx(&["a", "b", "-c"]), &two));
+        assert!(!index_serves(&idx(&["a", "b", "c"]), &two));
+        let range = pattern(
+            &[("a", Eq, None), ("t", Range, None), ("x", Other, None)],
+            &[],
+        );
+        assert!(index_serves(&idx(&["a", "t"]), &range));
+        assert!(!index_serves(&idx(&["t", "a"]), &range));
+        let sort_on_equal = pattern(&[("a", Eq, None)], &["a", "-b"]);
+        assert!(index_serves(&idx(&["a", "-b"]), &sort_on_equal));
+        let mut or = pattern(&[("a", Eq, None)], &[]);
+        or.disjunction = true;
+        assert!(!index_serves(&idx(&["a"]), &or));
+    }
+
+    #[test]
+    fn a_partial_index_serves_only_queries_that_imply_its_predicate() {
+        use ConditionOp::*;
+        let mut enabled = idx(&["customer_id", "-priority"]);
+        enabled.predicate = Some(Predicate::new(vec![Conjunct::Other("enabled".into())]));
+        let q = pattern(
+            &[("customer_id", Eq, None), ("enabled", Eq, Some("true"))],
+            &["-priority"],
+        );
+        assert!(index_serves(&enabled, &q), "the predicate fixes `enabled`");
+        let q = pattern(&[("customer_id", Eq, None)], &["-priority"]);
+        assert!(!index_serves(&enabled, &q));
+        let mut open = idx(&["customer_id"]);
+        open.predicate = Some(Predicate::new(vec![Conjunct::Other(
+            "status = 'open'".into(),
+        )]));
+        let q = pattern(
+            &[("customer_id", Eq, None), ("status", NotEq, Some("'open'"))],
+            &[],
+        );
+        assert!(!index_serves(&open, &q));
+        let mut not_null = idx(&["owner_id"]);
+        not_null.predicate = Some(Predicate::new(vec![Conjunct::IsNotNull("owner_id".into())]));
+        assert!(index_serves(
+            &not_null,
+            &pattern(&[("owner_id", Eq, None)], &[])
+        ));
+        assert!(!index_serves(
+            &not_null,
+            &pattern(&[("owner_id", IsNull, None)], &[])
+        ));
     }
 
     #[test]
