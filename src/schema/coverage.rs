@@ -120,6 +120,20 @@ pub fn index_serves(index: &Index, pattern: &AccessPattern) -> bool {
         .map(|c| c.column.as_str())
         .collect();
     let columns: Vec<Option<&str>> = index.parts.iter().map(|p| p.column_name()).collect();
+    // A unique key fixed by `=` finds at most one row: nothing is left to
+    // narrow or sort.
+    let single_row = index.unique
+        && columns.iter().all(|c| {
+            c.is_some_and(|c| {
+                pattern
+                    .conditions
+                    .iter()
+                    .any(|q| q.column == c && q.op == ConditionOp::Eq)
+            })
+        });
+    if single_row {
+        return true;
+    }
     if columns.len() < equal.len() {
         return false;
     }
@@ -400,6 +414,14 @@ mod tests {
         assert!(!index_serves(&idx(&["t", "a"]), &range));
         let sort_on_equal = pattern(&[("a", Eq, None)], &["a", "-b"]);
         assert!(index_serves(&idx(&["a", "-b"]), &sort_on_equal));
+        let mut unique = idx(&["id"]);
+        unique.unique = true;
+        let by_key = pattern(&[("id", Eq, None), ("status", Eq, None)], &["-t"]);
+        assert!(index_serves(&unique, &by_key), "one row by the key");
+        assert!(!index_serves(
+            &unique,
+            &pattern(&[("id", In, None)], &["-t"])
+        ));
         let mut or = pattern(&[("a", Eq, None)], &[]);
         or.disjunction = true;
         assert!(!index_serves(&idx(&["a"]), &or));
