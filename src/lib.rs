@@ -178,24 +178,28 @@ fn read_file(path: &Path, overlay: &Overlay) -> FileOutcome {
         Err(err) => return FileOutcome::Error(err),
     };
     let source = SourceFile::new(path.to_path_buf(), text);
-    if roles.graph {
-        // Migrations are most of a project's Python; only their place in
-        // the graph and their index operations matter, and those are parsed
-        // alone.
-        let graph = Some(django::migrations::graph_node(path, &source.text));
-        let migration = roles
-            .migration
-            .then(|| django::migrations::extract_operations(source));
-        return FileOutcome::Facts(Box::new(FileFacts {
-            django: django::FileFacts {
-                migration,
-                graph,
-                ..django::FileFacts::default()
-            },
-            ..FileFacts::default()
-        }));
-    }
     let tree = python::parse_file(&source.text);
+    if roles.graph {
+        // A migration's place in the graph and every operation: the
+        // history is replayed into the state `makemigrations` compares the
+        // models with. One it cannot read leaves its app's history unknown.
+        let mut facts = FileFacts::default();
+        let migration = match too_deep(&source, &tree) {
+            Some(error) => {
+                facts.errors.push(error);
+                let mut migration = django::migrations::MigrationFile::empty(source.clone());
+                let graph = django::migrations::graph_node(path, &source.text);
+                migration.dependencies = graph.dependencies;
+                migration.replaces = graph.replaces;
+                migration.unreadable = Some("code nested too deep to read".into());
+                migration
+            }
+            None => django::migrations::extract(source, &tree),
+        };
+        facts.django.graph = Some(migration.graph_node());
+        facts.django.migration = Some(migration);
+        return FileOutcome::Facts(Box::new(facts));
+    }
     if let Some(error) = too_deep(&source, &tree) {
         return FileOutcome::Error(error);
     }
@@ -401,10 +405,16 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
     lap("resolve");
     let mut schema = Schema {
         tables: std::mem::take(&mut project.tables),
-        index_builds: alchemy
-            .environments
+        index_builds: project
+            .histories
             .iter()
-            .flat_map(|e| e.builds.iter().cloned())
+            .flat_map(|h| h.builds.iter().cloned())
+            .chain(
+                alchemy
+                    .environments
+                    .iter()
+                    .flat_map(|e| e.builds.iter().cloned()),
+            )
             .collect(),
     };
     mark_pending_builds(&mut schema.index_builds, paths, config);
@@ -558,16 +568,23 @@ fn mark_pending_builds(builds: &mut [schema::IndexBuild], paths: &[PathBuf], con
         .filter_map(|p| std::fs::canonicalize(p).ok())
         .collect();
     let unmerged: Vec<vcs::Unmerged> = paths.iter().filter_map(|p| vcs::unmerged(p)).collect();
+    // Many builds share a migration file: each file is looked up once.
+    let mut by_file: rustc_hash::FxHashMap<PathBuf, (bool, bool)> = Default::default();
     for build in builds.iter_mut() {
         let Some(path) = build.location.as_ref().map(|l| l.path.as_path()) else {
             continue;
         };
-        let named_here = std::fs::canonicalize(path).is_ok_and(|p| named.contains(&p));
+        let (named_here, unmerged_here) = *by_file.entry(path.to_path_buf()).or_insert_with(|| {
+            (
+                std::fs::canonicalize(path).is_ok_and(|p| named.contains(&p)),
+                unmerged.iter().any(|u| u.contains(path)),
+            )
+        });
         build.pending = named_here
             || if unmerged.is_empty() {
                 build.newest
             } else {
-                unmerged.iter().any(|u| u.contains(path))
+                unmerged_here
             };
     }
 }
