@@ -315,9 +315,17 @@ pub fn plan(
     for finding in findings.iter().filter(|f| f.framework == Framework::Django) {
         let Some(fix) = &finding.fix else { continue };
         let Some(model_ix) = project.by_table.get(&finding.table).copied() else {
+            let reason = if project.history_tables.contains(&finding.table) {
+                format!(
+                    "no model ixray reads declares `{}` (only the migration history does); write the migration by hand",
+                    finding.table
+                )
+            } else {
+                format!("`{}` is not a model table ixray can edit", finding.table)
+            };
             problems.push(Unfixable {
                 table: finding.table.clone(),
-                reason: format!("`{}` is not a model table ixray can edit", finding.table),
+                reason,
             });
             continue;
         };

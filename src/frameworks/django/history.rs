@@ -129,6 +129,9 @@ pub struct StateIndex {
     pub decl: IndexDecl,
     pub code: String,
     pub location: Location,
+    /// False once a `RemoveField` dropped a column it uses: the database
+    /// dropped the index with the column, the state still lists it.
+    pub in_database: bool,
 }
 
 /// One `unique_together` / `index_together` entry.
@@ -136,6 +139,8 @@ pub struct StateIndex {
 pub struct StateTogether {
     pub fields: Vec<String>,
     pub location: Location,
+    /// As `StateIndex::in_database`.
+    pub in_database: bool,
 }
 
 /// The indexes a field gives its table: (plain index, unique index).
@@ -352,6 +357,7 @@ impl AppHistory {
                     decl: decl.clone(),
                     code: step.migration.source.text[decl.span.start..decl.span.end].to_string(),
                     location: step.location(decl.span),
+                    in_database: true,
                 };
                 let together = |groups: &Vec<Vec<String>>| {
                     groups
@@ -359,6 +365,7 @@ impl AppHistory {
                         .map(|fields| StateTogether {
                             fields: fields.clone(),
                             location: location.clone(),
+                            in_database: true,
                         })
                         .collect()
                 };
@@ -477,22 +484,22 @@ impl AppHistory {
                 if let Some(state) = self.model_mut(model, "RemoveField", step, span) {
                     state.fields.retain(|f| &f.spec.name != name);
                     // The database drops the indexes on the column; the
-                    // state keeps options that name it.
-                    let named = state.indexes.iter().chain(&state.constraints).any(|i| {
-                        i.decl.fields.iter().any(|(f, _)| f == name)
-                            || i.decl.include.contains(name)
-                    }) || state
+                    // state keeps the options that name it.
+                    for item in state.indexes.iter_mut().chain(state.constraints.iter_mut()) {
+                        if item.decl.fields.iter().any(|(f, _)| f == name)
+                            || item.decl.include.contains(name)
+                        {
+                            item.in_database = false;
+                        }
+                    }
+                    for together in state
                         .unique_together
-                        .iter()
-                        .chain(&state.index_together)
-                        .any(|t| t.fields.contains(name));
-                    if named {
-                        state.mark_uncertain(step.at(
-                            &format!(
-                                "`RemoveField` of `{name}`, which an index or constraint names"
-                            ),
-                            span,
-                        ));
+                        .iter_mut()
+                        .chain(state.index_together.iter_mut())
+                    {
+                        if together.fields.contains(name) {
+                            together.in_database = false;
+                        }
                     }
                 }
             }
@@ -535,6 +542,7 @@ impl AppHistory {
                     decl: index.clone(),
                     code: step.migration.source.text[index.span.start..index.span.end].to_string(),
                     location,
+                    in_database: true,
                 });
                 if let Some(name) = &index.name {
                     self.dropped_by_sql.retain(|n| n != name);
@@ -640,6 +648,7 @@ impl AppHistory {
                             python_str(new)
                         ),
                         location,
+                        in_database: true,
                     });
                 }
                 self.dropped_by_sql.retain(|n| n != new);
@@ -657,6 +666,7 @@ impl AppHistory {
                     code: step.migration.source.text[constraint.span.start..constraint.span.end]
                         .to_string(),
                     location,
+                    in_database: true,
                 });
                 if record && constraint.class == "UniqueConstraint" {
                     self.build(
@@ -720,6 +730,7 @@ impl AppHistory {
                 next.extend(added.iter().map(|fields| StateTogether {
                     fields: fields.clone(),
                     location: location.clone(),
+                    in_database: true,
                 }));
                 *list = next;
                 if record {
@@ -1232,6 +1243,50 @@ mod tests {
         );
         // The state operation builds nothing: the database operation does.
         assert_eq!(history.builds.len(), 2);
+    }
+
+    #[test]
+    fn operation_lists_may_be_names_and_sums_and_removed_columns_drop_their_indexes() {
+        let files = [
+            migration("0001_initial", INITIAL),
+            migration(
+                "0002_swap",
+                r#"    dependencies = [("shop", "0001_initial")]
+    state_operations = [
+        migrations.RemoveField(model_name="order", name="code"),
+    ]
+    operations = [
+        migrations.SeparateDatabaseAndState(state_operations=state_operations),
+    ] + EXTRA"#,
+            ),
+        ];
+        let mut files = files;
+        // `EXTRA` is a module-level list.
+        let text = files[1].source.text.replace(
+            "class Migration",
+            r#"EXTRA = [migrations.RenameField(model_name="order", old_name="status", new_name="code")]
+
+
+class Migration"#,
+        );
+        let source = SourceFile::new(files[1].source.path.clone(), text);
+        let tree = py::parse(&source.text);
+        files[1] = migrations::extract(source, &tree);
+        let history = replay_all(&files);
+        assert_eq!(history.uncertainty("order"), None);
+        let order = &history.models["order"];
+        let names: Vec<&str> = order.fields.iter().map(|f| f.spec.name.as_str()).collect();
+        assert_eq!(names, vec!["id", "customer", "code"]);
+        // `ord_code_ix` and the unique (customer, code) named the removed
+        // column: the state keeps them, the database does not.
+        let code_ix = order
+            .indexes
+            .iter()
+            .find(|i| i.decl.name.as_deref() == Some("ord_code_ix"))
+            .unwrap();
+        assert!(!code_ix.in_database);
+        assert!(!order.unique_together[0].in_database);
+        assert!(order.indexes[0].in_database);
     }
 
     #[test]

@@ -209,6 +209,10 @@ pub struct FieldSpec {
     pub db_index: Option<bool>,
     pub db_constraint: bool,
     pub db_column: Option<String>,
+    /// A relation's target as the migration writes it: `"app.model"`, or
+    /// `settings.AUTH_USER_MODEL`.
+    pub target: Option<models::Target>,
+    pub to_field: Option<String>,
     /// An argument that decides whether the field is indexed is not a
     /// literal (or `**kwargs` hides it).
     pub unreadable: bool,
@@ -373,18 +377,34 @@ pub fn extract(source: Arc<SourceFile>, tree: &tree_sitter::Tree) -> MigrationFi
         return migration;
     };
     let mut operations_read = false;
-    for (name, value, _) in py::class_assignments(body, text) {
+    let mut cx = Reader {
+        text,
+        names: Vec::new(),
+    };
+    for assignment in &definitions.assignments {
+        if let (Some(left), Some(right)) = (
+            assignment.child_by_field_name("left"),
+            assignment.child_by_field_name("right"),
+        ) && left.kind() == "identifier"
+        {
+            cx.names.push((py::text(left, text).to_string(), right));
+        }
+    }
+    let class_names = py::class_assignments(body, text);
+    cx.names.extend(
+        class_names
+            .iter()
+            .map(|(name, value, _)| (name.clone(), *value)),
+    );
+    for (name, value, _) in class_names {
         match name.as_str() {
             "dependencies" => migration.dependencies = read_pairs(value, text),
             "replaces" => migration.replaces = read_pairs(value, text),
             "atomic" => migration.atomic = py::bool_value(value).unwrap_or(true),
-            "operations" => match py::sequence_items(value) {
-                Some(items) => {
+            "operations" => match read_operations(value, &cx) {
+                Some(operations) => {
                     operations_read = true;
-                    migration.operations = items
-                        .into_iter()
-                        .map(|op| read_operation(op, text))
-                        .collect();
+                    migration.operations = operations;
                 }
                 None => {
                     migration.unreadable =
@@ -437,9 +457,32 @@ const INERT: &[&str] = &[
     "ValidateConstraint",
 ];
 
-fn read_operation(node: Node, text: &str) -> Operation {
+/// The module being read, with the names its class body and module level
+/// assign (`state_operations = [...]` referenced by a call).
+struct Reader<'t> {
+    text: &'t str,
+    names: Vec<(String, Node<'t>)>,
+}
+
+impl<'t> Reader<'t> {
+    /// A name bound to a value the reader can follow.
+    fn resolve(&self, node: Node<'t>) -> Node<'t> {
+        if node.kind() != "identifier" {
+            return node;
+        }
+        let name = py::text(node, self.text);
+        self.names
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map_or(node, |(_, value)| *value)
+    }
+}
+
+fn read_operation(node: Node, cx: &Reader) -> Operation {
+    let text = cx.text;
     let span = py::span(node);
-    let kind = read_operation_kind(node, text).unwrap_or_else(|| {
+    let kind = read_operation_kind(node, cx).unwrap_or_else(|| {
         let name = py::call_name(node, text);
         let model = (node.kind() == "call")
             .then(|| {
@@ -472,7 +515,8 @@ fn first_line(text: &str) -> &str {
 }
 
 /// The operation, or `None` when ixray cannot evaluate it.
-fn read_operation_kind(node: Node, text: &str) -> Option<OperationKind> {
+fn read_operation_kind(node: Node, cx: &Reader) -> Option<OperationKind> {
+    let text = cx.text;
     let callee = py::call_name(node, text)?;
     let class = py::last_segment(&callee);
     let args = py::arguments(node, text);
@@ -610,18 +654,18 @@ fn read_operation_kind(node: Node, text: &str) -> Option<OperationKind> {
             OperationKind::RunSql {
                 statements,
                 state: match arg("state_operations", 3) {
-                    Some(n) if n.kind() != "none" => read_operations(n, text)?,
+                    Some(n) if n.kind() != "none" => read_operations(n, cx)?,
                     _ => Vec::new(),
                 },
             }
         }
         "SeparateDatabaseAndState" => OperationKind::SeparateDatabaseAndState {
             database: match arg("database_operations", 0) {
-                Some(n) if n.kind() != "none" => read_operations(n, text)?,
+                Some(n) if n.kind() != "none" => read_operations(n, cx)?,
                 _ => Vec::new(),
             },
             state: match arg("state_operations", 1) {
-                Some(n) if n.kind() != "none" => read_operations(n, text)?,
+                Some(n) if n.kind() != "none" => read_operations(n, cx)?,
                 _ => Vec::new(),
             },
         },
@@ -632,13 +676,29 @@ fn read_operation_kind(node: Node, text: &str) -> Option<OperationKind> {
 }
 
 /// A nested operation list (`state_operations=[...]`).
-fn read_operations(node: Node, text: &str) -> Option<Vec<Operation>> {
-    Some(
-        py::sequence_items(node)?
-            .into_iter()
-            .map(|op| read_operation(op, text))
-            .collect(),
-    )
+fn read_operations(node: Node, cx: &Reader) -> Option<Vec<Operation>> {
+    let node = cx.resolve(node);
+    match node.kind() {
+        // `A + B`: lists of operations joined.
+        "binary_operator"
+            if node
+                .child_by_field_name("operator")
+                .is_some_and(|op| py::text(op, cx.text) == "+") =>
+        {
+            let mut left = read_operations(node.child_by_field_name("left")?, cx)?;
+            left.extend(read_operations(node.child_by_field_name("right")?, cx)?);
+            Some(left)
+        }
+        "parenthesized_expression" if node.named_child(0)?.kind() == "binary_operator" => {
+            read_operations(node.named_child(0)?, cx)
+        }
+        _ => Some(
+            py::sequence_items(node)?
+                .into_iter()
+                .map(|op| read_operation(op, cx))
+                .collect(),
+        ),
+    }
 }
 
 /// `fields=[("name", models.CharField(...)), ...]`.
@@ -664,6 +724,8 @@ fn read_field(name: String, node: Node, text: &str) -> FieldSpec {
         db_index: None,
         db_constraint: true,
         db_column: None,
+        target: None,
+        to_field: None,
         unreadable: false,
         span: py::span(node),
     };
@@ -690,6 +752,22 @@ fn read_field(name: String, node: Node, text: &str) -> FieldSpec {
     field.unique = unique;
     field.db_index = db_index;
     field.db_constraint = db_constraint;
+    if let Some(value) = args
+        .keyword("to")
+        .or_else(|| args.positional.first().copied())
+        && super::history::is_foreign_key(&field.kind)
+    {
+        field.target = Some(match py::string_value(value, text) {
+            Some(label) => models::Target::Label(label),
+            None => match py::dotted_name(value, text) {
+                Some(name) if name.ends_with("AUTH_USER_MODEL") => models::Target::AuthUserModel,
+                _ => models::Target::Unknown,
+            },
+        });
+    }
+    field.to_field = args
+        .keyword("to_field")
+        .and_then(|n| py::string_value(n, text));
     if let Some(value) = args.keyword("db_column") {
         match py::string_value(value, text) {
             Some(column) => field.db_column = Some(column),

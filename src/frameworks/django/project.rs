@@ -39,6 +39,9 @@ pub struct DjangoProject {
     pub histories: Vec<AppHistory>,
     /// The indexes `makemigrations` would drop, and what declares them.
     pub drift: Vec<Drift>,
+    /// Tables only the migration history knows (no model ixray reads
+    /// declares them): analysed, never edited.
+    pub history_tables: Vec<String>,
 }
 
 /// An index of the migration state that the models no longer declare:
@@ -228,7 +231,7 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DjangoProject {
         project: &project,
         resolver: &resolver,
         dialect,
-        auth_user_model,
+        auth_user_model: auth_user_model.clone(),
     };
     let (mut tables, code_states) = builder.build();
     let dialect_assumed =
@@ -243,6 +246,14 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DjangoProject {
     };
     project.histories = replay_histories(&project, &migration_label, &broken, &settings);
     project.drift = apply_histories(&project, &resolver, &code_states, dialect, &mut tables);
+    let mut only_in_history =
+        history_only_tables(&project, &resolver, &tables, &auth_user_model, dialect);
+    for table in &mut only_in_history {
+        table.dialect_assumed = dialect_assumed;
+    }
+    project.history_tables = only_in_history.iter().map(|t| t.name.clone()).collect();
+    tables.extend(only_in_history);
+    tables.sort_by(|a, b| a.name.cmp(&b.name));
     project.tables = tables;
     project.graph = inputs.graph;
     for (i, model) in project.models.iter().enumerate() {
@@ -995,9 +1006,16 @@ impl<'a> TableBuilder<'a> {
                 .unwrap_or_else(|| "id".into()),
         );
         self.add_meta_indexes(index, &attname_to_column, &mut table);
+        // `Index(fields=["id"])` names the implicit primary key too.
+        let mut code_columns = attname_to_column.clone();
+        for column in &table.columns {
+            code_columns
+                .entry(column.field.clone())
+                .or_insert_with(|| column.name.clone());
+        }
         states.insert(
             index,
-            self.code_state(index, &fields, &attname_to_column, &table.name),
+            self.code_state(index, &fields, &code_columns, &table.name),
         );
         tables.push(table);
         for field in fields.iter().filter(|f| f.decl.is_many_to_many()) {
@@ -1150,6 +1168,19 @@ impl<'a> TableBuilder<'a> {
                 match self.resolver.lookup_class(at, base) {
                     Some(parent) => stack.push(parent),
                     None if base == "object" || is_django_model_base(base, imports) => {}
+                    // A plain class of the project (a mixin in a module
+                    // that holds no model): it gives no Meta.
+                    None if imports
+                        .from_imports
+                        .iter()
+                        .find(|(local, _, _)| local == base)
+                        .is_some_and(|(_, module, _)| {
+                            crate::frameworks::python::module_file(
+                                module,
+                                &self.project.files[at.0].source.path,
+                            )
+                            .is_some()
+                        }) => {}
                     None => return false,
                 }
             }
@@ -1661,6 +1692,123 @@ fn apply_histories(
     drift
 }
 
+/// Tables only the migration history knows: a `CreateModel` whose model no
+/// module ixray reads declares (a base class from outside the project, a
+/// model built by code). The database has them as the history left them,
+/// so they are analysed with what it says; no model can be edited.
+fn history_only_tables(
+    project: &DjangoProject,
+    resolver: &Resolver,
+    code_tables: &[Table],
+    auth_user_model: &str,
+    dialect: Dialect,
+) -> Vec<Table> {
+    let known: FxHashSet<&str> = code_tables.iter().map(|t| t.name.as_str()).collect();
+    // A relation target `"app.model"` to its table: the model's, the
+    // history's, django.contrib's, else Django's default name.
+    let target_table = |label: &str| -> Option<String> {
+        let (app, name) = label.split_once('.')?;
+        let lower = name.to_ascii_lowercase();
+        if let Some(model) = resolver.model_by_label(app, &lower) {
+            return Some(project.models[model].table.clone());
+        }
+        if let Some(state) = project
+            .histories
+            .iter()
+            .find(|h| h.label == app)
+            .and_then(|h| h.models.get(&lower))
+        {
+            return Some(state.table(app));
+        }
+        Some(contrib_model(app, name).map_or_else(
+            || format!("{app}_{lower}"),
+            |(_, _, table)| table.to_string(),
+        ))
+    };
+    let mut out: Vec<Table> = Vec::new();
+    for app in &project.histories {
+        for (key, state) in &app.models {
+            // An uncertain state may hold a model a migration ixray
+            // cannot read deleted or moved: only a certain one is a table.
+            if !state.managed
+                || state.proxy
+                || state.created_by.is_empty()
+                || app.uncertainty(key).is_some()
+                || resolver.model_by_label(&app.label, key).is_some()
+            {
+                continue;
+            }
+            let name = state.table(&app.label);
+            if known.contains(name.as_str()) || out.iter().any(|t| t.name == name) {
+                continue;
+            }
+            let mut table = Table {
+                name: name.clone(),
+                model: state.name.clone(),
+                framework: Framework::Django,
+                dialect,
+                dialect_assumed: false,
+                managed: true,
+                unknown_indexes: None,
+                location: Some(state.location.clone()),
+                columns: Vec::new(),
+                foreign_keys: Vec::new(),
+                indexes: Vec::new(),
+            };
+            for field in &state.fields {
+                let Some(column) = field.column() else {
+                    continue;
+                };
+                table.columns.push(Column {
+                    name: column.clone(),
+                    field: field.spec.name.clone(),
+                    primary_key: field.spec.primary_key,
+                });
+                if field.spec.primary_key {
+                    let mut pk =
+                        Index::new(vec![IndexPart::column(&column)], IndexOrigin::PrimaryKey);
+                    pk.unique = true;
+                    pk.locked = true;
+                    pk.location = Some(field.location.clone());
+                    table.indexes.push(pk);
+                }
+                if history::is_foreign_key(&field.spec.kind) {
+                    let ref_table = match &field.spec.target {
+                        Some(Target::Label(label)) if label == "self" => Some(name.clone()),
+                        Some(Target::Label(label)) => target_table(label),
+                        Some(Target::AuthUserModel) => target_table(auth_user_model),
+                        _ => None,
+                    };
+                    table.foreign_keys.push(ForeignKey {
+                        columns: vec![column],
+                        ref_table,
+                        ref_columns: vec![
+                            field.spec.to_field.clone().unwrap_or_else(|| "id".into()),
+                        ],
+                        enforced: field.spec.db_constraint,
+                        relation_only: false,
+                        field: field.spec.name.clone(),
+                        location: Some(field.location.clone()),
+                    });
+                }
+            }
+            let columns = state.columns();
+            for (mut index, _) in
+                state_indexes(state, &name, &columns, dialect, &app.dropped_by_sql)
+            {
+                // Only a migration can change them.
+                index.locked = true;
+                table.indexes.push(index);
+            }
+            for (_, index) in app.sql_indexes.iter().filter(|(t, _)| *t == name) {
+                table.indexes.push(index.clone());
+            }
+            out.push(table);
+        }
+    }
+    out
+}
+
 /// What in the state makes an index.
 enum StateSource<'s> {
     Field { field: &'s str, unique: bool },
@@ -1724,11 +1872,14 @@ fn state_indexes<'s>(
             }
         }
     }
+    // What the database no longer has is neither cover nor drift.
     let dropped = |item: &StateIndex| {
-        item.decl
-            .name
-            .as_ref()
-            .is_some_and(|n| dropped_by_sql.contains(n))
+        !item.in_database
+            || item
+                .decl
+                .name
+                .as_ref()
+                .is_some_and(|n| dropped_by_sql.contains(n))
     };
     for item in state.indexes.iter().filter(|i| !dropped(i)) {
         if let Some(mut index) =
@@ -1756,6 +1907,7 @@ fn state_indexes<'s>(
         .iter()
         .map(|t| (t, true))
         .chain(state.index_together.iter().map(|t| (t, false)))
+        .filter(|(t, _)| t.in_database)
     {
         let Some(parts) = together
             .fields
@@ -1862,6 +2014,8 @@ fn code_field_spec(field: &FieldDecl, text: &str) -> Option<FieldSpec> {
         db_index: field.db_index,
         db_constraint: field.db_constraint,
         db_column: field.db_column.clone(),
+        target: None,
+        to_field: None,
         unreadable: false,
         span: field.call,
     })
