@@ -178,28 +178,17 @@ fn read_file(path: &Path, overlay: &Overlay) -> FileOutcome {
         Err(err) => return FileOutcome::Error(err),
     };
     let source = SourceFile::new(path.to_path_buf(), text);
-    let tree = python::parse_file(&source.text);
     if roles.graph {
         // A migration's place in the graph and every operation: the
         // history is replayed into the state `makemigrations` compares the
         // models with. One it cannot read leaves its app's history unknown.
+        let migration = django::migrations::extract(source);
         let mut facts = FileFacts::default();
-        let migration = match too_deep(&source, &tree) {
-            Some(error) => {
-                facts.errors.push(error);
-                let mut migration = django::migrations::MigrationFile::empty(source.clone());
-                let graph = django::migrations::graph_node(path, &source.text);
-                migration.dependencies = graph.dependencies;
-                migration.replaces = graph.replaces;
-                migration.unreadable = Some("code nested too deep to read".into());
-                migration
-            }
-            None => django::migrations::extract(source, &tree),
-        };
         facts.django.graph = Some(migration.graph_node());
         facts.django.migration = Some(migration);
         return FileOutcome::Facts(Box::new(facts));
     }
+    let tree = python::parse_file(&source.text);
     if let Some(error) = too_deep(&source, &tree) {
         return FileOutcome::Error(error);
     }
@@ -399,6 +388,19 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
         }
     }
     lap("merge");
+    // What git has not merged decides which migrations rules about how
+    // they are written speak about; git runs while the projects resolve.
+    let unmerged = (!config.all_migrations
+        && (!inputs.migrations.is_empty() || !alchemy.revisions.is_empty()))
+    .then(|| {
+        let paths = paths.to_vec();
+        std::thread::spawn(move || {
+            paths
+                .iter()
+                .filter_map(|p| vcs::unmerged(p))
+                .collect::<Vec<_>>()
+        })
+    });
     let mut project = django::project::resolve(inputs, &mut errors);
     let mut alchemy = sqlalchemy::project::resolve(alchemy, &mut errors);
     let mut drizzle = drizzle::project::resolve(drizzle_inputs, &mut errors);
@@ -417,7 +419,10 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
             )
             .collect(),
     };
-    mark_pending_builds(&mut schema.index_builds, paths, config);
+    let unmerged = unmerged
+        .map(|thread| thread.join().unwrap_or_default())
+        .unwrap_or_default();
+    mark_pending_builds(&mut schema.index_builds, paths, config, &unmerged);
     schema.tables.append(&mut alchemy.tables);
     schema.tables.append(&mut drizzle.tables);
     schema::add_database_implicit_indexes(&mut schema);
@@ -558,7 +563,12 @@ impl Scope {
 /// (uncommitted and untracked ones included). Elsewhere: the newest
 /// revision of each environment. A migration file named on the command line
 /// always counts, and `all_migrations` makes every build count.
-fn mark_pending_builds(builds: &mut [schema::IndexBuild], paths: &[PathBuf], config: &Config) {
+fn mark_pending_builds(
+    builds: &mut [schema::IndexBuild],
+    paths: &[PathBuf],
+    config: &Config,
+    unmerged: &[vcs::Unmerged],
+) {
     if config.all_migrations || builds.is_empty() {
         return;
     }
@@ -567,7 +577,6 @@ fn mark_pending_builds(builds: &mut [schema::IndexBuild], paths: &[PathBuf], con
         .filter(|p| p.is_file())
         .filter_map(|p| std::fs::canonicalize(p).ok())
         .collect();
-    let unmerged: Vec<vcs::Unmerged> = paths.iter().filter_map(|p| vcs::unmerged(p)).collect();
     // Many builds share a migration file: each file is looked up once.
     let mut by_file: rustc_hash::FxHashMap<PathBuf, (bool, bool)> = Default::default();
     for build in builds.iter_mut() {

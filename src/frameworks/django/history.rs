@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
@@ -14,7 +15,7 @@ use super::migrations::{FieldSpec, MigrationFile, Operation, OperationKind, Toge
 use super::models::IndexDecl;
 use crate::schema::sql::IndexStatement;
 use crate::schema::{Dialect, Framework, Index, IndexBuild, IndexKey, IndexOrigin};
-use crate::source::Location;
+use crate::source::{Location, SourceFile, Span};
 
 /// One app's history, replayed.
 #[derive(Debug, Clone)]
@@ -44,6 +45,20 @@ impl AppHistory {
     }
 }
 
+/// Where in a migration something of the state was made; its `Location`
+/// is computed only for what a finding shows.
+#[derive(Debug, Clone)]
+pub struct Place {
+    pub source: Arc<SourceFile>,
+    pub span: Span,
+}
+
+impl Place {
+    pub fn location(&self) -> Location {
+        self.source.location(self.span)
+    }
+}
+
 /// A model as the migrations leave it.
 #[derive(Debug, Clone)]
 pub struct ModelState {
@@ -62,7 +77,7 @@ pub struct ModelState {
     /// The migration whose `CreateModel` made it; empty for a model first
     /// seen in another operation (its state is partial and uncertain).
     pub created_by: String,
-    pub location: Location,
+    pub place: Place,
     /// Why this model's state is not certain.
     pub uncertain: Option<String>,
 }
@@ -103,7 +118,7 @@ impl ModelState {
 #[derive(Debug, Clone)]
 pub struct StateField {
     pub spec: FieldSpec,
-    pub location: Location,
+    pub place: Place,
 }
 
 impl StateField {
@@ -128,7 +143,7 @@ impl StateField {
 pub struct StateIndex {
     pub decl: IndexDecl,
     pub code: String,
-    pub location: Location,
+    pub place: Place,
     /// False once a `RemoveField` dropped a column it uses: the database
     /// dropped the index with the column, the state still lists it.
     pub in_database: bool,
@@ -138,7 +153,7 @@ pub struct StateIndex {
 #[derive(Debug, Clone)]
 pub struct StateTogether {
     pub fields: Vec<String>,
-    pub location: Location,
+    pub place: Place,
     /// As `StateIndex::in_database`.
     pub in_database: bool,
 }
@@ -316,6 +331,13 @@ impl Step<'_> {
         self.migration.source.location(span)
     }
 
+    fn place(&self, span: crate::source::Span) -> Place {
+        Place {
+            source: self.migration.source.clone(),
+            span,
+        }
+    }
+
     fn at(&self, what: &str, span: crate::source::Span) -> String {
         let location = self.location(span);
         format!("{what} ({}:{})", location.path.display(), location.line)
@@ -352,11 +374,11 @@ impl AppHistory {
                 fields,
                 options,
             } => {
-                let location = step.location(span);
+                let place = step.place(span);
                 let item = |decl: &IndexDecl| StateIndex {
                     decl: decl.clone(),
                     code: step.migration.source.text[decl.span.start..decl.span.end].to_string(),
-                    location: step.location(decl.span),
+                    place: step.place(decl.span),
                     in_database: true,
                 };
                 let together = |groups: &Vec<Vec<String>>| {
@@ -364,7 +386,7 @@ impl AppHistory {
                         .iter()
                         .map(|fields| StateTogether {
                             fields: fields.clone(),
-                            location: location.clone(),
+                            place: place.clone(),
                             in_database: true,
                         })
                         .collect()
@@ -378,7 +400,7 @@ impl AppHistory {
                         .iter()
                         .map(|spec| StateField {
                             spec: spec.clone(),
-                            location: step.location(spec.span),
+                            place: step.place(spec.span),
                         })
                         .collect(),
                     indexes: options.indexes.iter().map(item).collect(),
@@ -386,7 +408,7 @@ impl AppHistory {
                     unique_together: together(&options.unique_together),
                     index_together: together(&options.index_together),
                     created_by: step.migration.name.clone(),
-                    location,
+                    place,
                     uncertain: options
                         .unreadable
                         .as_ref()
@@ -417,7 +439,7 @@ impl AppHistory {
                 }
             }
             OperationKind::AddField { model, field } => {
-                let location = step.location(span);
+                let place = step.place(span);
                 let Some(state) = self.model_mut(model, "AddField", step, span) else {
                     return;
                 };
@@ -425,13 +447,13 @@ impl AppHistory {
                 let table = state.table(step.label);
                 let column = StateField {
                     spec: field.clone(),
-                    location: location.clone(),
+                    place: place.clone(),
                 }
                 .column();
                 state.fields.retain(|f| f.spec.name != field.name);
                 state.fields.push(StateField {
                     spec: field.clone(),
-                    location,
+                    place,
                 });
                 if record && let Some(column) = column {
                     self.field_builds(
@@ -446,7 +468,7 @@ impl AppHistory {
                 }
             }
             OperationKind::AlterField { model, field } => {
-                let location = step.location(span);
+                let place = step.place(span);
                 let dialect = step.settings.dialect;
                 let Some(state) = self.model_mut(model, "AlterField", step, span) else {
                     return;
@@ -459,7 +481,7 @@ impl AppHistory {
                             &mut state.fields[at],
                             StateField {
                                 spec: field.clone(),
-                                location,
+                                place,
                             },
                         );
                         (!old.spec.unreadable).then(|| field_indexes(&old.spec, dialect))
@@ -531,7 +553,7 @@ impl AppHistory {
                 index,
                 concurrently,
             } => {
-                let location = step.location(index.span);
+                let place = step.place(index.span);
                 let Some(state) = self.model_mut(model, "AddIndex", step, span) else {
                     return;
                 };
@@ -541,7 +563,7 @@ impl AppHistory {
                 state.indexes.push(StateIndex {
                     decl: index.clone(),
                     code: step.migration.source.text[index.span.start..index.span.end].to_string(),
-                    location,
+                    place,
                     in_database: true,
                 });
                 if let Some(name) = &index.name {
@@ -604,7 +626,7 @@ impl AppHistory {
                 old_name,
                 old_fields,
             } => {
-                let location = step.location(span);
+                let place = step.place(span);
                 let Some(state) = self.model_mut(model, "RenameIndex", step, span) else {
                     return;
                 };
@@ -647,14 +669,14 @@ impl AppHistory {
                             list.join(", "),
                             python_str(new)
                         ),
-                        location,
+                        place,
                         in_database: true,
                     });
                 }
                 self.dropped_by_sql.retain(|n| n != new);
             }
             OperationKind::AddConstraint { model, constraint } => {
-                let location = step.location(constraint.span);
+                let place = step.place(constraint.span);
                 let Some(state) = self.model_mut(model, "AddConstraint", step, span) else {
                     return;
                 };
@@ -665,7 +687,7 @@ impl AppHistory {
                     decl: constraint.clone(),
                     code: step.migration.source.text[constraint.span.start..constraint.span.end]
                         .to_string(),
-                    location,
+                    place,
                     in_database: true,
                 });
                 if record && constraint.class == "UniqueConstraint" {
@@ -705,7 +727,7 @@ impl AppHistory {
                 option,
                 groups,
             } => {
-                let location = step.location(span);
+                let place = step.place(span);
                 let Some(state) = self.model_mut(model, option.option_name(), step, span) else {
                     return;
                 };
@@ -729,7 +751,7 @@ impl AppHistory {
                     .collect();
                 next.extend(added.iter().map(|fields| StateTogether {
                     fields: fields.clone(),
-                    location: location.clone(),
+                    place: place.clone(),
                     in_database: true,
                 }));
                 *list = next;
@@ -839,7 +861,7 @@ impl AppHistory {
                 unique_together: Vec::new(),
                 index_together: Vec::new(),
                 created_by: String::new(),
-                location: step.location(span),
+                place: step.place(span),
                 uncertain: Some(why),
             },
         );
@@ -1018,7 +1040,6 @@ fn quote_variants(name: &str) -> [String; 2] {
 mod tests {
     use super::*;
     use crate::frameworks::django::migrations;
-    use crate::frameworks::python as py;
     use crate::source::SourceFile;
 
     fn migration(name: &str, body: &str) -> MigrationFile {
@@ -1026,8 +1047,7 @@ mod tests {
             "from django.contrib.postgres.operations import AddIndexConcurrently\nfrom django.db import migrations, models\n\n\nclass Migration(migrations.Migration):\n{body}\n"
         );
         let source = SourceFile::new(PathBuf::from(format!("shop/migrations/{name}.py")), text);
-        let tree = py::parse(&source.text);
-        migrations::extract(source, &tree)
+        migrations::extract(source)
     }
 
     fn replay_all(files: &[MigrationFile]) -> AppHistory {
@@ -1270,8 +1290,7 @@ mod tests {
 class Migration"#,
         );
         let source = SourceFile::new(files[1].source.path.clone(), text);
-        let tree = py::parse(&source.text);
-        files[1] = migrations::extract(source, &tree);
+        files[1] = migrations::extract(source);
         let history = replay_all(&files);
         assert_eq!(history.uncertainty("order"), None);
         let order = &history.models["order"];

@@ -7,9 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tree_sitter::Node;
-
-use super::models::{self, IndexDecl};
+use super::models::{self, Condition, IndexDecl, Lookup};
+use crate::frameworks::pyexpr::{self, Expr, ExprKind, Module};
 use crate::frameworks::python as py;
 use crate::schema::sql::{self, IndexStatement};
 use crate::source::{SourceFile, Span};
@@ -275,7 +274,7 @@ fn pairs_assigned(text: &str, name: &str) -> Vec<(String, String)> {
         else {
             continue;
         };
-        return read_pairs(value, &snippet);
+        return read_pairs(&pyexpr::convert(value, &snippet));
     }
     Vec::new()
 }
@@ -353,54 +352,55 @@ pub fn app_dir_of(path: &Path) -> PathBuf {
         .unwrap_or_default()
 }
 
-/// Read a whole migration module: graph, `atomic`, operations.
-pub fn extract(source: Arc<SourceFile>, tree: &tree_sitter::Tree) -> MigrationFile {
+/// Read a whole migration module: graph, `atomic`, operations. The fast
+/// reader takes what `makemigrations` writes; anything else is parsed by
+/// tree-sitter into the same values.
+pub fn extract(source: Arc<SourceFile>) -> MigrationFile {
+    let module = match pyexpr::read_module(&source.text) {
+        Some(module) => module,
+        None => {
+            let tree = py::parse_file(&source.text);
+            let unreadable = if tree.root_node().has_error() {
+                Some("a syntax error")
+            } else if crate::frameworks::syntax::too_deep(&tree).is_some() {
+                Some("code nested too deep to read")
+            } else {
+                None
+            };
+            if let Some(why) = unreadable {
+                let mut migration = MigrationFile::empty(source.clone());
+                migration.unreadable = Some(why.into());
+                migration.dependencies = pairs_assigned(&source.text, "dependencies");
+                migration.replaces = pairs_assigned(&source.text, "replaces");
+                return migration;
+            }
+            pyexpr::from_tree(&tree, &source.text)
+        }
+    };
+    from_module(source, &module)
+}
+
+fn from_module(source: Arc<SourceFile>, module: &Module) -> MigrationFile {
     let mut migration = MigrationFile::empty(source.clone());
     let text = source.text.as_str();
-    if tree.root_node().has_error() {
-        migration.unreadable = Some("a syntax error".into());
-        migration.dependencies = pairs_assigned(text, "dependencies");
-        migration.replaces = pairs_assigned(text, "replaces");
-        return migration;
-    }
-    let definitions = py::definitions(tree, text);
-    let Some(body) = definitions
-        .classes
-        .iter()
-        .find(|c| {
-            c.child_by_field_name("name")
-                .is_some_and(|n| py::text(n, text) == "Migration")
-        })
-        .and_then(|c| c.child_by_field_name("body"))
-    else {
+    let Some(class) = module.classes.iter().find(|c| c.name == "Migration") else {
         migration.unreadable = Some("no `Migration` class".into());
         return migration;
     };
-    let mut operations_read = false;
     let mut cx = Reader {
         text,
         names: Vec::new(),
     };
-    for assignment in &definitions.assignments {
-        if let (Some(left), Some(right)) = (
-            assignment.child_by_field_name("left"),
-            assignment.child_by_field_name("right"),
-        ) && left.kind() == "identifier"
-        {
-            cx.names.push((py::text(left, text).to_string(), right));
-        }
-    }
-    let class_names = py::class_assignments(body, text);
-    cx.names.extend(
-        class_names
-            .iter()
-            .map(|(name, value, _)| (name.clone(), *value)),
-    );
-    for (name, value, _) in class_names {
+    cx.names
+        .extend(module.assignments.iter().map(|(n, v)| (n.as_str(), v)));
+    cx.names
+        .extend(class.assignments.iter().map(|(n, v)| (n.as_str(), v)));
+    let mut operations_read = false;
+    for (name, value) in &class.assignments {
         match name.as_str() {
-            "dependencies" => migration.dependencies = read_pairs(value, text),
-            "replaces" => migration.replaces = read_pairs(value, text),
-            "atomic" => migration.atomic = py::bool_value(value).unwrap_or(true),
+            "dependencies" => migration.dependencies = read_pairs(value),
+            "replaces" => migration.replaces = read_pairs(value),
+            "atomic" => migration.atomic = value.bool().unwrap_or(true),
             "operations" => match read_operations(value, &cx) {
                 Some(operations) => {
                     operations_read = true;
@@ -420,16 +420,14 @@ pub fn extract(source: Arc<SourceFile>, tree: &tree_sitter::Tree) -> MigrationFi
     migration
 }
 
-fn read_pairs(value: Node, text: &str) -> Vec<(String, String)> {
-    py::sequence_items(value)
+fn read_pairs(value: &Expr) -> Vec<(String, String)> {
+    value
+        .items()
         .unwrap_or_default()
-        .into_iter()
-        .filter_map(|item| {
-            let pair = py::string_list(item, text)?;
-            match pair.as_slice() {
-                [app, name] => Some((app.clone(), name.clone())),
-                _ => None,
-            }
+        .iter()
+        .filter_map(|item| match item.strings()?.as_slice() {
+            [app, name] => Some((app.clone(), name.clone())),
+            _ => None,
         })
         .collect()
 }
@@ -459,46 +457,40 @@ const INERT: &[&str] = &[
 
 /// The module being read, with the names its class body and module level
 /// assign (`state_operations = [...]` referenced by a call).
-struct Reader<'t> {
-    text: &'t str,
-    names: Vec<(String, Node<'t>)>,
+struct Reader<'m> {
+    text: &'m str,
+    names: Vec<(&'m str, &'m Expr)>,
 }
 
-impl<'t> Reader<'t> {
+impl<'m> Reader<'m> {
     /// A name bound to a value the reader can follow.
-    fn resolve(&self, node: Node<'t>) -> Node<'t> {
-        if node.kind() != "identifier" {
-            return node;
-        }
-        let name = py::text(node, self.text);
+    fn resolve(&self, expr: &'m Expr) -> &'m Expr {
+        let Some(name) = expr.name() else {
+            return expr;
+        };
         self.names
             .iter()
             .rev()
-            .find(|(n, _)| n == name)
-            .map_or(node, |(_, value)| *value)
+            .find(|(n, _)| *n == name)
+            .map_or(expr, |(_, value)| *value)
     }
 }
 
-fn read_operation(node: Node, cx: &Reader) -> Operation {
-    let text = cx.text;
-    let span = py::span(node);
-    let kind = read_operation_kind(node, cx).unwrap_or_else(|| {
-        let name = py::call_name(node, text);
-        let model = (node.kind() == "call")
-            .then(|| {
-                let args = py::arguments(node, text);
-                args.keyword("model_name")
-                    .or_else(|| args.keyword("name"))
-                    .and_then(|n| py::string_value(n, text))
-            })
-            .flatten();
+fn read_operation(expr: &Expr, cx: &Reader) -> Operation {
+    let span = expr.span;
+    let kind = read_operation_kind(expr, cx).unwrap_or_else(|| {
+        let model = expr.call_args().and_then(|args| {
+            args.keyword("model_name")
+                .or_else(|| args.keyword("name"))
+                .and_then(|n| n.str().map(str::to_string))
+        });
         OperationKind::Unknown {
             model,
-            what: match name {
+            what: match expr.call_name() {
                 Some(name) => format!("`{name}(...)` ixray cannot evaluate"),
                 None => format!(
                     "an operation ixray cannot read (`{}`)",
-                    first_line(py::text(node, text))
+                    first_line(expr.text(cx.text))
                 ),
             },
         }
@@ -514,28 +506,34 @@ fn first_line(text: &str) -> &str {
     }
 }
 
+/// An optional argument: absent or `None` is `Some(None)`; anything but a
+/// string is `None` (not readable).
+fn optional_string(expr: Option<&Expr>) -> Option<Option<String>> {
+    match expr {
+        None => Some(None),
+        Some(e) if e.is_none() => Some(None),
+        Some(e) => e.str().map(|s| Some(s.to_string())),
+    }
+}
+
 /// The operation, or `None` when ixray cannot evaluate it.
-fn read_operation_kind(node: Node, cx: &Reader) -> Option<OperationKind> {
-    let text = cx.text;
-    let callee = py::call_name(node, text)?;
-    let class = py::last_segment(&callee);
-    let args = py::arguments(node, text);
-    if args.has_splat {
+fn read_operation_kind(expr: &Expr, cx: &Reader) -> Option<OperationKind> {
+    let callee = expr.call_name()?;
+    let class = py::last_segment(callee);
+    let args = expr.call_args()?;
+    if args.splat {
         return None;
     }
-    let arg = |name: &str, position: usize| {
-        args.keyword(name)
-            .or_else(|| args.positional.get(position).copied())
-    };
     let string = |name: &str, position: usize| -> Option<String> {
-        arg(name, position).and_then(|n| py::string_value(n, text))
+        args.get(name, position)
+            .and_then(|n| n.str().map(str::to_string))
     };
     let kind = match class {
         "CreateModel" => OperationKind::CreateModel {
             name: string("name", 0)?,
-            fields: read_fields(arg("fields", 1)?, text)?,
-            options: match arg("options", 2) {
-                Some(options) if options.kind() != "none" => read_options(options, text),
+            fields: read_fields(args.get("fields", 1)?)?,
+            options: match args.get("options", 2) {
+                Some(options) if !options.is_none() => read_options(options, cx.text),
                 _ => ModelOptions::default(),
             },
         },
@@ -548,22 +546,14 @@ fn read_operation_kind(node: Node, cx: &Reader) -> Option<OperationKind> {
         },
         "AlterModelTable" => OperationKind::AlterModelTable {
             name: string("name", 0)?,
-            table: match arg("table", 1) {
-                Some(n) if n.kind() == "none" => None,
-                Some(n) => Some(py::string_value(n, text)?),
-                None => None,
-            },
+            table: optional_string(args.get("table", 1))?,
         },
         "AlterModelOptions" => {
-            let options = arg("options", 1)?;
-            if options.kind() != "dictionary" {
+            let ExprKind::Dict(options) = &args.get("options", 1)?.kind else {
                 return None;
-            }
-            let managed = match py::dict_pairs(options, text)
-                .into_iter()
-                .find(|(k, _)| k == "managed")
-            {
-                Some((_, value)) => Some(py::bool_value(value)?),
+            };
+            let managed = match options.iter().find(|(k, _)| k.str() == Some("managed")) {
+                Some((_, value)) => Some(value.bool()?),
                 None => None,
             };
             OperationKind::AlterModelOptions {
@@ -574,7 +564,7 @@ fn read_operation_kind(node: Node, cx: &Reader) -> Option<OperationKind> {
         "AddField" | "AlterField" => {
             let model = string("model_name", 0)?;
             let name = string("name", 1)?;
-            let field = read_field(name, arg("field", 2)?, text);
+            let field = read_field(name, args.get("field", 2)?);
             if class == "AddField" {
                 OperationKind::AddField { model, field }
             } else {
@@ -591,16 +581,12 @@ fn read_operation_kind(node: Node, cx: &Reader) -> Option<OperationKind> {
             new: string("new_name", 2)?,
         },
         "RenameIndex" => {
-            let old_fields = match arg("old_fields", 3) {
-                Some(n) if n.kind() == "none" => None,
-                Some(n) => Some(py::string_list(n, text)?),
+            let old_fields = match args.get("old_fields", 3) {
                 None => None,
+                Some(n) if n.is_none() => None,
+                Some(n) => Some(n.strings()?),
             };
-            let old_name = match arg("old_name", 2) {
-                Some(n) if n.kind() == "none" => None,
-                Some(n) => Some(py::string_value(n, text)?),
-                None => None,
-            };
+            let old_name = optional_string(args.get("old_name", 2))?;
             if old_name.is_none() == old_fields.is_none() {
                 return None;
             }
@@ -615,7 +601,7 @@ fn read_operation_kind(node: Node, cx: &Reader) -> Option<OperationKind> {
         // in the migration (`AddIndexConcurrentlyOnPostgres`).
         c if c.contains("AddIndex") => OperationKind::AddIndex {
             model: string("model_name", 0)?,
-            index: models::read_index(arg("index", 1)?, text)?,
+            index: read_index(args.get("index", 1)?, cx.text)?,
             concurrently: c.contains("Concurrently"),
         },
         c if c.contains("RemoveIndex") => OperationKind::RemoveIndex {
@@ -626,7 +612,7 @@ fn read_operation_kind(node: Node, cx: &Reader) -> Option<OperationKind> {
         // `AddConstraintNotValid` (contrib.postgres) adds a check constraint.
         "AddConstraint" | "AddConstraintNotValid" => OperationKind::AddConstraint {
             model: string("model_name", 0)?,
-            constraint: models::read_index(arg("constraint", 1)?, text)?,
+            constraint: read_index(args.get("constraint", 1)?, cx.text)?,
         },
         "RemoveConstraint" => OperationKind::RemoveConstraint {
             model: string("model_name", 0)?,
@@ -641,31 +627,31 @@ fn read_operation_kind(node: Node, cx: &Reader) -> Option<OperationKind> {
             OperationKind::AlterTogether {
                 model: string("name", 0)?,
                 option,
-                groups: read_together(arg(option.option_name(), 1)?, text)?,
+                groups: read_together(args.get(option.option_name(), 1)?)?,
             }
         }
         "RunSQL" => {
             let mut statements = Vec::new();
-            if let Some(sql_node) = arg("sql", 0) {
-                for script in sql_strings(sql_node, text) {
+            if let Some(sql_expr) = args.get("sql", 0) {
+                for script in sql_strings(cx.resolve(sql_expr), cx) {
                     statements.extend(sql::index_statements(&script));
                 }
             }
             OperationKind::RunSql {
                 statements,
-                state: match arg("state_operations", 3) {
-                    Some(n) if n.kind() != "none" => read_operations(n, cx)?,
+                state: match args.get("state_operations", 3) {
+                    Some(n) if !n.is_none() => read_operations(n, cx)?,
                     _ => Vec::new(),
                 },
             }
         }
         "SeparateDatabaseAndState" => OperationKind::SeparateDatabaseAndState {
-            database: match arg("database_operations", 0) {
-                Some(n) if n.kind() != "none" => read_operations(n, cx)?,
+            database: match args.get("database_operations", 0) {
+                Some(n) if !n.is_none() => read_operations(n, cx)?,
                 _ => Vec::new(),
             },
-            state: match arg("state_operations", 1) {
-                Some(n) if n.kind() != "none" => read_operations(n, cx)?,
+            state: match args.get("state_operations", 1) {
+                Some(n) if !n.is_none() => read_operations(n, cx)?,
                 _ => Vec::new(),
             },
         },
@@ -675,26 +661,18 @@ fn read_operation_kind(node: Node, cx: &Reader) -> Option<OperationKind> {
     Some(kind)
 }
 
-/// A nested operation list (`state_operations=[...]`).
-fn read_operations(node: Node, cx: &Reader) -> Option<Vec<Operation>> {
-    let node = cx.resolve(node);
-    match node.kind() {
-        // `A + B`: lists of operations joined.
-        "binary_operator"
-            if node
-                .child_by_field_name("operator")
-                .is_some_and(|op| py::text(op, cx.text) == "+") =>
-        {
-            let mut left = read_operations(node.child_by_field_name("left")?, cx)?;
-            left.extend(read_operations(node.child_by_field_name("right")?, cx)?);
+/// A list of operations: a literal, a name bound to one, or a sum of them.
+fn read_operations(expr: &Expr, cx: &Reader) -> Option<Vec<Operation>> {
+    let expr = cx.resolve(expr);
+    match &expr.kind {
+        ExprKind::Binary { op, left, right } if op == "+" => {
+            let mut left = read_operations(left, cx)?;
+            left.extend(read_operations(right, cx)?);
             Some(left)
         }
-        "parenthesized_expression" if node.named_child(0)?.kind() == "binary_operator" => {
-            read_operations(node.named_child(0)?, cx)
-        }
         _ => Some(
-            py::sequence_items(node)?
-                .into_iter()
+            expr.items()?
+                .iter()
                 .map(|op| read_operation(op, cx))
                 .collect(),
         ),
@@ -702,20 +680,17 @@ fn read_operations(node: Node, cx: &Reader) -> Option<Vec<Operation>> {
 }
 
 /// `fields=[("name", models.CharField(...)), ...]`.
-fn read_fields(node: Node, text: &str) -> Option<Vec<FieldSpec>> {
-    py::sequence_items(node)?
-        .into_iter()
-        .map(|item| {
-            let pair = py::sequence_items(item)?;
-            let [name, field] = pair.as_slice() else {
-                return None;
-            };
-            Some(read_field(py::string_value(*name, text)?, *field, text))
+fn read_fields(expr: &Expr) -> Option<Vec<FieldSpec>> {
+    expr.items()?
+        .iter()
+        .map(|item| match item.items()? {
+            [name, field] => Some(read_field(name.str()?.to_string(), field)),
+            _ => None,
         })
         .collect()
 }
 
-fn read_field(name: String, node: Node, text: &str) -> FieldSpec {
+fn read_field(name: String, expr: &Expr) -> FieldSpec {
     let mut field = FieldSpec {
         name,
         kind: String::new(),
@@ -727,19 +702,18 @@ fn read_field(name: String, node: Node, text: &str) -> FieldSpec {
         target: None,
         to_field: None,
         unreadable: false,
-        span: py::span(node),
+        span: expr.span,
     };
-    let Some(callee) = py::call_name(node, text) else {
+    let (Some(callee), Some(args)) = (expr.call_name(), expr.call_args()) else {
         field.unreadable = true;
         return field;
     };
-    field.kind = py::last_segment(&callee).to_string();
-    let args = py::arguments(node, text);
-    field.unreadable = args.has_splat;
+    field.kind = py::last_segment(callee).to_string();
+    field.unreadable = args.splat;
     let mut flag = |name: &str| match args.keyword(name) {
         None => None,
         Some(value) => {
-            let read = py::bool_value(value);
+            let read = value.bool();
             field.unreadable |= read.is_none();
             read
         }
@@ -752,78 +726,65 @@ fn read_field(name: String, node: Node, text: &str) -> FieldSpec {
     field.unique = unique;
     field.db_index = db_index;
     field.db_constraint = db_constraint;
-    if let Some(value) = args
-        .keyword("to")
-        .or_else(|| args.positional.first().copied())
+    if let Some(value) = args.get("to", 0)
         && super::history::is_foreign_key(&field.kind)
     {
-        field.target = Some(match py::string_value(value, text) {
-            Some(label) => models::Target::Label(label),
-            None => match py::dotted_name(value, text) {
-                Some(name) if name.ends_with("AUTH_USER_MODEL") => models::Target::AuthUserModel,
-                _ => models::Target::Unknown,
-            },
+        field.target = Some(match (value.str(), value.name()) {
+            (Some(label), _) => models::Target::Label(label.to_string()),
+            (None, Some(name)) if name.ends_with("AUTH_USER_MODEL") => {
+                models::Target::AuthUserModel
+            }
+            _ => models::Target::Unknown,
         });
     }
     field.to_field = args
         .keyword("to_field")
-        .and_then(|n| py::string_value(n, text));
+        .and_then(|n| n.str().map(str::to_string));
     if let Some(value) = args.keyword("db_column") {
-        match py::string_value(value, text) {
-            Some(column) => field.db_column = Some(column),
-            None => field.unreadable |= value.kind() != "none",
+        match value.str() {
+            Some(column) => field.db_column = Some(column.to_string()),
+            None => field.unreadable |= !value.is_none(),
         }
     }
     field
 }
 
-fn read_options(node: Node, text: &str) -> ModelOptions {
+fn read_options(expr: &Expr, text: &str) -> ModelOptions {
     let mut options = ModelOptions::default();
-    if node.kind() != "dictionary" {
+    let ExprKind::Dict(pairs) = &expr.kind else {
         options.unreadable = Some("`options` that are not a dict literal".into());
         return options;
-    }
-    let mut cursor = node.walk();
-    for pair in node.named_children(&mut cursor) {
-        if pair.kind() == "comment" {
-            continue;
-        }
-        let (Some(key), Some(value)) = (
-            pair.child_by_field_name("key")
-                .and_then(|k| py::string_value(k, text)),
-            pair.child_by_field_name("value"),
-        ) else {
+    };
+    for (key, value) in pairs {
+        let Some(key) = key.str() else {
             options.unreadable = Some("an option ixray cannot read".into());
             continue;
         };
         let mut unreadable = false;
-        match key.as_str() {
-            "db_table" => match py::string_value(value, text) {
-                Some(table) => options.db_table = Some(table),
-                None => unreadable = value.kind() != "none",
+        match key {
+            "db_table" => match value.str() {
+                Some(table) => options.db_table = Some(table.to_string()),
+                None => unreadable = !value.is_none(),
             },
-            "managed" => match py::bool_value(value) {
+            "managed" => match value.bool() {
                 Some(managed) => options.managed = Some(managed),
                 None => unreadable = true,
             },
-            "proxy" => match py::bool_value(value) {
+            "proxy" => match value.bool() {
                 Some(proxy) => options.proxy = proxy,
                 None => unreadable = true,
             },
             "indexes" | "constraints" => {
-                let items: Option<Vec<IndexDecl>> = py::sequence_items(value).and_then(|items| {
-                    items
-                        .into_iter()
-                        .map(|item| models::read_index(item, text))
-                        .collect()
-                });
+                let items: Option<Vec<IndexDecl>> = value
+                    .items()
+                    .and_then(|items| items.iter().map(|i| read_index(i, text)).collect());
                 match items {
                     Some(items) if key == "indexes" => options.indexes = items,
                     Some(items) => options.constraints = items,
                     None => unreadable = true,
                 }
             }
-            "unique_together" | "index_together" => match read_together(value, text) {
+            "unique_together" | "index_together" => match read_together(value) {
                 Some(groups) if key == "unique_together" => options.unique_together = groups,
                 Some(groups) => options.index_together = groups,
                 None => unreadable = true,
@@ -839,44 +800,136 @@ fn read_options(node: Node, text: &str) -> ModelOptions {
 
 /// A together option as Django normalizes it: `{("a", "b")}`, `[...]`,
 /// a single `("a", "b")`, `set()` or `None`.
-fn read_together(node: Node, text: &str) -> Option<Vec<Vec<String>>> {
-    if node.kind() == "none" {
+fn read_together(expr: &Expr) -> Option<Vec<Vec<String>>> {
+    if expr.is_none() {
         return Some(Vec::new());
     }
-    if node.kind() == "call" {
-        let empty_set = py::call_name(node, text).is_some_and(|n| n == "set")
-            && py::arguments(node, text).positional.is_empty();
+    if let Some(name) = expr.call_name() {
+        let empty_set = name == "set" && expr.call_args()?.positional.is_empty();
         return empty_set.then(Vec::new);
     }
-    let items = py::sequence_items(node)?;
-    if !items.is_empty() && items.iter().all(|i| py::string_value(*i, text).is_some()) {
-        return Some(vec![py::string_list(node, text)?]);
+    let items = expr.items()?;
+    if !items.is_empty() && items.iter().all(|i| i.str().is_some()) {
+        return Some(vec![expr.strings()?]);
     }
-    let mut groups: Vec<Vec<String>> = items
-        .into_iter()
-        .map(|item| py::string_list(item, text))
-        .collect::<Option<_>>()?;
+    let mut groups: Vec<Vec<String>> = items.iter().map(Expr::strings).collect::<Option<_>>()?;
     groups.sort();
     groups.dedup();
     Some(groups)
 }
 
-/// `"SQL"`, `["SQL", ...]` or `[("SQL", params), ...]`.
-fn sql_strings(node: Node, text: &str) -> Vec<String> {
-    if let Some(s) = py::string_value(node, text) {
-        return vec![s];
+/// `"SQL"`, `["SQL", ...]` or `[("SQL", params), ...]` (names followed).
+fn sql_strings(expr: &Expr, cx: &Reader) -> Vec<String> {
+    if let Some(s) = expr.str() {
+        return vec![s.to_string()];
     }
-    py::sequence_items(node)
+    expr.items()
         .unwrap_or_default()
-        .into_iter()
+        .iter()
         .filter_map(|item| {
-            py::string_value(item, text).or_else(|| {
-                py::sequence_items(item)?
+            let item = cx.resolve(item);
+            item.str().map(str::to_string).or_else(|| {
+                item.items()?
                     .first()
-                    .and_then(|first| py::string_value(*first, text))
+                    .and_then(|first| cx.resolve(first).str().map(str::to_string))
             })
         })
         .collect()
+}
+
+/// An `Index(...)` or constraint as a migration writes it (also the
+/// deconstructed `Q(("field", value))` conditions), read as the models'
+/// `Meta.indexes` entries are.
+pub fn read_index(expr: &Expr, text: &str) -> Option<IndexDecl> {
+    let class = py::last_segment(expr.call_name()?).to_string();
+    let args = expr.call_args()?;
+    let fields = args
+        .keyword("fields")
+        .and_then(Expr::strings)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| match f.strip_prefix('-') {
+            Some(name) => (name.to_string(), true),
+            None => (f, false),
+        })
+        .collect();
+    Some(IndexDecl {
+        class,
+        fields,
+        expressions: args
+            .positional
+            .iter()
+            .map(|e| e.text(text).to_string())
+            .collect(),
+        name: args
+            .keyword("name")
+            .and_then(|n| n.str().map(str::to_string)),
+        condition: args.keyword("condition").map(|c| read_condition(c, text)),
+        include: args
+            .keyword("include")
+            .and_then(Expr::strings)
+            .unwrap_or_default(),
+        opclasses: args
+            .keyword("opclasses")
+            .and_then(Expr::strings)
+            .unwrap_or_default(),
+        span: expr.span,
+    })
+}
+
+/// `Q(a=1) & Q(("b", 2))` as ANDed lookups; anything else as written.
+fn read_condition(expr: &Expr, text: &str) -> Condition {
+    let mut lookups = Vec::new();
+    if collect_lookups(expr, text, &mut lookups) {
+        Condition::All(lookups)
+    } else {
+        Condition::Raw(expr.text(text).to_string())
+    }
+}
+
+fn collect_lookups(expr: &Expr, text: &str, out: &mut Vec<Lookup>) -> bool {
+    match &expr.kind {
+        ExprKind::Call { .. } if expr.call_name().is_some_and(|n| py::last_segment(n) == "Q") => {
+            let Some(args) = expr.call_args() else {
+                return false;
+            };
+            if args.splat {
+                return false;
+            }
+            let mut push = |key: &str, value: &Expr| {
+                let (path, lookup) = match key.rsplit_once("__") {
+                    Some((path, lookup)) if models::is_lookup(lookup) => (path, lookup),
+                    _ => (key, "exact"),
+                };
+                out.push(Lookup {
+                    path: path.to_string(),
+                    lookup: lookup.to_string(),
+                    value: value.text(text).to_string(),
+                });
+            };
+            // `Q(("field", value))`, as Django deconstructs a `Q`.
+            for arg in args.positional {
+                match arg.items() {
+                    Some([key, value]) if key.str().is_some() => {
+                        push(key.str().unwrap_or(""), value)
+                    }
+                    _ => return false,
+                }
+            }
+            for (key, value) in args.keywords {
+                if key.starts_with('_') {
+                    // `_connector`, `_negated`.
+                    return false;
+                }
+                push(key, value);
+            }
+            true
+        }
+        ExprKind::Binary { op, left, right } if op == "&" => {
+            collect_lookups(left, text, out) && collect_lookups(right, text, out)
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]

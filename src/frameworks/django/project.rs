@@ -245,6 +245,11 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DjangoProject {
         dialect_assumed,
     };
     project.histories = replay_histories(&project, &migration_label, &broken, &settings);
+    // Replayed: the operations are the histories' now (on a large project
+    // they are most of what was read).
+    for migration in &mut project.migrations {
+        migration.operations = Vec::new();
+    }
     project.drift = apply_histories(&project, &resolver, &code_states, dialect, &mut tables);
     let mut only_in_history =
         history_only_tables(&project, &resolver, &tables, &auth_user_model, dialect);
@@ -1750,7 +1755,7 @@ fn history_only_tables(
                 dialect_assumed: false,
                 managed: true,
                 unknown_indexes: None,
-                location: Some(state.location.clone()),
+                location: Some(state.place.location()),
                 columns: Vec::new(),
                 foreign_keys: Vec::new(),
                 indexes: Vec::new(),
@@ -1769,7 +1774,7 @@ fn history_only_tables(
                         Index::new(vec![IndexPart::column(&column)], IndexOrigin::PrimaryKey);
                     pk.unique = true;
                     pk.locked = true;
-                    pk.location = Some(field.location.clone());
+                    pk.location = Some(field.place.location());
                     table.indexes.push(pk);
                 }
                 if history::is_foreign_key(&field.spec.kind) {
@@ -1788,7 +1793,7 @@ fn history_only_tables(
                         enforced: field.spec.db_constraint,
                         relation_only: false,
                         field: field.spec.name.clone(),
-                        location: Some(field.location.clone()),
+                        location: Some(field.place.location()),
                     });
                 }
             }
@@ -1861,7 +1866,7 @@ fn state_indexes<'s>(
                     Index::new(vec![IndexPart::column(&column)], IndexOrigin::Migration);
                 index.unique = unique;
                 index.field = Some(field.spec.name.clone());
-                index.location = Some(field.location.clone());
+                index.location = Some(field.place.location());
                 out.push((
                     index,
                     StateSource::Field {
@@ -1885,7 +1890,7 @@ fn state_indexes<'s>(
         if let Some(mut index) =
             index_from_decl(&item.decl, columns, table, IndexOrigin::Migration, dialect)
         {
-            index.location = Some(item.location.clone());
+            index.location = Some(item.place.location());
             out.push((index, StateSource::Index(item)));
         }
     }
@@ -1898,7 +1903,7 @@ fn state_indexes<'s>(
             index_from_decl(&item.decl, columns, table, IndexOrigin::Migration, dialect)
         {
             index.unique = true;
-            index.location = Some(item.location.clone());
+            index.location = Some(item.place.location());
             out.push((index, StateSource::Constraint(item)));
         }
     }
@@ -1919,7 +1924,7 @@ fn state_indexes<'s>(
         };
         let mut index = Index::new(parts, IndexOrigin::Migration);
         index.unique = unique;
-        index.location = Some(together.location.clone());
+        index.location = Some(together.place.location());
         // `index_together` is never drift: Django 5.1+ leaves what old
         // migrations made alone, and older versions keep it in the model.
         let source = if unique {
