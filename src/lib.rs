@@ -181,21 +181,14 @@ fn read_file(path: &Path, overlay: &Overlay) -> FileOutcome {
     };
     let source = SourceFile::new(path.to_path_buf(), text);
     if roles.graph {
-        // Migrations are most of a project's Python; only their place in
-        // the graph and their index operations matter, and those are parsed
-        // alone.
-        let graph = Some(django::migrations::graph_node(path, &source.text));
-        let migration = roles
-            .migration
-            .then(|| django::migrations::extract_operations(source));
-        return FileOutcome::Facts(Box::new(FileFacts {
-            django: django::FileFacts {
-                migration,
-                graph,
-                ..django::FileFacts::default()
-            },
-            ..FileFacts::default()
-        }));
+        // A migration's place in the graph and every operation: the
+        // history is replayed into the state `makemigrations` compares the
+        // models with. One it cannot read leaves its app's history unknown.
+        let migration = django::migrations::extract(source);
+        let mut facts = FileFacts::default();
+        facts.django.graph = Some(migration.graph_node());
+        facts.django.migration = Some(migration);
+        return FileOutcome::Facts(Box::new(facts));
     }
     if roles
         == (django::FileRoles {
@@ -446,6 +439,19 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
         }
     }
     lap("merge");
+    // What git has not merged decides which migrations rules about how
+    // they are written speak about; git runs while the projects resolve.
+    let unmerged = (!config.all_migrations
+        && (!inputs.migrations.is_empty() || !alchemy.revisions.is_empty()))
+    .then(|| {
+        let paths = paths.to_vec();
+        std::thread::spawn(move || {
+            paths
+                .iter()
+                .filter_map(|p| vcs::unmerged(p))
+                .collect::<Vec<_>>()
+        })
+    });
     let mut project = django::project::resolve(inputs, &mut errors);
     let mut alchemy = sqlalchemy::project::resolve(alchemy, &mut errors);
     let mut drizzle = drizzle::project::resolve(drizzle_inputs, &mut errors);
@@ -454,13 +460,22 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
     let mut schema = Schema {
         access_patterns,
         tables: std::mem::take(&mut project.tables),
-        index_builds: alchemy
-            .environments
+        index_builds: project
+            .histories
             .iter()
-            .flat_map(|e| e.builds.iter().cloned())
+            .flat_map(|h| h.builds.iter().cloned())
+            .chain(
+                alchemy
+                    .environments
+                    .iter()
+                    .flat_map(|e| e.builds.iter().cloned()),
+            )
             .collect(),
     };
-    mark_pending_builds(&mut schema.index_builds, paths, config);
+    let unmerged = unmerged
+        .map(|thread| thread.join().unwrap_or_default())
+        .unwrap_or_default();
+    mark_pending_builds(&mut schema.index_builds, paths, config, &unmerged);
     schema.tables.append(&mut alchemy.tables);
     schema.tables.append(&mut drizzle.tables);
     schema::type_foreign_key_columns(&mut schema);
@@ -603,7 +618,12 @@ impl Scope {
 /// (uncommitted and untracked ones included). Elsewhere: the newest
 /// revision of each environment. A migration file named on the command line
 /// always counts, and `all_migrations` makes every build count.
-fn mark_pending_builds(builds: &mut [schema::IndexBuild], paths: &[PathBuf], config: &Config) {
+fn mark_pending_builds(
+    builds: &mut [schema::IndexBuild],
+    paths: &[PathBuf],
+    config: &Config,
+    unmerged: &[vcs::Unmerged],
+) {
     if config.all_migrations || builds.is_empty() {
         return;
     }
@@ -612,17 +632,23 @@ fn mark_pending_builds(builds: &mut [schema::IndexBuild], paths: &[PathBuf], con
         .filter(|p| p.is_file())
         .filter_map(|p| std::fs::canonicalize(p).ok())
         .collect();
-    let unmerged: Vec<vcs::Unmerged> = paths.iter().filter_map(|p| vcs::unmerged(p)).collect();
+    // Many builds share a migration file: each file is looked up once.
+    let mut by_file: rustc_hash::FxHashMap<PathBuf, (bool, bool)> = Default::default();
     for build in builds.iter_mut() {
         let Some(path) = build.location.as_ref().map(|l| l.path.as_path()) else {
             continue;
         };
-        let named_here = std::fs::canonicalize(path).is_ok_and(|p| named.contains(&p));
+        let (named_here, unmerged_here) = *by_file.entry(path.to_path_buf()).or_insert_with(|| {
+            (
+                std::fs::canonicalize(path).is_ok_and(|p| named.contains(&p)),
+                unmerged.iter().any(|u| u.contains(path)),
+            )
+        });
         build.pending = named_here
             || if unmerged.is_empty() {
                 build.newest
             } else {
-                unmerged.iter().any(|u| u.contains(path))
+                unmerged_here
             };
     }
 }

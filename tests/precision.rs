@@ -248,3 +248,98 @@ fn an_assumed_dialect_is_named_in_the_finding() {
     assert!(stdout.contains("non-concurrent-index"), "{stdout}");
     assert!(!stdout.contains("assumed"), "{stdout}");
 }
+
+fn django_migration(dependency: Option<&str>, atomic: bool, operations: &str) -> String {
+    format!(
+        "from django.contrib.postgres.operations import AddIndexConcurrently\nfrom django.db import migrations, models\n\n\nclass Migration(migrations.Migration):\n{}    dependencies = [{}]\n    operations = [\n{operations}\n    ]\n",
+        if atomic { "" } else { "    atomic = False\n" },
+        dependency.map_or(String::new(), |d| format!("(\"shop\", \"{d}\")")),
+    )
+}
+
+/// Django migrations follow the same pending rule: outside git the app's
+/// leaf migration, in a checkout what is not merged; and a concurrent
+/// operation in an atomic migration is reported (PostgreSQL refuses it).
+#[test]
+fn django_non_concurrent_index_reports_only_unmerged_migrations() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "site/settings.py",
+        "INSTALLED_APPS = [\"shop\"]\nDATABASES = {\"default\": {\"ENGINE\": \"django.db.backends.postgresql\"}}\n",
+    );
+    write(root, "manage.py", "");
+    write(root, "shop/__init__.py", "");
+    write(
+        root,
+        "shop/models.py",
+        "from django.db import models\n\n\nclass Item(models.Model):\n    a = models.IntegerField()\n    b = models.IntegerField()\n    c = models.IntegerField()\n\n    class Meta:\n        indexes = [\n            models.Index(fields=[\"a\"], name=\"item_a\"),\n            models.Index(fields=[\"b\"], name=\"item_b\"),\n            models.Index(fields=[\"c\"], name=\"item_c\"),\n        ]\n",
+    );
+    write(root, "shop/migrations/__init__.py", "");
+    write(
+        root,
+        "shop/migrations/0001_initial.py",
+        &django_migration(
+            None,
+            true,
+            "        migrations.CreateModel(name=\"Item\", fields=[(\"id\", models.BigAutoField(primary_key=True)), (\"a\", models.IntegerField()), (\"b\", models.IntegerField()), (\"c\", models.IntegerField())]),",
+        ),
+    );
+    write(
+        root,
+        "shop/migrations/0002_item_a.py",
+        &django_migration(
+            Some("0001_initial"),
+            true,
+            "        migrations.AddIndex(model_name=\"item\", index=models.Index(fields=[\"a\"], name=\"item_a\")),",
+        ),
+    );
+    write(
+        root,
+        "shop/migrations/0003_item_b.py",
+        &django_migration(
+            Some("0002_item_a"),
+            true,
+            "        AddIndexConcurrently(model_name=\"item\", index=models.Index(fields=[\"b\"], name=\"item_b\")),",
+        ),
+    );
+    let builds = |extra: &[&str]| -> Vec<String> {
+        findings(root, extra)
+            .into_iter()
+            .filter(|f| f.starts_with("non-concurrent-index"))
+            .collect()
+    };
+    // Not a git checkout: the leaf, whose concurrent build runs inside a
+    // transaction.
+    assert_eq!(builds(&[]), vec!["non-concurrent-index shop_item (b)"]);
+    let (_, stdout, _) = run_ixray(root, &["check"]);
+    assert!(
+        stdout.contains("CONCURRENTLY inside a transaction") && stdout.contains("atomic = False"),
+        "{stdout}"
+    );
+
+    git(root, &["init", "-q"]);
+    git(root, &["add", "."]);
+    git(root, &["commit", "-q", "-m", "history"]);
+    assert_eq!(builds(&[]), Vec::<String>::new());
+    assert_eq!(
+        builds(&["--all-migrations"]),
+        vec![
+            "non-concurrent-index shop_item (a)",
+            "non-concurrent-index shop_item (b)"
+        ]
+    );
+
+    git(root, &["checkout", "-q", "-b", "feature"]);
+    write(
+        root,
+        "shop/migrations/0004_item_c.py",
+        &django_migration(
+            Some("0003_item_b"),
+            false,
+            "        AddIndexConcurrently(model_name=\"item\", index=models.Index(fields=[\"c\"], name=\"item_c\")),\n        migrations.AddIndex(model_name=\"item\", index=models.Index(fields=[\"a\", \"c\"], name=\"item_a_c\")),",
+        ),
+    );
+    assert_eq!(builds(&[]), vec!["non-concurrent-index shop_item (a, c)"]);
+}

@@ -1,17 +1,23 @@
 //! `non-concurrent-index`: a migration builds an index on a PostgreSQL
 //! table that already exists without CONCURRENTLY (outside a transaction).
 //! A plain CREATE INDEX holds a lock that blocks every write to the table
-//! until the build finishes.
+//! until the build finishes. How to write it instead is the framework's
+//! to say (`IndexBuild::help`).
 
 use super::{Finding, Severity};
 use crate::schema::{Dialect, Schema};
 
 pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
+    let mut models: rustc_hash::FxHashMap<&str, &str> = rustc_hash::FxHashMap::default();
+    for table in &schema.tables {
+        models.entry(&table.name).or_insert(&table.model);
+    }
     for build in &schema.index_builds {
         if build.dialect != Dialect::Postgresql
             || !build.pending
-            || build.table_is_new
+            || (build.table_is_new && !build.concurrently)
             || (build.concurrently && build.outside_transaction)
+            || (build.drops && !build.concurrently)
         {
             continue;
         }
@@ -19,36 +25,32 @@ pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
             .index_name
             .clone()
             .unwrap_or_else(|| format!("({})", build.columns.join(", ")));
-        let (message, help) = if build.concurrently {
-            (
-                format!(
-                    "revision `{}` builds index `{name}` CONCURRENTLY inside a transaction, which PostgreSQL refuses",
-                    build.migration
-                ),
-                "wrap the operation in `with op.get_context().autocommit_block():`",
+        let message = if build.concurrently {
+            format!(
+                "{} {} index `{name}` CONCURRENTLY inside a transaction, which PostgreSQL refuses",
+                build.migration_label,
+                if build.drops { "drops" } else { "builds" }
             )
         } else {
-            (
-                format!(
-                    "revision `{}` builds index `{name}` on existing table `{}` without CONCURRENTLY; writes to `{}` are blocked until the build finishes",
-                    build.migration, build.table, build.table
-                ),
-                "build it with `postgresql_concurrently=True` inside `with op.get_context().autocommit_block():`",
+            format!(
+                "{} builds index `{name}` on existing table `{}` without CONCURRENTLY; writes to `{}` are blocked until the build finishes",
+                build.migration_label, build.table, build.table
             )
         };
         let (message, help) = if build.dialect_assumed {
             (
                 format!("{message} (PostgreSQL assumed: nothing names the database)"),
                 format!(
-                    "{help}; if the database is not PostgreSQL, set `dialect` in ixray.toml or pass `--dialect`"
+                    "{}; if the database is not PostgreSQL, set `dialect` in ixray.toml or pass `--dialect`",
+                    build.help
                 ),
             )
         } else {
-            (message, help.to_string())
+            (message, build.help.clone())
         };
-        let model = schema
-            .table(&build.table)
-            .map_or_else(|| build.table.clone(), |t| t.model.clone());
+        let model = models
+            .get(build.table.as_str())
+            .map_or_else(|| build.table.clone(), |m| m.to_string());
         out.push(Finding {
             rule: "non-concurrent-index",
             severity: Severity::Warning,

@@ -80,15 +80,27 @@ pub struct IndexBuild {
     pub table: String,
     pub index_name: Option<String>,
     pub columns: Vec<String>,
-    /// The migration that builds it (Alembic revision id, Django migration).
+    /// The migration that builds it (Alembic revision id, Django
+    /// `app_label.migration_name`).
     pub migration: String,
+    /// How findings name that migration, in the framework's words:
+    /// ``revision `4f1c2a9e` `` (Alembic), ``migration `shop.0003_x` ``
+    /// (Django).
+    pub migration_label: String,
     /// The table is created by the same migration, so it is still empty.
     pub table_is_new: bool,
     /// Built with CONCURRENTLY (`postgresql_concurrently=True`).
     pub concurrently: bool,
-    /// Runs outside a transaction (Alembic `autocommit_block()`), as
-    /// CONCURRENTLY requires.
+    /// Runs outside a transaction (Alembic `autocommit_block()`, a Django
+    /// migration with `atomic = False`), as CONCURRENTLY requires.
     pub outside_transaction: bool,
+    /// The operation drops the index (`RemoveIndexConcurrently`) rather
+    /// than building it; it matters only when it runs CONCURRENTLY inside
+    /// a transaction.
+    pub drops: bool,
+    /// How to write this operation safely, in the framework's own idiom
+    /// (the framework knows; rules do not).
+    pub help: String,
     /// The migration is one of the newest of its history (a head): when
     /// ixray cannot ask git what is merged, only these count as pending.
     pub newest: bool,

@@ -139,6 +139,20 @@ pub fn djangoctl(command: &str, project: &Path, db: &str) -> Output {
     harness("djangoctl.py", command, project, db)
 }
 
+/// `djangoctl` with positional arguments after the project
+/// (`sqlmigrate APP MIGRATION`).
+pub fn djangoctl_args(command: &str, project: &Path, db: &str, args: &[&str]) -> Output {
+    let python = python().expect("checked by require()");
+    Command::new(python)
+        .arg(repo_root().join("tests/support/djangoctl.py"))
+        .arg(command)
+        .arg(project)
+        .args(args)
+        .args(["--db", db])
+        .output()
+        .expect("the harness runs")
+}
+
 pub fn drizzlectl(command: &str, project: &Path, db: &str) -> Output {
     harness("drizzlectl.py", command, project, db)
 }

@@ -7,6 +7,7 @@ Usage (with the test venv's python, $IXRAY_PYTHON):
     python tests/support/djangoctl.py check   PROJECT_DIR [--db sqlite|postgres]
     python tests/support/djangoctl.py migrate PROJECT_DIR --db sqlite|postgres
     python tests/support/djangoctl.py makemigrations PROJECT_DIR
+    python tests/support/djangoctl.py sqlmigrate PROJECT_DIR --db sqlite|postgres APP MIGRATION
 
 Options: --settings MODULE (default: read from manage.py), --keep (keep the
 temporary database and settings, print where they are), -v (echo Django's
@@ -50,6 +51,11 @@ Commands and exit codes:
            models need into the project (tests use it to make a generated
            project's history). Output passed through. 0 = written (or none
            needed); 1 = Django failed.
+
+  sqlmigrate
+           manage.py sqlmigrate APP MIGRATION on a fresh database: the SQL
+           the migration runs (nothing is migrated). Output passed through.
+           0 = printed; 1 = Django failed.
 
   Any command: 2 = bad usage; 3 = environment error (Django or psycopg not
   importable, PostgreSQL unreachable, no manage.py / settings module).
@@ -240,19 +246,34 @@ def cmd_makemigrations(runner: Runner) -> int:
     return EXIT_OK
 
 
+def cmd_sqlmigrate(runner: Runner, app: str, migration: str) -> int:
+    res = runner.run("sqlmigrate", app, migration)
+    passthrough(res)
+    if res.returncode != 0:
+        eprint(f"djangoctl: sqlmigrate failed (exit {res.returncode})")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="djangoctl.py",
         description="Run a Django project's migrations on a throwaway database "
         "and report what the database ends up with.",
     )
-    parser.add_argument("command", choices=["catalog", "check", "migrate", "makemigrations"])
+    parser.add_argument(
+        "command", choices=["catalog", "check", "migrate", "makemigrations", "sqlmigrate"]
+    )
     parser.add_argument("project_dir", type=Path)
+    parser.add_argument("app", nargs="?", help="sqlmigrate: the app label")
+    parser.add_argument("migration", nargs="?", help="sqlmigrate: the migration name")
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--settings", help="settings module (default: from manage.py)")
     parser.add_argument("--keep", action="store_true", help="keep the temp DB and settings")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
+    if args.command == "sqlmigrate" and not (args.app and args.migration):
+        parser.error("sqlmigrate needs APP and MIGRATION")
 
     # Let SIGTERM unwind like Ctrl-C so the database still gets dropped.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -278,6 +299,8 @@ def main(argv: list[str]) -> int:
                     return cmd_check(runner)
                 if args.command == "makemigrations":
                     return cmd_makemigrations(runner)
+                if args.command == "sqlmigrate":
+                    return cmd_sqlmigrate(runner, args.app, args.migration)
                 return cmd_migrate(runner)
         finally:
             if args.keep:

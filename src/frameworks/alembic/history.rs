@@ -628,6 +628,11 @@ impl BuildSite<'_> {
         concurrently: bool,
     ) {
         let entry = state.tables.entry(table.clone()).or_default();
+        let help = if concurrently {
+            "wrap the operation in `with op.get_context().autocommit_block():`"
+        } else {
+            "build it with `postgresql_concurrently=True` inside `with op.get_context().autocommit_block():`"
+        };
         builds.push(IndexBuild {
             framework: Framework::Sqlalchemy,
             dialect: self.dialect,
@@ -636,9 +641,12 @@ impl BuildSite<'_> {
             index_name: index.name.clone(),
             columns: column_names(&index),
             migration: self.revision.to_string(),
+            migration_label: format!("revision `{}`", self.revision),
             table_is_new: entry.created_by.as_deref() == Some(self.revision),
             concurrently,
             outside_transaction: self.autocommit,
+            drops: false,
+            help: help.to_string(),
             newest: false,
             pending: true,
             location: self.location.clone(),

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::models::{ClassDecl, IndexList, ModelsFile};
-use super::project::{DjangoProject, Model};
+use super::project::{DjangoProject, Drift, DriftKind, Model};
 use crate::frameworks::python::{self as py, quote};
 use crate::rules::{Finding, FixIntent};
 use crate::schema::{Dialect, Framework, Index, IndexOrigin, IndexSpec, Table};
@@ -22,11 +22,16 @@ pub struct Unfixable {
     pub reason: String,
 }
 
-/// What one model needs: new indexes and indexes to drop.
+/// What one model needs: new indexes, indexes to drop, and indexes the
+/// database has that the model must declare again (drift: no migration).
 #[derive(Default)]
 struct ModelPlan<'f> {
     add: Vec<&'f IndexSpec>,
     drop: Vec<&'f Index>,
+    /// `Meta.indexes` entries, as the migration wrote them.
+    declare: Vec<&'f str>,
+    /// Field flags to turn back on: (attribute, `db_index` or `unique`).
+    flags: Vec<(&'f str, &'static str)>,
 }
 
 /// One migration operation, rendered, with its name fragment.
@@ -71,6 +76,14 @@ pub fn describe_fixes(project: &DjangoProject, tables: &[Table], findings: &mut 
                     class.name
                 ))
             }
+            // An index only the history has: `makemigrations` drops it.
+            Some(FixIntent::DropIndex(index)) if index.drift => {
+                manual = true;
+                Some(format!(
+                    "run `makemigrations`: no model declares `{}`, so the migration it writes drops it",
+                    index.display_name()
+                ))
+            }
             Some(FixIntent::DropIndex(index)) => Some(match index.origin {
                 IndexOrigin::FrameworkImplicit | IndexOrigin::FieldFlag
                     if project.dialect == Dialect::Postgresql
@@ -113,17 +126,181 @@ pub fn describe_fixes(project: &DjangoProject, tables: &[Table], findings: &mut 
                 ),
                 _ => format!("drop `{}`", index.display_name()),
             }),
-            Some(FixIntent::DeclareIndex(index)) => Some(format!(
-                "declare `{}` in `{}.Meta.indexes`",
-                index.display_name(),
-                class.name
-            )),
-            None => None,
+            Some(FixIntent::DeclareIndex(index)) => {
+                let (help, fixable) = describe_drift(project, finding, index, class, file);
+                manual = !fixable;
+                Some(help)
+            }
+
+            // A finding without a fix keeps the help its rule gave.
+            None => finding.help.take(),
         };
         if manual {
             finding.fix = None;
         }
     }
+}
+
+/// The drift record behind a drift finding.
+fn drift_of<'p>(project: &'p DjangoProject, finding: &Finding, index: &Index) -> Option<&'p Drift> {
+    let location = index.location.as_ref()?;
+    project.drift.iter().find(|d| {
+        d.table == finding.table
+            && d.location.path == location.path
+            && d.location.span == location.span
+            && d.columns == finding.columns
+    })
+}
+
+/// How to declare a drifted index again, and whether `fix` does it.
+fn describe_drift(
+    project: &DjangoProject,
+    finding: &Finding,
+    index: &Index,
+    class: &ClassDecl,
+    file: &ModelsFile,
+) -> (String, bool) {
+    let Some(drift) = drift_of(project, finding, index) else {
+        return (
+            format!(
+                "declare `{}` in `{}` again, or run `makemigrations` if it should go",
+                index.display_name(),
+                class.name
+            ),
+            false,
+        );
+    };
+    match &drift.kind {
+        DriftKind::Index { code } => {
+            let entry = model_entry(code, file);
+            let text = entry.clone().unwrap_or_else(|| one_line(code));
+            (
+                format!(
+                    "declare `{text}` in `{}.Meta.indexes` (the database has it; no migration is needed)",
+                    class.name
+                ),
+                entry.is_some(),
+            )
+        }
+        DriftKind::Constraint { code } => (
+            format!(
+                "declare `{}` in `{}.Meta.constraints` (the database has it; no migration is needed)",
+                one_line(code),
+                class.name
+            ),
+            false,
+        ),
+        DriftKind::UniqueTogether { fields } => (
+            format!(
+                "add `({})` to `{}.Meta.unique_together`, or declare a `UniqueConstraint` with a migration that replaces it",
+                fields
+                    .iter()
+                    .map(|f| quote(f))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                class.name
+            ),
+            false,
+        ),
+        DriftKind::Field { field, unique } => {
+            let flag = if *unique { "unique" } else { "db_index" };
+            let own = class.fields.iter().any(|f| &f.attr == field && !f.dynamic);
+            (
+                format!("set `{flag}=True` on `{}.{field}` again", class.name),
+                own,
+            )
+        }
+    }
+}
+
+/// A migration's `Index(...)` text on one line.
+fn one_line(code: &str) -> String {
+    let mut out = String::new();
+    for (i, line) in code.lines().enumerate() {
+        let line = if i == 0 { line } else { line.trim_start() };
+        if i > 0
+            && !(out.ends_with('(')
+                || out.ends_with('[')
+                || line.starts_with(')')
+                || line.starts_with(']'))
+        {
+            out.push(' ');
+        }
+        out.push_str(line);
+    }
+    out.replace(", )", ")")
+        .replace(", ]", "]")
+        .replace(",)", ")")
+        .replace(",]", "]")
+}
+
+/// A migration's `models.Index(...)` as the models module writes it: its
+/// `models.` names through the module's own import of `django.db.models`.
+/// `None` when it names anything else (`django.contrib.postgres...`).
+fn model_entry(code: &str, file: &ModelsFile) -> Option<String> {
+    let code = one_line(code);
+    let alias = file.imports.models_module.as_deref()?;
+    let mut out = String::with_capacity(code.len());
+    let bytes = code.as_bytes();
+    let mut i = 0;
+    let mut quote_char: Option<u8> = None;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if let Some(q) = quote_char {
+            out.push(c as char);
+            if c == b'\\' && i + 1 < bytes.len() {
+                out.push(bytes[i + 1] as char);
+                i += 2;
+                continue;
+            }
+            if c == q {
+                quote_char = None;
+            }
+            i += 1;
+            continue;
+        }
+        if c == b'"' || c == b'\'' {
+            // `'memo'` as the module writes strings: `"memo"`.
+            let end = code[i + 1..].find(c as char).map(|e| i + 1 + e);
+            if let Some(end) = end
+                && !code[i + 1..end].contains(['"', '\'', '\\'])
+            {
+                out.push('"');
+                out.push_str(&code[i + 1..end]);
+                out.push('"');
+                i = end + 1;
+                continue;
+            }
+            quote_char = Some(c);
+            out.push(c as char);
+            i += 1;
+            continue;
+        }
+        if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < bytes.len()
+                && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'.')
+            {
+                i += 1;
+            }
+            let word = &code[start..i];
+            let keyword = bytes.get(i) == Some(&b'=') && bytes.get(i + 1) != Some(&b'=');
+            match word.split_once('.') {
+                Some(("models", rest)) if !rest.contains('.') => {
+                    out.push_str(alias);
+                    out.push('.');
+                    out.push_str(rest);
+                }
+                Some(_) => return None,
+                None if keyword || matches!(word, "True" | "False" | "None") => out.push_str(word),
+                None => return None,
+            }
+            continue;
+        }
+        out.push(c as char);
+        i += 1;
+    }
+    Some(out)
 }
 
 /// Turn Django findings into file changes. Findings that cannot be written
@@ -138,9 +315,17 @@ pub fn plan(
     for finding in findings.iter().filter(|f| f.framework == Framework::Django) {
         let Some(fix) = &finding.fix else { continue };
         let Some(model_ix) = project.by_table.get(&finding.table).copied() else {
+            let reason = if project.history_tables.contains(&finding.table) {
+                format!(
+                    "no model ixray reads declares `{}` (only the migration history does); write the migration by hand",
+                    finding.table
+                )
+            } else {
+                format!("`{}` is not a model table ixray can edit", finding.table)
+            };
             problems.push(Unfixable {
                 table: finding.table.clone(),
-                reason: format!("`{}` is not a model table ixray can edit", finding.table),
+                reason,
             });
             continue;
         };
@@ -160,10 +345,18 @@ pub fn plan(
                     entry.drop.push(index);
                 }
             }
-            FixIntent::DeclareIndex(index) => problems.push(Unfixable {
-                table: finding.table.clone(),
-                reason: format!("declare `{}` in the model by hand", index.display_name()),
-            }),
+            FixIntent::DeclareIndex(index) => {
+                match drift_of(project, finding, index).map(|d| &d.kind) {
+                    Some(DriftKind::Index { code }) => entry.declare.push(code),
+                    Some(DriftKind::Field { field, unique }) => entry
+                        .flags
+                        .push((field, if *unique { "unique" } else { "db_index" })),
+                    _ => problems.push(Unfixable {
+                        table: finding.table.clone(),
+                        reason: format!("declare `{}` in the model by hand", index.display_name()),
+                    }),
+                }
+            }
         }
     }
 
@@ -221,12 +414,48 @@ pub fn plan(
             });
             continue;
         }
-        if !plan.add.is_empty() {
-            let entries: Vec<String> = plan
+        // Field flags the database already has: the model says so again.
+        let mut flag_edits = Vec::new();
+        for (attr, flag) in &plan.flags {
+            match class.fields.iter().find(|f| f.attr == *attr && !f.dynamic) {
+                Some(field) => {
+                    let text = file.source.text.as_str();
+                    let edit = match field.keyword_span(flag) {
+                        Some(span) => Edit::replace(span, format!("{flag}=True")),
+                        None => py::add_keyword_within(
+                            text,
+                            field.arguments,
+                            &format!("{flag}=True"),
+                            py::line_length(&path),
+                        ),
+                    };
+                    flag_edits.push(edit);
+                }
+                None => refused.push(format!(
+                    "`{attr}` is not declared in `{}` itself; set `{flag}=True` where it is declared",
+                    class.name
+                )),
+            }
+        }
+        if !refused.is_empty() {
+            problems.push(Unfixable {
+                table: table.name.clone(),
+                reason: format!("{}; none of its changes were made", refused.join("; ")),
+            });
+            continue;
+        }
+        let declared: Vec<String> = plan
+            .declare
+            .iter()
+            .filter_map(|code| model_entry(code, file))
+            .collect();
+        if !plan.add.is_empty() || !declared.is_empty() {
+            let mut entries: Vec<String> = plan
                 .add
                 .iter()
                 .map(|spec| render_index(spec, table, &index_ref))
                 .collect();
+            entries.extend(declared);
             let literal = class
                 .meta
                 .as_ref()
@@ -282,6 +511,9 @@ pub fn plan(
         }
         if !drop_edits.is_empty() {
             edits.entry(path.clone()).or_default().extend(drop_edits);
+        }
+        if !flag_edits.is_empty() {
+            edits.entry(path.clone()).or_default().extend(flag_edits);
         }
         model_ops.extend(drop_ops);
     }

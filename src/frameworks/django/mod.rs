@@ -2,6 +2,7 @@
 //! and fixes written as `Meta.indexes` entries plus a new migration.
 
 pub mod emit;
+pub mod history;
 pub mod migrations;
 pub mod models;
 pub mod project;
@@ -19,9 +20,8 @@ use crate::source::SourceFile;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FileRoles {
     pub models: bool,
-    /// A migration with index operations: parsed for them.
-    pub migration: bool,
-    /// Any migration module: its place in the graph is read.
+    /// A migration module: parsed whole, for its place in the graph and
+    /// its operations.
     pub graph: bool,
     pub settings: bool,
     pub apps: bool,
@@ -31,7 +31,7 @@ pub struct FileRoles {
 
 impl FileRoles {
     pub fn any(self) -> bool {
-        self.models || self.migration || self.graph || self.settings || self.apps || self.queries
+        self.models || self.graph || self.settings || self.apps || self.queries
     }
 }
 
@@ -44,13 +44,6 @@ pub fn classify(path: &Path, bytes: &[u8]) -> FileRoles {
     let mut roles = FileRoles::default();
     if migrations::is_migration_path(path) {
         roles.graph = contains(bytes, b"class Migration");
-        // Only operations that create or drop indexes outside the models
-        // matter for `check`; `CreateModel` options repeat the models' own.
-        roles.migration = contains(bytes, b"AddIndex")
-            || contains(bytes, b"RemoveIndex")
-            || contains(bytes, b"RenameIndex")
-            || (contains(bytes, b"RunSQL")
-                && (contains(bytes, b"INDEX") || contains(bytes, b"index")));
         return roles;
     }
     let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -215,13 +208,10 @@ mod tests {
         assert!(classify(Path::new("shop/models/order.py"), in_package).models);
         let migration = b"class Migration(migrations.Migration):\n    operations = [migrations.AddIndex(model_name='a', index=x)]\n";
         let roles = classify(Path::new("shop/migrations/0002_x.py"), migration);
-        assert!(roles.migration && !roles.models);
+        assert!(roles.graph && !roles.models);
         let subclass = b"from django.contrib.contenttypes.fields import GenericForeignKey\n\nclass RestrictedGenericForeignKey(GenericForeignKey):\n    pass\n";
         assert!(classify(Path::new("utilities/fields.py"), subclass).models);
         let uses = b"from django.contrib.contenttypes.fields import GenericForeignKey\n\nclass Table(BaseTable):\n    pass\n";
         assert!(!classify(Path::new("utilities/tables.py"), uses).models);
-        let initial = b"class Migration(migrations.Migration):\n    operations = [migrations.CreateModel(name='a', options={'indexes': [models.Index(fields=['a'], name='x')]})]\n";
-        let roles = classify(Path::new("shop/migrations/0001_initial.py"), initial);
-        assert!(!roles.migration && roles.graph);
     }
 }

@@ -749,7 +749,7 @@ fn collect_lookups(node: Node, text: &str, out: &mut Vec<Lookup>) -> bool {
     }
 }
 
-fn is_lookup(name: &str) -> bool {
+pub(crate) fn is_lookup(name: &str) -> bool {
     matches!(
         name,
         "exact"

@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 use md5::{Digest, Md5};
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::migrations::{GraphNode, MigrationFile, Operation};
+use super::history::{self, AppHistory, ModelState, StateIndex};
+use super::migrations::{FieldSpec, GraphNode, MigrationFile};
 use super::models::{
     ClassDecl, Condition, FieldDecl, GenericForeignKeyDecl, IndexDecl, IndexList, MetaDecl,
     ModelsFile, Target,
 };
 use super::settings::{AppConfigFacts, SettingsFacts};
 use crate::InputError;
-use crate::schema::sql::IndexStatement;
 use crate::schema::{
     Column, Conjunct, Dialect, ForeignKey, Framework, GenericForeignKey, Index, IndexKey,
     IndexMethod, IndexOrigin, IndexPart, Predicate, Table, TypeFamily,
@@ -36,6 +36,50 @@ pub struct DjangoProject {
     pub graph: Vec<GraphNode>,
     /// Model indices by class name.
     pub by_name: FxHashMap<String, Vec<usize>>,
+    /// Each app's migration history, replayed.
+    pub histories: Vec<AppHistory>,
+    /// The indexes `makemigrations` would drop, and what declares them.
+    pub drift: Vec<Drift>,
+    /// Tables only the migration history knows (no model ixray reads
+    /// declares them): analysed, never edited.
+    pub history_tables: Vec<String>,
+}
+
+/// An index of the migration state that the models no longer declare:
+/// `makemigrations` would write the operation that drops it.
+#[derive(Debug, Clone)]
+pub struct Drift {
+    pub table: String,
+    /// Where the state got it (the index's `location`).
+    pub location: crate::source::Location,
+    /// Its SQL columns, to tell apart entries made by one operation.
+    pub columns: Vec<String>,
+    pub kind: DriftKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DriftKind {
+    /// A `Meta.indexes` entry, as the migration writes it.
+    Index { code: String },
+    /// A `Meta.constraints` entry, as the migration writes it.
+    Constraint { code: String },
+    /// A `unique_together` entry (field names).
+    UniqueTogether { fields: Vec<String> },
+    /// A field's `db_index` (or `unique`) flag.
+    Field { field: String, unique: bool },
+}
+
+/// What a model declares that `makemigrations` compares with the
+/// migration state.
+#[derive(Debug, Default)]
+struct CodeState {
+    /// Fields with a column, by attribute name (`None`: not readable).
+    fields: Vec<(String, Option<FieldSpec>)>,
+    /// `Meta.indexes` by name (generated names computed).
+    indexes: Vec<(String, IndexDecl)>,
+    constraint_names: Vec<String>,
+    unique_together: Vec<Vec<String>>,
+    meta_certain: bool,
 }
 
 /// A resolved model class.
@@ -188,16 +232,34 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DjangoProject {
         project: &project,
         resolver: &resolver,
         dialect,
-        auth_user_model,
+        auth_user_model: auth_user_model.clone(),
     };
-    let mut tables = builder.build();
+    let (mut tables, code_states) = builder.build();
     let dialect_assumed =
         inputs.dialect.is_none() && settings.and_then(SettingsFacts::dialect).is_none();
     for table in &mut tables {
         table.dialect_assumed = dialect_assumed;
     }
     let broken = broken_apps(&inputs.graph, &migration_label, errors);
-    add_migration_indexes(&project, &migration_label, &broken, &mut tables);
+    let settings = history::Settings {
+        dialect,
+        dialect_assumed,
+    };
+    project.histories = replay_histories(&project, &migration_label, &broken, &settings);
+    // Replayed: the operations are the histories' now (on a large project
+    // they are most of what was read).
+    for migration in &mut project.migrations {
+        migration.operations = Vec::new();
+    }
+    project.drift = apply_histories(&project, &resolver, &code_states, dialect, &mut tables);
+    let mut only_in_history =
+        history_only_tables(&project, &resolver, &tables, &auth_user_model, dialect);
+    for table in &mut only_in_history {
+        table.dialect_assumed = dialect_assumed;
+    }
+    project.history_tables = only_in_history.iter().map(|t| t.name.clone()).collect();
+    tables.extend(only_in_history);
+    tables.sort_by(|a, b| a.name.cmp(&b.name));
     project.tables = tables;
     project.graph = inputs.graph;
     for (i, model) in project.models.iter().enumerate() {
@@ -756,16 +818,19 @@ struct TableBuilder<'a> {
 }
 
 impl<'a> TableBuilder<'a> {
-    fn build(&self) -> Vec<Table> {
+    /// The tables the models declare, and what each model declares as
+    /// `makemigrations` sees it (by model index).
+    fn build(&self) -> (Vec<Table>, FxHashMap<usize, CodeState>) {
         let mut tables = Vec::new();
+        let mut states = FxHashMap::default();
         for (index, model) in self.resolver.models.iter().enumerate() {
             if model.is_abstract || model.proxy || !model.installed {
                 continue;
             }
-            self.build_model(index, &mut tables);
+            self.build_model(index, &mut tables, &mut states);
         }
         tables.sort_by(|a, b| a.name.cmp(&b.name));
-        tables
+        (tables, states)
     }
 
     fn location(&self, file: usize, span: Span) -> crate::source::Location {
@@ -875,7 +940,12 @@ impl<'a> TableBuilder<'a> {
         }
     }
 
-    fn build_model(&self, index: usize, tables: &mut Vec<Table>) {
+    fn build_model(
+        &self,
+        index: usize,
+        tables: &mut Vec<Table>,
+        states: &mut FxHashMap<usize, CodeState>,
+    ) {
         let model = &self.resolver.models[index];
         let class = self.resolver.class((model.file, model.class));
         let mut table = Table {
@@ -1047,6 +1117,17 @@ impl<'a> TableBuilder<'a> {
             }
         }
         self.add_meta_indexes(index, &attname_to_column, &mut table);
+        // `Index(fields=["id"])` names the implicit primary key too.
+        let mut code_columns = attname_to_column.clone();
+        for column in &table.columns {
+            code_columns
+                .entry(column.field.clone())
+                .or_insert_with(|| column.name.clone());
+        }
+        states.insert(
+            index,
+            self.code_state(index, &fields, &code_columns, &table.name),
+        );
         tables.push(table);
         for field in fields.iter().filter(|f| f.decl.is_many_to_many()) {
             if let Some(through) = self.auto_through_table(index, field) {
@@ -1124,6 +1205,133 @@ impl<'a> TableBuilder<'a> {
                 }
             }
         }
+    }
+
+    /// What the model declares, in the terms `makemigrations` compares
+    /// with the migration state.
+    fn code_state(
+        &self,
+        index: usize,
+        fields: &[EffectiveField],
+        columns: &FxHashMap<String, String>,
+        table: &str,
+    ) -> CodeState {
+        let model = &self.resolver.models[index];
+        let mut state = CodeState {
+            fields: fields
+                .iter()
+                .filter(|f| !f.decl.is_many_to_many())
+                .map(|f| {
+                    let text = self.project.files[f.file].source.text.as_str();
+                    (f.decl.attr.clone(), code_field_spec(f.decl, text))
+                })
+                .collect(),
+            meta_certain: self.meta_certain(index),
+            ..CodeState::default()
+        };
+        let Some(meta_at) = model.meta_from else {
+            return state;
+        };
+        let substitute = |name: &str| {
+            name.replace("%(app_label)s", &model.app_label.to_ascii_lowercase())
+                .replace("%(class)s", &model.name.to_ascii_lowercase())
+        };
+        for (_, decl) in self.meta_list(meta_at, |m| m.indexes.as_ref()) {
+            let name = match &decl.name {
+                Some(name) => Some(substitute(name)),
+                None => self
+                    .index_from_decl(decl, columns, table, IndexOrigin::Declared)
+                    .and_then(|i| i.name),
+            };
+            match name {
+                Some(name) => state.indexes.push((name, decl.clone())),
+                None => state.meta_certain = false,
+            }
+        }
+        for (_, decl) in self.meta_list(meta_at, |m| m.constraints.as_ref()) {
+            match &decl.name {
+                Some(name) => state.constraint_names.push(substitute(name)),
+                None => state.meta_certain = false,
+            }
+        }
+        if let Some((_, groups)) = self.meta_value(meta_at, |m| m.unique_together.clone()) {
+            state.unique_together = groups;
+        }
+        state
+    }
+
+    /// Whether ixray reads every Meta option of the model that
+    /// `makemigrations` compares: the lists are literals, `class
+    /// Meta(Base.Meta)` bases are project classes, and no class outside
+    /// the project is among its ancestors (its Meta, or its metaclass, may
+    /// add indexes: django-mptt's `MPTTModel` adds `(tree_id, lft)`).
+    fn meta_certain(&self, index: usize) -> bool {
+        let model = &self.resolver.models[index];
+        let mut stack = vec![(model.file, model.class)];
+        let mut seen = FxHashSet::default();
+        while let Some(at) = stack.pop() {
+            if !seen.insert(at) {
+                continue;
+            }
+            let class = self.resolver.class(at);
+            let imports = &self.project.files[at.0].imports;
+            for base in &class.bases {
+                match self.resolver.lookup_class(at, base) {
+                    Some(parent) => stack.push(parent),
+                    None if base == "object" || is_django_model_base(base, imports) => {}
+                    // A plain class of the project (a mixin in a module
+                    // that holds no model): it gives no Meta.
+                    None if imports
+                        .from_imports
+                        .iter()
+                        .find(|(local, _, _)| local == base)
+                        .is_some_and(|(_, module, _)| {
+                            crate::frameworks::python::module_file(
+                                module,
+                                &self.project.files[at.0].source.path,
+                            )
+                            .is_some()
+                        }) => {}
+                    None => return false,
+                }
+            }
+        }
+        let Some(mut at) = model.meta_from else {
+            return true;
+        };
+        // Every Meta of the `class Meta(Base.Meta)` chain: its bases
+        // resolve, its lists are literals, and options it assigns are read.
+        for _ in 0..32 {
+            let class = self.resolver.class(at);
+            let Some(meta) = class.meta.as_ref() else {
+                return true;
+            };
+            let text = &self.project.files[at.0].source.text[meta.span.start..meta.span.end];
+            let lists_read = [&meta.indexes, &meta.constraints].iter().all(|list| {
+                list.as_ref().is_none_or(|l| {
+                    !l.partial
+                        && l.inherited.iter().all(|name| {
+                            name.rsplit_once(".Meta.").is_some_and(|(class, _)| {
+                                self.resolver.lookup_class(at, class).is_some()
+                            })
+                        })
+                })
+            });
+            let together_read = (meta.unique_together.is_some()
+                || !text.contains("unique_together"))
+                && (meta.index_together.is_some() || !text.contains("index_together"));
+            if !lists_read || !together_read {
+                return false;
+            }
+            let Some(base) = meta.bases.iter().find_map(|b| b.strip_suffix(".Meta")) else {
+                return meta.bases.iter().all(|b| b == "object");
+            };
+            match self.resolver.lookup_class(at, base) {
+                Some(next) => at = next,
+                None => return false,
+            }
+        }
+        false
     }
 
     /// An option's value and the class whose Meta set it, following
@@ -1428,8 +1636,6 @@ fn truncate_chars(s: &str, n: usize) -> &str {
     }
 }
 
-/// Replay the migrations' index operations; indexes that survive and that no
-/// model declares still exist in the database, so they count as cover.
 /// The app folders whose migrations depend on one that does not exist:
 /// Django refuses to migrate them, so none of their migrations has run.
 fn broken_apps(
@@ -1459,127 +1665,472 @@ fn broken_apps(
     broken
 }
 
-fn add_migration_indexes(
+/// Replay each installed app's migrations (not those of a broken graph).
+fn replay_histories(
     project: &DjangoProject,
     label_of: &dyn Fn(&Path) -> Option<String>,
     broken: &FxHashSet<PathBuf>,
+    settings: &history::Settings,
+) -> Vec<AppHistory> {
+    let mut by_app: BTreeMap<&Path, Vec<&MigrationFile>> = BTreeMap::new();
+    for migration in &project.migrations {
+        by_app
+            .entry(migration.app_dir.as_path())
+            .or_default()
+            .push(migration);
+    }
+    by_app
+        .into_iter()
+        .filter(|(dir, _)| !broken.contains(*dir))
+        .filter_map(|(dir, migrations)| {
+            let label = label_of(dir)?;
+            let (ordered, leaves) = history::order(&label, &migrations);
+            Some(history::replay(&label, dir, &ordered, &leaves, settings))
+        })
+        .collect()
+}
+
+/// Indexes the history leaves in the database that no model declares join
+/// the model's table: they count as cover. Those `makemigrations` would
+/// drop are drift; they are returned with what a fix must declare.
+fn apply_histories(
+    project: &DjangoProject,
+    resolver: &Resolver,
+    code_states: &FxHashMap<usize, CodeState>,
+    dialect: Dialect,
     tables: &mut [Table],
-) {
-    let models_by_label: FxHashMap<(String, String), &String> = project
-        .models
-        .iter()
-        .filter(|m| !m.is_abstract && !m.proxy)
-        .map(|m| ((m.app_label.clone(), m.name.to_ascii_lowercase()), &m.table))
-        .collect();
+) -> Vec<Drift> {
     let table_ix: FxHashMap<String, usize> = tables
         .iter()
         .enumerate()
         .map(|(i, t)| (t.name.clone(), i))
         .collect();
-    // Surviving indexes by name: (creation order, table, index). Unnamed
-    // ones get a key no SQL name can have.
-    let mut live: FxHashMap<String, (usize, String, Index)> = FxHashMap::default();
-    let mut sequence = 0usize;
-    for migration in &project.migrations {
-        let Some(app) = label_of(&migration.app_dir) else {
-            continue;
-        };
-        if broken.contains(&migration.app_dir) {
-            continue;
+    let mut drift = Vec::new();
+    for app in &project.histories {
+        for (key, state) in &app.models {
+            if !state.managed || state.proxy {
+                continue;
+            }
+            let Some(model) = resolver.model_by_label(&app.label, key) else {
+                continue;
+            };
+            let m = &project.models[model];
+            if m.is_abstract || m.proxy || !m.installed || !m.managed {
+                continue;
+            }
+            let (Some(&at), Some(code)) = (table_ix.get(&m.table), code_states.get(&model)) else {
+                continue;
+            };
+            // The state and the model name the same table; a `db_table`
+            // changed without a migration moves it, which is not drift. (A
+            // partial state does not know its table.)
+            if !state.created_by.is_empty() && state.table(&app.label) != m.table {
+                continue;
+            }
+            let certain = app.uncertainty(key).is_none();
+            // Columns the state does not know (a partial state) are the
+            // model's.
+            let mut columns: FxHashMap<String, String> = FxHashMap::default();
+            for column in &tables[at].columns {
+                if column.name.ends_with("_id") && column.field != column.name {
+                    columns.insert(column.name.clone(), column.name.clone());
+                }
+                columns.insert(column.field.clone(), column.name.clone());
+            }
+            columns.extend(state.columns());
+            for (index, source) in
+                state_indexes(state, &m.table, &columns, dialect, &app.dropped_by_sql)
+            {
+                let table = &mut tables[at];
+                let declared = table.indexes.iter().any(|existing| {
+                    (existing.name.is_some() && existing.name == index.name)
+                        || (existing.parts == index.parts
+                            && existing.predicate == index.predicate
+                            && existing.unique == index.unique
+                            && existing.method == index.method)
+                });
+                if declared {
+                    continue;
+                }
+                // An index the model declares on the same key parts
+                // replaces it: nothing is lost.
+                let replaced = table.indexes.iter().any(|existing| {
+                    existing.parts == index.parts && existing.origin != IndexOrigin::Migration
+                });
+                let mut index = index;
+                index.drift =
+                    certain && !replaced && makemigrations_drops(&source, state, code, dialect);
+                // What the model does not declare and `makemigrations`
+                // keeps comes from code ixray does not see (a library base
+                // such as django-mptt's): nothing the user can remove.
+                index.locked = !index.drift;
+                if index.drift
+                    && let Some(kind) = source.drift_kind()
+                    && let Some(location) = &index.location
+                {
+                    drift.push(Drift {
+                        table: table.name.clone(),
+                        location: location.clone(),
+                        columns: index
+                            .parts
+                            .iter()
+                            .filter_map(|p| p.column_name().map(str::to_string))
+                            .collect(),
+                        kind,
+                    });
+                }
+                table.indexes.push(index);
+            }
         }
-        for op in &migration.operations {
-            match op {
-                Operation::AddIndex { model, index } => {
-                    let Some(table) = models_by_label
-                        .get(&(app.clone(), model.to_ascii_lowercase()))
-                        .and_then(|table| table_ix.get(table.as_str()))
-                        .map(|i| &tables[*i])
-                    else {
-                        continue;
-                    };
-                    let columns: FxHashMap<String, String> = table
-                        .columns
-                        .iter()
-                        .flat_map(|c| {
-                            let mut pairs = vec![(c.field.clone(), c.name.clone())];
-                            if c.name.ends_with("_id") && c.field != c.name {
-                                pairs.push((c.name.clone(), c.name.clone()));
-                            }
-                            pairs
-                        })
-                        .collect();
-                    if let Some(mut built) = index_from_decl(
-                        index,
-                        &columns,
-                        &table.name,
-                        IndexOrigin::Migration,
-                        project.dialect,
-                    ) {
-                        let name = built.name.clone().unwrap_or_default();
-                        built.location = Some(migration.source.location(index.span));
-                        sequence += 1;
-                        live.insert(name, (sequence, table.name.clone(), built));
-                    }
-                }
-                Operation::RemoveIndex { name, .. } => {
-                    live.remove(name);
-                }
-                Operation::RenameIndex { old, new, .. } => {
-                    if let Some(mut entry) = live.remove(old) {
-                        entry.2.name = Some(new.clone());
-                        live.insert(new.clone(), entry);
-                    }
-                }
-                Operation::Sql { statement, span } => match statement {
-                    IndexStatement::Create(create) => {
-                        let mut built = Index::new(create.parts.clone(), IndexOrigin::Migration);
-                        built.name = create.name.clone();
-                        built.unique = create.unique;
-                        built.method = create.method.clone();
-                        built.include = create.include.clone();
-                        built.predicate = create.predicate.clone();
-                        built.location = Some(migration.source.location(*span));
-                        let name = create.name.clone().unwrap_or_default();
-                        sequence += 1;
-                        let key = if name.is_empty() {
-                            format!("\0{sequence}")
-                        } else {
-                            name
-                        };
-                        live.insert(key, (sequence, create.table.clone(), built));
-                    }
-                    IndexStatement::Drop { name, .. } => {
-                        live.remove(name);
-                    }
-                    IndexStatement::Rename { from, to, .. } => {
-                        if let Some((order, table, mut index)) = live.remove(from) {
-                            index.name = Some(to.clone());
-                            live.insert(to.clone(), (order, table, index));
-                        }
-                    }
-                },
+        // Raw SQL indexes are outside the state: cover, never drift.
+        for (table_name, index) in &app.sql_indexes {
+            let Some(&at) = table_ix.get(table_name) else {
+                continue;
+            };
+            let table = &mut tables[at];
+            let declared = table.indexes.iter().any(|existing| {
+                (existing.name.is_some() && existing.name == index.name)
+                    || (existing.parts == index.parts
+                        && existing.predicate == index.predicate
+                        && existing.unique == index.unique
+                        && existing.method == index.method
+                        && existing.origin != IndexOrigin::Migration)
+            });
+            if !declared {
+                table.indexes.push(index.clone());
             }
         }
     }
-    let mut live: Vec<(String, (usize, String, Index))> = live.into_iter().collect();
-    live.sort_by_key(|(_, (order, _, _))| *order);
-    for (name, (_, table_name, index)) in live {
-        let Some(&table_index) = table_ix.get(&table_name) else {
-            continue;
-        };
-        let table = &mut tables[table_index];
-        let declared = table.indexes.iter().any(|existing| {
-            existing.name.as_deref() == Some(name.as_str())
-                || (existing.parts == index.parts
-                    && existing.predicate == index.predicate
-                    && existing.unique == index.unique
-                    && existing.method == index.method
-                    && existing.origin != IndexOrigin::Migration)
-        });
-        if !declared {
-            table.indexes.push(index);
+    drift
+}
+
+/// Tables only the migration history knows: a `CreateModel` whose model no
+/// module ixray reads declares (a base class from outside the project, a
+/// model built by code). The database has them as the history left them,
+/// so they are analysed with what it says; no model can be edited.
+fn history_only_tables(
+    project: &DjangoProject,
+    resolver: &Resolver,
+    code_tables: &[Table],
+    auth_user_model: &str,
+    dialect: Dialect,
+) -> Vec<Table> {
+    let known: FxHashSet<&str> = code_tables.iter().map(|t| t.name.as_str()).collect();
+    // A relation target `"app.model"` to its table: the model's, the
+    // history's, django.contrib's, else Django's default name.
+    let target_table = |label: &str| -> Option<String> {
+        let (app, name) = label.split_once('.')?;
+        let lower = name.to_ascii_lowercase();
+        if let Some(model) = resolver.model_by_label(app, &lower) {
+            return Some(project.models[model].table.clone());
+        }
+        if let Some(state) = project
+            .histories
+            .iter()
+            .find(|h| h.label == app)
+            .and_then(|h| h.models.get(&lower))
+        {
+            return Some(state.table(app));
+        }
+        Some(contrib_model(app, name).map_or_else(
+            || format!("{app}_{lower}"),
+            |(_, _, table)| table.to_string(),
+        ))
+    };
+    let mut out: Vec<Table> = Vec::new();
+    for app in &project.histories {
+        for (key, state) in &app.models {
+            // An uncertain state may hold a model a migration ixray
+            // cannot read deleted or moved: only a certain one is a table.
+            if !state.managed
+                || state.proxy
+                || state.created_by.is_empty()
+                || app.uncertainty(key).is_some()
+                || resolver.model_by_label(&app.label, key).is_some()
+            {
+                continue;
+            }
+            let name = state.table(&app.label);
+            if known.contains(name.as_str()) || out.iter().any(|t| t.name == name) {
+                continue;
+            }
+            let mut table = Table {
+                name: name.clone(),
+                model: state.name.clone(),
+                framework: Framework::Django,
+                dialect,
+                dialect_assumed: false,
+                managed: true,
+                unknown_indexes: None,
+                location: Some(state.place.location()),
+                columns: Vec::new(),
+                foreign_keys: Vec::new(),
+                indexes: Vec::new(),
+                generic_foreign_keys: Vec::new(),
+            };
+            for field in &state.fields {
+                let Some(column) = field.column() else {
+                    continue;
+                };
+                table.columns.push(Column {
+                    primary_key: field.spec.primary_key,
+                    ..Column::new(column.clone(), field.spec.name.clone())
+                });
+                if field.spec.primary_key {
+                    let mut pk =
+                        Index::new(vec![IndexPart::column(&column)], IndexOrigin::PrimaryKey);
+                    pk.unique = true;
+                    pk.locked = true;
+                    pk.location = Some(field.place.location());
+                    table.indexes.push(pk);
+                }
+                if history::is_foreign_key(&field.spec.kind) {
+                    let ref_table = match &field.spec.target {
+                        Some(Target::Label(label)) if label == "self" => Some(name.clone()),
+                        Some(Target::Label(label)) => target_table(label),
+                        Some(Target::AuthUserModel) => target_table(auth_user_model),
+                        _ => None,
+                    };
+                    table.foreign_keys.push(ForeignKey {
+                        columns: vec![column],
+                        ref_table,
+                        ref_columns: vec![
+                            field.spec.to_field.clone().unwrap_or_else(|| "id".into()),
+                        ],
+                        enforced: field.spec.db_constraint,
+                        relation_only: false,
+                        field: field.spec.name.clone(),
+                        location: Some(field.place.location()),
+                    });
+                }
+            }
+            let columns = state.columns();
+            for (mut index, _) in
+                state_indexes(state, &name, &columns, dialect, &app.dropped_by_sql)
+            {
+                // Only a migration can change them.
+                index.locked = true;
+                table.indexes.push(index);
+            }
+            for (_, index) in app.sql_indexes.iter().filter(|(t, _)| *t == name) {
+                table.indexes.push(index.clone());
+            }
+            out.push(table);
         }
     }
+    out
+}
+
+/// What in the state makes an index.
+enum StateSource<'s> {
+    Field { field: &'s str, unique: bool },
+    Index(&'s StateIndex),
+    Constraint(&'s StateIndex),
+    UniqueTogether(&'s [String]),
+    IndexTogether,
+}
+
+impl StateSource<'_> {
+    /// What a fix must declare; `None` for what is never drift.
+    fn drift_kind(&self) -> Option<DriftKind> {
+        Some(match self {
+            StateSource::Field { field, unique } => DriftKind::Field {
+                field: field.to_string(),
+                unique: *unique,
+            },
+            StateSource::Index(item) => DriftKind::Index {
+                code: item.code.clone(),
+            },
+            StateSource::Constraint(item) => DriftKind::Constraint {
+                code: item.code.clone(),
+            },
+            StateSource::UniqueTogether(fields) => DriftKind::UniqueTogether {
+                fields: fields.to_vec(),
+            },
+            StateSource::IndexTogether => return None,
+        })
+    }
+}
+
+/// Every index the state gives a model's table, as the database has it,
+/// with the declaration behind it.
+fn state_indexes<'s>(
+    state: &'s ModelState,
+    table: &str,
+    columns: &FxHashMap<String, String>,
+    dialect: Dialect,
+    dropped_by_sql: &[String],
+) -> Vec<(Index, StateSource<'s>)> {
+    let mut out = Vec::new();
+    for field in &state.fields {
+        let (Some(column), false) = (field.column(), field.spec.unreadable) else {
+            continue;
+        };
+        let (plain, unique) = history::field_indexes(&field.spec, dialect);
+        for (present, unique) in [(plain, false), (unique, true)] {
+            if present {
+                let mut index =
+                    Index::new(vec![IndexPart::column(&column)], IndexOrigin::Migration);
+                index.unique = unique;
+                index.field = Some(field.spec.name.clone());
+                index.location = Some(field.place.location());
+                out.push((
+                    index,
+                    StateSource::Field {
+                        field: &field.spec.name,
+                        unique,
+                    },
+                ));
+            }
+        }
+    }
+    // What the database no longer has is neither cover nor drift.
+    let dropped = |item: &StateIndex| {
+        !item.in_database
+            || item
+                .decl
+                .name
+                .as_ref()
+                .is_some_and(|n| dropped_by_sql.contains(n))
+    };
+    for item in state.indexes.iter().filter(|i| !dropped(i)) {
+        if let Some(mut index) =
+            index_from_decl(&item.decl, columns, table, IndexOrigin::Migration, dialect)
+        {
+            index.location = Some(item.place.location());
+            out.push((index, StateSource::Index(item)));
+        }
+    }
+    for item in state
+        .constraints
+        .iter()
+        .filter(|c| c.decl.class == "UniqueConstraint" && !dropped(c))
+    {
+        if let Some(mut index) =
+            index_from_decl(&item.decl, columns, table, IndexOrigin::Migration, dialect)
+        {
+            index.unique = true;
+            index.location = Some(item.place.location());
+            out.push((index, StateSource::Constraint(item)));
+        }
+    }
+    for (together, unique) in state
+        .unique_together
+        .iter()
+        .map(|t| (t, true))
+        .chain(state.index_together.iter().map(|t| (t, false)))
+        .filter(|(t, _)| t.in_database)
+    {
+        let Some(parts) = together
+            .fields
+            .iter()
+            .map(|f| columns.get(f).map(IndexPart::column))
+            .collect::<Option<Vec<_>>>()
+        else {
+            continue;
+        };
+        let mut index = Index::new(parts, IndexOrigin::Migration);
+        index.unique = unique;
+        index.location = Some(together.place.location());
+        // `index_together` is never drift: Django 5.1+ leaves what old
+        // migrations made alone, and older versions keep it in the model.
+        let source = if unique {
+            StateSource::UniqueTogether(&together.fields)
+        } else {
+            StateSource::IndexTogether
+        };
+        out.push((index, source));
+    }
+    out
+}
+
+/// Whether `makemigrations` would write an operation that drops this
+/// index of the state, given what the model declares, as Django's
+/// autodetector decides: `Meta.indexes` by name, with renames detected;
+/// constraints by name; `unique_together` as a set; fields by their flags.
+fn makemigrations_drops(
+    source: &StateSource,
+    state: &ModelState,
+    code: &CodeState,
+    dialect: Dialect,
+) -> bool {
+    match source {
+        StateSource::Field { field, unique } => {
+            // A field the model no longer has is removed (or renamed)
+            // with its column: not an index change.
+            let Some((_, Some(spec))) = code.fields.iter().find(|(name, _)| name == field) else {
+                return false;
+            };
+            if spec.kind.is_empty() {
+                return false;
+            }
+            let (plain, is_unique) = history::field_indexes(spec, dialect);
+            if *unique { !is_unique } else { !plain }
+        }
+        StateSource::Index(item) => {
+            let Some(name) = &item.decl.name else {
+                return false;
+            };
+            if !code.meta_certain || code.indexes.iter().any(|(n, _)| n == name) {
+                return false;
+            }
+            // Django renames an index whose definition a new one repeats
+            // under another name; ixray compares what it reads of both.
+            let renamed = code.indexes.iter().any(|(n, decl)| {
+                !state
+                    .indexes
+                    .iter()
+                    .any(|i| i.decl.name.as_deref() == Some(n.as_str()))
+                    && decl.class == item.decl.class
+                    && decl.fields == item.decl.fields
+                    && decl.expressions.len() == item.decl.expressions.len()
+            });
+            !renamed
+        }
+        StateSource::Constraint(item) => item
+            .decl
+            .name
+            .as_ref()
+            .is_some_and(|name| code.meta_certain && !code.constraint_names.contains(name)),
+        StateSource::UniqueTogether(fields) => {
+            code.meta_certain && !code.unique_together.iter().any(|t| t == fields)
+        }
+        StateSource::IndexTogether => false,
+    }
+}
+
+/// A model field's flags as `makemigrations` reads them; `None` when one
+/// that decides indexing is not a literal (or `**kwargs` hides it).
+fn code_field_spec(field: &FieldDecl, text: &str) -> Option<FieldSpec> {
+    if field.dynamic {
+        return None;
+    }
+    for (name, span) in &field.keyword_spans {
+        if matches!(
+            name.as_str(),
+            "unique" | "db_index" | "primary_key" | "db_constraint"
+        ) {
+            let value = text[span.start..span.end]
+                .split_once('=')
+                .map_or("", |(_, v)| v.trim());
+            if value != "True" && value != "False" {
+                return None;
+            }
+        }
+    }
+    Some(FieldSpec {
+        name: field.attr.clone(),
+        kind: field.kind.clone(),
+        primary_key: field.primary_key,
+        unique: field.unique,
+        db_index: field.db_index,
+        db_constraint: field.db_constraint,
+        db_column: field.db_column.clone(),
+        target: None,
+        to_field: None,
+        unreadable: false,
+        span: field.call,
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,2 @@
+INSTALLED_APPS = ["shop"]
+DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql"}}
