@@ -284,8 +284,9 @@ fn run() -> anyhow::Result<ExitCode> {
             })
         }
         Command::Rule { name: None } => {
+            let width = RULES.iter().map(|r| r.name.len()).max().unwrap_or(0);
             for rule in RULES {
-                writeln!(stdout, "{:<24} {}", rule.name, rule.summary)?;
+                writeln!(stdout, "{:<width$} {}", rule.name, rule.summary)?;
             }
             Ok(ExitCode::SUCCESS)
         }
