@@ -208,6 +208,15 @@ pub fn dotted_name(node: Node, source: &str) -> Option<String> {
     }
 }
 
+/// A Django field name in an ordering or index (`"-created_at"`): the
+/// name, and whether it is descending.
+pub fn signed_field(field: String) -> (String, bool) {
+    match field.strip_prefix('-') {
+        Some(name) => (name.to_string(), true),
+        None => (field, false),
+    }
+}
+
 /// The last segment of a dotted name: `models.ForeignKey` → `ForeignKey`.
 pub fn last_segment(name: &str) -> &str {
     name.rsplit('.').next().unwrap_or(name)

@@ -848,10 +848,7 @@ pub fn read_index(expr: &Expr, text: &str) -> Option<IndexDecl> {
         .and_then(Expr::strings)
         .unwrap_or_default()
         .into_iter()
-        .map(|f| match f.strip_prefix('-') {
-            Some(name) => (name.to_string(), true),
-            None => (f, false),
-        })
+        .map(crate::frameworks::python::signed_field)
         .collect();
     Some(IndexDecl {
         class,

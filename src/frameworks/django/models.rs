@@ -673,10 +673,7 @@ pub fn read_index(node: Node, text: &str) -> Option<IndexDecl> {
         .and_then(|n| py::string_list(n, text))
         .unwrap_or_default()
         .into_iter()
-        .map(|f| match f.strip_prefix('-') {
-            Some(name) => (name.to_string(), true),
-            None => (f, false),
-        })
+        .map(py::signed_field)
         .collect();
     Some(IndexDecl {
         class,

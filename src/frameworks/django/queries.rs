@@ -777,10 +777,7 @@ impl Reader<'_> {
                 for arg in &args.positional {
                     match py::string_value(*arg, self.text) {
                         Some(field) if field == "?" => {}
-                        Some(field) => match field.strip_prefix('-') {
-                            Some(rest) => order.push((rest.to_string(), true)),
-                            None => order.push((field, false)),
-                        },
+                        Some(field) => order.push(py::signed_field(field)),
                         None => {
                             steps.push(Step::Unknown("order_by".into()));
                             return;
@@ -810,9 +807,9 @@ impl Reader<'_> {
                         steps.push(Step::OrderBy(
                             fields
                                 .into_iter()
-                                .map(|f| match f.strip_prefix('-') {
-                                    Some(rest) => (rest.to_string(), !desc),
-                                    None => (f, desc),
+                                .map(|f| {
+                                    let (field, reversed) = py::signed_field(f);
+                                    (field, reversed != desc)
                                 })
                                 .collect(),
                         ));
