@@ -83,17 +83,32 @@ pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
                     p.column_name()
                         .is_some_and(|c| fk.columns.iter().any(|f| f == c))
                 });
+                // Name the FK column the index holds: of a composite key it
+                // may hold only one.
+                let held = |n: usize| {
+                    let column = index.parts[n].column_name().unwrap_or_default();
+                    let all_leading = index.parts.len() >= fk.columns.len()
+                        && index.parts[..fk.columns.len()].iter().all(|p| {
+                            p.column_name()
+                                .is_some_and(|c| fk.columns.iter().any(|f| f == c))
+                        });
+                    if n == 0 && all_leading {
+                        columns_text(&fk.columns)
+                    } else {
+                        column.to_string()
+                    }
+                };
                 let message = match position {
                     Some(0) if index.predicate.is_some() => format!(
                         "index {} starts with `{}` but is partial",
                         describe(index),
-                        columns_text(&fk.columns),
+                        held(0),
                     ),
                     Some(0) => continue,
                     Some(n) => format!(
                         "index {} has `{}` only as column {} of {}",
                         describe(index),
-                        columns_text(&fk.columns),
+                        held(n),
                         n + 1,
                         index.parts.len()
                     ),
@@ -108,5 +123,85 @@ pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
             f.fix = Some(FixIntent::AddIndex(spec));
             out.push(f);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{
+        Column, Conjunct, ForeignKey, Framework, Index, IndexOrigin, IndexPart, Predicate, Table,
+    };
+    use crate::source::{Location, Span};
+
+    /// The notes name the column of a composite key that an index holds,
+    /// not the whole key.
+    #[test]
+    fn notes_name_the_foreign_key_column_an_index_holds() {
+        let at = |line| Location {
+            path: "m.py".into(),
+            line,
+            column: 1,
+            end_line: line,
+            end_column: 1,
+            span: Span::new(0, 0),
+        };
+        let index = |columns: &[&str], partial: bool, line| {
+            let mut index = Index::new(
+                columns.iter().map(|c| IndexPart::column(*c)).collect(),
+                IndexOrigin::Declared,
+            );
+            if partial {
+                index.predicate = Some(Predicate::new(vec![Conjunct::Other("live".into())]));
+            }
+            index.location = Some(at(line));
+            index
+        };
+        let table = Table {
+            name: "regs".into(),
+            model: "Reg".into(),
+            framework: Framework::Sqlalchemy,
+            dialect: Dialect::Postgresql,
+            dialect_assumed: false,
+            managed: true,
+            unknown_indexes: None,
+            location: None,
+            columns: vec![
+                Column::new("event_id", "event_id"),
+                Column::new("form_id", "form_id"),
+            ],
+            foreign_keys: vec![ForeignKey {
+                columns: vec!["event_id".into(), "form_id".into()],
+                ref_table: Some("forms".into()),
+                ref_columns: vec!["event_id".into(), "id".into()],
+                enforced: true,
+                relation_only: false,
+                field: "form".into(),
+                location: Some(at(1)),
+            }],
+            indexes: vec![
+                index(&["friendly_id", "event_id"], false, 2),
+                index(&["form_id", "user_id"], true, 3),
+                index(&["event_id", "form_id"], true, 4),
+            ],
+            generic_foreign_keys: Vec::new(),
+        };
+        let mut out = Vec::new();
+        check(
+            &Schema {
+                tables: vec![table],
+                ..Schema::default()
+            },
+            &mut out,
+        );
+        let notes: Vec<&str> = out[0].related.iter().map(|r| r.message.as_str()).collect();
+        assert_eq!(
+            notes,
+            [
+                "index (friendly_id, event_id) has `event_id` only as column 2 of 2",
+                "index (form_id, user_id) WHERE live starts with `form_id` but is partial",
+                "index (event_id, form_id) WHERE live starts with `event_id, form_id` but is partial",
+            ]
+        );
     }
 }
