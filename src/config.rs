@@ -18,6 +18,9 @@ pub struct Config {
     /// Rules about how a migration is written (`non-concurrent-index`)
     /// look at every migration, not only the ones not merged yet.
     pub all_migrations: bool,
+    /// Read the project's query code into access patterns. No rule uses
+    /// them yet, so only `ixray schema` pays for reading it.
+    pub read_queries: bool,
     /// The file the configuration came from.
     pub path: Option<PathBuf>,
 }
@@ -124,6 +127,7 @@ fn convert(file: FileConfig, path: &Path) -> Result<Config, ConfigError> {
         ignore: file.ignore,
         dialect,
         all_migrations: file.all_migrations,
+        read_queries: false,
         path: Some(path.to_path_buf()),
     })
 }

@@ -113,7 +113,7 @@ fn too_big(path: &Path, len: u64) -> InputError {
 
 /// Read one file, prefilter its bytes, and parse only when a framework
 /// wants it.
-fn read_file(path: &Path, overlay: &Overlay) -> FileOutcome {
+fn read_file(path: &Path, overlay: &Overlay, read_queries: bool) -> FileOutcome {
     let bytes = match overlay.get(path) {
         Some(text) => text.as_bytes().to_vec(),
         None => {
@@ -169,7 +169,8 @@ fn read_file(path: &Path, overlay: &Overlay) -> FileOutcome {
     if path.extension().is_none_or(|e| e != "py") {
         return FileOutcome::Skipped;
     }
-    let roles = django::classify(path, &bytes);
+    let mut roles = django::classify(path, &bytes);
+    roles.queries &= read_queries;
     let revision = !roles.graph && alembic::revisions::is_revision(&bytes);
     let tables = !revision && sqlalchemy::declares_tables(&bytes);
     if !roles.any() && !revision && !tables {
@@ -361,12 +362,14 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
     // reported is what lies under the paths given.
     let scope = Scope::new(paths);
     let project_paths = project_roots(paths);
-    let (mut files, mut errors) = discover::walk(&project_paths, |p| read_file(p, overlay));
+    let (mut files, mut errors) = discover::walk(&project_paths, |p| {
+        read_file(p, overlay, config.read_queries)
+    });
     // Files the overlay creates are not on disk for the walk to find.
     let mut created = false;
     for path in overlay.paths() {
         if !path.exists() && !files.iter().any(|(p, _)| p == path) {
-            files.push((path.clone(), read_file(path, overlay)));
+            files.push((path.clone(), read_file(path, overlay, config.read_queries)));
             created = true;
         }
     }

@@ -273,6 +273,7 @@ fn run() -> anyhow::Result<ExitCode> {
             if let Some(name) = dialect {
                 config.dialect = Some(parse_dialect(&name)?);
             }
+            config.read_queries = true;
             let analysis = analyze(&paths, &config);
             let missing_root = report_errors(&analysis, &paths, &display);
             serde_json::to_writer_pretty(&mut stdout, &analysis.schema)?;
