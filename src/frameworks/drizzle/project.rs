@@ -152,7 +152,15 @@ impl<'p> Resolver<'p> {
             None => i.local == local_name,
         });
         if strict && import.is_none() {
-            return None;
+            // `import { schema } from "@acme/db"` where the package does
+            // `import * as schema from "./schema"; export { schema }`: a
+            // namespace re-exported by name, trusted only when one table
+            // has the variable name.
+            let reexported = namespace.is_some_and(|ns| imports.iter().any(|i| i.local == ns));
+            return match self.by_var.get(local_name)?.as_slice() {
+                [only] if reexported => Some(*only),
+                _ => None,
+            };
         }
         let exported = match (import, namespace) {
             (Some(i), None) => i.imported.as_deref().unwrap_or(local_name),

@@ -98,11 +98,12 @@ pub fn is_test_path(path: &Path) -> bool {
 
 /// The cheap byte prefilter: scripts that may hold a query. Query code
 /// often imports its tables from the project's schema module and never
-/// names drizzle, so this looks for the query builder's own methods.
+/// names drizzle, so this looks for the query builder's own methods
+/// (`.from(` only with a `select`: `Array.from(` is everywhere).
 pub fn mentions_queries(bytes: &[u8]) -> bool {
     use memchr::memmem::find;
     find(bytes, b".where(").is_some()
-        || find(bytes, b".from(").is_some()
+        || (find(bytes, b".from(").is_some() && find(bytes, b"select").is_some())
         || find(bytes, b"findMany(").is_some()
         || find(bytes, b"findFirst(").is_some()
         || find(bytes, b"$count(").is_some()
@@ -952,6 +953,7 @@ export async function f(db: any, id: number, cond: boolean, filters: any[], opts
         }
         assert!(!is_test_path(Path::new("src/queries/latest.ts")));
         assert!(mentions_queries(b"await db.query.users.findFirst({})"));
-        assert!(!mentions_queries(b"export const x = 1;"));
+        assert!(mentions_queries(b"db.select().from(t)"));
+        assert!(!mentions_queries(b"export const x = Array.from(y);"));
     }
 }
