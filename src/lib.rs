@@ -99,6 +99,8 @@ struct FileFacts {
     /// A script's imports and column helpers (also a script with no table).
     drizzle_types: Option<drizzle::types::ScriptTypes>,
     drizzle_config: Option<DrizzleConfig>,
+    /// The Drizzle queries of a script.
+    drizzle_queries: Option<drizzle::queries::QueryFile>,
     kit: Option<KitFolder>,
     /// Problems found while reading, when the file still gave facts.
     errors: Vec<InputError>,
@@ -251,21 +253,34 @@ fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, InputError> {
     })
 }
 
-/// A TypeScript/JavaScript file: parsed only when it mentions drizzle.
+/// A TypeScript/JavaScript file: parsed only when it mentions drizzle or
+/// may hold a query (outside tests). Problems with a file are reported only
+/// when it mentions drizzle: query code that does not parse is the
+/// project's business, not an input ixray needed.
 fn read_script(path: &Path, bytes: Vec<u8>) -> FileOutcome {
-    if !drizzle::mentions_drizzle(&bytes) {
+    let declares_maybe = drizzle::mentions_drizzle(&bytes);
+    let queries_maybe =
+        !drizzle::queries::is_test_path(path) && drizzle::queries::mentions_queries(&bytes);
+    if !declares_maybe && !queries_maybe {
         return FileOutcome::Skipped;
     }
+    let quiet = |error: InputError| {
+        if declares_maybe {
+            FileOutcome::Error(error)
+        } else {
+            FileOutcome::Skipped
+        }
+    };
     let text = match decode(path, bytes) {
         Ok(t) => t,
-        Err(err) => return FileOutcome::Error(err),
+        Err(err) => return quiet(err),
     };
     // A bundle (`dist/schema.js`, `*.min.js`) repeats the real schema's
     // tables; reading it would report them twice.
     if let Some(longest) = text.lines().map(str::len).max()
         && longest > MINIFIED_LINE_BYTES
     {
-        return FileOutcome::Error(InputError::new(
+        return quiet(InputError::new(
             path,
             format!("skipped: looks minified or generated (a line of {longest} bytes)"),
         ));
@@ -276,6 +291,13 @@ fn read_script(path: &Path, bytes: Vec<u8>) -> FileOutcome {
         // the program is empty and the file is skipped.
         let file =
             (!parsed.panicked).then(|| drizzle::schema::extract(source.clone(), &parsed.program));
+        let queries = file
+            .as_ref()
+            .filter(|_| queries_maybe)
+            .map(|file| {
+                drizzle::queries::extract(source.clone(), file.imports.clone(), &parsed.program)
+            })
+            .filter(|q| !q.queries.is_empty());
         let error = parsed.error.as_ref().map(|error| {
             let location = source.location(error.span);
             let message = if parsed.panicked {
@@ -292,34 +314,42 @@ fn read_script(path: &Path, bytes: Vec<u8>) -> FileOutcome {
                 message,
             }
         });
-        (file, error)
+        (file, queries, error)
     });
-    let (file, error) = match read {
+    let (file, queries, error) = match read {
         Ok(read) => read,
         Err(deep) => {
             let at = source::Span::new(deep.offset, deep.offset);
-            return FileOutcome::Error(nested_too_deep(&source, at, typescript::MAX_NESTING));
+            return quiet(nested_too_deep(&source, at, typescript::MAX_NESTING));
         }
     };
-    let declares = file.as_ref().is_some_and(|file| {
-        !file.tables.is_empty()
-            || !file.relations.is_empty()
-            || !file.column_sets.is_empty()
-            || !file.creators.is_empty()
-            || file.casing.is_some()
-    });
+    let declares = declares_maybe
+        && file.as_ref().is_some_and(|file| {
+            !file.tables.is_empty()
+                || !file.relations.is_empty()
+                || !file.column_sets.is_empty()
+                || !file.creators.is_empty()
+                || file.casing.is_some()
+        });
     // Column helpers (`const id = () => varchar(...)`) type the columns
     // of other files, so a file with only helpers is kept.
-    let types = drizzle::types::scan(path, &source.text);
+    let types = if declares_maybe {
+        drizzle::types::scan(path, &source.text)
+    } else {
+        drizzle::types::ScriptTypes::default()
+    };
     let helpers = types.has_helpers();
     match (file, error) {
-        (Some(file), error) if declares || helpers => FileOutcome::Facts(Box::new(FileFacts {
-            drizzle: declares.then_some(file),
-            drizzle_types: Some(types),
-            errors: error.into_iter().collect(),
-            ..FileFacts::default()
-        })),
-        (_, Some(error)) => FileOutcome::Error(error),
+        (Some(file), error) if declares || helpers || queries.is_some() => {
+            FileOutcome::Facts(Box::new(FileFacts {
+                drizzle: declares.then_some(file),
+                drizzle_types: (declares || helpers).then_some(types),
+                drizzle_queries: queries,
+                errors: error.filter(|_| declares_maybe).into_iter().collect(),
+                ..FileFacts::default()
+            }))
+        }
+        (_, Some(error)) => quiet(error),
         (_, None) => FileOutcome::Skipped,
     }
 }
@@ -394,6 +424,7 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
     };
     let mut drizzle_inputs = drizzle::project::Inputs::default();
     let mut query_files = Vec::new();
+    let mut drizzle_queries = Vec::new();
     let mut files_parsed = 0;
     let mut sources = BTreeMap::new();
     for (_, outcome) in files {
@@ -420,6 +451,10 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
                 if let Some(file) = &facts.drizzle {
                     sources.insert(file.source.path.clone(), file.source.clone());
                 }
+                if let Some(file) = &facts.drizzle_queries {
+                    sources.insert(file.source.path.clone(), file.source.clone());
+                }
+                drizzle_queries.extend(facts.drizzle_queries);
                 if let Some(kit) = &facts.kit {
                     sources.insert(kit.journal.path.clone(), kit.journal.clone());
                 }
@@ -459,7 +494,9 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
     let mut alchemy = sqlalchemy::project::resolve(alchemy, &mut errors);
     let mut drizzle = drizzle::project::resolve(drizzle_inputs, &mut errors);
     lap("resolve");
-    let access_patterns = django::queries::resolve(&project, &project.tables, &query_files);
+    let mut access_patterns = django::queries::resolve(&project, &project.tables, &query_files);
+    drizzle_queries.sort_by(|a, b| a.source.path.cmp(&b.source.path));
+    access_patterns.extend(drizzle::queries::resolve(&drizzle, &drizzle_queries));
     let mut schema = Schema {
         access_patterns,
         tables: std::mem::take(&mut project.tables),

@@ -929,7 +929,23 @@ fn schema_lists_the_access_patterns_of_django_query_code() {
     let (code, stdout, stderr) = run_ixray(&fixture("django/shop"), &["schema"]);
     assert_eq!(code, 0, "{stderr}");
     let schema: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    let lines: Vec<String> = schema["access_patterns"]
+    insta::assert_snapshot!(access_pattern_lines(&schema).join("\n"));
+}
+
+/// The access patterns of the Drizzle storefront's query code
+/// (`src/db/queries.ts`), in the same one-line form.
+#[test]
+fn schema_lists_the_access_patterns_of_drizzle_query_code() {
+    let (code, stdout, stderr) = run_ixray(&fixture("drizzle/pg"), &["schema"]);
+    assert_eq!(code, 0, "{stderr}");
+    let schema: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    insta::assert_snapshot!(access_pattern_lines(&schema).join("\n"));
+}
+
+/// `table where … order … [limited] operation @ file:line`, one per
+/// access pattern.
+fn access_pattern_lines(schema: &serde_json::Value) -> Vec<String> {
+    schema["access_patterns"]
         .as_array()
         .unwrap()
         .iter()
@@ -963,9 +979,14 @@ fn schema_lists_the_access_patterns_of_django_query_code() {
                 })
                 .collect();
             format!(
-                "{} where [{}] order [{}]{} {} @ {}:{}",
+                "{} where [{}{}] order [{}]{} {} @ {}:{}",
                 p["table"].as_str().unwrap(),
                 conditions.join(", "),
+                if p["disjunction"].as_bool().unwrap() {
+                    " OR"
+                } else {
+                    ""
+                },
                 order.join(", "),
                 if p["limited"].as_bool().unwrap() {
                     " limited"
@@ -977,6 +998,5 @@ fn schema_lists_the_access_patterns_of_django_query_code() {
                 p["location"]["line"],
             )
         })
-        .collect();
-    insta::assert_snapshot!(lines.join("\n"));
+        .collect()
 }

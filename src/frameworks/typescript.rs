@@ -581,10 +581,21 @@ fn as_call<'a>(expression: &'a Expression<'a>) -> Option<(&'a Expression<'a>, &'
 /// Split a call chain into its links, root first. `None` when the
 /// expression is not a call chain.
 pub fn call_chain<'a>(expression: &'a Expression<'a>) -> Option<Vec<ChainLink<'a>>> {
+    let (callee, arguments) = as_call(unwrap_expression(expression))?;
+    chain_from(callee, arguments)
+}
+
+/// [`call_chain`] of a call expression.
+pub fn call_chain_of<'a>(call: &'a CallExpression<'a>) -> Option<Vec<ChainLink<'a>>> {
+    chain_from(&call.callee, &call.arguments)
+}
+
+fn chain_from<'a>(
+    mut callee: &'a Expression<'a>,
+    mut arguments: &'a [Argument<'a>],
+) -> Option<Vec<ChainLink<'a>>> {
     let mut links = Vec::new();
-    let mut current = unwrap_expression(expression);
     loop {
-        let (callee, arguments) = as_call(current)?;
         match callee {
             Expression::Identifier(name) => {
                 links.push(ChainLink {
@@ -598,13 +609,14 @@ pub fn call_chain<'a>(expression: &'a Expression<'a>) -> Option<Vec<ChainLink<'a
             Expression::StaticMemberExpression(member) => {
                 let object = unwrap_expression(&member.object);
                 let name = member.property.name.as_str();
-                if as_call(object).is_some() {
+                if let Some((inner, inner_arguments)) = as_call(object) {
                     links.push(ChainLink {
                         name,
                         object: None,
                         arguments,
                     });
-                    current = object;
+                    callee = inner;
+                    arguments = inner_arguments;
                 } else {
                     links.push(ChainLink {
                         name,

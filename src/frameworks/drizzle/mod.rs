@@ -8,6 +8,7 @@ pub mod config;
 pub mod emit;
 pub mod kit;
 pub mod project;
+pub mod queries;
 pub mod schema;
 pub mod types;
 

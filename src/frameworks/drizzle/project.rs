@@ -107,24 +107,64 @@ impl<'p> Resolver<'p> {
     /// The table a reference in `file` names (`this` is the table whose
     /// extra config holds the reference).
     fn table(&self, file: usize, reference: &TableRef, this: Option<TableId>) -> Option<TableId> {
-        let (local, namespace) = match reference {
-            TableRef::This => return this,
+        if *reference == TableRef::This {
+            return this;
+        }
+        let here = &self.files[file];
+        self.lookup(
+            &here.source.path,
+            &here.imports,
+            Some(file),
+            reference,
+            false,
+        )
+    }
+
+    /// The table a variable names in the file at `path` with `imports`
+    /// (`local`: the file, when it declares tables). `strict`: a name that
+    /// is neither declared there nor imported names nothing (query code
+    /// has local variables that share a table's name); else it names the
+    /// only table of that variable name anywhere.
+    fn lookup(
+        &self,
+        path: &Path,
+        imports: &[super::schema::Import],
+        local: Option<usize>,
+        reference: &TableRef,
+        strict: bool,
+    ) -> Option<TableId> {
+        let (local_name, namespace) = match reference {
+            TableRef::This => return None,
             TableRef::Var(var) => (var.as_str(), None),
             TableRef::Namespaced(ns, var) => (var.as_str(), Some(ns.as_str())),
         };
-        let here = &self.files[file];
         if namespace.is_none()
-            && let Some(d) = here.tables.iter().position(|t| t.var == local)
+            && let Some(file) = local
+            && let Some(d) = self.files[file]
+                .tables
+                .iter()
+                .position(|t| t.var == local_name)
         {
             return Some((file, d));
         }
-        let import = here.imports.iter().find(|i| match namespace {
+        let import = imports.iter().find(|i| match namespace {
             Some(ns) => i.local == ns && i.imported.is_none(),
-            None => i.local == local,
+            None => i.local == local_name,
         });
+        if strict && import.is_none() {
+            // `import { schema } from "@acme/db"` where the package does
+            // `import * as schema from "./schema"; export { schema }`: a
+            // namespace re-exported by name, trusted only when one table
+            // has the variable name.
+            let reexported = namespace.is_some_and(|ns| imports.iter().any(|i| i.local == ns));
+            return match self.by_var.get(local_name)?.as_slice() {
+                [only] if reexported => Some(*only),
+                _ => None,
+            };
+        }
         let exported = match (import, namespace) {
-            (Some(i), None) => i.imported.as_deref().unwrap_or(local),
-            _ => local,
+            (Some(i), None) => i.imported.as_deref().unwrap_or(local_name),
+            _ => local_name,
         };
         let candidates = self.by_var.get(exported)?;
         if candidates.len() == 1 {
@@ -133,11 +173,75 @@ impl<'p> Resolver<'p> {
         // Several tables share the variable name: take the one the import
         // path points at.
         let import = import?;
-        let target = module_path(&here.source.path, &import.module)?;
+        let target = module_path(path, &import.module)?;
         candidates
             .iter()
             .copied()
             .find(|(f, _)| same_module(&self.files[*f].source.path, &target))
+    }
+}
+
+/// The project's tables as query code names them.
+pub struct QueryTables<'p> {
+    project: &'p DrizzleProject,
+    resolver: Resolver<'p>,
+}
+
+impl DrizzleProject {
+    pub fn query_tables(&self) -> QueryTables<'_> {
+        QueryTables {
+            project: self,
+            resolver: Resolver::new(&self.files),
+        }
+    }
+}
+
+impl QueryTables<'_> {
+    /// The table (its position in `tables`) a variable names in the file
+    /// at `path`: declared there, or imported (by name, through a barrel,
+    /// or `import * as schema`).
+    pub fn named(
+        &self,
+        path: &Path,
+        imports: &[super::schema::Import],
+        reference: &TableRef,
+    ) -> Option<usize> {
+        let local = self
+            .project
+            .files
+            .iter()
+            .position(|f| f.source.path == path);
+        let id = self
+            .resolver
+            .lookup(path, imports, local, reference, true)?;
+        self.position(id)
+    }
+
+    /// The table exported under `name`, when only one table has that
+    /// variable name (`db.query.<name>` names the key of the schema
+    /// object, which is the export's name when the schema is spread from
+    /// the module).
+    pub fn exported(&self, name: &str) -> Option<usize> {
+        match self.resolver.by_var.get(name)?.as_slice() {
+            [id] => self.position(*id),
+            _ => None,
+        }
+    }
+
+    /// The SQL name of the column with key `key` in the table.
+    pub fn column(&self, table: usize, key: &str) -> Option<&str> {
+        self.project.mapped[table]
+            .keys
+            .iter()
+            .find(|(_, k)| *k == key)
+            .map(|(sql, _)| sql.as_str())
+    }
+
+    fn position(&self, (file, decl): TableId) -> Option<usize> {
+        self.project
+            .mapped
+            .iter()
+            .position(|m| m.file == file && m.decl == decl)
     }
 }
 

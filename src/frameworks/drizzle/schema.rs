@@ -518,7 +518,7 @@ fn callback_parameter(function: &Expression, text: &str) -> Option<String> {
 
 /// The expression a callback returns: its expression body, or the
 /// `return` of its block body.
-fn callback_result<'a>(function: &'a Expression<'a>) -> Option<&'a Expression<'a>> {
+pub(super) fn callback_result<'a>(function: &'a Expression<'a>) -> Option<&'a Expression<'a>> {
     let statements = match unwrap_expression(function) {
         Expression::ArrowFunctionExpression(arrow) => match &arrow.body {
             ArrowFunctionBody::FunctionBody(body) => &body.statements,
@@ -675,7 +675,7 @@ fn read_columns(object: &ObjectExpression) -> Vec<ColumnDecl> {
 }
 
 /// `t.key`, `t["key"]`, `users.key` or `ns.users.key`.
-fn column_ref(expression: &Expression, this: &str) -> Option<ColumnRef> {
+pub(super) fn column_ref(expression: &Expression, this: &str) -> Option<ColumnRef> {
     let (object, key) = match unwrap_expression(expression) {
         Expression::StaticMemberExpression(member) => {
             (&member.object, member.property.name.to_string())
@@ -1000,7 +1000,7 @@ fn read_relations(call: &CallExpression, out: &mut Vec<RelationDecl>) {
     }
 }
 
-fn column_ref_table(expression: &Expression) -> Option<TableRef> {
+pub(super) fn column_ref_table(expression: &Expression) -> Option<TableRef> {
     match unwrap_expression(expression) {
         Expression::Identifier(name) => Some(TableRef::Var(name.name.to_string())),
         Expression::StaticMemberExpression(member) => match &member.object {
