@@ -166,7 +166,7 @@ fn read_file(path: &Path, overlay: &Overlay, read_queries: bool) -> FileOutcome 
         return FileOutcome::Facts(Box::new(facts));
     }
     if typescript::is_script(path) {
-        return read_script(path, bytes);
+        return read_script(path, bytes, read_queries);
     }
     if path.extension().is_none_or(|e| e != "py") {
         return FileOutcome::Skipped;
@@ -257,10 +257,11 @@ fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, InputError> {
 /// may hold a query (outside tests). Problems with a file are reported only
 /// when it mentions drizzle: query code that does not parse is the
 /// project's business, not an input ixray needed.
-fn read_script(path: &Path, bytes: Vec<u8>) -> FileOutcome {
+fn read_script(path: &Path, bytes: Vec<u8>, read_queries: bool) -> FileOutcome {
     let declares_maybe = drizzle::mentions_drizzle(&bytes);
-    let queries_maybe =
-        !drizzle::queries::is_test_path(path) && drizzle::queries::mentions_queries(&bytes);
+    let queries_maybe = read_queries
+        && !drizzle::queries::is_test_path(path)
+        && drizzle::queries::mentions_queries(&bytes);
     if !declares_maybe && !queries_maybe {
         return FileOutcome::Skipped;
     }
