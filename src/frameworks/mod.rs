@@ -5,6 +5,7 @@ pub mod alembic;
 pub mod django;
 pub mod drizzle;
 pub mod python;
+pub mod python_statements;
 pub mod sqlalchemy;
 pub mod syntax;
 pub mod typescript;
