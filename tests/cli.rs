@@ -918,12 +918,9 @@ fn a_model_outside_the_models_module_is_read() {
 
 /// The access patterns of the shop fixture's query code, one line each:
 /// `table where … order … [limited] operation @ file:line`.
-#[test]
-fn schema_lists_the_access_patterns_of_django_query_code() {
-    let (code, stdout, stderr) = run_ixray(&fixture("django/shop"), &["schema"]);
-    assert_eq!(code, 0, "{stderr}");
-    let schema: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    let lines: Vec<String> = schema["access_patterns"]
+/// One line per access pattern of `ixray schema`'s output.
+fn access_pattern_lines(schema: &serde_json::Value) -> Vec<String> {
+    schema["access_patterns"]
         .as_array()
         .unwrap()
         .iter()
@@ -971,6 +968,23 @@ fn schema_lists_the_access_patterns_of_django_query_code() {
                 p["location"]["line"],
             )
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn schema_lists_the_access_patterns_of_django_query_code() {
+    let (code, stdout, stderr) = run_ixray(&fixture("django/shop"), &["schema"]);
+    assert_eq!(code, 0, "{stderr}");
+    let schema: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let lines = access_pattern_lines(&schema);
+    insta::assert_snapshot!(lines.join("\n"));
+}
+
+#[test]
+fn schema_lists_the_access_patterns_of_sqlalchemy_query_code() {
+    let (code, stdout, stderr) = run_ixray(&fixture("sqlalchemy/blog"), &["schema"]);
+    assert_eq!(code, 0, "{stderr}");
+    let schema: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let lines = access_pattern_lines(&schema);
     insta::assert_snapshot!(lines.join("\n"));
 }
