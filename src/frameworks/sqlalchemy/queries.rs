@@ -114,25 +114,52 @@ const PASS_THROUGH: &[&str] = &[
 pub fn mentions_queries(bytes: &[u8]) -> bool {
     use memchr::memmem::find;
     let has = |needle: &[u8]| find(bytes, needle).is_some();
-    has(b".query(")
-        || has(b".query.")
-        || has(b"session.get(")
+    // `.query(`, `M.query.filter`, and `(M.query` continued on the next line.
+    memchr::memmem::find_iter(bytes, b".query").any(|at| {
+        matches!(
+            bytes.get(at + 6),
+            Some(b'(' | b'.' | b'\n' | b'\r' | b' ' | b'\\')
+        )
+    }) || has(b"session.get(")
+        || has(b"db.get(")
         || has(b"db.select(")
         || (has(b"sqlalchemy")
-            && (has(b"select(") || has(b"update(") || has(b"delete(") || has(b".get(")))
+            && (calls(bytes, b"select(") || calls(bytes, b"update(") || calls(bytes, b"delete(")))
+}
+
+/// Whether `bytes` calls the function `name` (`update(`, `sa.update(`),
+/// not a method of that name (`.update(` of a dict or a query, which the
+/// chain's own start marks).
+fn calls(bytes: &[u8], name: &[u8]) -> bool {
+    memchr::memmem::find_iter(bytes, name).any(|at| {
+        let before = &bytes[..at];
+        match before.last() {
+            None => true,
+            Some(b) if b.is_ascii_alphanumeric() || *b == b'_' => false,
+            Some(b'.') => [&b"sa."[..], b"db.", b"sqlalchemy.", b"sql."]
+                .iter()
+                .any(|module| {
+                    before.ends_with(module)
+                        && before[..before.len() - module.len()]
+                            .last()
+                            .is_none_or(|b| !b.is_ascii_alphanumeric() && *b != b'_' && *b != b'.')
+                }),
+            Some(_) => true,
+        }
+    })
 }
 
 /// The statements worth parsing: those that may start or run a query.
 fn line_mentions_query(bytes: &[u8]) -> bool {
     use memchr::memmem::find;
     let has = |needle: &[u8]| find(bytes, needle).is_some();
-    has(b"select(")
-        || has(b".query")
-        || has(b"update(")
-        || has(b"delete(")
+    has(b".query")
+        || calls(bytes, b"select(")
+        || calls(bytes, b"update(")
+        || calls(bytes, b"delete(")
         || has(b".execute(")
         || has(b".scalar")
-        || (has(b".get") && (has(b"session") || has(b"db.")))
+        || ((has(b".get(") || has(b".get_one(")) && (has(b"session") || has(b"db.")))
 }
 
 /// Read the queries of a file, parsing only the statements that may hold
@@ -1000,6 +1027,15 @@ mod tests {
                 out
             })
             .collect()
+    }
+
+    #[test]
+    fn function_calls_are_told_from_methods() {
+        assert!(calls(b"x = select(User)", b"select("));
+        assert!(calls(b"sa.update(User)", b"update("));
+        assert!(!calls(b"d.update(x)", b"update("));
+        assert!(!calls(b"self.db.update(x)", b"update("));
+        assert!(!calls(b"reselect(x)", b"select("));
     }
 
     #[test]
