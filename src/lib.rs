@@ -25,6 +25,7 @@ use crate::frameworks::drizzle::{
     self, config::DrizzleConfig, kit::KitFolder, schema::DrizzleFile,
 };
 use crate::frameworks::python;
+use crate::frameworks::python_statements;
 use crate::frameworks::sqlalchemy::{self, models::ModelsFile};
 use crate::frameworks::typescript;
 use crate::rules::Finding;
@@ -93,6 +94,8 @@ enum FileOutcome {
 struct FileFacts {
     django: django::FileFacts,
     sqlalchemy: Option<ModelsFile>,
+    /// SQLAlchemy query code (read statement by statement).
+    sqlalchemy_queries: Option<sqlalchemy::queries::QueryFile>,
     revision: Option<RevisionFile>,
     alembic_ini: Option<alembic::IniFacts>,
     drizzle: Option<DrizzleFile>,
@@ -175,7 +178,12 @@ fn read_file(path: &Path, overlay: &Overlay, read_queries: bool) -> FileOutcome 
     roles.queries &= read_queries;
     let revision = !roles.graph && alembic::revisions::is_revision(&bytes);
     let tables = !revision && sqlalchemy::declares_tables(&bytes);
-    if !roles.any() && !revision && !tables {
+    let alchemy_queries = read_queries
+        && !roles.graph
+        && !revision
+        && sqlalchemy::queries::mentions_queries(&bytes)
+        && !python_statements::is_test_path(path);
+    if !roles.any() && !revision && !tables && !alchemy_queries {
         return FileOutcome::Skipped;
     }
     let text = match decode(path, bytes) {
@@ -193,21 +201,22 @@ fn read_file(path: &Path, overlay: &Overlay, read_queries: bool) -> FileOutcome 
         facts.django.migration = Some(migration);
         return FileOutcome::Facts(Box::new(facts));
     }
-    if roles
-        == (django::FileRoles {
-            queries: true,
-            ..django::FileRoles::default()
-        })
-        && !revision
-        && !tables
-    {
-        // Query code is read statement by statement, never parsed whole.
-        let file = django::queries::extract(source);
+    // Query code is read statement by statement, never parsed whole.
+    let sqlalchemy_queries = alchemy_queries
+        .then(|| sqlalchemy::queries::extract(source.clone()))
+        .filter(|file| !file.queries.is_empty());
+    let only_queries = django::FileRoles {
+        queries: roles.queries,
+        ..django::FileRoles::default()
+    };
+    if roles == only_queries && !revision && !tables {
+        let file = roles.queries.then(|| django::queries::extract(source));
         return FileOutcome::Facts(Box::new(FileFacts {
             django: django::FileFacts {
-                queries: (!file.queries.is_empty()).then_some(file),
+                queries: file.filter(|f| !f.queries.is_empty()),
                 ..django::FileFacts::default()
             },
+            sqlalchemy_queries,
             ..FileFacts::default()
         }));
     }
@@ -223,7 +232,10 @@ fn read_file(path: &Path, overlay: &Overlay, read_queries: bool) -> FileOutcome 
             message: "skipped: syntax error".into(),
         });
     }
-    let mut facts = FileFacts::default();
+    let mut facts = FileFacts {
+        sqlalchemy_queries,
+        ..FileFacts::default()
+    };
     if revision {
         facts.revision = Some(alembic::revisions::extract(source, &tree));
         return FileOutcome::Facts(Box::new(facts));
@@ -426,6 +438,7 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
     let mut drizzle_inputs = drizzle::project::Inputs::default();
     let mut query_files = Vec::new();
     let mut drizzle_queries = Vec::new();
+    let mut alchemy_query_files = Vec::new();
     let mut files_parsed = 0;
     let mut sources = BTreeMap::new();
     for (_, outcome) in files {
@@ -444,6 +457,9 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
                     sources.insert(source.path.clone(), source);
                 }
                 if let Some(file) = &facts.sqlalchemy {
+                    sources.insert(file.source.path.clone(), file.source.clone());
+                }
+                if let Some(file) = &facts.sqlalchemy_queries {
                     sources.insert(file.source.path.clone(), file.source.clone());
                 }
                 if let Some(file) = &facts.revision {
@@ -472,6 +488,7 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
                 inputs.apps.extend(django.apps);
                 query_files.extend(django.queries);
                 alchemy.models.extend(facts.sqlalchemy);
+                alchemy_query_files.extend(facts.sqlalchemy_queries);
                 alchemy.revisions.extend(facts.revision);
                 alchemy.inis.extend(facts.alembic_ini);
             }
@@ -496,6 +513,7 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
     let mut drizzle = drizzle::project::resolve(drizzle_inputs, &mut errors);
     lap("resolve");
     let mut access_patterns = django::queries::resolve(&project, &project.tables, &query_files);
+    access_patterns.extend(sqlalchemy::queries::resolve(&alchemy, &alchemy_query_files));
     drizzle_queries.sort_by(|a, b| a.source.path.cmp(&b.source.path));
     access_patterns.extend(drizzle::queries::resolve(&drizzle, &drizzle_queries));
     let mut schema = Schema {

@@ -1000,3 +1000,14 @@ fn access_pattern_lines(schema: &serde_json::Value) -> Vec<String> {
         })
         .collect()
 }
+
+/// The access patterns of the SQLAlchemy blog's query code
+/// (`blog/services.py`), in the same one-line form.
+#[test]
+fn schema_lists_the_access_patterns_of_sqlalchemy_query_code() {
+    let (code, stdout, stderr) = run_ixray(&fixture("sqlalchemy/blog"), &["schema"]);
+    assert_eq!(code, 0, "{stderr}");
+    let schema: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let lines = access_pattern_lines(&schema);
+    insta::assert_snapshot!(lines.join("\n"));
+}

@@ -6,6 +6,7 @@ pub mod django;
 pub mod drizzle;
 pub mod pyexpr;
 pub mod python;
+pub mod python_statements;
 pub mod sqlalchemy;
 pub mod syntax;
 pub mod typescript;

@@ -5,6 +5,7 @@
 pub mod emit;
 pub mod models;
 pub mod project;
+pub mod queries;
 pub mod types;
 
 use memchr::memmem;

@@ -1,0 +1,391 @@
+//! Cheap statement-level reading of Python query code, shared by the
+//! frameworks' query extractors: a byte scanner splits a file into logical
+//! lines, and only the statements that may hold a query are parsed, all in
+//! one tree-sitter call. It knows nothing of any ORM.
+
+use rustc_hash::FxHashMap;
+use tree_sitter::Node;
+
+use super::python as py;
+
+/// The statements of a file picked for parsing, and its `from` imports.
+pub(crate) struct Picked {
+    /// `from <module> import <name> [as <local>]`: local → (module, name).
+    pub imports: FxHashMap<String, (String, String)>,
+    pub lines: Vec<LogicalLine>,
+}
+
+/// Pick the statements that `mentions` a query marker, and the later ones
+/// of the same function that continue a name such a statement assigned
+/// (`qs = ...; qs.order_by(...)`). Top-level `from` imports are read on the
+/// way.
+pub(crate) fn pick(text: &str, mentions: impl Fn(&[u8]) -> bool) -> Picked {
+    let mut picked = Picked {
+        imports: FxHashMap::default(),
+        lines: Vec::new(),
+    };
+    let mut bound: Vec<&[u8]> = Vec::new();
+    let mut scope = usize::MAX;
+    for line in logical_lines(text.as_bytes()) {
+        if line.scope != scope {
+            scope = line.scope;
+            bound.clear();
+        }
+        let snippet = &text[line.start..line.end];
+        let bytes = snippet.as_bytes();
+        if line.indent == 0 && snippet.starts_with("from ") {
+            picked.imports.extend(from_import(snippet));
+            continue;
+        }
+        if mentions(bytes) || bound.iter().any(|name| continues(bytes, name)) {
+            if let Some(name) = assigned_name(bytes) {
+                bound.push(name);
+            }
+            picked.lines.push(line);
+        } else {
+            bound.retain(|name| !assigns(bytes, name));
+        }
+    }
+    picked
+}
+
+/// Parse the picked statements and hand each top-level statement node to
+/// `visit` in file order, with the text it was parsed from, the shift from
+/// a position in that text to one in the file, and whether it starts a new
+/// scope (function or class) since the previous one.
+pub(crate) fn visit_statements(
+    text: &str,
+    lines: &[LogicalLine],
+    mut visit: impl FnMut(Node, &str, isize, bool),
+) {
+    if lines.is_empty() {
+        return;
+    }
+    // One parse for all of them, each at the start of a line of its own:
+    // parsing costs mostly per call, and a file may have hundreds.
+    let mut code = String::new();
+    let mut starts = Vec::with_capacity(lines.len());
+    for line in lines {
+        starts.push(code.len());
+        push_statement(&mut code, &text[line.start..line.end]);
+        code.push('\n');
+    }
+    let tree = py::parse(&code);
+    let mut scope = usize::MAX;
+    if tree.root_node().has_error() {
+        // A statement the scanner cut wrongly must not spoil the others.
+        for line in lines {
+            let mut one = String::new();
+            push_statement(&mut one, &text[line.start..line.end]);
+            let tree = py::parse(&one);
+            let new_scope = line.scope != scope;
+            scope = line.scope;
+            let root = tree.root_node();
+            let mut cursor = root.walk();
+            for (i, statement) in root.named_children(&mut cursor).enumerate() {
+                visit(statement, &one, line.start as isize, new_scope && i == 0);
+            }
+        }
+    } else {
+        let root = tree.root_node();
+        let mut cursor = root.walk();
+        for statement in root.named_children(&mut cursor) {
+            let at = starts.partition_point(|s| *s <= statement.start_byte());
+            let Some(i) = at.checked_sub(1) else {
+                continue;
+            };
+            let line = &lines[i];
+            let new_scope = line.scope != scope;
+            scope = line.scope;
+            // Spans in `code` shift to the file.
+            visit(
+                statement,
+                &code,
+                line.start as isize - starts[i] as isize,
+                new_scope,
+            );
+        }
+    }
+}
+
+/// Whether a file is test code: its queries say nothing about what the
+/// application asks of the database in production.
+pub fn is_test_path(path: &std::path::Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    name.starts_with("test_")
+        || name.ends_with("_test.py")
+        || name.ends_with("_tests.py")
+        || name == "tests.py"
+        || name == "conftest.py"
+        || path
+            .components()
+            .any(|c| matches!(c.as_os_str().to_str(), Some("tests" | "test" | "testing")))
+}
+
+/// Append a statement so that it parses alone: a compound statement's
+/// header gets a body, `elif` becomes `if` (same length, same offsets).
+pub(crate) fn push_statement(code: &mut String, statement: &str) {
+    match statement.strip_prefix("elif") {
+        Some(rest) => {
+            code.push_str("if  ");
+            code.push_str(rest);
+        }
+        None => code.push_str(statement),
+    }
+    if statement.ends_with(':') {
+        code.push_str(" pass");
+    }
+}
+
+/// The name a statement assigns (`qs = ...`), if it starts so.
+pub(crate) fn assigned_name(bytes: &[u8]) -> Option<&[u8]> {
+    let end = bytes.iter().position(|b| !is_identifier_byte(*b))?;
+    (end > 0 && assigns(bytes, &bytes[..end])).then(|| &bytes[..end])
+}
+
+/// Whether a statement uses `name` as the start of a chain: `name.` or
+/// `name[`, with no identifier character before it.
+pub(crate) fn continues(bytes: &[u8], name: &[u8]) -> bool {
+    memchr::memmem::find_iter(bytes, name).any(|at| {
+        let before_ok = at == 0 || !is_identifier_byte(bytes[at - 1]) && bytes[at - 1] != b'.';
+        before_ok && matches!(bytes.get(at + name.len()), Some(b'.' | b'['))
+    })
+}
+
+/// Whether a statement starts by assigning to `name`.
+pub(crate) fn assigns(bytes: &[u8], name: &[u8]) -> bool {
+    bytes.starts_with(name)
+        && bytes[name.len()..]
+            .iter()
+            .find(|b| **b != b' ')
+            .is_some_and(|b| *b == b'=')
+        && bytes
+            .get(name.len()..)
+            .is_some_and(|rest| !rest.trim_ascii_start().starts_with(b"=="))
+}
+
+pub(crate) fn is_identifier_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// One logical line of Python: a statement's text from its first
+/// character to its end (before a trailing comment), its indentation, and
+/// the function or class it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LogicalLine {
+    pub start: usize,
+    pub end: usize,
+    pub indent: usize,
+    /// Index of the innermost enclosing `def`/`class` line's scope; 0 is
+    /// the module.
+    pub scope: usize,
+}
+
+/// Split Python source into logical lines with a single byte scan:
+/// brackets, strings (all quote and prefix forms), comments, backslash
+/// continuations and `;` are honoured. Blank and comment-only lines give
+/// nothing.
+pub(crate) fn logical_lines(bytes: &[u8]) -> Vec<LogicalLine> {
+    let mut lines = Vec::new();
+    // Open `def`/`class` blocks: (indent, scope id).
+    let mut scopes: Vec<(usize, usize)> = Vec::new();
+    let mut next_scope = 1;
+    let mut i = 0;
+    let n = bytes.len();
+    let mut line_indent = 0;
+    let mut at_line_start = true;
+    while i < n {
+        // At the start of a physical line: measure indentation.
+        if at_line_start {
+            let mut width = 0;
+            while i < n && (bytes[i] == b' ' || bytes[i] == b'\t') {
+                width += if bytes[i] == b'\t' { 8 } else { 1 };
+                i += 1;
+            }
+            line_indent = width;
+            at_line_start = false;
+            continue;
+        }
+        match bytes[i] {
+            b'\n' | b'\r' => {
+                i += 1;
+                at_line_start = true;
+            }
+            b' ' | b'\t' | b';' | b'\x0c' => i += 1,
+            b'#' => {
+                while i < n && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'\\' => i += 2,
+            _ => {
+                let start = i;
+                let (end, next) = statement_end(bytes, i);
+                let indent = line_indent;
+                while scopes.last().is_some_and(|(open, _)| *open >= indent) {
+                    scopes.pop();
+                }
+                let scope = scopes.last().map_or(0, |(_, id)| *id);
+                lines.push(LogicalLine {
+                    start,
+                    end,
+                    indent,
+                    scope,
+                });
+                let text = &bytes[start..end];
+                let opens = [&b"def "[..], b"async def ", b"class "]
+                    .iter()
+                    .any(|k| text.starts_with(k));
+                if opens {
+                    scopes.push((indent, next_scope));
+                    next_scope += 1;
+                }
+                i = next;
+                if i < n && bytes[i - 1] == b'\n' {
+                    at_line_start = true;
+                }
+            }
+        }
+    }
+    lines
+}
+
+/// Where the statement starting at `start` ends (before a trailing
+/// comment and whitespace), and where scanning goes on.
+fn statement_end(bytes: &[u8], start: usize) -> (usize, usize) {
+    let n = bytes.len();
+    let mut depth = 0usize;
+    let mut i = start;
+    let mut code_end = start;
+    while i < n {
+        let b = bytes[i];
+        match b {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                i += 1;
+                code_end = i;
+            }
+            b')' | b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+                code_end = i;
+            }
+            b'#' => {
+                while i < n && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'\\' => {
+                i += 2;
+                code_end = i.min(n);
+            }
+            b'\n' if depth == 0 => return (code_end, i + 1),
+            b';' if depth == 0 => return (code_end, i + 1),
+            b'\'' | b'"' => {
+                i = string_end(bytes, i);
+                code_end = i;
+            }
+            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+            _ => {
+                i += 1;
+                code_end = i;
+            }
+        }
+    }
+    (code_end, n)
+}
+
+/// The end of the string literal whose opening quote is at `i` (prefix
+/// letters are ordinary bytes before it).
+fn string_end(bytes: &[u8], i: usize) -> usize {
+    let n = bytes.len();
+    let quote = bytes[i];
+    let triple = i + 2 < n && bytes[i + 1] == quote && bytes[i + 2] == quote;
+    let mut j = if triple { i + 3 } else { i + 1 };
+    while j < n {
+        match bytes[j] {
+            b'\\' => j += 2,
+            b if b == quote => {
+                if !triple {
+                    return j + 1;
+                }
+                if j + 2 < n && bytes[j + 1] == quote && bytes[j + 2] == quote {
+                    return j + 3;
+                }
+                j += 1;
+            }
+            // An unterminated one-line string ends with its line.
+            b'\n' if !triple => return j,
+            _ => j += 1,
+        }
+    }
+    n
+}
+
+/// The names a `from <module> import a, b as c` statement binds: local
+/// name → (module, imported name). Comments were cut off by the scanner
+/// only after the statement; those inside parentheses go here.
+pub(crate) fn from_import(statement: &str) -> Vec<(String, (String, String))> {
+    let Some(rest) = statement.strip_prefix("from ") else {
+        return Vec::new();
+    };
+    let Some((module, names)) = rest.split_once(" import ") else {
+        return Vec::new();
+    };
+    let module = module.trim().to_string();
+    let names: String = names
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join(" ");
+    names
+        .trim()
+        .trim_start_matches('(')
+        .trim_end_matches(')')
+        .split(',')
+        .filter_map(|item| {
+            let mut words = item.split_whitespace();
+            let imported = words.next()?;
+            let local = match (words.next(), words.next()) {
+                (Some("as"), Some(alias)) => alias,
+                (None, _) => imported,
+                _ => return None,
+            };
+            let ok = |w: &str| w.chars().all(|c| c.is_alphanumeric() || c == '_');
+            (ok(imported) && ok(local) && imported != "*")
+                .then(|| (local.to_string(), (module.clone(), imported.to_string())))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logical_lines_honour_brackets_strings_comments_and_scopes() {
+        let code = "import x\n\ndef f(a):\n    q = X.objects.filter(\n        a=\")(\",  # )\n        b=\"\"\"\n)\"\"\")\n    y = 1; z = \\\n        2\n    class C:\n        w = 3\n    v = 4\nu = 5\n";
+        let lines = logical_lines(code.as_bytes());
+        let texts: Vec<(&str, usize)> = lines
+            .iter()
+            .map(|l| (&code[l.start..l.end], l.scope))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                ("import x", 0),
+                ("def f(a):", 0),
+                (
+                    "q = X.objects.filter(\n        a=\")(\",  # )\n        b=\"\"\"\n)\"\"\")",
+                    1
+                ),
+                ("y = 1", 1),
+                ("z = \\\n        2", 1),
+                ("class C:", 1),
+                ("w = 3", 2),
+                ("v = 4", 1),
+                ("u = 5", 0),
+            ]
+        );
+    }
+}
