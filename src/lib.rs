@@ -175,7 +175,9 @@ fn read_file(path: &Path, overlay: &Overlay, read_queries: bool) -> FileOutcome 
         return FileOutcome::Skipped;
     }
     let mut roles = django::classify(path, &bytes);
-    roles.queries &= read_queries;
+    roles.queries = read_queries
+        && !django::migrations::is_migration_path(path)
+        && django::queries::wanted(path, &bytes);
     let revision = !roles.graph && alembic::revisions::is_revision(&bytes);
     let tables = !revision && sqlalchemy::declares_tables(&bytes);
     let alchemy_queries = read_queries

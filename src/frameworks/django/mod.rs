@@ -25,7 +25,8 @@ pub struct FileRoles {
     pub graph: bool,
     pub settings: bool,
     pub apps: bool,
-    /// May run ORM queries (`Model.objects…`).
+    /// May run ORM queries (`Model.objects…`): set by the caller with
+    /// [`queries::wanted`] when access patterns are read at all.
     pub queries: bool,
 }
 
@@ -63,7 +64,6 @@ pub fn classify(path: &Path, bytes: &[u8]) -> FileRoles {
     // Models live in `models.py` or a `models/` package; elsewhere ask for a
     // top-level class deriving from Django's `Model` itself, so that query
     // code, tests and API types are not parsed.
-    roles.queries = queries::mentions_queries(bytes) && !queries::is_test_path(path);
     roles.models = if in_models_module {
         contains(bytes, b"class ")
     } else {

@@ -148,6 +148,11 @@ const PASS_THROUGH: &[&str] = &[
     "alias",
 ];
 
+/// Whether a file's queries are read: application code that may hold one.
+pub fn wanted(path: &std::path::Path, bytes: &[u8]) -> bool {
+    mentions_queries(bytes) && !is_test_path(path)
+}
+
 /// The cheap byte prefilter: files that may hold a query.
 pub fn mentions_queries(bytes: &[u8]) -> bool {
     use memchr::memmem::find;
