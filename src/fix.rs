@@ -45,7 +45,9 @@ impl Withheld {
             out.push_str(&format!("{}:{}: ", display(&location.path), location.line));
         }
         match (&self.model, self.tables.as_slice()) {
-            (Some(model), [table]) => out.push_str(&format!("`{model}` ({table}): ")),
+            (Some(model), [table]) if model != table => {
+                out.push_str(&format!("`{model}` ({table}): "))
+            }
             (_, []) => {}
             (_, tables) => out.push_str(&format!("{}: ", tables.join(", "))),
         }
@@ -439,6 +441,9 @@ pub fn plan_checked(analysis: &Analysis, reparse: Reparse) -> FixPlan {
     let (more_sets, more_unfixable) = drizzle::emit::plan(&analysis.drizzle, &findings);
     sets.extend(more_sets);
     unfixable.extend(more_unfixable);
+    // Two findings on one table may be withheld for the same reason.
+    let mut seen = rustc_hash::FxHashSet::default();
+    unfixable.retain(|u| seen.insert((u.table.clone(), u.reason.clone())));
     let mut plan = FixPlan {
         withheld: unfixable
             .into_iter()

@@ -14,10 +14,13 @@ use super::revisions::{OperationKind, RevisionFile, qualify, split_qualified};
 use crate::InputError;
 use crate::frameworks::sqlalchemy::{
     self,
-    models::{ColumnRef, ConstraintDecl},
+    models::{ColumnDecl, ColumnRef, ConstraintDecl, FkRef},
 };
 use crate::schema::sql::{IndexStatement, index_statements};
-use crate::schema::{Dialect, Framework, Index, IndexBuild, IndexKey, IndexOrigin, IndexPart};
+use crate::schema::{
+    Column, Dialect, ForeignKey, Framework, Index, IndexBuild, IndexKey, IndexOrigin, IndexPart,
+};
+use crate::source::{Location, SourceFile};
 
 /// One Alembic environment: a versions folder and its revisions.
 #[derive(Debug)]
@@ -81,6 +84,9 @@ pub struct State {
     /// An operation on a table ixray could not name changed the history:
     /// no table's indexes are certain.
     pub uncertain: Option<String>,
+    /// A foreign key operation on a table ixray could not name: no table's
+    /// columns and foreign keys are certain.
+    pub shape_uncertain: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -97,6 +103,22 @@ pub struct TableState {
     /// history created the table. The database has this key, whatever the
     /// model says.
     pub primary_key: Option<Vec<String>>,
+    /// The `create_table` call.
+    pub location: Option<Location>,
+    /// Columns and foreign keys, as `create_table`, `add_column` and
+    /// foreign key operations left them (complete only when the history
+    /// created the table).
+    pub columns: Vec<Column>,
+    pub foreign_keys: Vec<HistoryForeignKey>,
+    /// Why the columns and foreign keys are not certain.
+    pub shape_uncertain: Option<String>,
+}
+
+/// A foreign key with the name `drop_constraint` drops it by.
+#[derive(Debug, Clone)]
+pub struct HistoryForeignKey {
+    pub name: Option<String>,
+    pub key: ForeignKey,
 }
 
 impl State {
@@ -105,6 +127,75 @@ impl State {
         self.uncertain
             .as_deref()
             .or_else(|| self.tables.get(table)?.uncertain.as_deref())
+    }
+
+    /// Why `table`'s columns and foreign keys are not certain, if they are
+    /// not (its indexes' uncertainty included).
+    pub fn shape_uncertainty(&self, table: &str) -> Option<&str> {
+        self.uncertainty(table)
+            .or(self.shape_uncertain.as_deref())
+            .or_else(|| self.tables.get(table)?.shape_uncertain.as_deref())
+    }
+}
+
+impl TableState {
+    /// Add a column `create_table` or `add_column` declares, with its
+    /// foreign keys.
+    fn add_column(&mut self, column: &ColumnDecl, source: &SourceFile) {
+        let location = &Some(source.location(column.statement));
+        let name = column.name().to_string();
+        self.columns.retain(|c| c.name != name);
+        self.columns.push(Column {
+            primary_key: column.primary_key,
+            type_family: column.type_family,
+            location: location.clone(),
+            ..Column::new(name.clone(), name.clone())
+        });
+        for target in &column.foreign_keys {
+            let (ref_table, ref_column) = fk_target(target);
+            self.foreign_keys.push(HistoryForeignKey {
+                name: None,
+                key: foreign_key(
+                    vec![name.clone()],
+                    ref_table,
+                    ref_column.into_iter().collect(),
+                    location,
+                ),
+            });
+        }
+    }
+}
+
+/// `[schema.]table.column` of a foreign key target; the table is unknown
+/// when the target is not a string.
+fn fk_target(target: &FkRef) -> (Option<String>, Option<String>) {
+    match target {
+        FkRef::Text(text) => match text.rsplit_once('.') {
+            Some((table, column)) => {
+                let (schema, bare) = split_qualified(table);
+                (Some(qualify(schema, bare)), Some(column.to_string()))
+            }
+            None => (None, None),
+        },
+        FkRef::Attr { attr, .. } => (None, Some(attr.clone())),
+        FkRef::TableColumn { column, .. } => (None, Some(column.clone())),
+    }
+}
+
+fn foreign_key(
+    columns: Vec<String>,
+    ref_table: Option<String>,
+    ref_columns: Vec<String>,
+    location: &Option<Location>,
+) -> ForeignKey {
+    ForeignKey {
+        field: columns.join(", "),
+        columns,
+        ref_table,
+        ref_columns,
+        enforced: true,
+        relation_only: false,
+        location: location.clone(),
     }
 }
 
@@ -333,8 +424,12 @@ fn replay(
                 } => {
                     let mut created = TableState {
                         created_by: Some(id.clone()),
+                        location: location.clone(),
                         ..TableState::default()
                     };
+                    for column in columns {
+                        created.add_column(column, source);
+                    }
                     let mut primary_key: Vec<String> = columns
                         .iter()
                         .filter(|c| c.primary_key)
@@ -354,6 +449,36 @@ fn replay(
                         created.indexes.push(index);
                     }
                     for constraint in constraints {
+                        if let ConstraintDecl::ForeignKey {
+                            name,
+                            columns,
+                            targets,
+                            span,
+                        } = constraint
+                        {
+                            let at = Some(source.location(*span));
+                            let columns: Option<Vec<String>> =
+                                columns.iter().map(column_of).collect();
+                            let targets: Vec<(Option<String>, Option<String>)> =
+                                targets.iter().map(fk_target).collect();
+                            let ref_table = targets.first().and_then(|t| t.0.clone());
+                            let ref_columns: Option<Vec<String>> =
+                                targets.iter().map(|t| t.1.clone()).collect();
+                            match (columns, ref_columns) {
+                                (Some(columns), Some(ref_columns)) if !columns.is_empty() => {
+                                    created.foreign_keys.push(HistoryForeignKey {
+                                        name: name.clone(),
+                                        key: foreign_key(columns, ref_table, ref_columns, &at),
+                                    });
+                                }
+                                _ => {
+                                    created.shape_uncertain = Some(uncertain_at(
+                                        "a foreign key whose columns ixray cannot read",
+                                        &location,
+                                    ));
+                                }
+                            }
+                        }
                         if let ConstraintDecl::PrimaryKey { columns } = constraint {
                             match columns.iter().map(column_of).collect::<Option<Vec<_>>>() {
                                 Some(columns) => primary_key = columns,
@@ -406,21 +531,63 @@ fn replay(
                 OperationKind::DropTable { table } => {
                     state.tables.remove(table);
                 }
-                // Indexes move with their table and keep their names.
+                // Indexes move with their table and keep their names;
+                // references to it follow it.
                 OperationKind::RenameTable { from, to } => {
                     if let Some(table) = state.tables.remove(from) {
                         state.tables.insert(to.clone(), table);
                     }
+                    for table in state.tables.values_mut() {
+                        for fk in &mut table.foreign_keys {
+                            if fk.key.ref_table.as_deref() == Some(from.as_str()) {
+                                fk.key.ref_table = Some(to.clone());
+                            }
+                        }
+                    }
                 }
-                OperationKind::AddColumn { .. } => {}
-                // Dropping a column drops every index that uses it.
+                OperationKind::AddColumn { table, column } => {
+                    if let Some(table) = state.tables.get_mut(table) {
+                        table.add_column(column, source);
+                    }
+                }
+                // Dropping a column drops every index and foreign key that
+                // uses it.
                 OperationKind::DropColumn { table, column } => {
                     if let Some(table) = state.tables.get_mut(table) {
                         table.indexes.retain(|i| !uses_column(i, column));
+                        table.columns.retain(|c| &c.name != column);
+                        table
+                            .foreign_keys
+                            .retain(|fk| !fk.key.columns.contains(column));
                     }
                 }
                 OperationKind::RenameColumn { table, from, to } => {
+                    let renamed = table;
+                    for (name, table) in state.tables.iter_mut() {
+                        for fk in &mut table.foreign_keys {
+                            if fk.key.ref_table.as_ref() == Some(renamed) {
+                                for column in &mut fk.key.ref_columns {
+                                    if column == from {
+                                        *column = to.clone();
+                                    }
+                                }
+                            }
+                            if name == renamed {
+                                for column in &mut fk.key.columns {
+                                    if column == from {
+                                        *column = to.clone();
+                                    }
+                                }
+                            }
+                        }
+                    }
                     if let Some(table) = state.tables.get_mut(table) {
+                        for column in &mut table.columns {
+                            if &column.name == from {
+                                column.name = to.clone();
+                                column.field = to.clone();
+                            }
+                        }
                         for column in table.primary_key.iter_mut().flatten() {
                             if column == from {
                                 *column = to.clone();
@@ -476,6 +643,14 @@ fn replay(
                     table,
                     schema,
                 } => {
+                    if let (OperationKind::DropConstraint { .. }, Some(table)) =
+                        (&operation.kind, table)
+                        && let Some(entry) = state.tables.get_mut(table)
+                    {
+                        entry
+                            .foreign_keys
+                            .retain(|fk| fk.name.as_deref() != Some(name));
+                    }
                     drop_index(
                         &mut state,
                         name,
@@ -507,7 +682,42 @@ fn replay(
                     state.tables.entry(table.clone()).or_default().primary_key =
                         Some(columns.clone());
                 }
+                OperationKind::CreateForeignKey {
+                    name,
+                    table,
+                    columns,
+                    ref_table,
+                    ref_columns,
+                } => {
+                    if let Some(table) = state.tables.get_mut(table) {
+                        table.foreign_keys.push(HistoryForeignKey {
+                            name: name.clone(),
+                            key: foreign_key(
+                                columns.clone(),
+                                Some(ref_table.clone()),
+                                ref_columns.clone(),
+                                &location,
+                            ),
+                        });
+                    }
+                }
+                OperationKind::DropForeignKey { name, table } => {
+                    drop_foreign_key(&mut state, name, table, &location);
+                }
+                OperationKind::UnknownForeignKeys { table, what } => {
+                    let reason = uncertain_at(what, &location);
+                    match table.as_ref().and_then(|t| state.tables.get_mut(t)) {
+                        Some(table) => {
+                            table.shape_uncertain.get_or_insert(reason);
+                        }
+                        None if table.is_some() => {}
+                        None => {
+                            state.shape_uncertain.get_or_insert(reason);
+                        }
+                    }
+                }
                 OperationKind::Execute { sql } => {
+                    shape_changes_in_sql(&mut state, sql, &location);
                     for statement in index_statements(sql) {
                         match statement {
                             IndexStatement::Create(create) => {
@@ -558,6 +768,74 @@ fn replay(
         }
     }
     (state, builds)
+}
+
+/// Drop a foreign key by name. A name that matches none of the table's
+/// named foreign keys may be one the database or a naming convention
+/// chose: the table's foreign keys are then uncertain.
+fn drop_foreign_key(state: &mut State, name: &str, table: &str, location: &Option<Location>) {
+    let Some(entry) = state.tables.get_mut(table) else {
+        return;
+    };
+    let before = entry.foreign_keys.len();
+    entry
+        .foreign_keys
+        .retain(|fk| fk.name.as_deref() != Some(name));
+    if entry.foreign_keys.len() == before {
+        entry.shape_uncertain.get_or_insert_with(|| {
+            uncertain_at(
+                &format!("drops foreign key `{name}`, which ixray cannot match to one it knows"),
+                location,
+            )
+        });
+    }
+}
+
+/// Raw SQL that changes a table's columns or constraints (`ALTER TABLE t`,
+/// `DROP TABLE t`) makes that table's shape uncertain: ixray reads only the
+/// index statements of raw SQL. A statement about tables in a form ixray
+/// does not know makes every table it mentions uncertain.
+fn shape_changes_in_sql(state: &mut State, sql: &str, location: &Option<Location>) {
+    for statement in sql.split(';') {
+        let lower = statement.to_ascii_lowercase();
+        let words: Vec<&str> = lower
+            .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
+            .filter(|w| !w.is_empty())
+            .collect();
+        if !words.contains(&"table") {
+            continue;
+        }
+        let named = match words.as_slice() {
+            ["alter" | "drop", "table", rest @ ..] => rest
+                .iter()
+                .find(|w| !matches!(**w, "if" | "exists" | "only"))
+                .map(|w| vec![*w]),
+            // A table created here is not one the history knows.
+            ["create", ..] => Some(Vec::new()),
+            _ => None,
+        };
+        if let (["drop", "table", ..], Some(names)) = (words.as_slice(), &named) {
+            state.tables.retain(|name, _| {
+                let bare = split_qualified(name).1.to_ascii_lowercase();
+                !names
+                    .iter()
+                    .any(|n| n.rsplit('.').next() == Some(bare.as_str()))
+            });
+            continue;
+        }
+        let affected = |bare: &str| match &named {
+            Some(names) => names.iter().any(|n| n.rsplit('.').next() == Some(bare)),
+            None => words.iter().any(|w| w.rsplit('.').next() == Some(bare)),
+        };
+        for (name, table) in state.tables.iter_mut() {
+            let bare = split_qualified(name).1.to_ascii_lowercase();
+            if affected(&bare) {
+                table.shape_uncertain.get_or_insert_with(|| {
+                    uncertain_at("raw SQL that may change the table", location)
+                });
+            }
+        }
+    }
 }
 
 /// "what (path:line)" for an uncertainty.
@@ -817,6 +1095,59 @@ mod tests {
             .map(|i| format!("{} {}", i.unique, i.describe()))
             .collect();
         assert_eq!(uniques, vec!["true (email)", "true (x, email)"]);
+    }
+
+    #[test]
+    fn columns_and_foreign_keys_follow_the_history() {
+        let revisions = vec![
+            revision(
+                "a",
+                "None",
+                "    op.create_table(\"u\", sa.Column(\"id\", sa.Integer(), primary_key=True))\n    op.create_table(\"t\", sa.Column(\"id\", sa.Integer()), sa.Column(\"u_id\", sa.Integer(), sa.ForeignKey(\"u.id\")), sa.Column(\"v_id\", sa.Integer()), sa.ForeignKeyConstraint([\"v_id\"], [\"u.id\"], name=\"fk_t_v\"))\n    op.create_table(\"s\", sa.Column(\"u_id\", sa.Integer(), sa.ForeignKey(\"u.id\")))",
+            ),
+            revision(
+                "b",
+                "\"a\"",
+                "    op.drop_constraint(\"fk_t_v\", \"t\", type_=\"foreignkey\")\n    op.add_column(\"t\", sa.Column(\"w_id\", sa.Integer()))\n    op.create_foreign_key(None, \"t\", \"u\", [\"w_id\"], [\"id\"])\n    op.rename_table(\"u\", \"users\")\n    op.drop_column(\"t\", \"u_id\")\n    op.drop_constraint(\"s_u_id_fkey\", \"s\", type_=\"foreignkey\")",
+            ),
+        ];
+        let mut errors = Vec::new();
+        let envs = build(revisions, vec![ini()], None, &mut errors);
+        let state = &envs[0].state;
+        let t = &state.tables["t"];
+        let columns: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(columns, vec!["id", "v_id", "w_id"]);
+        let fks: Vec<String> = t
+            .foreign_keys
+            .iter()
+            .map(|fk| format!("{:?} -> {:?}", fk.key.columns, fk.key.ref_table))
+            .collect();
+        assert_eq!(fks, vec!["[\"w_id\"] -> Some(\"users\")"]);
+        assert!(state.shape_uncertainty("t").is_none());
+        // A foreign key dropped by a name the database chose: unknown.
+        assert!(
+            state
+                .shape_uncertainty("s")
+                .is_some_and(|why| why.contains("s_u_id_fkey")),
+            "{:?}",
+            state.shape_uncertainty("s")
+        );
+    }
+
+    #[test]
+    fn raw_sql_that_alters_a_table_makes_it_uncertain() {
+        let revisions = vec![revision(
+            "a",
+            "None",
+            "    op.create_table(\"t\", sa.Column(\"id\", sa.Integer()))\n    op.create_table(\"other\", sa.Column(\"id\", sa.Integer()))\n    op.execute(\"ALTER TABLE t ADD COLUMN u_id integer REFERENCES other (id)\")\n    op.execute(\"CREATE INDEX ix_other ON other (id)\")\n    op.create_table(\"gone\", sa.Column(\"id\", sa.Integer()))\n    op.execute(\"DROP TABLE IF EXISTS gone\")",
+        )];
+        let mut errors = Vec::new();
+        let envs = build(revisions, vec![ini()], None, &mut errors);
+        let state = &envs[0].state;
+        assert!(state.shape_uncertainty("t").is_some());
+        assert!(state.shape_uncertainty("other").is_none());
+        assert!(state.uncertainty("t").is_none(), "indexes stay certain");
+        assert!(!state.tables.contains_key("gone"));
     }
 
     #[test]

@@ -101,6 +101,26 @@ pub enum OperationKind {
         table: Option<String>,
         schema: Option<String>,
     },
+    /// `op.create_foreign_key(name, source, referent, local, remote)`.
+    CreateForeignKey {
+        name: Option<String>,
+        table: String,
+        columns: Vec<String>,
+        ref_table: String,
+        ref_columns: Vec<String>,
+    },
+    /// `op.drop_constraint(name, table, type_="foreignkey")`.
+    DropForeignKey {
+        name: String,
+        table: String,
+    },
+    /// A foreign key operation whose arguments ixray cannot evaluate: the
+    /// foreign keys the history gives the table (every table's, when the
+    /// table is unknown too) are uncertain. Indexes are not affected.
+    UnknownForeignKeys {
+        table: Option<String>,
+        what: String,
+    },
     /// `op.execute("...")` with SQL text.
     Execute {
         sql: String,
@@ -431,6 +451,7 @@ const SCHEMA_METHODS: &[&str] = &[
     "create_unique_constraint",
     "drop_constraint",
     "create_primary_key",
+    "create_foreign_key",
     "execute",
 ];
 
@@ -455,18 +476,42 @@ fn read_operation(call: Node, text: &str, context: &Context) -> Option<Operation
         return None;
     }
     let scope = &context.scope;
-    // Foreign keys and checks have no index of their own.
-    if method == "drop_constraint"
-        && args
-            .keyword("type_")
-            .and_then(|t| scope.string(t, text))
-            .is_some_and(|t| t == "foreignkey" || t == "check")
-    {
-        return None;
-    }
     let schema = args.keyword("schema").and_then(|n| scope.string(n, text));
     // In a batch block the table argument is implied, so positions shift.
     let shift = usize::from(batch_table.is_none());
+    // Foreign keys and checks have no index of their own: they change only
+    // the foreign keys the history knows.
+    let constraint_type = (method == "drop_constraint")
+        .then(|| args.keyword("type_").and_then(|t| scope.string(t, text)))
+        .flatten();
+    if constraint_type.as_deref() == Some("check") {
+        return None;
+    }
+    if method == "create_foreign_key" || constraint_type.as_deref() == Some("foreignkey") {
+        return Some(
+            read_foreign_key(
+                method,
+                &args,
+                text,
+                scope,
+                &batch_table,
+                schema.as_deref(),
+                shift,
+            )
+            .unwrap_or_else(|| OperationKind::UnknownForeignKeys {
+                table: batch_table.clone().or_else(|| {
+                    args.positional
+                        .get(1)
+                        .copied()
+                        .or_else(|| args.keyword("source_table"))
+                        .or_else(|| args.keyword("table_name"))
+                        .and_then(|n| scope.string(n, text))
+                        .map(|t| qualify(schema.as_deref(), &t))
+                }),
+                what: format!("`{object}.{method}(…)` with arguments ixray cannot evaluate"),
+            }),
+        );
+    }
     if let Some(known) = read_known(
         method,
         &args,
@@ -564,6 +609,58 @@ fn execute_may_change_indexes(call: Node, text: &str) -> bool {
     ]
     .iter()
     .any(|k| upper.contains(k))
+}
+
+/// `create_foreign_key` or `drop_constraint(type_="foreignkey")`, when
+/// every argument that decides it can be evaluated.
+fn read_foreign_key(
+    method: &str,
+    args: &py::Arguments,
+    text: &str,
+    scope: &py::Scope,
+    batch_table: &Option<String>,
+    schema: Option<&str>,
+    shift: usize,
+) -> Option<OperationKind> {
+    let at = |i: usize, keyword: &str| {
+        args.positional
+            .get(i)
+            .copied()
+            .or_else(|| args.keyword(keyword))
+    };
+    let string_at = |i: usize, keyword: &str| at(i, keyword).and_then(|n| scope.string(n, text));
+    let table = |i: usize, keyword: &str, schema: Option<&str>| {
+        batch_table
+            .clone()
+            .or_else(|| string_at(i, keyword).map(|t| qualify(schema, &t)))
+    };
+    if method == "drop_constraint" {
+        return Some(OperationKind::DropForeignKey {
+            name: string_at(0, "constraint_name")?,
+            table: table(1, "table_name", schema)?,
+        });
+    }
+    let source_schema = args
+        .keyword("source_schema")
+        .and_then(|n| scope.string(n, text));
+    let referent_schema = args
+        .keyword("referent_schema")
+        .and_then(|n| scope.string(n, text));
+    let name = match at(0, "constraint_name") {
+        None => None,
+        Some(n) if n.kind() == "none" => None,
+        Some(n) => Some(scope.string(n, text)?),
+    };
+    Some(OperationKind::CreateForeignKey {
+        name,
+        table: table(1, "source_table", source_schema.as_deref())?,
+        ref_table: qualify(
+            referent_schema.as_deref(),
+            &string_at(1 + shift, "referent_table")?,
+        ),
+        columns: scope.strings(at(2 + shift, "local_cols")?, text)?,
+        ref_columns: scope.strings(at(3 + shift, "remote_cols")?, text)?,
+    })
 }
 
 /// The operation, when every argument that decides it can be evaluated.

@@ -145,10 +145,16 @@ pub fn plan(
             reason,
         };
         let Some((name, _)) = project.mapped.get_key_value(&finding.table) else {
-            problems.push(unfixable(format!(
-                "`{}` is not a model table ixray can edit",
-                finding.table
-            )));
+            problems.push(unfixable(
+                if project.history_tables.contains(&finding.table) {
+                    format!(
+                        "no model ixray reads maps `{}` (only the migration history creates it); write the revision by hand",
+                        finding.table
+                    )
+                } else {
+                    format!("`{}` is not a model table ixray can edit", finding.table)
+                },
+            ));
             continue;
         };
         let entry = per_table.entry(name.as_str()).or_default();

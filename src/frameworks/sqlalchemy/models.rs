@@ -289,6 +289,8 @@ pub enum ConstraintDecl {
         columns: Vec<ColumnRef>,
     },
     ForeignKey {
+        /// `name=`, the name `drop_constraint` uses.
+        name: Option<String>,
         columns: Vec<ColumnRef>,
         targets: Vec<FkRef>,
         span: Span,
@@ -1244,6 +1246,9 @@ pub(crate) fn read_constraint(call: Node, text: &str) -> Option<ConstraintDecl> 
                 .filter_map(|n| fk_ref(n, text))
                 .collect();
             Some(ConstraintDecl::ForeignKey {
+                name: args
+                    .keyword("name")
+                    .and_then(|n| py::Scope::default().string(n, text)),
                 columns,
                 targets,
                 span: py::span(call),

@@ -150,6 +150,9 @@ pub struct SqlalchemyProject {
     pub mapped: BTreeMap<String, MappedTable>,
     pub environments: Vec<Environment>,
     pub dialect: Dialect,
+    /// Tables only the migration history creates: no model ixray reads
+    /// maps them, so no fix can edit one.
+    pub history_tables: Vec<String>,
 }
 
 impl SqlalchemyProject {
@@ -207,6 +210,9 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> SqlalchemyProjec
     merge_history(&mut tables, &targeted, &environments);
     let dialect_assumed =
         inputs.dialect.is_none() && environments.first().is_none_or(|e| e.dialect_assumed);
+    let only_in_history = history_only_tables(&tables, &environments);
+    let history_tables = only_in_history.iter().map(|t| t.name.clone()).collect();
+    tables.extend(only_in_history);
     for table in &mut tables {
         table.dialect_assumed = dialect_assumed;
     }
@@ -216,7 +222,77 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> SqlalchemyProjec
         tables,
         environments,
         dialect,
+        history_tables,
     }
+}
+
+/// Tables only the migration history knows: an `op.create_table` whose
+/// model no module ixray reads maps (a model that was deleted while its
+/// table stayed, one from an installed package, one built by code). The
+/// database has them as the history left them, so they are analysed with
+/// what it says; when the history of the table is not certain, no rule
+/// speaks about it and `ixray schema` says why. Left out when any model
+/// maps a table of the same name in another schema (a default schema ixray
+/// may not see).
+fn history_only_tables(model_tables: &[Table], environments: &[Environment]) -> Vec<Table> {
+    let known: rustc_hash::FxHashSet<&str> = model_tables
+        .iter()
+        .map(|t| split_qualified(&t.name).1)
+        .collect();
+    let mut out: Vec<Table> = Vec::new();
+    for environment in environments {
+        let state = &environment.state;
+        for (name, history) in &state.tables {
+            if history.created_by.is_none()
+                || known.contains(split_qualified(name).1)
+                || out.iter().any(|t| &t.name == name)
+            {
+                continue;
+            }
+            let mut indexes = Vec::new();
+            if let Some(columns) = history.primary_key.as_ref().filter(|c| !c.is_empty()) {
+                let mut pk = Index::new(
+                    columns.iter().map(IndexPart::column).collect(),
+                    IndexOrigin::PrimaryKey,
+                );
+                pk.unique = true;
+                pk.location = history.location.clone();
+                indexes.push(pk);
+            }
+            indexes.extend(history.indexes.iter().cloned());
+            // Only a migration can change them.
+            for index in &mut indexes {
+                index.locked = true;
+            }
+            let mut columns = history.columns.clone();
+            if let Some(key) = &history.primary_key {
+                for column in &mut columns {
+                    column.primary_key = key.contains(&column.name);
+                }
+            }
+            out.push(Table {
+                name: name.clone(),
+                model: name.clone(),
+                framework: Framework::Sqlalchemy,
+                dialect: environment.dialect,
+                dialect_assumed: environment.dialect_assumed,
+                managed: true,
+                unknown_indexes: state.shape_uncertainty(name).map(|why| {
+                    format!("the migration history has an operation ixray cannot evaluate: {why}")
+                }),
+                location: history.location.clone(),
+                columns,
+                foreign_keys: history
+                    .foreign_keys
+                    .iter()
+                    .map(|fk| fk.key.clone())
+                    .collect(),
+                generic_foreign_keys: Vec::new(),
+                indexes,
+            });
+        }
+    }
+    out
 }
 
 struct Resolver<'f> {
@@ -921,6 +997,7 @@ impl<'f> Resolver<'f> {
                     columns,
                     targets,
                     span,
+                    ..
                 } => {
                     let columns: Vec<String> = columns
                         .iter()
