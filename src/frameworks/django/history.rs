@@ -932,10 +932,13 @@ impl AppHistory {
         match statement {
             IndexStatement::Create(create) => {
                 let table = create.table.clone();
-                let table_is_new = self
-                    .models
-                    .values()
-                    .any(|m| m.created_by == step.migration.name && m.table(step.label) == table);
+                let table_is_new =
+                    self.models.values().any(|m| {
+                        m.created_by == step.migration.name && m.table(step.label) == table
+                    }) || self
+                        .sql_tables
+                        .get(&table)
+                        .is_some_and(|t| t.migration == step.id());
                 let mut index = Index::new(create.parts.clone(), IndexOrigin::Migration);
                 index.name = create.name.clone();
                 index.unique = create.unique;
