@@ -321,6 +321,102 @@ fn text_report_of_generic_foreign_keys() {
     insta::assert_snapshot!("generic_text", stdout);
 }
 
+/// Unmanaged models whose tables `RunSQL` creates (and a table no model
+/// declares) are checked with what the SQL says, and `fix` leaves them,
+/// saying why (the fixture's EXPECTED.md).
+#[test]
+fn text_report_of_tables_run_sql_creates() {
+    let (code, stdout, _) = run_ixray(&fixture("django/unmanaged_sql"), &["check"]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!("unmanaged_sql_text", stdout);
+}
+
+#[test]
+fn fix_leaves_tables_run_sql_creates_and_says_why() {
+    let dir = copy_fixture("django/unmanaged_sql");
+    let before = tree_contents(dir.path());
+    let (code, stdout, stderr) = run_ixray(dir.path(), &["fix", "."]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert_eq!(before, tree_contents(dir.path()));
+    assert!(
+        stderr.contains("`legacy_stock_move` is created by `RunSQL` in migration `legacy.0002_legacy_tables_sql`; the model `StockMove` is `managed = False`, so write the index as `RunSQL` by hand"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`legacy_audit` is created by `RunSQL` in migration `legacy.0002_legacy_tables_sql`; no model declares it"),
+        "{stderr}"
+    );
+}
+
+/// On MySQL the SQL's `REFERENCES` makes InnoDB index the foreign key.
+#[test]
+fn innodb_indexes_the_foreign_keys_run_sql_constrains() {
+    let reported =
+        unindexed_by_ixray_with(&fixture("django/unmanaged_sql"), &["--dialect", "mysql"]);
+    assert!(reported.is_empty(), "{reported:?}");
+}
+
+/// `schema` shows a table `RunSQL` creates like any other: its columns and
+/// keys as the SQL has them, its indexes locked (only SQL changes them).
+#[test]
+fn schema_shows_tables_run_sql_creates() {
+    let (code, stdout, _) = run_ixray(&fixture("django/unmanaged_sql"), &["schema"]);
+    assert_eq!(code, 0);
+    let schema: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let lines: Vec<String> = schema["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let names = |key: &str, field: &str| -> Vec<String> {
+                t[key]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| match &i[field] {
+                        serde_json::Value::Array(parts) => parts
+                            .iter()
+                            .map(|p| p.as_str().unwrap())
+                            .collect::<Vec<_>>()
+                            .join(","),
+                        other => other.as_str().unwrap().to_string(),
+                    })
+                    .collect()
+            };
+            let indexes: Vec<String> = t["indexes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| {
+                    format!(
+                        "{}{}",
+                        i["origin"].as_str().unwrap(),
+                        if i["locked"] == true { "*" } else { "" }
+                    )
+                })
+                .collect();
+            format!(
+                "{} ({}) managed={} columns={:?} fks={:?} indexes={:?}",
+                t["name"].as_str().unwrap(),
+                t["model"].as_str().unwrap(),
+                t["managed"],
+                names("columns", "name"),
+                names("foreign_keys", "columns"),
+                indexes
+            )
+        })
+        .collect();
+    insta::assert_snapshot!(lines.join("\n"), @r#"
+    legacy_allocation (Allocation) managed=true columns=["id", "warehouse_id", "sku"] fks=["warehouse_id"] indexes=["primary_key*", "unique_constraint*"]
+    legacy_audit (legacy_audit) managed=true columns=["id", "warehouse_id", "note"] fks=["warehouse_id"] indexes=["primary_key*"]
+    legacy_report (Report) managed=false columns=["id", "warehouse_id"] fks=["warehouse_id"] indexes=["framework_implicit", "primary_key"]
+    legacy_shipment (Shipment) managed=true columns=["id", "warehouse_id", "tracking"] fks=["warehouse_id"] indexes=["primary_key*", "migration*"]
+    legacy_stock_move (StockMove) managed=true columns=["id", "warehouse_id", "quantity"] fks=["warehouse_id"] indexes=["primary_key*"]
+    legacy_transfer (Transfer) managed=false columns=["id", "warehouse_id"] fks=["warehouse_id"] indexes=["framework_implicit", "primary_key"]
+    legacy_warehouse (Warehouse) managed=true columns=["id", "name"] fks=[] indexes=["primary_key"]
+    "#);
+}
+
 #[test]
 fn every_rule_has_a_complete_doc_page() {
     let (code, stdout, _) = run_ixray(&repo_root(), &["rule"]);

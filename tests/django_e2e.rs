@@ -402,6 +402,43 @@ fn history_indexes_match_the_database_catalog() {
     }
 }
 
+/// Tables `RunSQL` creates are the SQL's: ixray's unindexed foreign keys
+/// are the catalog's after `migrate`, on an unmanaged model's table whose
+/// foreign key nothing indexes and on a table no model declares; none on
+/// one a `CREATE INDEX` or a composite UNIQUE serves, on one a later
+/// `RunSQL` drops, or on an unmanaged model no migration makes a table
+/// for. `fix` leaves them all and Django sees no model change.
+#[test]
+fn tables_run_sql_creates_match_the_database_catalog() {
+    if !require("the test venv's Python with Django", python().is_some()) {
+        return;
+    }
+    let dir = copy_fixture("django/unmanaged_sql");
+    let reported = unindexed_by_ixray(dir.path());
+    assert_eq!(
+        reported,
+        BTreeSet::from([
+            ("legacy_audit".to_string(), vec!["warehouse_id".to_string()]),
+            (
+                "legacy_stock_move".to_string(),
+                vec!["warehouse_id".to_string()]
+            ),
+        ])
+    );
+    for db in databases() {
+        let truth = unindexed_in_database(dir.path(), db);
+        pretty_assertions::assert_eq!(reported, truth, "on {db}: ixray (left) vs catalog (right)");
+    }
+    let before = tree_contents(dir.path());
+    let (code, stdout, stderr) = run_ixray(dir.path(), &["fix", "."]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert_eq!(before, tree_contents(dir.path()), "fix changed files");
+    assert_success(
+        &djangoctl("check", dir.path(), "sqlite"),
+        "makemigrations --check",
+    );
+}
+
 /// (table, [type column, id column]) of every generic foreign key ixray reads.
 fn generic_foreign_keys(project: &std::path::Path) -> BTreeSet<(String, Vec<String>)> {
     let (code, stdout, stderr) = run_ixray(project, &["schema", "."]);

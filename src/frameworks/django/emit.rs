@@ -52,6 +52,11 @@ pub fn describe_fixes(project: &DjangoProject, tables: &[Table], findings: &mut 
         .iter_mut()
         .filter(|f| f.framework == Framework::Django)
     {
+        // Only SQL changes a table `RunSQL` creates: the rule's help stands,
+        // and `plan` says why no fix is written.
+        if project.sql_tables.contains_key(&finding.table) {
+            continue;
+        }
         let Some(model) = project.model_for_table(&finding.table) else {
             continue;
         };
@@ -314,6 +319,23 @@ pub fn plan(
     let mut per_model: BTreeMap<usize, ModelPlan> = BTreeMap::new();
     for finding in findings.iter().filter(|f| f.framework == Framework::Django) {
         let Some(fix) = &finding.fix else { continue };
+        if let Some(migration) = project.sql_tables.get(&finding.table) {
+            let why = match project.model_for_table(&finding.table) {
+                Some(model) => format!(
+                    "the model `{}` is `managed = False`, so write the index as `RunSQL` by hand",
+                    model.name
+                ),
+                None => "no model declares it, so write the index as `RunSQL` by hand".into(),
+            };
+            problems.push(Unfixable {
+                table: finding.table.clone(),
+                reason: format!(
+                    "`{}` is created by `RunSQL` in migration `{migration}`; {why}",
+                    finding.table
+                ),
+            });
+            continue;
+        }
         let Some(model_ix) = project.by_table.get(&finding.table).copied() else {
             let reason = if project.history_tables.contains(&finding.table) {
                 format!(

@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 
 use super::migrations::{FieldSpec, MigrationFile, Operation, OperationKind, Together};
 use super::models::IndexDecl;
-use crate::schema::sql::IndexStatement;
+use crate::schema::sql::{AlterTable, CreateTable, IndexStatement, Statement, TableStatement};
 use crate::schema::{Dialect, Framework, Index, IndexBuild, IndexKey, IndexOrigin};
 use crate::source::{Location, SourceFile, Span};
 
@@ -30,6 +30,9 @@ pub struct AppHistory {
     /// Index and constraint names `RunSQL` dropped: the database lacks
     /// them even where the state still has them.
     pub dropped_by_sql: Vec<String>,
+    /// Tables `RunSQL` created that still exist, by name: outside Django's
+    /// state (an unmanaged model's table, a table no model declares).
+    pub sql_tables: BTreeMap<String, SqlTable>,
     pub builds: Vec<IndexBuild>,
     /// Why no model state of the app is certain (a migration ixray cannot
     /// read, an operation on a model no migration creates).
@@ -43,6 +46,20 @@ impl AppHistory {
             .as_deref()
             .or_else(|| self.models.get(model)?.uncertain.as_deref())
     }
+}
+
+/// A table as the `RunSQL` statements that created and altered it leave
+/// it.
+#[derive(Debug, Clone)]
+pub struct SqlTable {
+    pub create: CreateTable,
+    /// The migration whose `RunSQL` created it (`app.0003_x`).
+    pub migration: String,
+    /// That `RunSQL` operation.
+    pub place: Place,
+    /// Why the table is not known as the database has it (a statement
+    /// ixray cannot follow touched it).
+    pub uncertain: Option<String>,
 }
 
 /// Where in a migration something of the state was made; its `Location`
@@ -288,6 +305,7 @@ pub fn replay(
         models: BTreeMap::new(),
         sql_indexes: Vec::new(),
         dropped_by_sql: Vec::new(),
+        sql_tables: BTreeMap::new(),
         builds: Vec::new(),
         uncertain: None,
     };
@@ -906,14 +924,21 @@ impl AppHistory {
         }
     }
 
-    fn run_sql(&mut self, statement: &IndexStatement, step: &Step, span: crate::source::Span) {
+    fn run_sql(&mut self, statement: &Statement, step: &Step, span: crate::source::Span) {
+        let statement = match statement {
+            Statement::Index(statement) => statement,
+            Statement::Table(statement) => return self.run_table_sql(statement, step, span),
+        };
         match statement {
             IndexStatement::Create(create) => {
                 let table = create.table.clone();
-                let table_is_new = self
-                    .models
-                    .values()
-                    .any(|m| m.created_by == step.migration.name && m.table(step.label) == table);
+                let table_is_new =
+                    self.models.values().any(|m| {
+                        m.created_by == step.migration.name && m.table(step.label) == table
+                    }) || self
+                        .sql_tables
+                        .get(&table)
+                        .is_some_and(|t| t.migration == step.id());
                 let mut index = Index::new(create.parts.clone(), IndexOrigin::Migration);
                 index.name = create.name.clone();
                 index.unique = create.unique;
@@ -960,6 +985,85 @@ impl AppHistory {
                 for (_, index) in &mut self.sql_indexes {
                     if index.name.as_deref() == Some(from.as_str()) {
                         index.name = Some(to.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    /// A table statement of `RunSQL`: it changes the tables `RunSQL`
+    /// made, and moves or drops the raw SQL indexes with their table.
+    /// Statements on a table Django's state knows change nothing here.
+    fn run_table_sql(
+        &mut self,
+        statement: &TableStatement,
+        step: &Step,
+        span: crate::source::Span,
+    ) {
+        match statement {
+            TableStatement::Create(create) => {
+                let name = &create.table.name;
+                let known = self.sql_tables.contains_key(name)
+                    || self
+                        .models
+                        .values()
+                        .any(|m| m.managed && !m.proxy && m.table(step.label) == *name);
+                // `IF NOT EXISTS` on a table that exists does nothing; a
+                // plain `CREATE TABLE` of one fails the migration.
+                if known {
+                    return;
+                }
+                self.sql_indexes.retain(|(t, _)| t != name);
+                self.sql_tables.insert(
+                    name.clone(),
+                    SqlTable {
+                        create: create.clone(),
+                        migration: step.id(),
+                        place: step.place(span),
+                        uncertain: create
+                            .unknown
+                            .as_ref()
+                            .map(|what| step.at(&format!("`RunSQL` runs {what}"), span)),
+                    },
+                );
+            }
+            TableStatement::Drop { tables } => {
+                for table in tables {
+                    self.sql_tables.remove(&table.name);
+                    // The database drops a table's indexes with it.
+                    self.sql_indexes.retain(|(t, _)| *t != table.name);
+                }
+            }
+            TableStatement::Rename { from, to } => {
+                if let Some(mut table) = self.sql_tables.remove(&from.name) {
+                    table.create.table.name = to.clone();
+                    self.sql_tables.insert(to.clone(), table);
+                }
+                for (table, _) in &mut self.sql_indexes {
+                    if *table == from.name {
+                        *table = to.clone();
+                    }
+                }
+            }
+            TableStatement::Alter { table, actions } => {
+                let Some(sql_table) = self.sql_tables.get_mut(&table.name) else {
+                    return;
+                };
+                for action in actions {
+                    // MySQL drops a `CREATE INDEX` index with `ALTER TABLE`.
+                    if let AlterTable::DropConstraint(name) = action
+                        && self.sql_indexes.iter().any(|(t, i)| {
+                            *t == table.name && i.name.as_deref() == Some(name.as_str())
+                        })
+                    {
+                        self.sql_indexes
+                            .retain(|(_, i)| i.name.as_deref() != Some(name.as_str()));
+                        continue;
+                    }
+                    if let Err(why) = sql_table.create.apply(action) {
+                        sql_table.uncertain.get_or_insert_with(|| {
+                            step.at(&format!("`ALTER TABLE {}` {why}", table.name), span)
+                        });
                     }
                 }
             }
@@ -1336,5 +1440,70 @@ class Migration"#,
         );
         let history = replay_all(&[migration("0001_initial", INITIAL), unreadable]);
         assert!(history.uncertainty("order").is_some());
+    }
+
+    #[test]
+    fn run_sql_tables_are_created_altered_renamed_and_dropped() {
+        let files = vec![migration(
+            "0001_initial",
+            r#"    dependencies = []
+    operations = [
+        migrations.CreateModel(
+            name="Legacy",
+            fields=[("id", models.IntegerField(primary_key=True))],
+            options={"db_table": "legacy", "managed": False},
+        ),
+        migrations.RunSQL(
+            sql=[
+                "CREATE TABLE legacy (id int PRIMARY KEY, owner_id int REFERENCES auth_user (id))",
+                ("CREATE INDEX legacy_owner ON legacy (owner_id)", None),
+            ],
+            reverse_sql="DROP TABLE legacy",
+        ),
+        migrations.RunSQL("CREATE TABLE scratch (id int); CREATE INDEX scratch_ix ON scratch (id); DROP TABLE scratch"),
+        migrations.RunSQL("CREATE TABLE old_name (id int); ALTER TABLE old_name RENAME TO new_name; ALTER TABLE new_name ADD COLUMN x int UNIQUE"),
+        migrations.RunSQL("CREATE TABLE odd (id int); ALTER TABLE odd INHERIT base"),
+        migrations.RunSQL("CREATE TABLE copy AS SELECT * FROM legacy"),
+        migrations.CreateModel(
+            name="Order",
+            fields=[("id", models.BigAutoField(primary_key=True))],
+        ),
+        migrations.RunSQL("CREATE TABLE IF NOT EXISTS shop_order (id int)"),
+    ]"#,
+        )];
+        let history = replay_all(&files);
+        let tables: Vec<(&str, &str, bool)> = history
+            .sql_tables
+            .iter()
+            .map(|(name, t)| (name.as_str(), t.migration.as_str(), t.uncertain.is_some()))
+            .collect();
+        assert_eq!(
+            tables,
+            vec![
+                ("copy", "shop.0001_initial", true),
+                ("legacy", "shop.0001_initial", false),
+                ("new_name", "shop.0001_initial", false),
+                ("odd", "shop.0001_initial", true),
+                // `IF NOT EXISTS` on the table `CreateModel` made does
+                // nothing.
+            ]
+        );
+        let legacy = &history.sql_tables["legacy"].create;
+        assert_eq!(legacy.primary_key(), vec!["id"]);
+        assert!(legacy.columns[1].references.is_some());
+        assert_eq!(history.sql_tables["new_name"].create.columns[1].name, "x");
+        // The dropped table's index went with it.
+        let indexes: Vec<&str> = history
+            .sql_indexes
+            .iter()
+            .map(|(t, _)| t.as_str())
+            .collect();
+        assert_eq!(indexes, vec!["legacy"]);
+        assert!(
+            history.sql_tables["odd"]
+                .uncertain
+                .as_deref()
+                .is_some_and(|u| u.contains("inherit base"))
+        );
     }
 }

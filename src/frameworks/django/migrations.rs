@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::models::{self, Condition, IndexDecl, Lookup};
 use crate::frameworks::pyexpr::{self, Expr, ExprKind, Module};
 use crate::frameworks::python as py;
-use crate::schema::sql::{self, IndexStatement};
+use crate::schema::sql::{self, Statement};
 use crate::source::{SourceFile, Span};
 
 #[derive(Debug)]
@@ -146,10 +146,10 @@ pub enum OperationKind {
         option: Together,
         groups: Vec<Vec<String>>,
     },
-    /// Raw SQL: its index statements run in the database only; its
-    /// `state_operations` change the state only.
+    /// Raw SQL: its index and table statements run in the database only;
+    /// its `state_operations` change the state only.
     RunSql {
-        statements: Vec<IndexStatement>,
+        statements: Vec<Statement>,
         state: Vec<Operation>,
     },
     SeparateDatabaseAndState {
@@ -634,7 +634,7 @@ fn read_operation_kind(expr: &Expr, cx: &Reader) -> Option<OperationKind> {
             let mut statements = Vec::new();
             if let Some(sql_expr) = args.get("sql", 0) {
                 for script in sql_strings(cx.resolve(sql_expr), cx) {
-                    statements.extend(sql::index_statements(&script));
+                    statements.extend(sql::statements(&script));
                 }
             }
             OperationKind::RunSql {

@@ -43,6 +43,10 @@ pub struct DjangoProject {
     /// Tables only the migration history knows (no model ixray reads
     /// declares them): analysed, never edited.
     pub history_tables: Vec<String>,
+    /// Tables a `RunSQL` creates, analysed with what its SQL says (an
+    /// unmanaged model's, or no model's), by name, with the migration
+    /// (`app.0003_x`): never edited.
+    pub sql_tables: BTreeMap<String, String>,
 }
 
 /// An index of the migration state that the models no longer declare:
@@ -259,6 +263,13 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DjangoProject {
     }
     project.history_tables = only_in_history.iter().map(|t| t.name.clone()).collect();
     tables.extend(only_in_history);
+    project.sql_tables = apply_sql_tables(&project, &mut tables, dialect);
+    for table in tables
+        .iter_mut()
+        .filter(|t| project.sql_tables.contains_key(&t.name))
+    {
+        table.dialect_assumed = dialect_assumed;
+    }
     tables.sort_by(|a, b| a.name.cmp(&b.name));
     project.tables = tables;
     project.graph = inputs.graph;
@@ -1921,6 +1932,99 @@ fn history_only_tables(
     out
 }
 
+/// Tables a `RunSQL` creates, as its SQL says (Django's state does not
+/// describe them): an unmanaged model's table, for which Django makes no
+/// DDL and so no index, and a table no model declares. Both are analysed
+/// (the model's foreign keys whose column the SQL has count too, without a
+/// constraint unless the SQL writes one) and never edited: only SQL changes
+/// them. A table a managed model (or the state) describes stays as it is;
+/// one a statement ixray cannot follow touched stays unknown. Returns the
+/// tables so built, with the migration that creates each.
+fn apply_sql_tables(
+    project: &DjangoProject,
+    tables: &mut Vec<Table>,
+    dialect: Dialect,
+) -> BTreeMap<String, String> {
+    let mut built = BTreeMap::new();
+    for app in &project.histories {
+        for (name, sql) in &app.sql_tables {
+            if sql.uncertain.is_some() || built.contains_key(name) {
+                continue;
+            }
+            let existing = tables.iter().position(|t| &t.name == name);
+            if existing.is_some_and(|at| tables[at].managed) {
+                continue;
+            }
+            let mut table =
+                sql.create
+                    .to_table(Framework::Django, dialect, Some(sql.place.location()));
+            // The raw SQL indexes on it.
+            for (_, index) in project
+                .histories
+                .iter()
+                .flat_map(|h| &h.sql_indexes)
+                .filter(|(t, _)| t == name)
+            {
+                table.indexes.push(Index {
+                    locked: true,
+                    ..index.clone()
+                });
+            }
+            match existing {
+                Some(at) => tables[at] = merge_model(&tables[at], table),
+                None => tables.push(table),
+            }
+            built.insert(name.clone(), sql.migration.clone());
+        }
+    }
+    if !built.is_empty() {
+        tables.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    built
+}
+
+/// An unmanaged model's table (`model`) as the SQL that made it says
+/// (`table`: its columns, keys and indexes): what the model declares names
+/// them (fields, where they are) and adds the foreign keys the SQL did not
+/// constrain. Django creates no index for an unmanaged model, so none of
+/// the model's own counts.
+fn merge_model(model: &Table, mut table: Table) -> Table {
+    table.model = model.model.clone();
+    table.location = model.location.clone();
+    table.dialect_assumed = model.dialect_assumed;
+    for column in &mut table.columns {
+        if let Some(declared) = model.columns.iter().find(|c| c.name == column.name) {
+            column.field = declared.field.clone();
+            column.location = declared.location.clone();
+        }
+    }
+    for fk in &mut table.foreign_keys {
+        if let Some(declared) = model.foreign_keys.iter().find(|f| f.columns == fk.columns) {
+            fk.field = declared.field.clone();
+            fk.location = declared.location.clone();
+        }
+    }
+    let has_column = |name: &str| table.columns.iter().any(|c| c.name == name);
+    let unconstrained: Vec<ForeignKey> = model
+        .foreign_keys
+        .iter()
+        .filter(|f| f.columns.iter().all(|c| has_column(c)))
+        .filter(|f| !table.foreign_keys.iter().any(|s| s.columns == f.columns))
+        .map(|f| ForeignKey {
+            enforced: false,
+            ..f.clone()
+        })
+        .collect();
+    table.foreign_keys.extend(unconstrained);
+    table.generic_foreign_keys = model
+        .generic_foreign_keys
+        .iter()
+        .filter(|g| has_column(&g.type_column) && has_column(&g.id_column))
+        .cloned()
+        .collect();
+    table
+}
+
 /// What in the state makes an index.
 enum StateSource<'s> {
     Field { field: &'s str, unique: bool },
@@ -2258,5 +2362,80 @@ class Loose(models.Model):
         assert!(name.starts_with("shop_order_custome_"));
         assert!(name.ends_with("_idx"));
         assert!(name.len() <= 30);
+    }
+
+    #[test]
+    fn an_unmanaged_models_table_is_what_the_run_sql_that_creates_it_says() {
+        let models = r#"from django.db import models
+
+
+class Owner(models.Model):
+    name = models.CharField(max_length=10)
+
+
+class Legacy(models.Model):
+    owner = models.ForeignKey(Owner, on_delete=models.CASCADE)
+    editor = models.ForeignKey(Owner, on_delete=models.CASCADE, related_name="+")
+    gone = models.ForeignKey(Owner, on_delete=models.CASCADE, related_name="+")
+    code = models.CharField(max_length=10, unique=True)
+
+    class Meta:
+        managed = False
+        db_table = "legacy"
+        indexes = [models.Index(fields=["code"], name="legacy_code_ix")]
+"#;
+        let migration = r#"from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = []
+    operations = [
+        migrations.RunSQL(
+            "CREATE TABLE legacy (id bigint PRIMARY KEY, owner_id bigint REFERENCES shop_owner (id), editor_id bigint, code text); CREATE INDEX legacy_editor ON legacy (editor_id)"
+        ),
+    ]
+"#;
+        let mut project = resolve_files(&[("shop/models.py", models)]);
+        let inputs = Inputs {
+            models: std::mem::take(&mut project.files),
+            migrations: vec![super::super::migrations::extract(SourceFile::new(
+                PathBuf::from("shop/migrations/0001_initial.py"),
+                migration.to_string(),
+            ))],
+            graph: Vec::new(),
+            settings: Vec::new(),
+            apps: Vec::new(),
+            dialect: None,
+        };
+        let project = resolve(inputs, &mut Vec::new());
+        let table = project.tables.iter().find(|t| t.name == "legacy").unwrap();
+        assert!(table.checkable());
+        assert_eq!(table.model, "Legacy");
+        assert_eq!(
+            project.sql_tables.get("legacy").map(String::as_str),
+            Some("shop.0001_initial")
+        );
+        // The SQL's constraint, and the model's foreign key on a column the
+        // SQL has (without a constraint); `gone_id` is no column.
+        let fks: Vec<(&str, bool, &str)> = table
+            .foreign_keys
+            .iter()
+            .map(|f| (f.columns[0].as_str(), f.enforced, f.field.as_str()))
+            .collect();
+        assert_eq!(
+            fks,
+            vec![("owner_id", true, "owner"), ("editor_id", false, "editor")]
+        );
+        // Neither the FK indexes, `unique=True` nor `Meta.indexes`: Django
+        // makes no DDL for an unmanaged model.
+        let indexes: Vec<String> = table.indexes.iter().map(|i| i.display_name()).collect();
+        assert_eq!(indexes, vec!["(id)", "legacy_editor"]);
+        assert!(table.indexes.iter().all(|i| i.locked));
+        assert!(
+            table.columns[1]
+                .location
+                .as_ref()
+                .is_some_and(|l| l.path.ends_with("models.py"))
+        );
     }
 }
