@@ -18,8 +18,8 @@ pub struct Config {
     /// Rules about how a migration is written (`non-concurrent-index`)
     /// look at every migration, not only the ones not merged yet.
     pub all_migrations: bool,
-    /// Read the project's query code into access patterns. No rule uses
-    /// them yet, so only `ixray schema` pays for reading it.
+    /// Read the project's query code into access patterns even when no
+    /// enabled rule uses them (`ixray schema`).
     pub read_queries: bool,
     /// The file the configuration came from.
     pub path: Option<PathBuf>,
@@ -29,6 +29,12 @@ impl Config {
     pub fn rule_enabled(&self, rule: &str) -> bool {
         (self.select.is_empty() || self.select.iter().any(|r| r == rule))
             && !self.ignore.iter().any(|r| r == rule)
+    }
+
+    /// Whether the project's query code is read: a rule needs its access
+    /// patterns, or they were asked for.
+    pub fn reads_queries(&self) -> bool {
+        self.read_queries || self.rule_enabled("missing-query-index")
     }
 }
 

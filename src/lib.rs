@@ -408,13 +408,16 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
     let scope = Scope::new(paths);
     let project_paths = project_roots(paths);
     let (mut files, mut errors) = discover::walk(&project_paths, |p| {
-        read_file(p, overlay, config.read_queries)
+        read_file(p, overlay, config.reads_queries())
     });
     // Files the overlay creates are not on disk for the walk to find.
     let mut created = false;
     for path in overlay.paths() {
         if !path.exists() && !files.iter().any(|(p, _)| p == path) {
-            files.push((path.clone(), read_file(path, overlay, config.read_queries)));
+            files.push((
+                path.clone(),
+                read_file(path, overlay, config.reads_queries()),
+            ));
             created = true;
         }
     }

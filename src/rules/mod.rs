@@ -3,6 +3,7 @@
 
 mod duplicate_index;
 mod index_drift;
+mod missing_query_index;
 mod non_concurrent_index;
 mod redundant_implicit_index;
 mod redundant_index;
@@ -40,6 +41,8 @@ pub struct Rule {
     pub summary: &'static str,
     pub doc: &'static str,
     check: fn(&Schema, &mut Vec<Finding>),
+    /// The rule grades each finding by its evidence, up to `severity`.
+    graded: bool,
 }
 
 pub static RULES: &[Rule] = &[
@@ -49,6 +52,7 @@ pub static RULES: &[Rule] = &[
         summary: "a foreign key whose columns are not the leading columns of any usable index",
         doc: include_str!("../../docs/rules/unindexed-foreign-key.md"),
         check: unindexed_foreign_key::check,
+        graded: false,
     },
     Rule {
         name: "unindexed-generic-foreign-key",
@@ -56,6 +60,7 @@ pub static RULES: &[Rule] = &[
         summary: "a Django GenericForeignKey whose content type and object id columns lead no index",
         doc: include_str!("../../docs/rules/unindexed-generic-foreign-key.md"),
         check: unindexed_generic_foreign_key::check,
+        graded: false,
     },
     Rule {
         name: "unindexed-reference",
@@ -63,6 +68,15 @@ pub static RULES: &[Rule] = &[
         summary: "a column that references a table by name and type, without a foreign key, that no index leads with (inferred)",
         doc: include_str!("../../docs/rules/unindexed-reference.md"),
         check: unindexed_reference::check,
+        graded: false,
+    },
+    Rule {
+        name: "missing-query-index",
+        severity: Severity::Warning,
+        summary: "queries in the project's own code that filter or sort a table in a way no index serves",
+        doc: include_str!("../../docs/rules/missing-query-index.md"),
+        check: missing_query_index::check,
+        graded: true,
     },
     Rule {
         name: "redundant-index",
@@ -70,6 +84,7 @@ pub static RULES: &[Rule] = &[
         summary: "an index made unnecessary by another that starts with the same columns",
         doc: include_str!("../../docs/rules/redundant-index.md"),
         check: redundant_index::check,
+        graded: false,
     },
     Rule {
         name: "redundant-implicit-index",
@@ -77,6 +92,7 @@ pub static RULES: &[Rule] = &[
         summary: "an index the framework adds by itself (Django's foreign key index) that a wider index starting with the same column makes unnecessary",
         doc: include_str!("../../docs/rules/redundant-implicit-index.md"),
         check: redundant_implicit_index::check,
+        graded: false,
     },
     Rule {
         name: "duplicate-index",
@@ -84,6 +100,7 @@ pub static RULES: &[Rule] = &[
         summary: "two indexes with the same definition",
         doc: include_str!("../../docs/rules/duplicate-index.md"),
         check: duplicate_index::check,
+        graded: false,
     },
     Rule {
         name: "index-drift",
@@ -91,6 +108,7 @@ pub static RULES: &[Rule] = &[
         summary: "an index the migration history creates but no model declares; the next generated migration would drop it",
         doc: include_str!("../../docs/rules/index-drift.md"),
         check: index_drift::check,
+        graded: false,
     },
     Rule {
         name: "non-concurrent-index",
@@ -98,6 +116,7 @@ pub static RULES: &[Rule] = &[
         summary: "a migration that builds an index on an existing PostgreSQL table without CONCURRENTLY",
         doc: include_str!("../../docs/rules/non-concurrent-index.md"),
         check: non_concurrent_index::check,
+        graded: false,
     },
 ];
 
@@ -183,7 +202,11 @@ pub fn run(schema: &Schema, config: &Config) -> Vec<Finding> {
         let start = findings.len();
         (rule.check)(schema, &mut findings);
         for finding in &mut findings[start..] {
-            finding.severity = rule.severity;
+            finding.severity = if rule.graded {
+                finding.severity.min(rule.severity)
+            } else {
+                rule.severity
+            };
         }
     }
     findings.sort_by(|a, b| {

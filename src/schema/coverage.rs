@@ -89,6 +89,12 @@ fn leads_with(index: &Index, columns: &[String], any_order: bool) -> bool {
 /// conjunct of its predicate. A query joined by `OR` is served by no
 /// single index. Conditions a btree cannot use (`<>`, `ILIKE '%x%'`) are
 /// filters on the rows found and ask nothing of the index.
+/// Whether a query's own conditions imply every conjunct of a partial
+/// index's predicate, so the index holds every row the query wants.
+pub fn predicate_implied(predicate: &super::Predicate, pattern: &AccessPattern) -> bool {
+    predicate.conjuncts.iter().all(|c| implied(c, pattern))
+}
+
 pub fn index_serves(index: &Index, pattern: &AccessPattern) -> bool {
     if pattern.disjunction || index.method != IndexMethod::Btree {
         return false;

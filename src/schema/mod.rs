@@ -567,6 +567,98 @@ pub struct AccessPattern {
     pub location: Option<Location>,
 }
 
+impl AccessPattern {
+    /// The query as SQL with `$n` placeholders for the values the code
+    /// passes (`SELECT * FROM t WHERE a = $1 AND b IS NULL ORDER BY c DESC
+    /// LIMIT 1`). Conditions no btree serves keep their column and say
+    /// what is unknown (`name ~ ?`).
+    pub fn sql(&self) -> String {
+        let mut n = 0;
+        let mut placeholder = || {
+            n += 1;
+            format!("${n}")
+        };
+        let quote = |c: &str| quote_identifier(c);
+        let table = self
+            .table
+            .split('.')
+            .map(quote_identifier)
+            .collect::<Vec<_>>()
+            .join(".");
+        let mut sql = match self.operation {
+            QueryOperation::Count => format!("SELECT count(*) FROM {table}"),
+            QueryOperation::Exists => format!("SELECT 1 FROM {table}"),
+            QueryOperation::Update => format!("UPDATE {table} SET ..."),
+            QueryOperation::Delete => format!("DELETE FROM {table}"),
+            QueryOperation::Select | QueryOperation::Get => format!("SELECT * FROM {table}"),
+        };
+        let conditions: Vec<String> = self
+            .conditions
+            .iter()
+            .map(|c| {
+                let column = quote(&c.column);
+                let value = c.constant.clone().unwrap_or_else(&mut placeholder);
+                match c.op {
+                    ConditionOp::Eq => format!("{column} = {value}"),
+                    ConditionOp::NotEq => format!("{column} <> {value}"),
+                    ConditionOp::In => format!("{column} = ANY({value})"),
+                    ConditionOp::Range => format!("{column} >= {value}"),
+                    ConditionOp::Prefix => format!("{column} LIKE {value}"),
+                    ConditionOp::IsNull => format!("{column} IS NULL"),
+                    ConditionOp::IsNotNull => format!("{column} IS NOT NULL"),
+                    ConditionOp::Other => format!("{column} ~ {value}"),
+                }
+            })
+            .collect();
+        if !conditions.is_empty() {
+            let join = if self.disjunction { " OR " } else { " AND " };
+            sql.push_str(" WHERE ");
+            sql.push_str(&conditions.join(join));
+        }
+        if !self.order.is_empty() {
+            let order: Vec<String> = self
+                .order
+                .iter()
+                .map(|o| {
+                    if o.desc {
+                        format!("{} DESC", quote(&o.column))
+                    } else {
+                        quote(&o.column)
+                    }
+                })
+                .collect();
+            sql.push_str(" ORDER BY ");
+            sql.push_str(&order.join(", "));
+        }
+        if self.limited
+            && !matches!(
+                self.operation,
+                QueryOperation::Update | QueryOperation::Delete
+            )
+        {
+            sql.push_str(" LIMIT 1");
+        }
+        sql
+    }
+}
+
+/// An identifier as SQL writes it: bare when it is a plain lowercase name,
+/// double-quoted otherwise.
+pub fn quote_identifier(name: &str) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Condition {
     pub column: String,

@@ -108,7 +108,7 @@ fn index_for(table: &Table, pattern: &AccessPattern) -> Option<Index> {
 /// A condition on a constant that a partial predicate states better than a
 /// key column: a boolean, `IS NULL` (soft delete), or a string constant
 /// (a status) on a column that is no reference.
-fn as_predicate(c: &Condition) -> Option<Conjunct> {
+pub fn as_predicate(c: &Condition) -> Option<Conjunct> {
     match (c.op, c.constant.as_deref()) {
         (ConditionOp::IsNull, _) => Some(Conjunct::Other(format!("{} IS NULL", c.column))),
         (ConditionOp::Eq, Some("true")) => Some(Conjunct::Other(c.column.clone())),

@@ -768,10 +768,23 @@ fn patterns(
                     };
                     match reached {
                         Reached::Column(column) => own.conditions.push(condition(column, lookup)),
-                        Reached::Join(target, rest) => {
+                        Reached::Join(target, rest, local) => {
                             let Some(other) = tables.get(target.as_str()) else {
                                 return Vec::new();
                             };
+                            // The join fixes the relation's column here: a
+                            // nested loop looks rows up by it.
+                            if !own
+                                .conditions
+                                .iter()
+                                .any(|c| c.column == local && c.op == ConditionOp::Eq)
+                            {
+                                own.conditions.push(Condition {
+                                    column: local,
+                                    op: ConditionOp::Eq,
+                                    constant: None,
+                                });
+                            }
                             let Some(Reached::Column(column)) = column_of(other, &rest) else {
                                 return Vec::new();
                             };
@@ -804,8 +817,9 @@ fn patterns(
 
 enum Reached {
     Column(String),
-    /// A forward relation to another table, and the rest of the path there.
-    Join(String, Vec<String>),
+    /// A forward relation to another table, the rest of the path there,
+    /// and the relation's column here.
+    Join(String, Vec<String>, String),
 }
 
 fn is_relation_name(table: &Table, field: &str) -> bool {
@@ -838,7 +852,7 @@ fn column_of(table: &Table, path: &[String]) -> Option<Reached> {
             [target] if target == "id" && fk.ref_columns.is_empty() => {
                 Some(Reached::Column(column))
             }
-            _ => Some(Reached::Join(fk.ref_table.clone()?, rest.to_vec())),
+            _ => Some(Reached::Join(fk.ref_table.clone()?, rest.to_vec(), column)),
         };
     }
     if !rest.is_empty() {

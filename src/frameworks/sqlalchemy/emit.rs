@@ -78,14 +78,28 @@ pub fn describe_fixes(project: &SqlalchemyProject, findings: &mut [Finding]) {
                 } else {
                     ""
                 };
+                let keys: Vec<String> = spec
+                    .columns
+                    .iter()
+                    .map(|c| {
+                        if c.desc {
+                            format!("{model}.{}.desc()", c.name)
+                        } else {
+                            py::quote(&c.name)
+                        }
+                    })
+                    .collect();
+                let keyword = match (&spec.predicate, project.dialect) {
+                    (None, _) => String::new(),
+                    (Some(p), crate::schema::Dialect::Sqlite) => {
+                        format!(", sqlite_where=text({})", py::quote(p))
+                    }
+                    (Some(p), _) => format!(", postgresql_where=text({})", py::quote(p)),
+                };
                 Some(format!(
-                    "declare `Index(\"{}\", {})` on `{model}`{migration}",
+                    "declare `Index(\"{}\", {}{keyword})` on `{model}`{migration}",
                     spec.name,
-                    columns
-                        .iter()
-                        .map(|c| py::quote(c))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    keys.join(", ")
                 ))
             }
             // A name ixray cannot know (a naming convention it cannot
