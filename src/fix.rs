@@ -773,6 +773,7 @@ fn apply_intent(
             );
             index.name = Some(spec.name.clone());
             index.unique = spec.unique;
+            index.predicate = spec.predicate.as_deref().map(crate::schema::sql::predicate);
             // Two findings may propose one index (`rules::fold_proposals`).
             if !table
                 .indexes

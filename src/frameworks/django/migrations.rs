@@ -902,6 +902,7 @@ fn collect_lookups(expr: &Expr, text: &str, out: &mut Vec<Lookup>) -> bool {
                     path: path.to_string(),
                     lookup: lookup.to_string(),
                     value: value.text(text).to_string(),
+                    negated: false,
                 });
             };
             // `Q(("field", value))`, as Django deconstructs a `Q`.
@@ -924,6 +925,22 @@ fn collect_lookups(expr: &Expr, text: &str, out: &mut Vec<Lookup>) -> bool {
         }
         ExprKind::Binary { op, left, right } if op == "&" => {
             collect_lookups(left, text, out) && collect_lookups(right, text, out)
+        }
+        // `~Q(status="down")`: one negated lookup (NOT of an AND is no
+        // conjunct).
+        ExprKind::Unary { op, operand } if op == "~" => {
+            let mut inner = Vec::new();
+            match (
+                collect_lookups(operand, text, &mut inner),
+                inner.as_mut_slice(),
+            ) {
+                (true, [lookup]) if !lookup.negated => {
+                    lookup.negated = true;
+                    out.append(&mut inner);
+                    true
+                }
+                _ => false,
+            }
         }
         _ => false,
     }

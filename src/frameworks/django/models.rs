@@ -300,6 +300,8 @@ pub struct Lookup {
     pub lookup: String,
     /// The value as a Python literal text.
     pub value: String,
+    /// Written `~Q(path=value)`: the lookup must not hold.
+    pub negated: bool,
 }
 
 /// Read a models module. Returns `None` when it declares no classes at all.
@@ -723,9 +725,30 @@ fn collect_lookups(node: Node, text: &str, out: &mut Vec<Lookup>) -> bool {
                     path,
                     lookup: lookup.to_string(),
                     value: py::text(value, text).to_string(),
+                    negated: false,
                 });
             }
             true
+        }
+        // `~Q(status="down")`: one negated lookup is still a conjunct;
+        // `~Q(a=1, b=2)` (NOT of an AND) is not.
+        "unary_operator"
+            if node
+                .child_by_field_name("operator")
+                .is_some_and(|op| py::text(op, text) == "~") =>
+        {
+            let mut inner = Vec::new();
+            let read = node
+                .child_by_field_name("argument")
+                .is_some_and(|a| collect_lookups(a, text, &mut inner));
+            match inner.as_mut_slice() {
+                [lookup] if read && !lookup.negated => {
+                    lookup.negated = true;
+                    out.append(&mut inner);
+                    true
+                }
+                _ => false,
+            }
         }
         "binary_operator" => {
             let is_and = node
@@ -852,12 +875,14 @@ class Order(Stamped):
                 Lookup {
                     path: "state".into(),
                     lookup: "exact".into(),
-                    value: "\"open\"".into()
+                    value: "\"open\"".into(),
+                    negated: false,
                 },
                 Lookup {
                     path: "customer".into(),
                     lookup: "isnull".into(),
-                    value: "False".into()
+                    value: "False".into(),
+                    negated: false,
                 },
             ]))
         );

@@ -1574,15 +1574,30 @@ fn condition_predicate(condition: &Condition, columns: &FxHashMap<String, String
                 ));
             };
             let value = python_to_sql(&lookup.value);
-            match (lookup.lookup.as_str(), lookup.value.as_str()) {
-                ("isnull", "False") => Conjunct::IsNotNull(column.clone()),
-                ("isnull", "True") => Conjunct::Other(format!("{column} IS NULL")),
-                ("exact", _) => Conjunct::Other(format!("{column} = {value}")),
-                ("gt", _) => Conjunct::Other(format!("{column} > {value}")),
-                ("gte", _) => Conjunct::Other(format!("{column} >= {value}")),
-                ("lt", _) => Conjunct::Other(format!("{column} < {value}")),
-                ("lte", _) => Conjunct::Other(format!("{column} <= {value}")),
-                (other, _) => Conjunct::Other(format!("{column} {other} {value}")),
+            // Booleans as ixray's rules write predicates (`enabled`, `NOT
+            // enabled`), so a partial index `fix` declared reads back as
+            // the index it planned.
+            let sql = match (lookup.lookup.as_str(), lookup.value.as_str()) {
+                ("isnull", "False") => format!("{column} IS NOT NULL"),
+                ("isnull", "True") | ("exact", "None") => format!("{column} IS NULL"),
+                ("exact", "True") => column.clone(),
+                ("exact", "False") => format!("NOT {column}"),
+                ("exact", _) => format!("{column} = {value}"),
+                ("gt", _) => format!("{column} > {value}"),
+                ("gte", _) => format!("{column} >= {value}"),
+                ("lt", _) => format!("{column} < {value}"),
+                ("lte", _) => format!("{column} <= {value}"),
+                (other, _) => format!("{column} {other} {value}"),
+            };
+            let sql = if lookup.negated {
+                format!("NOT ({sql})")
+            } else {
+                sql
+            };
+            let mut read = crate::schema::sql::predicate(&sql).conjuncts;
+            match (read.pop(), read.is_empty()) {
+                (Some(conjunct), true) => conjunct,
+                _ => Conjunct::Other(sql),
             }
         })
         .collect();
