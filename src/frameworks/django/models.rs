@@ -947,6 +947,40 @@ class Tagged(models.Model):
     }
 
     #[test]
+    fn one_negated_lookup_is_a_conjunct() {
+        let file = extract_text(
+            "class A(models.Model):\n    class Meta:\n        indexes = [\n            models.Index(fields=['a'], name='x', condition=Q(on=True) & ~Q(state='down')),\n            models.Index(fields=['a'], name='y', condition=~Q(a=1, b=2)),\n        ]\n",
+        );
+        let items = &file.classes[0]
+            .meta
+            .as_ref()
+            .unwrap()
+            .indexes
+            .as_ref()
+            .unwrap()
+            .items;
+        assert_eq!(
+            items[0].condition,
+            Some(Condition::All(vec![
+                Lookup {
+                    path: "on".into(),
+                    lookup: "exact".into(),
+                    value: "True".into(),
+                    negated: false,
+                },
+                Lookup {
+                    path: "state".into(),
+                    lookup: "exact".into(),
+                    value: "'down'".into(),
+                    negated: true,
+                },
+            ]))
+        );
+        // NOT of an AND is no conjunction.
+        assert!(matches!(items[1].condition, Some(Condition::Raw(_))));
+    }
+
+    #[test]
     fn or_conditions_stay_raw() {
         let file = extract_text(
             "class A(models.Model):\n    class Meta:\n        indexes = [models.Index(fields=['a'], name='x', condition=Q(a=1) | Q(b=2))]\n",

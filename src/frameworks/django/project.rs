@@ -2154,6 +2154,42 @@ mod tests {
     use crate::frameworks::python as py;
     use crate::source::SourceFile;
 
+    /// `Q` reads back as the predicate the rules wrote, so a partial index
+    /// `fix` declared is the index it planned.
+    #[test]
+    fn conditions_read_as_the_rules_write_predicates() {
+        use super::super::models::Lookup;
+        let lookup = |path: &str, lookup: &str, value: &str, negated: bool| Lookup {
+            path: path.into(),
+            lookup: lookup.into(),
+            value: value.into(),
+            negated,
+        };
+        let columns: FxHashMap<String, String> = [
+            ("enabled", "enabled"),
+            ("archived", "archived"),
+            ("status", "state"),
+            ("owner", "owner_id"),
+            ("n", "n"),
+        ]
+        .into_iter()
+        .map(|(f, c)| (f.to_string(), c.to_string()))
+        .collect();
+        let condition = Condition::All(vec![
+            lookup("enabled", "exact", "True", false),
+            lookup("archived", "exact", "False", false),
+            lookup("status", "exact", "\"down\"", true),
+            lookup("owner", "isnull", "False", false),
+            lookup("n", "exact", "42", false),
+        ]);
+        assert_eq!(
+            condition_predicate(&condition, &columns),
+            crate::schema::sql::predicate(
+                "enabled AND NOT archived AND NOT (state = 'down') AND owner_id IS NOT NULL AND n = 42"
+            )
+        );
+    }
+
     /// The project made of these models modules, without settings.
     fn resolve_files(files: &[(&str, &str)]) -> DjangoProject {
         let models = files
