@@ -77,7 +77,14 @@ fn analysis_with(
     let config = ixray::config::load(dir).expect("config");
     let mut analysis = ixray::analyze(&paths, &config);
     assert!(analysis.errors.is_empty(), "{:?}", analysis.errors);
-    let extra = partial(&analysis);
+    let mut extra = partial(&analysis);
+    // What `check` does with every finding: the help, in the framework's words.
+    ixray::frameworks::django::emit::describe_fixes(
+        &analysis.django,
+        &analysis.schema.tables,
+        &mut extra,
+    );
+    ixray::frameworks::drizzle::emit::describe_fixes(&analysis.drizzle, &mut extra);
     for finding in &mut analysis.findings {
         finding.fix = None;
     }
@@ -201,6 +208,13 @@ fn django_writes_partial_indexes_that_django_accepts() {
             .map(|p| partial_finding(analysis, p))
             .collect()
     });
+    let help = analysis.findings.last().and_then(|f| f.help.clone());
+    assert_eq!(
+        help.as_deref(),
+        Some(
+            r#"add `models.Index(fields=["created_at"], name="payment_failed_ix", condition=models.Q(succeeded=False))` to `Transaction.Meta.indexes`, with a migration"#
+        )
+    );
     fix(&analysis);
 
     let catalog = read(dir, "catalog/models.py");
@@ -286,6 +300,11 @@ fn django_on_mysql_refuses_partial_indexes() {
             .any(|r| r.starts_with("MySQL has no partial indexes")),
         "{reasons:?}"
     );
+    let help = analysis.findings.last().and_then(|f| f.help.as_deref());
+    assert!(
+        help.is_some_and(|h| h.contains("by hand: MySQL has no partial indexes")),
+        "{help:?}"
+    );
 }
 
 const DRIZZLE_PG_PARTIALS: [Partial; 4] = [
@@ -370,6 +389,19 @@ fn drizzle_writes_partial_indexes_drizzle_kit_agrees_with() {
                 .map(|p| partial_finding(analysis, p))
                 .collect()
         });
+        if db == "postgres" {
+            let help = analysis
+                .findings
+                .iter()
+                .find(|f| f.table == "users" && f.rule == "missing-query-index")
+                .and_then(|f| f.help.clone());
+            assert_eq!(
+                help.as_deref(),
+                Some(
+                    "add `index(\"users_active_top_idx\").on(t.displayName).where(sql`${t.isActive} AND ${t.managerId} IS NULL`)` to `users`'s extra config, with a drizzle-kit migration that creates it"
+                )
+            );
+        }
         fix(&analysis);
         if db == "postgres" {
             let users = read(dir, "src/db/schema/users.ts");
@@ -441,5 +473,10 @@ fn drizzle_on_mysql_refuses_partial_indexes() {
             .iter()
             .any(|r| r.starts_with("MySQL has no partial indexes")),
         "{reasons:?}"
+    );
+    let help = analysis.findings.last().and_then(|f| f.help.as_deref());
+    assert!(
+        help.is_some_and(|h| h.contains("by hand: MySQL has no partial indexes")),
+        "{help:?}"
     );
 }

@@ -56,8 +56,30 @@ pub fn describe_fixes(project: &DrizzleProject, findings: &mut [Finding]) {
                         column_code(&param, key, c.desc)
                     })
                     .collect();
+                // A partial index: its `.where(sql`…`)`, or why `fix`
+                // leaves it to the user.
+                let condition = match spec
+                    .predicate
+                    .as_deref()
+                    .map(|p| where_terms(p, mapped.dialect, |c| mapped.keys.get(c).cloned()))
+                {
+                    None => String::new(),
+                    Some(Ok(terms)) => format!(
+                        ".where(sql`{}`)",
+                        where_text(&terms, |(_, key)| {
+                            format!("${{{}}}", column_code(&param, key, false))
+                        })
+                    ),
+                    Some(Err(reason)) => {
+                        finding.help = Some(format!(
+                            "add a partial index on ({}) to `{model}` by hand: {reason}",
+                            parts.join(", ")
+                        ));
+                        continue;
+                    }
+                };
                 Some(format!(
-                    "add `index(\"{}\").on({})` to `{model}`'s extra config{}",
+                    "add `index(\"{}\").on({}){condition}` to `{model}`'s extra config{}",
                     spec.name,
                     parts.join(", "),
                     if kit {
