@@ -668,7 +668,10 @@ fn field_of<'t>(table: &'t Table, column: &str) -> Option<&'t str> {
 /// `Q(enabled=True, deleted_at__isnull=True)`, and `~Q(status="down")` for
 /// a negated equality, joined with `&` (keyword arguments cannot say NOT,
 /// nor name one lookup twice). The migration writes the same expression,
-/// so the state `makemigrations` rebuilds equals the model's.
+/// so the state `makemigrations` rebuilds equals the model's. On a nullable
+/// column Django compiles `~Q(status="down")` to `NOT (status = 'down' AND
+/// status IS NOT NULL)`, which keeps NULL rows that `NOT (status = 'down')`
+/// leaves out: the very condition `exclude(status="down")` queries with.
 fn condition(predicate: &str, table: &Table, q_ref: &str) -> Result<String, String> {
     use crate::schema::predicate::{Literal, Test, terms};
     let value = |literal: &Literal| match literal {
