@@ -3,6 +3,7 @@
 //! lives here and nowhere else; framework knowledge never does.
 
 pub mod coverage;
+pub mod predicate;
 pub mod proposal;
 pub mod sql;
 

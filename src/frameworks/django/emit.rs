@@ -68,18 +68,32 @@ pub fn describe_fixes(project: &DjangoProject, tables: &[Table], findings: &mut 
                 let Some(table) = tables.get(finding.table.as_str()) else {
                     continue;
                 };
-                Some(format!(
-                    "add `{}` to `{}.Meta.indexes`, with a migration",
-                    render_index(
-                        spec,
-                        table,
-                        &file
-                            .imports
-                            .reference("Index")
-                            .unwrap_or_else(|| "models.Index".into())
-                    ),
-                    class.name
-                ))
+                let index_ref = file
+                    .imports
+                    .reference("Index")
+                    .unwrap_or_else(|| "models.Index".into());
+                let q_ref = file
+                    .imports
+                    .reference("Q")
+                    .unwrap_or_else(|| "models.Q".into());
+                // `plan` reports a partial index it cannot write, with why.
+                match partial_refusal(project.dialect, spec)
+                    .map_or_else(|| render_index(spec, table, &index_ref, &q_ref), Err)
+                {
+                    Ok(entry) => Some(format!(
+                        "add `{entry}` to `{}.Meta.indexes`, with a migration",
+                        class.name
+                    )),
+                    Err(reason) => Some(format!(
+                        "add a partial index on ({}) to `{}.Meta.indexes` by hand: {reason}",
+                        spec.columns
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        class.name
+                    )),
+                }
             }
             // An index only the history has: `makemigrations` drops it.
             Some(FixIntent::DropIndex(index)) if index.drift => {
@@ -316,6 +330,8 @@ pub fn plan(
     findings: &[&Finding],
 ) -> (Vec<ChangeSet>, Vec<Unfixable>) {
     let mut problems = Vec::new();
+    let tables_by_name: rustc_hash::FxHashMap<&str, &Table> =
+        tables.iter().map(|t| (t.name.as_str(), t)).collect();
     let mut per_model: BTreeMap<usize, ModelPlan> = BTreeMap::new();
     for finding in findings.iter().filter(|f| f.framework == Framework::Django) {
         let Some(fix) = &finding.fix else { continue };
@@ -354,7 +370,22 @@ pub fn plan(
         let entry = per_model.entry(model_ix).or_default();
         match fix {
             FixIntent::AddIndex(spec) => {
-                if !entry.add.iter().any(|s| s.columns == spec.columns) {
+                let refusal = partial_refusal(project.dialect, spec).or_else(|| {
+                    let table = tables_by_name.get(finding.table.as_str())?;
+                    render_index(spec, table, "models.Index", "models.Q").err()
+                });
+                if let Some(reason) = refusal {
+                    problems.push(Unfixable {
+                        table: finding.table.clone(),
+                        reason,
+                    });
+                    continue;
+                }
+                if !entry
+                    .add
+                    .iter()
+                    .any(|s| s.columns == spec.columns && s.predicate == spec.predicate)
+                {
                     entry.add.push(spec);
                 }
             }
@@ -382,8 +413,6 @@ pub fn plan(
         }
     }
 
-    let tables_by_name: rustc_hash::FxHashMap<&str, &Table> =
-        tables.iter().map(|t| (t.name.as_str(), t)).collect();
     let mut edits: BTreeMap<PathBuf, Vec<Edit>> = BTreeMap::new();
     let mut ops: BTreeMap<PathBuf, (String, Vec<MigrationOp>)> = BTreeMap::new();
     for (model_ix, plan) in &per_model {
@@ -471,12 +500,41 @@ pub fn plan(
             .iter()
             .filter_map(|code| model_entry(code, file))
             .collect();
+        // `Q` for a partial index: through the module's own import, the
+        // `models` import the fix adds, or an import of its own.
+        let needs_q = plan.add.iter().any(|spec| spec.predicate.is_some());
+        let (q_ref, q_import) = match file.imports.reference("Q") {
+            Some(r) => (r, None),
+            None if import.is_some() || !needs_q => ("models.Q".to_string(), None),
+            None => (
+                "Q".to_string(),
+                Some(Edit::insert(
+                    file.imports.insert_at,
+                    "\nfrom django.db.models import Q",
+                )),
+            ),
+        };
         if !plan.add.is_empty() || !declared.is_empty() {
-            let mut entries: Vec<String> = plan
+            let rendered: Result<Vec<(String, String)>, String> = plan
                 .add
                 .iter()
-                .map(|spec| render_index(spec, table, &index_ref))
+                .map(|spec| {
+                    Ok((
+                        render_index(spec, table, &index_ref, &q_ref)?,
+                        render_index(spec, table, "models.Index", "models.Q")?,
+                    ))
+                })
                 .collect();
+            let (mut entries, migration_entries): (Vec<String>, Vec<String>) = match rendered {
+                Ok(rendered) => rendered.into_iter().unzip(),
+                Err(reason) => {
+                    problems.push(Unfixable {
+                        table: table.name.clone(),
+                        reason,
+                    });
+                    continue;
+                }
+            };
             entries.extend(declared);
             let literal = class
                 .meta
@@ -504,7 +562,7 @@ pub fn plan(
                 Ok(edit) => edits
                     .entry(path.clone())
                     .or_default()
-                    .extend(import.into_iter().chain([edit])),
+                    .extend(import.into_iter().chain(q_import).chain([edit])),
                 Err(reason) => {
                     problems.push(Unfixable {
                         table: table.name.clone(),
@@ -513,14 +571,13 @@ pub fn plan(
                     continue;
                 }
             }
-            for (spec, entry) in plan.add.iter().zip(&entries) {
+            for (spec, entry) in plan.add.iter().zip(&migration_entries) {
                 let concurrent = project.dialect == Dialect::Postgresql;
                 let op_name = if concurrent {
                     ADD_INDEX_HELPER
                 } else {
                     "migrations.AddIndex"
                 };
-                let entry = entry.replacen(&index_ref, "models.Index", 1);
                 model_ops.push(MigrationOp {
                     fragment: format!("{}_{}", model.name.to_ascii_lowercase(), spec.name.to_ascii_lowercase()),
                     code: format!(
@@ -585,26 +642,94 @@ pub fn plan(
 /// The migrations of each app folder.
 type Graph<'p> = rustc_hash::FxHashMap<&'p Path, Vec<&'p super::migrations::GraphNode>>;
 
-/// `models.Index(fields=["customer", "-created_at"], name="...")`
-fn render_index(spec: &IndexSpec, table: &Table, index_ref: &str) -> String {
+/// `models.Index(fields=["customer", "-created_at"], name="...")`, with
+/// `condition=models.Q(...)` for a partial index (`q_ref` names `Q`).
+fn render_index(
+    spec: &IndexSpec,
+    table: &Table,
+    index_ref: &str,
+    q_ref: &str,
+) -> Result<String, String> {
     let fields: Vec<String> = spec
         .columns
         .iter()
         .map(|c| {
-            let field = table
-                .columns
-                .iter()
-                .find(|col| col.name == c.name)
-                .map(|col| col.field.clone())
-                .unwrap_or_else(|| c.name.clone());
+            let field = field_of(table, &c.name).unwrap_or(&c.name).to_string();
             quote(&if c.desc { format!("-{field}") } else { field })
         })
         .collect();
-    format!(
-        "{index_ref}(fields=[{}], name={})",
+    let condition = match &spec.predicate {
+        Some(predicate) => format!(", condition={}", condition(predicate, table, q_ref)?),
+        None => String::new(),
+    };
+    Ok(format!(
+        "{index_ref}(fields=[{}], name={}{condition})",
         fields.join(", "),
         quote(&spec.name)
-    )
+    ))
+}
+
+/// Why a partial index cannot be written on this database, if it cannot.
+fn partial_refusal(dialect: Dialect, spec: &IndexSpec) -> Option<String> {
+    // Django skips an index with a `condition` on MySQL (no partial indexes).
+    (spec.predicate.is_some() && dialect == Dialect::Mysql).then(|| {
+        "MySQL has no partial indexes (Django creates no index with a `condition` there); index the columns without the predicate by hand if that serves".to_string()
+    })
+}
+
+/// The model field that declares a SQL column.
+fn field_of<'t>(table: &'t Table, column: &str) -> Option<&'t str> {
+    table
+        .columns
+        .iter()
+        .find(|col| col.name == column)
+        .map(|col| col.field.as_str())
+}
+
+/// A partial index predicate as Django's `Q`, on the model's field names:
+/// `Q(enabled=True, deleted_at__isnull=True)`, and `~Q(status="down")` for
+/// a negated equality, joined with `&` (keyword arguments cannot say NOT,
+/// nor name one lookup twice). The migration writes the same expression,
+/// so the state `makemigrations` rebuilds equals the model's. On a nullable
+/// column Django compiles `~Q(status="down")` to `NOT (status = 'down' AND
+/// status IS NOT NULL)`, which keeps NULL rows that `NOT (status = 'down')`
+/// leaves out: the very condition `exclude(status="down")` queries with.
+fn condition(predicate: &str, table: &Table, q_ref: &str) -> Result<String, String> {
+    use crate::schema::predicate::{Literal, Test, terms};
+    let value = |literal: &Literal| match literal {
+        Literal::Text(text) => quote(text),
+        Literal::Number(n) => n.clone(),
+    };
+    let mut lookups: Vec<(String, String, bool)> = Vec::new();
+    for term in terms(predicate)? {
+        let field = field_of(table, &term.column).ok_or_else(|| {
+            format!(
+                "no field of the model declares `{}`, which the predicate names",
+                term.column
+            )
+        })?;
+        let (key, value, negated) = match &term.test {
+            Test::True => (field.to_string(), "True".to_string(), false),
+            Test::False => (field.to_string(), "False".to_string(), false),
+            Test::IsNull => (format!("{field}__isnull"), "True".to_string(), false),
+            Test::IsNotNull => (format!("{field}__isnull"), "False".to_string(), false),
+            Test::Equals(literal) => (field.to_string(), value(literal), false),
+            Test::NotEquals(literal) => (field.to_string(), value(literal), true),
+        };
+        lookups.push((key, value, negated));
+    }
+    let mut keys: Vec<&str> = lookups.iter().map(|(k, _, _)| k.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    if keys.len() == lookups.len() && lookups.iter().all(|(_, _, negated)| !negated) {
+        let arguments: Vec<String> = lookups.iter().map(|(k, v, _)| format!("{k}={v}")).collect();
+        return Ok(format!("{q_ref}({})", arguments.join(", ")));
+    }
+    let parts: Vec<String> = lookups
+        .iter()
+        .map(|(k, v, negated)| format!("{}{q_ref}({k}={v})", if *negated { "~" } else { "" }))
+        .collect();
+    Ok(parts.join(" & "))
 }
 
 /// The edit that adds `entries` to the model's `Meta.indexes`.
@@ -1400,6 +1525,108 @@ mod tests {
                 "order_orders_orde_coupon__1a2b3c_idx".into()
             ]),
             "order_orders_orde_shippin_0c7b1d_idx_and_more"
+        );
+    }
+
+    fn monitors() -> Table {
+        Table {
+            name: "app_monitor".into(),
+            model: "Monitor".into(),
+            framework: Framework::Django,
+            dialect: Dialect::Postgresql,
+            dialect_assumed: false,
+            managed: true,
+            unknown_indexes: None,
+            location: None,
+            columns: vec![
+                crate::schema::Column::new("id", "id"),
+                crate::schema::Column::new("owner_id", "owner"),
+                crate::schema::Column::new("enabled", "enabled"),
+                crate::schema::Column::new("state", "status"),
+                crate::schema::Column::new("deleted_at", "deleted_at"),
+                crate::schema::Column::new("n", "n"),
+            ],
+            foreign_keys: Vec::new(),
+            generic_foreign_keys: Vec::new(),
+            indexes: Vec::new(),
+        }
+    }
+
+    fn spec(predicate: &str) -> IndexSpec {
+        IndexSpec {
+            name: "mon_owner_live_ix".into(),
+            table: "app_monitor".into(),
+            columns: vec![
+                crate::schema::SpecColumn {
+                    name: "owner_id".into(),
+                    desc: false,
+                },
+                crate::schema::SpecColumn {
+                    name: "n".into(),
+                    desc: true,
+                },
+            ],
+            unique: false,
+            predicate: Some(predicate.into()),
+        }
+    }
+
+    #[test]
+    fn predicates_become_q_on_field_names() {
+        let table = monitors();
+        let q = |predicate: &str| condition(predicate, &table, "models.Q");
+        assert_eq!(q("enabled").unwrap(), "models.Q(enabled=True)");
+        assert_eq!(q("NOT enabled").unwrap(), "models.Q(enabled=False)");
+        assert_eq!(
+            q("deleted_at IS NULL").unwrap(),
+            "models.Q(deleted_at__isnull=True)"
+        );
+        assert_eq!(
+            q("owner_id IS NOT NULL").unwrap(),
+            "models.Q(owner__isnull=False)"
+        );
+        assert_eq!(q("state = 'down'").unwrap(), "models.Q(status=\"down\")");
+        assert_eq!(q("n = 42").unwrap(), "models.Q(n=42)");
+        assert_eq!(
+            q("NOT (state = 'down')").unwrap(),
+            "~models.Q(status=\"down\")"
+        );
+        assert_eq!(
+            q("enabled AND deleted_at IS NULL AND state = 'it''s'").unwrap(),
+            "models.Q(enabled=True, deleted_at__isnull=True, status=\"it's\")"
+        );
+        assert_eq!(
+            q("enabled AND NOT (state = 'down')").unwrap(),
+            "models.Q(enabled=True) & ~models.Q(status=\"down\")"
+        );
+        // One lookup twice cannot be two keyword arguments.
+        assert_eq!(
+            q("n = 1 AND n = 2").unwrap(),
+            "models.Q(n=1) & models.Q(n=2)"
+        );
+        assert!(q("enabled OR n = 1").is_err());
+        assert!(q("n > 1").is_err());
+        assert!(q("missing IS NULL").unwrap_err().contains("`missing`"));
+    }
+
+    #[test]
+    fn partial_indexes_carry_their_condition() {
+        let table = monitors();
+        assert_eq!(
+            render_index(
+                &spec("enabled AND deleted_at IS NULL"),
+                &table,
+                "Index",
+                "Q"
+            )
+            .unwrap(),
+            "Index(fields=[\"owner\", \"-n\"], name=\"mon_owner_live_ix\", condition=Q(enabled=True, deleted_at__isnull=True))"
+        );
+        assert!(partial_refusal(Dialect::Postgresql, &spec("enabled")).is_none());
+        assert!(
+            partial_refusal(Dialect::Mysql, &spec("enabled"))
+                .unwrap()
+                .starts_with("MySQL has no partial indexes")
         );
     }
 

@@ -893,6 +893,7 @@ fn collect_lookups(expr: &Expr, text: &str, out: &mut Vec<Lookup>) -> bool {
             if args.splat {
                 return false;
             }
+            let first = out.len();
             let mut push = |key: &str, value: &Expr| {
                 let (path, lookup) = match key.rsplit_once("__") {
                     Some((path, lookup)) if models::is_lookup(lookup) => (path, lookup),
@@ -902,6 +903,7 @@ fn collect_lookups(expr: &Expr, text: &str, out: &mut Vec<Lookup>) -> bool {
                     path: path.to_string(),
                     lookup: lookup.to_string(),
                     value: value.text(text).to_string(),
+                    negated: false,
                 });
             };
             // `Q(("field", value))`, as Django deconstructs a `Q`.
@@ -913,17 +915,43 @@ fn collect_lookups(expr: &Expr, text: &str, out: &mut Vec<Lookup>) -> bool {
                     _ => return false,
                 }
             }
+            let mut negated = false;
             for (key, value) in args.keywords {
-                if key.starts_with('_') {
-                    // `_connector`, `_negated`.
-                    return false;
+                match key.as_str() {
+                    // `~Q(state="down")` as makemigrations writes it.
+                    "_negated" if matches!(value.kind, ExprKind::True) => negated = true,
+                    // `_connector`, anything else.
+                    _ if key.starts_with('_') => return false,
+                    _ => push(key, value),
                 }
-                push(key, value);
+            }
+            if negated {
+                // NOT of one lookup is a conjunct; NOT of an AND is not.
+                match &mut out[first..] {
+                    [lookup] => lookup.negated = true,
+                    _ => return false,
+                }
             }
             true
         }
         ExprKind::Binary { op, left, right } if op == "&" => {
             collect_lookups(left, text, out) && collect_lookups(right, text, out)
+        }
+        // `~Q(status="down")`: one negated lookup (NOT of an AND is no
+        // conjunct).
+        ExprKind::Unary { op, operand } if op == "~" => {
+            let mut inner = Vec::new();
+            match (
+                collect_lookups(operand, text, &mut inner),
+                inner.as_mut_slice(),
+            ) {
+                (true, [lookup]) if !lookup.negated => {
+                    lookup.negated = true;
+                    out.append(&mut inner);
+                    true
+                }
+                _ => false,
+            }
         }
         _ => false,
     }
@@ -932,6 +960,44 @@ fn collect_lookups(expr: &Expr, text: &str, out: &mut Vec<Lookup>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn negated_q_is_read_as_written_and_as_deconstructed() {
+        for (code, readable) in [
+            (
+                "models.Index(fields=['a'], name='x', condition=models.Q(on=True) & ~models.Q(state='down'))",
+                true,
+            ),
+            (
+                "models.Index(fields=['a'], name='x', condition=models.Q(('on', True)) & models.Q(('state', 'down'), _negated=True))",
+                true,
+            ),
+            (
+                "models.Index(fields=['a'], name='x', condition=models.Q(('a', 1), ('b', 2), _negated=True))",
+                false,
+            ),
+        ] {
+            let tree = crate::frameworks::python::parse(code);
+            let node = tree
+                .root_node()
+                .named_child(0)
+                .and_then(|s| s.named_child(0))
+                .unwrap();
+            let expr = crate::frameworks::pyexpr::convert(node, code);
+            let condition = read_index(&expr, code).unwrap().condition.unwrap();
+            match condition {
+                Condition::All(lookups) => {
+                    assert!(readable, "{code}");
+                    let negated: Vec<(&str, bool)> = lookups
+                        .iter()
+                        .map(|l| (l.path.as_str(), l.negated))
+                        .collect();
+                    assert_eq!(negated, vec![("on", false), ("state", true)]);
+                }
+                Condition::Raw(_) => assert!(!readable, "{code}"),
+            }
+        }
+    }
 
     #[test]
     fn graph_lists_are_read_without_parsing_the_module() {

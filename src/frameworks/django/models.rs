@@ -300,6 +300,8 @@ pub struct Lookup {
     pub lookup: String,
     /// The value as a Python literal text.
     pub value: String,
+    /// Written `~Q(path=value)`: the lookup must not hold.
+    pub negated: bool,
 }
 
 /// Read a models module. Returns `None` when it declares no classes at all.
@@ -723,9 +725,30 @@ fn collect_lookups(node: Node, text: &str, out: &mut Vec<Lookup>) -> bool {
                     path,
                     lookup: lookup.to_string(),
                     value: py::text(value, text).to_string(),
+                    negated: false,
                 });
             }
             true
+        }
+        // `~Q(status="down")`: one negated lookup is still a conjunct;
+        // `~Q(a=1, b=2)` (NOT of an AND) is not.
+        "unary_operator"
+            if node
+                .child_by_field_name("operator")
+                .is_some_and(|op| py::text(op, text) == "~") =>
+        {
+            let mut inner = Vec::new();
+            let read = node
+                .child_by_field_name("argument")
+                .is_some_and(|a| collect_lookups(a, text, &mut inner));
+            match inner.as_mut_slice() {
+                [lookup] if read && !lookup.negated => {
+                    lookup.negated = true;
+                    out.append(&mut inner);
+                    true
+                }
+                _ => false,
+            }
         }
         "binary_operator" => {
             let is_and = node
@@ -852,12 +875,14 @@ class Order(Stamped):
                 Lookup {
                     path: "state".into(),
                     lookup: "exact".into(),
-                    value: "\"open\"".into()
+                    value: "\"open\"".into(),
+                    negated: false,
                 },
                 Lookup {
                     path: "customer".into(),
                     lookup: "isnull".into(),
-                    value: "False".into()
+                    value: "False".into(),
+                    negated: false,
                 },
             ]))
         );
@@ -919,6 +944,40 @@ class Tagged(models.Model):
           items = GenericRelation django=false ct=Some("Item") fk=Some("object_id")
           objects = TaggedManager django=false ct=Some("content_type") fk=Some("object_id")
         "#);
+    }
+
+    #[test]
+    fn one_negated_lookup_is_a_conjunct() {
+        let file = extract_text(
+            "class A(models.Model):\n    class Meta:\n        indexes = [\n            models.Index(fields=['a'], name='x', condition=Q(on=True) & ~Q(state='down')),\n            models.Index(fields=['a'], name='y', condition=~Q(a=1, b=2)),\n        ]\n",
+        );
+        let items = &file.classes[0]
+            .meta
+            .as_ref()
+            .unwrap()
+            .indexes
+            .as_ref()
+            .unwrap()
+            .items;
+        assert_eq!(
+            items[0].condition,
+            Some(Condition::All(vec![
+                Lookup {
+                    path: "on".into(),
+                    lookup: "exact".into(),
+                    value: "True".into(),
+                    negated: false,
+                },
+                Lookup {
+                    path: "state".into(),
+                    lookup: "exact".into(),
+                    value: "'down'".into(),
+                    negated: true,
+                },
+            ]))
+        );
+        // NOT of an AND is no conjunction.
+        assert!(matches!(items[1].condition, Some(Condition::Raw(_))));
     }
 
     #[test]

@@ -1585,15 +1585,30 @@ fn condition_predicate(condition: &Condition, columns: &FxHashMap<String, String
                 ));
             };
             let value = python_to_sql(&lookup.value);
-            match (lookup.lookup.as_str(), lookup.value.as_str()) {
-                ("isnull", "False") => Conjunct::IsNotNull(column.clone()),
-                ("isnull", "True") => Conjunct::Other(format!("{column} IS NULL")),
-                ("exact", _) => Conjunct::Other(format!("{column} = {value}")),
-                ("gt", _) => Conjunct::Other(format!("{column} > {value}")),
-                ("gte", _) => Conjunct::Other(format!("{column} >= {value}")),
-                ("lt", _) => Conjunct::Other(format!("{column} < {value}")),
-                ("lte", _) => Conjunct::Other(format!("{column} <= {value}")),
-                (other, _) => Conjunct::Other(format!("{column} {other} {value}")),
+            // Booleans as ixray's rules write predicates (`enabled`, `NOT
+            // enabled`), so a partial index `fix` declared reads back as
+            // the index it planned.
+            let sql = match (lookup.lookup.as_str(), lookup.value.as_str()) {
+                ("isnull", "False") => format!("{column} IS NOT NULL"),
+                ("isnull", "True") | ("exact", "None") => format!("{column} IS NULL"),
+                ("exact", "True") => column.clone(),
+                ("exact", "False") => format!("NOT {column}"),
+                ("exact", _) => format!("{column} = {value}"),
+                ("gt", _) => format!("{column} > {value}"),
+                ("gte", _) => format!("{column} >= {value}"),
+                ("lt", _) => format!("{column} < {value}"),
+                ("lte", _) => format!("{column} <= {value}"),
+                (other, _) => format!("{column} {other} {value}"),
+            };
+            let sql = if lookup.negated {
+                format!("NOT ({sql})")
+            } else {
+                sql
+            };
+            let mut read = crate::schema::sql::predicate(&sql).conjuncts;
+            match (read.pop(), read.is_empty()) {
+                (Some(conjunct), true) => conjunct,
+                _ => Conjunct::Other(sql),
             }
         })
         .collect();
@@ -2242,6 +2257,42 @@ mod tests {
     use super::*;
     use crate::frameworks::python as py;
     use crate::source::SourceFile;
+
+    /// `Q` reads back as the predicate the rules wrote, so a partial index
+    /// `fix` declared is the index it planned.
+    #[test]
+    fn conditions_read_as_the_rules_write_predicates() {
+        use super::super::models::Lookup;
+        let lookup = |path: &str, lookup: &str, value: &str, negated: bool| Lookup {
+            path: path.into(),
+            lookup: lookup.into(),
+            value: value.into(),
+            negated,
+        };
+        let columns: FxHashMap<String, String> = [
+            ("enabled", "enabled"),
+            ("archived", "archived"),
+            ("status", "state"),
+            ("owner", "owner_id"),
+            ("n", "n"),
+        ]
+        .into_iter()
+        .map(|(f, c)| (f.to_string(), c.to_string()))
+        .collect();
+        let condition = Condition::All(vec![
+            lookup("enabled", "exact", "True", false),
+            lookup("archived", "exact", "False", false),
+            lookup("status", "exact", "\"down\"", true),
+            lookup("owner", "isnull", "False", false),
+            lookup("n", "exact", "42", false),
+        ]);
+        assert_eq!(
+            condition_predicate(&condition, &columns),
+            crate::schema::sql::predicate(
+                "enabled AND NOT archived AND NOT (state = 'down') AND owner_id IS NOT NULL AND n = 42"
+            )
+        );
+    }
 
     /// The project made of these models modules, without settings.
     fn resolve_files(files: &[(&str, &str)]) -> DjangoProject {

@@ -18,6 +18,7 @@ use crate::frameworks::django::emit::Unfixable;
 use crate::frameworks::now_epoch;
 use crate::frameworks::typescript::{indentation_at, is_identifier};
 use crate::rules::{Finding, FixIntent};
+use crate::schema::predicate::{Term, Test, terms};
 use crate::schema::{Dialect, Framework, Index, IndexKey, IndexOrigin};
 use crate::source::{ChangeSet, Edit, FileChange, Span};
 
@@ -55,8 +56,30 @@ pub fn describe_fixes(project: &DrizzleProject, findings: &mut [Finding]) {
                         column_code(&param, key, c.desc)
                     })
                     .collect();
+                // A partial index: its `.where(sql`…`)`, or why `fix`
+                // leaves it to the user.
+                let condition = match spec
+                    .predicate
+                    .as_deref()
+                    .map(|p| where_terms(p, mapped.dialect, |c| mapped.keys.get(c).cloned()))
+                {
+                    None => String::new(),
+                    Some(Ok(terms)) => format!(
+                        ".where(sql`{}`)",
+                        where_text(&terms, |(_, key)| {
+                            format!("${{{}}}", column_code(&param, key, false))
+                        })
+                    ),
+                    Some(Err(reason)) => {
+                        finding.help = Some(format!(
+                            "add a partial index on ({}) to `{model}` by hand: {reason}",
+                            parts.join(", ")
+                        ));
+                        continue;
+                    }
+                };
                 Some(format!(
-                    "add `index(\"{}\").on({})` to `{model}`'s extra config{}",
+                    "add `index(\"{}\").on({}){condition}` to `{model}`'s extra config{}",
                     spec.name,
                     parts.join(", "),
                     if kit {
@@ -131,6 +154,8 @@ struct NewIndex {
     columns: Vec<(String, bool)>,
     /// (SQL column, descending), for the migration.
     sql_columns: Vec<(String, bool)>,
+    /// A partial index's predicate: each term with its column's key.
+    predicate: Option<Vec<(Term, String)>>,
 }
 
 #[derive(Default)]
@@ -164,12 +189,18 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<ChangeSet>,
         let plan = per_table.entry(m).or_default();
         match fix {
             FixIntent::AddIndex(spec) => {
-                if spec.predicate.is_some() {
-                    problems.push(unfixable(
-                        "partial indexes are not written yet; add it by hand",
-                    ));
-                    continue;
-                }
+                let predicate = match spec
+                    .predicate
+                    .as_deref()
+                    .map(|p| where_terms(p, mapped.dialect, |c| key_of(c)))
+                {
+                    None => None,
+                    Some(Ok(terms)) => Some(terms),
+                    Some(Err(reason)) => {
+                        problems.push(unfixable(&reason));
+                        continue;
+                    }
+                };
                 let Some(columns) = spec
                     .columns
                     .iter()
@@ -191,6 +222,7 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<ChangeSet>,
                         .iter()
                         .map(|c| (c.name.clone(), c.desc))
                         .collect(),
+                    predicate,
                 });
             }
             FixIntent::DeclareIndex(index) => {
@@ -206,6 +238,7 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<ChangeSet>,
                             unique: index.unique,
                             sql_columns: plain_columns(index).unwrap_or_default(),
                             columns,
+                            predicate: None,
                         })
                     }
                     _ => problems.push(unfixable(
@@ -222,6 +255,8 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<ChangeSet>,
     }
     let mut file_edits: BTreeMap<usize, Vec<Edit>> = BTreeMap::new();
     let mut imports: BTreeMap<usize, (Dialect, Vec<&'static str>)> = BTreeMap::new();
+    // The files whose new entries need drizzle's `sql` tag.
+    let mut sql_users: std::collections::BTreeSet<usize> = std::collections::BTreeSet::new();
     let mut kit_statements: BTreeMap<usize, Vec<KitChange>> = BTreeMap::new();
     for (m, plan) in &per_table {
         let mapped = &project.mapped[*m];
@@ -327,6 +362,9 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<ChangeSet>,
                 }
             },
         }
+        if new.iter().any(|n| n.predicate.is_some()) {
+            sql_users.insert(mapped.file);
+        }
         if !new.is_empty() {
             // One import edit per file, for every table's new entries.
             let (_, builders) = imports
@@ -346,6 +384,7 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<ChangeSet>,
                     name: index.name.clone(),
                     unique: index.unique,
                     columns: index.sql_columns.clone(),
+                    predicate: index.predicate.as_ref().map(|t| kit_where(mapped, t)),
                 });
             }
             for index in &plan.drop {
@@ -360,6 +399,11 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<ChangeSet>,
     for (f, (dialect, mut builders)) in imports {
         builders.sort_by_key(|b| *b == "uniqueIndex");
         if let (_, Some(import)) = builder_names(&project.files[f], dialect, &builders) {
+            file_edits.entry(f).or_default().push(import);
+        }
+    }
+    for f in sql_users {
+        if let (_, Some(import)) = imported_names(&project.files[f], "drizzle-orm", &["sql"]) {
             file_edits.entry(f).or_default().push(import);
         }
     }
@@ -393,6 +437,68 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<ChangeSet>,
             .map(|(table, reason)| Unfixable { table, reason }),
     );
     (sets, problems)
+}
+
+/// A partial index's predicate as terms on keyed columns, or why it cannot
+/// be written.
+fn where_terms(
+    predicate: &str,
+    dialect: Dialect,
+    key_of: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<(Term, String)>, String> {
+    if dialect == Dialect::Mysql {
+        return Err("MySQL has no partial indexes (mysql-core has no `.where()`); index the columns without the predicate by hand if that serves".into());
+    }
+    terms(predicate)?
+        .into_iter()
+        .map(|term| {
+            if let Test::Equals(crate::schema::predicate::Literal::Text(text))
+            | Test::NotEquals(crate::schema::predicate::Literal::Text(text)) = &term.test
+                && text.contains(['`', '\\', '$'])
+            {
+                return Err(format!(
+                    "the predicate's text `{text}` would need escaping in a template; add the index by hand"
+                ));
+            }
+            let key = key_of(&term.column).ok_or_else(|| {
+                format!("the predicate's column `{}` has no key in the schema", term.column)
+            })?;
+            Ok((term, key))
+        })
+        .collect()
+}
+
+/// The predicate's SQL with each column written by `column`: the text of
+/// the schema's `sql` template and, with drizzle's rendering of a column,
+/// the WHERE clause drizzle-kit writes from it.
+fn where_text(terms: &[(Term, String)], column: impl Fn(&(Term, String)) -> String) -> String {
+    let parts: Vec<String> = terms
+        .iter()
+        .map(|entry| {
+            let c = column(entry);
+            match &entry.0.test {
+                Test::True => c,
+                Test::False => format!("NOT {c}"),
+                Test::IsNull => format!("{c} IS NULL"),
+                Test::IsNotNull => format!("{c} IS NOT NULL"),
+                Test::Equals(value) => format!("{c} = {}", value.sql()),
+                Test::NotEquals(value) => format!("NOT ({c} = {})", value.sql()),
+            }
+        })
+        .collect();
+    parts.join(" AND ")
+}
+
+/// The WHERE clause drizzle-kit writes for the schema's `sql` template:
+/// drizzle renders `${t.col}` as the double-quoted, table-qualified column
+/// (`"billing"."monitors"."enabled"`), in every dialect.
+fn kit_where(mapped: &MappedTable, terms: &[(Term, String)]) -> String {
+    let mut table = String::new();
+    if let (Some(schema), Dialect::Postgresql) = (&mapped.schema, mapped.dialect) {
+        table.push_str(&format!("\"{schema}\"."));
+    }
+    table.push_str(&format!("\"{}\"", mapped.bare_name));
+    where_text(terms, |(term, _)| format!("{table}.\"{}\"", term.column))
 }
 
 fn plain_columns(index: &Index) -> Option<Vec<(String, bool)>> {
@@ -429,16 +535,32 @@ fn builder_names(
     dialect: Dialect,
     needed: &[&str],
 ) -> (Vec<String>, Option<Edit>) {
-    let module = core_module(dialect);
+    imported_names(file, core_module(dialect), needed)
+}
+
+/// The local names of `needed` exports of `module` (a namespace import's
+/// `d.sql` too), and the edit that imports whichever is missing.
+fn imported_names(
+    file: &DrizzleFile,
+    module: &str,
+    needed: &[&str],
+) -> (Vec<String>, Option<Edit>) {
     let mut names = Vec::new();
     let mut missing = Vec::new();
     for export in needed {
+        let namespace = file
+            .imports
+            .iter()
+            .find(|i| i.module == module && i.imported.is_none());
         match file
             .imports
             .iter()
             .find(|i| i.module == module && i.imported.as_deref() == Some(export))
         {
             Some(import) => names.push(import.local.clone()),
+            None if namespace.is_some() => {
+                names.push(format!("{}.{export}", namespace.expect("checked").local))
+            }
             None => {
                 names.push(export.to_string());
                 missing.push(*export);
@@ -518,6 +640,7 @@ fn add_entries(
     // The file's own habits, from its other tables.
     let sibling = file.tables.iter().find_map(|t| t.extra.as_ref());
     let param = callback_param(file, decl);
+    let sql_tag = imported_names(file, "drizzle-orm", &["sql"]).0.remove(0);
     let form = decl
         .extra
         .as_ref()
@@ -537,12 +660,19 @@ fn add_entries(
                 .iter()
                 .map(|(key, desc)| column_code(&param, key, *desc))
                 .collect();
-            let call = format!(
+            let mut call = format!(
                 "{}({}).on({})",
                 builder_for(index.unique),
                 serde_json::to_string(&index.name).unwrap_or_default(),
                 columns.join(", ")
             );
+            if let Some(terms) = &index.predicate {
+                // `${t.col}` renders as drizzle-kit's quoted column.
+                let condition = where_text(terms, |(_, key)| {
+                    format!("${{{}}}", column_code(&param, key, false))
+                });
+                call.push_str(&format!(".where({sql_tag}`{condition}`)"));
+            }
             match form {
                 ConfigForm::Array => call,
                 ConfigForm::Object => {
@@ -845,6 +975,8 @@ enum KitChange {
         name: String,
         unique: bool,
         columns: Vec<(String, bool)>,
+        /// The WHERE clause as drizzle-kit renders the schema's `sql`.
+        predicate: Option<String>,
     },
     Drop {
         mapped: MappedTable,
@@ -882,6 +1014,7 @@ fn statement(change: &KitChange) -> String {
             name,
             unique,
             columns,
+            predicate,
         } => {
             let d = mapped.dialect;
             let unique = if *unique { "UNIQUE " } else { "" };
@@ -898,8 +1031,12 @@ fn statement(change: &KitChange) -> String {
             } else {
                 ""
             };
+            let condition = predicate
+                .as_ref()
+                .map(|p| format!(" WHERE {p}"))
+                .unwrap_or_default();
             format!(
-                "CREATE {unique}INDEX {} ON {}{using} ({});",
+                "CREATE {unique}INDEX {} ON {}{using} ({}){condition};",
                 quote(d, name),
                 table_sql(mapped),
                 cols.join(",")
@@ -928,11 +1065,12 @@ fn snapshot_index(change: &KitChange) -> Option<(String, Value)> {
         name,
         unique,
         columns,
+        predicate,
     } = change
     else {
         return None;
     };
-    let value = match mapped.dialect {
+    let mut value = match mapped.dialect {
         Dialect::Postgresql => json!({
             "name": name,
             "columns": columns.iter().map(|(c, desc)| json!({
@@ -952,6 +1090,14 @@ fn snapshot_index(change: &KitChange) -> Option<(String, Value)> {
             "isUnique": unique,
         }),
     };
+    // drizzle-kit writes `where` right after `isUnique`, only when set.
+    if let (Some(predicate), Some(entry)) = (predicate, value.as_object_mut()) {
+        let at = entry
+            .keys()
+            .position(|k| k == "isUnique")
+            .map_or(entry.len(), |i| i + 1);
+        entry.shift_insert(at, "where".to_string(), Value::String(predicate.clone()));
+    }
     Some((name.clone(), value))
 }
 
@@ -1114,6 +1260,118 @@ fn snapshot_id(prev: &str, sql: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn mapped(dialect: Dialect, schema: Option<&str>) -> MappedTable {
+        MappedTable {
+            name: "monitors".into(),
+            schema: schema.map(String::from),
+            bare_name: "monitors".into(),
+            file: 0,
+            decl: 0,
+            dialect,
+            config: None,
+            kit: None,
+            keys: [
+                ("owner_id", "ownerId"),
+                ("enabled", "enabled"),
+                ("status", "status"),
+                ("deleted_at", "deletedAt"),
+                ("n", "n"),
+            ]
+            .into_iter()
+            .map(|(c, k)| (c.to_string(), k.to_string()))
+            .collect(),
+        }
+    }
+
+    /// The forms match what drizzle-kit 0.31 wrote for the same schema code
+    /// (`index("m_b").on(t.ownerId, t.n.desc()).where(sql\`NOT ${t.enabled}
+    /// AND ${t.deletedAt} IS NULL\`)`), byte for byte.
+    #[test]
+    fn partial_indexes_are_written_as_drizzle_kit_writes_them() {
+        let table = mapped(Dialect::Postgresql, None);
+        let key_of = |c: &str| table.keys.get(c).cloned();
+        let terms = where_terms(
+            "NOT enabled AND deleted_at IS NULL",
+            Dialect::Postgresql,
+            key_of,
+        )
+        .unwrap();
+        assert_eq!(
+            where_text(&terms, |(_, key)| format!(
+                "${{{}}}",
+                column_code("t", key, false)
+            )),
+            "NOT ${t.enabled} AND ${t.deletedAt} IS NULL"
+        );
+        let change = KitChange::Create {
+            mapped: table.clone(),
+            name: "m_b".into(),
+            unique: false,
+            columns: vec![("owner_id".into(), false), ("n".into(), true)],
+            predicate: Some(kit_where(&table, &terms)),
+        };
+        assert_eq!(
+            statement(&change),
+            r#"CREATE INDEX "m_b" ON "monitors" USING btree ("owner_id","n" DESC NULLS LAST) WHERE NOT "monitors"."enabled" AND "monitors"."deleted_at" IS NULL;"#
+        );
+        let (_, entry) = snapshot_index(&change).unwrap();
+        assert_eq!(
+            serde_json::to_string(&entry).unwrap(),
+            r#"{"name":"m_b","columns":[{"expression":"owner_id","isExpression":false,"asc":true,"nulls":"last"},{"expression":"n","isExpression":false,"asc":false,"nulls":"last"}],"isUnique":false,"where":"NOT \"monitors\".\"enabled\" AND \"monitors\".\"deleted_at\" IS NULL","concurrently":false,"method":"btree","with":{}}"#
+        );
+
+        let in_schema = mapped(Dialect::Postgresql, Some("billing"));
+        let terms = where_terms("enabled", Dialect::Postgresql, |c| {
+            in_schema.keys.get(c).cloned()
+        })
+        .unwrap();
+        assert_eq!(
+            kit_where(&in_schema, &terms),
+            r#""billing"."monitors"."enabled""#
+        );
+
+        let lite = mapped(Dialect::Sqlite, None);
+        let terms = where_terms(
+            "NOT (status = 'down') AND owner_id IS NOT NULL AND n = 42",
+            Dialect::Sqlite,
+            |c| lite.keys.get(c).cloned(),
+        )
+        .unwrap();
+        let change = KitChange::Create {
+            mapped: lite.clone(),
+            name: "m_d".into(),
+            unique: false,
+            columns: vec![("owner_id".into(), false)],
+            predicate: Some(kit_where(&lite, &terms)),
+        };
+        assert_eq!(
+            statement(&change),
+            r#"CREATE INDEX `m_d` ON `monitors` (`owner_id`) WHERE NOT ("monitors"."status" = 'down') AND "monitors"."owner_id" IS NOT NULL AND "monitors"."n" = 42;"#
+        );
+        let (_, entry) = snapshot_index(&change).unwrap();
+        assert_eq!(
+            serde_json::to_string(&entry).unwrap(),
+            r#"{"name":"m_d","columns":["owner_id"],"isUnique":false,"where":"NOT (\"monitors\".\"status\" = 'down') AND \"monitors\".\"owner_id\" IS NOT NULL AND \"monitors\".\"n\" = 42"}"#
+        );
+    }
+
+    #[test]
+    fn partial_indexes_drizzle_cannot_take_are_refused() {
+        let table = mapped(Dialect::Mysql, None);
+        let key_of = |c: &str| table.keys.get(c).cloned();
+        assert!(
+            where_terms("enabled", Dialect::Mysql, key_of)
+                .unwrap_err()
+                .starts_with("MySQL has no partial indexes")
+        );
+        let key_of = |c: &str| table.keys.get(c).cloned();
+        assert!(where_terms("missing IS NULL", Dialect::Postgresql, key_of).is_err());
+        let key_of = |c: &str| table.keys.get(c).cloned();
+        assert!(where_terms("status = '${x}'", Dialect::Postgresql, key_of).is_err());
+        let key_of = |c: &str| table.keys.get(c).cloned();
+        assert!(where_terms("enabled OR n = 1", Dialect::Postgresql, key_of).is_err());
+    }
 
     #[test]
     fn a_parameter_named_after_its_table_is_no_convention() {
