@@ -26,6 +26,15 @@ const MAX_EQUALITY_COLUMNS: usize = 3;
 const MAX_RELATED: usize = 10;
 
 pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
+    for (table, proposal) in suggestions(schema) {
+        out.push(report(table, proposal));
+    }
+}
+
+/// Every index the rule proposes, with its table and the queries it
+/// serves (what `ixray explain` tries on a real planner).
+pub fn suggestions(schema: &Schema) -> Vec<(&Table, Proposal<'_>)> {
+    let mut out = Vec::new();
     let mut by_table: FxHashMap<(crate::schema::Framework, &str), Vec<&AccessPattern>> =
         FxHashMap::default();
     for pattern in &schema.access_patterns {
@@ -45,10 +54,11 @@ pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
             .collect();
         for proposal in propose(table, &wanted) {
             if worth_proposing(table, &proposal) && !unindexed_foreign_key(table, &proposal) {
-                out.push(report(table, proposal));
+                out.push((table, proposal));
             }
         }
     }
+    out
 }
 
 /// Whether a pattern asks for an index: no existing index serves it, and

@@ -3,7 +3,7 @@
 
 mod duplicate_index;
 mod index_drift;
-mod missing_query_index;
+pub mod missing_query_index;
 mod non_concurrent_index;
 mod redundant_implicit_index;
 mod redundant_index;
