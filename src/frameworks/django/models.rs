@@ -247,6 +247,22 @@ pub struct MetaDecl {
     pub constraints: Option<IndexList>,
     pub unique_together: Option<Vec<Vec<String>>>,
     pub index_together: Option<Vec<Vec<String>>>,
+    /// `ordering = ["-created", "id"]`: the fields, or `None` when the value
+    /// is not a list of strings ixray can read (`F("x").desc()`, a name).
+    pub ordering: Option<Option<Vec<String>>>,
+    /// `get_latest_by = "created"` or a list of fields.
+    pub get_latest_by: Option<Option<Vec<String>>>,
+}
+
+/// A string or a list or tuple of strings; `None` for anything else.
+fn read_fields(value: Node, text: &str) -> Option<Vec<String>> {
+    if let Some(field) = py::string_value(value, text) {
+        return Some(vec![field]);
+    }
+    py::sequence_items(value)?
+        .into_iter()
+        .map(|item| py::string_value(item, text))
+        .collect()
 }
 
 /// `indexes = [...]` or `constraints = [...]`, possibly extending a parent's.
@@ -542,6 +558,8 @@ fn read_meta(class: Node, text: &str) -> Option<MetaDecl> {
         constraints: None,
         unique_together: None,
         index_together: None,
+        ordering: None,
+        get_latest_by: None,
     };
     for (name, value, statement) in py::class_assignments(body, text) {
         match name.as_str() {
@@ -554,6 +572,8 @@ fn read_meta(class: Node, text: &str) -> Option<MetaDecl> {
             "constraints" => meta.constraints = Some(read_index_list(value, statement, text)),
             "unique_together" => meta.unique_together = read_together(value, text),
             "index_together" => meta.index_together = read_together(value, text),
+            "ordering" => meta.ordering = Some(read_fields(value, text)),
+            "get_latest_by" => meta.get_latest_by = Some(read_fields(value, text)),
             _ => {}
         }
     }

@@ -106,6 +106,11 @@ pub struct Model {
     /// The class whose `Meta` applies (own, or inherited from an abstract
     /// parent when the class has none): (file, class).
     pub meta_from: Option<(usize, usize)>,
+    /// `Meta.ordering` (a multi-table child inherits its parent's): `None`
+    /// when unset, `Some(None)` when ixray cannot read it.
+    pub ordering: Option<Option<Vec<String>>>,
+    /// `Meta.get_latest_by`, inherited the same way.
+    pub get_latest_by: Option<Option<Vec<String>>>,
 }
 
 impl DjangoProject {
@@ -661,6 +666,8 @@ impl<'p> Resolver<'p> {
                     table: String::new(),
                     parents: Vec::new(),
                     meta_from: None,
+                    ordering: None,
+                    get_latest_by: None,
                 });
             }
         }
@@ -679,13 +686,36 @@ impl<'p> Resolver<'p> {
             self.models[index].meta_from = self.meta_source(index, &mut FxHashSet::default());
             let managed = self.meta_option(index, |m| m.managed).unwrap_or(true);
             let db_table = self.meta_option(index, |m| m.db_table.clone());
+            let ordering = self.meta_option(index, |m| m.ordering.clone());
+            let get_latest_by = self.meta_option(index, |m| m.get_latest_by.clone());
             let model = &mut self.models[index];
             model.managed = managed;
+            model.ordering = ordering;
+            model.get_latest_by = get_latest_by;
             model.table = db_table.unwrap_or_else(|| {
                 format!("{}_{}", model.app_label, model.name.to_ascii_lowercase())
             });
             let key = (model.app_label.clone(), model.name.to_ascii_lowercase());
             self.by_label.entry(key).or_insert(index);
+        }
+        // A multi-table child has its parent's ordering and
+        // `get_latest_by` unless its own Meta sets them.
+        for _ in 0..8 {
+            for index in 0..self.models.len() {
+                let Some(&parent) = self.models[index]
+                    .parents
+                    .iter()
+                    .find(|&&p| !self.models[p].is_abstract)
+                else {
+                    continue;
+                };
+                if self.models[index].ordering.is_none() {
+                    self.models[index].ordering = self.models[parent].ordering.clone();
+                }
+                if self.models[index].get_latest_by.is_none() {
+                    self.models[index].get_latest_by = self.models[parent].get_latest_by.clone();
+                }
+            }
         }
     }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use tree_sitter::Node;
 
-use super::project::DjangoProject;
+use super::project::{DjangoProject, Model};
 use crate::frameworks::python::{self as py};
 use crate::frameworks::python_statements as statements;
 pub use crate::frameworks::python_statements::is_test_path;
@@ -49,6 +49,9 @@ pub enum Step {
     OrderBy(Vec<(String, bool)>),
     /// Reads at most a few rows: `first()`, `get()`, `[:n]`, `exists()`.
     Limit,
+    /// Rows in the order Django picks when the chain names none: the
+    /// model's `Meta.ordering`, its primary key, or `get_latest_by`.
+    DefaultOrder(DefaultOrder),
     /// The statement the chain ends in.
     Operation(Operation),
     /// A method ixray does not know (a custom queryset method): what it
@@ -57,6 +60,20 @@ pub enum Step {
 }
 
 pub use crate::schema::QueryOperation as Operation;
+
+/// Which order Django applies when the query names none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefaultOrder {
+    /// `first()`: `Meta.ordering`, else the primary key.
+    First,
+    /// `last()`: the reverse of what `first()` uses.
+    Last,
+    /// `[:n]`: `Meta.ordering`, else none.
+    Slice,
+    /// `latest()`/`earliest()` without fields: `Meta.get_latest_by`.
+    Latest,
+    Earliest,
+}
 
 /// Conditions of one `filter()`-like call.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -438,6 +455,7 @@ impl Reader<'_> {
                 Link::Subscript(node) => {
                     let slice = node.child_by_field_name("subscript");
                     if slice.is_some_and(|s| s.kind() == "slice" || s.kind() == "integer") {
+                        query.steps.push(Step::DefaultOrder(DefaultOrder::Slice));
                         query.steps.push(Step::Limit);
                     } else {
                         query.steps.push(Step::Unknown("[]".into()));
@@ -482,6 +500,11 @@ impl Reader<'_> {
                 steps.push(Step::OrderBy(order));
             }
             "first" | "last" => {
+                steps.push(Step::DefaultOrder(if name == "first" {
+                    DefaultOrder::First
+                } else {
+                    DefaultOrder::Last
+                }));
                 steps.push(Step::Limit);
                 steps.push(Step::Operation(Operation::Get));
             }
@@ -506,7 +529,11 @@ impl Reader<'_> {
                         ));
                     }
                     // `get_latest_by` decides: resolved with the model.
-                    Some(_) => steps.push(Step::Unknown(format!("{name}()"))),
+                    Some(_) => steps.push(Step::DefaultOrder(if name == "latest" {
+                        DefaultOrder::Latest
+                    } else {
+                        DefaultOrder::Earliest
+                    })),
                     None => steps.push(Step::Unknown(name.into())),
                 }
                 steps.push(Step::Limit);
@@ -662,7 +689,13 @@ pub fn resolve(
                 continue;
             };
             let location = Some(file.source.location(query.span));
-            out.extend(patterns(table, &tables, query, location));
+            out.extend(patterns(
+                table,
+                &tables,
+                &project.models[model],
+                query,
+                location,
+            ));
         }
     }
     out
@@ -722,9 +755,12 @@ fn model_of(project: &DjangoProject, file: &QueryFile, name: &str) -> Option<usi
 fn patterns(
     table: &Table,
     tables: &FxHashMap<&str, &Table>,
+    model: &Model,
     query: &Query,
     location: Option<crate::source::Location>,
 ) -> Vec<AccessPattern> {
+    let mut explicit_order = false;
+    let mut default_order = None;
     let mut own = AccessPattern {
         table: table.name.clone(),
         framework: Framework::Django,
@@ -741,7 +777,10 @@ fn patterns(
             Step::Unknown(_) => return Vec::new(),
             Step::Limit => own.limited = true,
             Step::Operation(op) => own.operation = *op,
+            Step::DefaultOrder(order) => default_order = Some(*order),
             Step::OrderBy(fields) => {
+                explicit_order = true;
+                own.order.clear();
                 for (field, desc) in fields {
                     let path: Vec<String> = field.split("__").map(str::to_string).collect();
                     // Ordering by a relation orders by the related model's
@@ -810,9 +849,76 @@ fn patterns(
             }
         }
     }
+    if !explicit_order
+        && own.limited
+        && matches!(own.operation, Operation::Select | Operation::Get)
+        && let Some(order) = default_order
+    {
+        match default_ordering(table, model, order) {
+            Some(columns) => own.order = columns,
+            // An order ixray cannot read: what the query wants is unknown.
+            None => return Vec::new(),
+        }
+    } else if explicit_order
+        && own.order.is_empty()
+        && own.limited
+        && matches!(
+            default_order,
+            Some(DefaultOrder::First | DefaultOrder::Last)
+        )
+    {
+        // `order_by()` cleared the order: `first()` orders by the key.
+        match column_of(table, &["pk".to_string()]) {
+            Some(Reached::Column(column)) => own.order.push(OrderColumn {
+                column,
+                desc: default_order == Some(DefaultOrder::Last),
+            }),
+            _ => return Vec::new(),
+        }
+    }
     let mut out = vec![own];
     out.extend(joined);
     out
+}
+
+/// The order Django gives a query that names none, in columns: `None`
+/// when ixray cannot read it (an expression, a relation's ordering).
+fn default_ordering(table: &Table, model: &Model, order: DefaultOrder) -> Option<Vec<OrderColumn>> {
+    let fields: Vec<(String, bool)> = match order {
+        DefaultOrder::First | DefaultOrder::Last | DefaultOrder::Slice => match &model.ordering {
+            Some(fields) => fields
+                .as_ref()?
+                .iter()
+                .map(|f| py::signed_field(f.clone()))
+                .collect(),
+            None if order == DefaultOrder::Slice => Vec::new(),
+            None => vec![("pk".to_string(), false)],
+        },
+        DefaultOrder::Latest | DefaultOrder::Earliest => model
+            .get_latest_by
+            .clone()??
+            .into_iter()
+            .map(py::signed_field)
+            .collect(),
+    };
+    // `last()` and `latest()` read the order backwards.
+    let reversed = matches!(order, DefaultOrder::Last | DefaultOrder::Latest);
+    fields
+        .into_iter()
+        .map(|(field, desc)| {
+            if field == "?" {
+                return None;
+            }
+            let path: Vec<String> = field.split("__").map(str::to_string).collect();
+            match column_of(table, &path)? {
+                Reached::Column(column) if !is_relation_name(table, &field) => Some(OrderColumn {
+                    column,
+                    desc: desc != reversed,
+                }),
+                _ => None,
+            }
+        })
+        .collect()
 }
 
 enum Reached {
@@ -946,6 +1052,7 @@ mod tests {
                     out.push_str(&format!(" order[{}]", o.join(",")));
                 }
                 Step::Limit => out.push_str(" limit"),
+                Step::DefaultOrder(order) => out.push_str(&format!(" default[{order:?}]")),
                 Step::Operation(op) => out.push_str(&format!(" {op:?}")),
                 Step::Unknown(name) => out.push_str(&format!(" ?{name}")),
             }
@@ -978,7 +1085,7 @@ def view(request, code):
             got,
             [
                 "C filter[code__exact=? user__exact=?] limit Get",
-                "Flip filter[owner__exact=? processed__isnull=true] order[-created] limit",
+                "Flip filter[owner__exact=? processed__isnull=true] order[-created] default[Slice] limit",
                 "C filter[status__exact='down'] filter[~enabled__exact=false] order[priority]",
                 "models.Ping filter[kind__exact='start' kind__exact='fail' OR] Count",
                 "C filter[ DYNAMIC] Update",
