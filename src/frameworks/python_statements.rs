@@ -287,13 +287,30 @@ fn statement_end(bytes: &[u8], start: usize) -> (usize, usize) {
             }
             b' ' | b'\t' | b'\r' | b'\n' => i += 1,
             _ => {
+                // A run of ordinary bytes (names, operators): most of the
+                // text, skipped in a tight loop.
                 i += 1;
+                while i < n && ORDINARY[bytes[i] as usize] {
+                    i += 1;
+                }
                 code_end = i;
             }
         }
     }
     (code_end, n)
 }
+
+/// Bytes `statement_end` has nothing to decide about.
+static ORDINARY: [bool; 256] = {
+    let mut table = [true; 256];
+    let special = b"()[]{}#\\\n;'\" \t\r";
+    let mut k = 0;
+    while k < special.len() {
+        table[special[k] as usize] = false;
+        k += 1;
+    }
+    table
+};
 
 /// The end of the string literal whose opening quote is at `i` (prefix
 /// letters are ordinary bytes before it).

@@ -22,6 +22,9 @@ use crate::schema::{
 /// (`get_or_create(**row)`) whose selective part ixray cannot tell.
 const MAX_EQUALITY_COLUMNS: usize = 3;
 
+/// A wider key than this is a guess about which columns matter most.
+const MAX_KEY_COLUMNS: usize = 3;
+
 /// Call sites listed with a finding; the rest are counted.
 const MAX_RELATED: usize = 10;
 
@@ -100,6 +103,18 @@ fn needs_an_index(table: &Table, pattern: &AccessPattern) -> bool {
     {
         return false;
     }
+    // A partial index whose predicate the query states was made for this
+    // kind of query (a queue of unprocessed rows): it holds only the rows
+    // wanted, and what is left to sort is small.
+    if table.indexes.iter().any(|index| {
+        index.method == IndexMethod::Btree
+            && index
+                .predicate
+                .as_ref()
+                .is_some_and(|p| predicate_implied(p, pattern))
+    }) {
+        return false;
+    }
     let needs_order = !pattern.order.is_empty()
         && pattern.limited
         && matches!(
@@ -170,7 +185,7 @@ fn one_off(path: &Path, model: Option<&Path>) -> bool {
 /// database has none.
 fn worth_proposing(table: &Table, proposal: &Proposal) -> bool {
     let parts = &proposal.index.parts;
-    if parts.len() > MAX_EQUALITY_COLUMNS + 1 {
+    if parts.len() > MAX_KEY_COLUMNS {
         return false;
     }
     if parts.len() == 1
@@ -554,6 +569,25 @@ mod tests {
             (
                 vec![],
                 query("app/v.py", &[("project_id", Eq, None)], &[], false),
+            ),
+            // A partial index made for the queue the query reads.
+            (
+                vec![{
+                    let mut queue = index(&["processed"]);
+                    queue.predicate = Some(crate::schema::sql::predicate("processed IS NULL"));
+                    queue
+                }],
+                query("app/jobs.py", &[("processed", IsNull, None)], &["id"], true),
+            ),
+            // A key wider than three columns.
+            (
+                vec![],
+                query(
+                    "app/v.py",
+                    &[("a", Eq, None), ("b", Eq, None), ("c", Eq, None)],
+                    &["-d"],
+                    true,
+                ),
             ),
         ];
         for (indexes, pattern) in cases {

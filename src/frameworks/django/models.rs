@@ -143,6 +143,9 @@ pub struct FieldDecl {
     pub db_index: Option<bool>,
     pub db_constraint: bool,
     pub db_column: Option<String>,
+    /// `related_name=`: absent, a string, or `Some(None)` when it is not a
+    /// plain string (`"%(class)s_items"`, a name).
+    pub related_name: Option<Option<String>>,
     pub to_field: Option<String>,
     pub db_table: Option<String>,
     pub parent_link: bool,
@@ -511,6 +514,9 @@ fn read_field(attr: String, value: Node, statement: Node, text: &str) -> Option<
         db_index: flag("db_index"),
         db_constraint: flag("db_constraint").unwrap_or(true),
         db_column: string("db_column"),
+        related_name: args.keyword("related_name").map(|n| {
+            py::string_value(n, text).filter(|name| !name.contains('%') && !name.contains('+'))
+        }),
         to_field: string("to_field"),
         db_table: string("db_table"),
         parent_link: flag("parent_link").unwrap_or(false),

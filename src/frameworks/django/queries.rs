@@ -32,6 +32,9 @@ pub struct Query {
     pub model: String,
     /// The manager attribute (`objects`, `_default_manager`, a custom one).
     pub manager: Option<String>,
+    /// A related manager (`check.ping_set`, `order.lines`): the accessor
+    /// name; `model` is then empty and the accessor decides the table.
+    pub related: Option<String>,
     pub steps: Vec<Step>,
     pub span: Span,
     /// Bound to a local name that a later chain continues
@@ -172,10 +175,35 @@ pub fn wanted(path: &std::path::Path, bytes: &[u8]) -> bool {
 
 /// The cheap byte prefilter: files that may hold a query.
 pub fn mentions_queries(bytes: &[u8]) -> bool {
-    use memchr::memmem::find;
-    find(bytes, b".objects").is_some()
-        || find(bytes, b"_default_manager").is_some()
-        || find(bytes, b"get_object_or_404").is_some()
+    FILE_MARKERS.iter().any(|m| m.find(bytes).is_some())
+}
+
+type Finder = memchr::memmem::Finder<'static>;
+
+/// Searchers are built once: building one costs more than searching a
+/// short statement.
+static FILE_MARKERS: std::sync::LazyLock<[Finder; 4]> = std::sync::LazyLock::new(|| {
+    [
+        Finder::new(b".objects"),
+        Finder::new(b"_set."),
+        Finder::new(b"_default_manager"),
+        Finder::new(b"get_object_or_404"),
+    ]
+});
+
+static STATEMENT_MARKERS: std::sync::LazyLock<[Finder; 3]> = std::sync::LazyLock::new(|| {
+    [
+        Finder::new(b".filter("),
+        Finder::new(b".exclude("),
+        Finder::new(b".order_by("),
+    ]
+});
+
+/// A statement worth parsing in a file that passed the prefilter: it names
+/// a manager or a shortcut, or filters or sorts something (a related
+/// manager: `order.lines.filter(...)`).
+fn statement_may_query(bytes: &[u8]) -> bool {
+    mentions_queries(bytes) || STATEMENT_MARKERS.iter().any(|m| m.find(bytes).is_some())
 }
 
 /// Read the queries of a file without parsing all of it: only the
@@ -186,7 +214,7 @@ pub fn mentions_queries(bytes: &[u8]) -> bool {
 /// else ixray does.
 pub fn extract(source: Arc<SourceFile>) -> QueryFile {
     let text = source.text.as_str();
-    let picked = statements::pick(text, mentions_queries);
+    let picked = statements::pick(text, statement_may_query);
     let mut file = QueryFile {
         imports: picked.imports,
         queries: Vec::new(),
@@ -370,6 +398,7 @@ impl Reader<'_> {
                         let mut query = Query {
                             model,
                             manager: None,
+                            related: None,
                             steps: Vec::new(),
                             span,
                             continued: false,
@@ -404,6 +433,7 @@ impl Reader<'_> {
                         let query = Query {
                             model: py::text(object, self.text).to_string(),
                             manager: Some(name.to_string()),
+                            related: None,
                             steps: Vec::new(),
                             span,
                             continued: false,
@@ -419,6 +449,25 @@ impl Reader<'_> {
                         let query = Query {
                             model: dotted,
                             manager: Some(name.to_string()),
+                            related: None,
+                            steps: Vec::new(),
+                            span,
+                            continued: false,
+                        };
+                        return self.apply(query, &links);
+                    }
+                    // `obj.ping_set.filter(...)`: a related manager, when a
+                    // queryset method follows and the owner is no class.
+                    if is_accessor_name(name)
+                        && !(object.kind() == "identifier"
+                            && starts_upper(py::text(object, self.text)))
+                        && matches!(links.last(), Some(Link::Call(method, _)) if is_queryset_method(method))
+                    {
+                        links.reverse();
+                        let query = Query {
+                            model: String::new(),
+                            manager: None,
+                            related: Some(name.to_string()),
                             steps: Vec::new(),
                             span,
                             continued: false,
@@ -645,6 +694,36 @@ enum Link<'t> {
     Subscript(Node<'t>),
 }
 
+/// A lowercase attribute that can name a reverse relation.
+fn is_accessor_name(name: &str) -> bool {
+    !is_manager_name(name)
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Methods of a queryset (or a manager) that start or shape a query.
+fn is_queryset_method(name: &str) -> bool {
+    matches!(
+        name,
+        "filter"
+            | "exclude"
+            | "get"
+            | "get_or_create"
+            | "update_or_create"
+            | "order_by"
+            | "first"
+            | "last"
+            | "latest"
+            | "earliest"
+            | "exists"
+            | "count"
+            | "update"
+            | "delete"
+    ) || PASS_THROUGH.contains(&name)
+}
+
 fn is_manager_name(name: &str) -> bool {
     name == "objects" || name == "_default_manager" || name == "_base_manager"
 }
@@ -679,9 +758,40 @@ pub fn resolve(
     files: &[QueryFile],
 ) -> Vec<AccessPattern> {
     let tables: FxHashMap<&str, &Table> = tables.iter().map(|t| (t.name.as_str(), t)).collect();
+    let accessors = related_accessors(project, &tables);
     let mut out = Vec::new();
     for file in files {
         for query in file.queries.iter().filter(|q| !q.continued) {
+            if let Some(name) = &query.related {
+                // One relation answers to the name in the whole project:
+                // its model's rows of one parent.
+                let Some(&(model, column)) = accessors.get(name.as_str()).and_then(|a| a.as_ref())
+                else {
+                    continue;
+                };
+                let Some(table) = tables.get(project.models[model].table.as_str()) else {
+                    continue;
+                };
+                let location = Some(file.source.location(query.span));
+                let mut found = patterns(table, &tables, &project.models[model], query, location);
+                if let Some(own) = found.first_mut()
+                    && !own
+                        .conditions
+                        .iter()
+                        .any(|c| c.column == column && c.op == ConditionOp::Eq)
+                {
+                    own.conditions.insert(
+                        0,
+                        Condition {
+                            column: column.to_string(),
+                            op: ConditionOp::Eq,
+                            constant: None,
+                        },
+                    );
+                }
+                out.extend(found);
+                continue;
+            }
             let Some(model) = model_of(project, file, &query.model) else {
                 continue;
             };
@@ -696,6 +806,49 @@ pub fn resolve(
                 query,
                 location,
             ));
+        }
+    }
+    out
+}
+
+/// Reverse accessors of the project's foreign keys (`related_name`, else
+/// `<model>_set`) to the model and column they filter by; `None` for a
+/// name more than one relation answers to (ixray cannot tell which).
+fn related_accessors<'p>(
+    project: &'p DjangoProject,
+    tables: &FxHashMap<&str, &'p Table>,
+) -> FxHashMap<String, Option<(usize, &'p str)>> {
+    let mut out: FxHashMap<String, Option<(usize, &str)>> = FxHashMap::default();
+    for (index, model) in project.models.iter().enumerate() {
+        if model.is_abstract || model.proxy {
+            continue;
+        }
+        let Some(table) = tables.get(model.table.as_str()) else {
+            continue;
+        };
+        let class = project.class(model);
+        for fk in table.foreign_keys.iter().filter(|fk| fk.columns.len() == 1) {
+            let declared = class.fields.iter().find(|f| f.attr == fk.field);
+            if declared.is_some_and(|f| f.is_one_to_one() || f.is_many_to_many()) {
+                continue;
+            }
+            let accessor = match declared.map(|f| &f.related_name) {
+                Some(Some(Some(name))) => name.clone(),
+                // `related_name="+"`, a placeholder or a name in a variable.
+                Some(Some(None)) => continue,
+                // Inherited fields may name theirs in a base: only the
+                // default is certain, and only for a field declared here.
+                None => continue,
+                Some(None) => format!("{}_set", model.name.to_ascii_lowercase()),
+            };
+            let entry = (index, fk.columns[0].as_str());
+            out.entry(accessor)
+                .and_modify(|known| {
+                    if *known != Some(entry) {
+                        *known = None;
+                    }
+                })
+                .or_insert(Some(entry));
         }
     }
     out
