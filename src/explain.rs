@@ -136,7 +136,10 @@ pub struct PlanNode {
     pub index: Option<String>,
 }
 
-/// Analyse nothing, connect, and explain every suggestion of `schema`.
+/// Connect to the database and explain every suggestion of `schema`
+/// before and with its hypothetical index. A suggestion or query the
+/// server rejects is reported in its place; only a lost connection or a
+/// database without HypoPG is an error.
 pub fn explain(schema: &Schema, options: &Options) -> Result<Report, ExplainError> {
     let mut config: postgres::Config = options.database_url.parse().map_err(ExplainError::Url)?;
     let mut client = config

@@ -55,11 +55,14 @@ enum Command {
     /// whether it would use each index `missing-query-index` suggests.
     /// Read-only: one transaction, rolled back.
     Explain {
+        /// Files or directories (default: the current directory).
         paths: Vec<PathBuf>,
         /// The database to ask (`postgresql://user@host:5432/name`); only
         /// its planner is used, nothing is written.
-        #[arg(long, env = "IXRAY_DATABASE_URL")]
+        // `hide_env_values`: the URL may hold a password; help never shows it.
+        #[arg(long, env = "IXRAY_DATABASE_URL", hide_env_values = true)]
         database_url: String,
+        /// The project's database dialect, when its settings cannot tell.
         #[arg(long)]
         dialect: Option<String>,
         /// When the database lacks HypoPG, run `CREATE EXTENSION hypopg`

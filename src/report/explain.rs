@@ -10,6 +10,11 @@ use crate::explain::{PlanNode, PlanSummary, QueryReport, Report, SuggestionRepor
 
 pub fn text(report: &Report, paths: &PathDisplay) -> String {
     let mut out = String::new();
+    if report.suggestions.is_empty() {
+        out.push_str(
+            "No index to explain: `missing-query-index` suggests none for this project.\n",
+        );
+    }
     for suggestion in &report.suggestions {
         block(&mut out, suggestion, paths);
         out.push('\n');
