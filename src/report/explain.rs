@@ -28,18 +28,14 @@ pub fn text(report: &Report, paths: &PathDisplay) -> String {
         .iter()
         .filter(|s| s.queries.iter().any(|q| q.uses_index == Some(true)))
         .count();
+    let suggested = report.suggestions.len();
     let _ = writeln!(
         out,
-        "{} suggested index{} explained on PostgreSQL {} with HypoPG {}: the planner uses {used} of {}.",
-        report.suggestions.len(),
-        if report.suggestions.len() == 1 {
-            ""
-        } else {
-            "es"
-        },
+        "{suggested} suggested index{}, {} tried on PostgreSQL {} with HypoPG {}: the planner uses {used} of them.",
+        if suggested == 1 { "" } else { "es" },
+        tried.len(),
         report.server_version,
         report.hypopg_version,
-        tried.len(),
     );
     let _ = writeln!(
         out,
@@ -214,4 +210,110 @@ pub fn json(report: &Report, paths: &PathDisplay) -> String {
     let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
     text.push('\n');
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::source::{Location, Span};
+
+    fn node(node_type: &str, index: Option<&str>) -> PlanNode {
+        PlanNode {
+            node_type: node_type.into(),
+            relation: Some("jobs")
+                .filter(|_| node_type.ends_with("Scan"))
+                .map(Into::into),
+            index: index.map(Into::into),
+        }
+    }
+
+    fn report() -> Report {
+        let location = Location {
+            path: PathBuf::from("app/jobs.py"),
+            span: Span::default(),
+            line: 12,
+            column: 5,
+            end_line: 12,
+            end_column: 40,
+        };
+        Report {
+            server_version: "15.18".into(),
+            hypopg_version: "1.3.1".into(),
+            extension_created: false,
+            suggestions: vec![
+                SuggestionReport {
+                    table: "jobs".into(),
+                    model: "Job".into(),
+                    framework: "django",
+                    create_index: "CREATE INDEX ON jobs (queue, run_at) WHERE done_at IS NULL"
+                        .into(),
+                    hypothetical_index: Some("<1>btree_jobs_queue_run_at".into()),
+                    error: None,
+                    queries: vec![QueryReport {
+                        sql: "UPDATE jobs SET ... WHERE queue = $1".into(),
+                        explained_as: Some("SELECT * FROM jobs WHERE queue = $1".into()),
+                        locations: vec![location],
+                        before: Some(PlanSummary {
+                            total_cost: 200.0,
+                            nodes: vec![node("Seq Scan", None)],
+                        }),
+                        after: Some(PlanSummary {
+                            total_cost: 50.0,
+                            nodes: vec![node("Index Scan", Some("<1>btree_jobs_queue_run_at"))],
+                        }),
+                        uses_index: Some(true),
+                        error: None,
+                    }],
+                    queries_left_out: 2,
+                },
+                SuggestionReport {
+                    table: "gone".into(),
+                    model: "Gone".into(),
+                    framework: "django",
+                    create_index: "CREATE INDEX ON gone (a)".into(),
+                    hypothetical_index: None,
+                    error: Some("table `gone` is not in the database".into()),
+                    queries: Vec::new(),
+                    queries_left_out: 0,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn text_has_one_block_per_suggestion() {
+        insta::assert_snapshot!(text(&report(), &PathDisplay::new(None)), @r#"
+jobs (django `Job`): CREATE INDEX ON jobs (queue, run_at) WHERE done_at IS NULL
+  hypothetical index: <1>btree_jobs_queue_run_at
+  query: UPDATE jobs SET ... WHERE queue = $1
+    explained as: SELECT * FROM jobs WHERE queue = $1
+    at app/jobs.py:12:5
+    before: cost 200.00  Seq Scan on jobs
+    after:  cost 50.00  Index Scan using <1>btree_jobs_queue_run_at on jobs
+    uses the index: yes (cost -75.0%)
+  and 2 more queries not explained
+
+gone (django `Gone`): CREATE INDEX ON gone (a)
+  not explained: table `gone` is not in the database
+
+2 suggested indexes, 1 tried on PostgreSQL 15.18 with HypoPG 1.3.1: the planner uses 1 of them.
+Nothing was changed: the transaction was read-only and rolled back.
+"#);
+    }
+
+    #[test]
+    fn json_shows_paths_as_every_output_does() {
+        let value: serde_json::Value =
+            serde_json::from_str(&json(&report(), &PathDisplay::new(None))).unwrap();
+        assert_eq!(value["version"], 1);
+        let query = &value["suggestions"][0]["queries"][0];
+        assert_eq!(query["locations"][0]["path"], "app/jobs.py");
+        assert_eq!(
+            query["after"]["nodes"][0]["index"],
+            "<1>btree_jobs_queue_run_at"
+        );
+        assert_eq!(value["suggestions"][1]["queries"], serde_json::json!([]));
+    }
 }
