@@ -8,7 +8,7 @@
 //! created; `CREATE EXTENSION hypopg` only when the caller asks for it, and
 //! then inside that same rolled-back transaction. Nothing here prints.
 
-use postgres::{Client, NoTls, Transaction};
+use postgres::{GenericClient, NoTls, Transaction};
 use serde::Serialize;
 
 use crate::rules::missing_query_index::suggestions;
@@ -185,7 +185,7 @@ pub fn explain(schema: &Schema, options: &Options) -> Result<Report, ExplainErro
     )?;
     let hypopg = match installed {
         Some(schema) => schema,
-        None => hypopg_schema_tx(&mut tx)?.unwrap_or_else(|| "public".into()),
+        None => hypopg_schema(&mut tx)?.unwrap_or_else(|| "public".into()),
     };
     let hypopg_version: String = tx
         .query_one(
@@ -210,21 +210,40 @@ pub fn explain(schema: &Schema, options: &Options) -> Result<Report, ExplainErro
     })
 }
 
-fn show(client: &mut Client, setting: &str) -> Result<String, postgres::Error> {
+fn show(client: &mut impl GenericClient, setting: &str) -> Result<String, postgres::Error> {
     let row = client.query_one("SELECT current_setting($1)", &[&setting])?;
     Ok(row.get(0))
 }
 
-const HYPOPG_SCHEMA: &str = "SELECT n.nspname::text FROM pg_extension e \
-     JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'hypopg'";
-
 /// The schema HypoPG's functions live in, when the database has it.
-fn hypopg_schema(client: &mut Client) -> Result<Option<String>, postgres::Error> {
-    Ok(client.query_opt(HYPOPG_SCHEMA, &[])?.map(|r| r.get(0)))
+fn hypopg_schema(client: &mut impl GenericClient) -> Result<Option<String>, postgres::Error> {
+    let row = client.query_opt(
+        "SELECT n.nspname::text FROM pg_extension e \
+         JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'hypopg'",
+        &[],
+    )?;
+    Ok(row.map(|r| r.get(0)))
 }
 
-fn hypopg_schema_tx(tx: &mut Transaction) -> Result<Option<String>, postgres::Error> {
-    Ok(tx.query_opt(HYPOPG_SCHEMA, &[])?.map(|r| r.get(0)))
+/// Run `work` under a savepoint. An error the server raises (a missing
+/// table or column) rolls back to it, leaving the transaction usable, and
+/// comes back as the server's message; a lost connection ends the run.
+fn guarded<T>(
+    tx: &mut Transaction,
+    work: impl FnOnce(&mut Transaction) -> Result<T, postgres::Error>,
+) -> Result<Result<T, String>, postgres::Error> {
+    let mut savepoint = tx.savepoint("ixray")?;
+    match work(&mut savepoint) {
+        Ok(value) => {
+            savepoint.commit()?;
+            Ok(Ok(value))
+        }
+        Err(err) if err.as_db_error().is_some() => {
+            savepoint.rollback()?;
+            Ok(Err(server_message(&err)))
+        }
+        Err(err) => Err(err),
+    }
 }
 
 /// A table name as SQL writes it: `schema.table`, each part quoted when
@@ -345,12 +364,20 @@ fn explain_suggestion(
         queries_left_out: left_out,
     };
 
-    let exists: Option<String> = tx
-        .query_one("SELECT to_regclass($1)::text", &[&qualified(&table.name)])?
-        .get(0);
-    if exists.is_none() {
-        report.error = Some(format!("table `{}` is not in the database", table.name));
-        return Ok(report);
+    let exists = guarded(tx, |tx| {
+        let row = tx.query_one("SELECT to_regclass($1)::text", &[&qualified(&table.name)])?;
+        Ok(row.get::<_, Option<String>>(0).is_some())
+    })?;
+    match exists {
+        Ok(true) => {}
+        Ok(false) => {
+            report.error = Some(format!("table `{}` is not in the database", table.name));
+            return Ok(report);
+        }
+        Err(message) => {
+            report.error = Some(format!("table `{}`: {message}", table.name));
+            return Ok(report);
+        }
     }
     for query in &mut report.queries {
         let statement = query.explained_as.as_ref().unwrap_or(&query.sql).clone();
@@ -359,20 +386,13 @@ fn explain_suggestion(
             Err(message) => query.error = Some(message),
         }
     }
-    let created = {
-        let mut savepoint = tx.savepoint("ixray_index")?;
-        let result = savepoint.query_one(
+    let created = guarded(tx, |tx| {
+        let row = tx.query_one(
             &format!("SELECT indexrelid, indexname FROM {hypopg}.hypopg_create_index($1)"),
             &[&report.create_index],
-        );
-        match result {
-            Ok(row) => {
-                savepoint.commit()?;
-                Ok((row.get::<_, u32>(0), row.get::<_, String>(1)))
-            }
-            Err(err) => Err(server_message(&err)),
-        }
-    };
+        )?;
+        Ok((row.get::<_, u32>(0), row.get::<_, String>(1)))
+    })?;
     let (oid, name) = match created {
         Ok(created) => created,
         Err(message) => {
@@ -396,9 +416,11 @@ fn explain_suggestion(
     Ok(report)
 }
 
+type Planned = (PlanSummary, Vec<String>);
+
 /// The generic plan of `statement` (its `$n` left unknown), and every
 /// index it uses. `Err` is the server's reason for rejecting the
-/// statement; the outer `Err` a broken connection.
+/// statement; the outer `Err` a lost connection.
 ///
 /// PostgreSQL 16's `EXPLAIN (GENERIC_PLAN)` takes `$n` directly; to work
 /// on every version, the statement is prepared (the server infers the
@@ -406,15 +428,12 @@ fn explain_suggestion(
 /// `plan_cache_mode = force_generic_plan`: a generic plan does not depend
 /// on the values, so NULL does not short-circuit it. It is prepared anew
 /// each time, since HypoPG's indexes do not invalidate a cached plan.
-type Planned = (PlanSummary, Vec<String>);
-
 fn plan(tx: &mut Transaction, statement: &str) -> Result<Result<Planned, String>, postgres::Error> {
-    let mut savepoint = tx.savepoint("ixray_query")?;
-    // The extended protocol takes one statement only: nothing the code
-    // held can run as a second one.
-    let result = (|| {
-        savepoint.execute(&format!("PREPARE {STATEMENT} AS {statement}"), &[])?;
-        let parameters: i32 = savepoint
+    let outcome = guarded(tx, |tx| {
+        // The extended protocol takes one statement only: nothing the
+        // code held can run as a second one.
+        tx.execute(&format!("PREPARE {STATEMENT} AS {statement}"), &[])?;
+        let parameters: i32 = tx
             .query_one(
                 "SELECT coalesce(cardinality(parameter_types), 0) FROM pg_prepared_statements \
                  WHERE name = $1",
@@ -428,7 +447,7 @@ fn plan(tx: &mut Transaction, statement: &str) -> Result<Result<Planned, String>
         };
         // EXPLAIN's JSON comes back as `json`, which the client reads
         // only in text mode; this statement is ixray's own.
-        let text = savepoint
+        let text = tx
             .simple_query(&format!(
                 "EXPLAIN (FORMAT JSON) EXECUTE {STATEMENT}{arguments}"
             ))?
@@ -438,27 +457,17 @@ fn plan(tx: &mut Transaction, statement: &str) -> Result<Result<Planned, String>
                 _ => None,
             })
             .unwrap_or_default();
-        Ok::<String, postgres::Error>(text)
-    })();
-    let outcome = match result {
-        Ok(text) => {
-            savepoint.batch_execute(&format!("DEALLOCATE {STATEMENT}"))?;
-            savepoint.commit()?;
-            Ok(summarize(&text))
-        }
-        Err(err) => {
-            let message = server_message(&err);
-            savepoint.rollback()?;
-            Err(message)
-        }
-    };
-    // PREPARE is not undone by a rollback.
-    if tx
-        .query_opt(
-            "SELECT 1 FROM pg_prepared_statements WHERE name = $1",
-            &[&STATEMENT],
-        )?
-        .is_some()
+        tx.batch_execute(&format!("DEALLOCATE {STATEMENT}"))?;
+        Ok(summarize(&text))
+    })?;
+    // A PREPARE is not undone by rolling back to the savepoint.
+    if outcome.is_err()
+        && tx
+            .query_opt(
+                "SELECT 1 FROM pg_prepared_statements WHERE name = $1",
+                &[&STATEMENT],
+            )?
+            .is_some()
     {
         tx.batch_execute(&format!("DEALLOCATE {STATEMENT}"))?;
     }

@@ -237,6 +237,19 @@ fn suggested_indexes_are_used_by_the_planner_and_the_database_is_left_as_it_was(
         "the output says nothing was changed:\n{stdout}"
     );
     pretty_assertions::assert_eq!(catalog(&mut client), before, "the database changed");
+
+    // A column the code has and the database lacks: the server's reason,
+    // and the run still ends well.
+    client
+        .batch_execute("ALTER TABLE orders_shipment RENAME COLUMN carrier TO carrier_code")
+        .unwrap();
+    let (code, stdout, stderr) = run_ixray(dir.path(), &["explain", ".", "--database-url", &url]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("rejected by the server: column \"carrier\" does not exist"),
+        "{stdout}"
+    );
+    pretty_assertions::assert_eq!(catalog(&mut client), before, "the database changed");
 }
 
 #[test]
