@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod discover;
+pub mod explain;
 pub mod fix;
 pub mod frameworks;
 pub mod report;

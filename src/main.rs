@@ -12,7 +12,7 @@ use ixray::config::{self, Config};
 use ixray::report::{self, PathDisplay};
 use ixray::rules::RULES;
 use ixray::schema::Dialect;
-use ixray::{Analysis, analyze, fix};
+use ixray::{Analysis, analyze, explain, fix};
 
 #[derive(Parser)]
 #[command(
@@ -50,6 +50,27 @@ enum Command {
         paths: Vec<PathBuf>,
         #[arg(long)]
         dialect: Option<String>,
+    },
+    /// Ask a PostgreSQL planner (with HypoPG's hypothetical indexes)
+    /// whether it would use each index `missing-query-index` suggests.
+    /// Read-only: one transaction, rolled back.
+    Explain {
+        /// Files or directories (default: the current directory).
+        paths: Vec<PathBuf>,
+        /// The database to ask (`postgresql://user@host:5432/name`); only
+        /// its planner is used, nothing is written.
+        // `hide_env_values`: the URL may hold a password; help never shows it.
+        #[arg(long, env = "IXRAY_DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+        /// The project's database dialect, when its settings cannot tell.
+        #[arg(long)]
+        dialect: Option<String>,
+        /// When the database lacks HypoPG, run `CREATE EXTENSION hypopg`
+        /// inside the transaction that is rolled back.
+        #[arg(long)]
+        create_extension: bool,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Print a rule's documentation (every rule's summary without NAME).
     Rule { name: Option<String> },
@@ -283,6 +304,37 @@ fn run() -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Command::Explain {
+            paths,
+            database_url,
+            dialect,
+            create_extension,
+            format,
+        } => {
+            let paths = paths_or_cwd(paths);
+            let mut config = load_config(&paths, None)?;
+            if let Some(name) = dialect {
+                config.dialect = Some(parse_dialect(&name)?);
+            }
+            // The suggestions come from the query code, whatever the
+            // project's rule selection.
+            config.read_queries = true;
+            let analysis = analyze(&paths, &config);
+            if report_errors(&analysis, &paths, &display) {
+                return Ok(ExitCode::from(2));
+            }
+            let options = explain::Options {
+                database_url,
+                create_extension,
+            };
+            let report = explain::explain(&analysis.schema, &options)?;
+            let text = match format {
+                Format::Text => report::explain::text(&report, &display),
+                Format::Json => report::explain::json(&report, &display),
+            };
+            stdout.write_all(text.as_bytes())?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Rule { name: None } => {
             let width = RULES.iter().map(|r| r.name.len()).max().unwrap_or(0);

@@ -1,6 +1,7 @@
 //! Output formats. Each reporter turns findings into text; none decides what
 //! a finding is.
 
+pub mod explain;
 pub mod json;
 pub mod text;
 

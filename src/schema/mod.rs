@@ -598,16 +598,18 @@ impl AccessPattern {
             .iter()
             .map(|c| {
                 let column = quote(&c.column);
-                let value = c.constant.clone().unwrap_or_else(&mut placeholder);
+                // Only conditions that compare with a value number a
+                // placeholder: `$n` stay dense, as PREPARE needs them.
+                let mut value = || c.constant.clone().unwrap_or_else(&mut placeholder);
                 match c.op {
-                    ConditionOp::Eq => format!("{column} = {value}"),
-                    ConditionOp::NotEq => format!("{column} <> {value}"),
-                    ConditionOp::In => format!("{column} = ANY({value})"),
-                    ConditionOp::Range => format!("{column} >= {value}"),
-                    ConditionOp::Prefix => format!("{column} LIKE {value}"),
+                    ConditionOp::Eq => format!("{column} = {}", value()),
+                    ConditionOp::NotEq => format!("{column} <> {}", value()),
+                    ConditionOp::In => format!("{column} = ANY({})", value()),
+                    ConditionOp::Range => format!("{column} >= {}", value()),
+                    ConditionOp::Prefix => format!("{column} LIKE {}", value()),
                     ConditionOp::IsNull => format!("{column} IS NULL"),
                     ConditionOp::IsNotNull => format!("{column} IS NOT NULL"),
-                    ConditionOp::Other => format!("{column} ~ {value}"),
+                    ConditionOp::Other => format!("{column} ~ {}", value()),
                 }
             })
             .collect();
