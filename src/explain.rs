@@ -305,6 +305,7 @@ pub fn explainable(pattern: &AccessPattern) -> String {
     match pattern.operation {
         QueryOperation::Update | QueryOperation::Delete => AccessPattern {
             operation: QueryOperation::Select,
+            order_implicit: false,
             limited: false,
             ..pattern.clone()
         }
@@ -544,6 +545,7 @@ mod tests {
                 column: "issued_at".into(),
                 desc: true,
             }],
+            order_implicit: false,
             limited: true,
             operation,
             disjunction: false,

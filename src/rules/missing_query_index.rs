@@ -115,7 +115,22 @@ fn needs_an_index(table: &Table, pattern: &AccessPattern) -> bool {
     }) {
         return false;
     }
+    // A handful of rows: a unique key fixed by `=` or `IN`.
+    if table.indexes.iter().any(|index| {
+        index.unique
+            && index.predicate.is_none()
+            && index.parts.iter().all(|p| {
+                p.column_name().is_some_and(|column| {
+                    pattern.conditions.iter().any(|c| {
+                        c.column == column && matches!(c.op, ConditionOp::Eq | ConditionOp::In)
+                    })
+                })
+            })
+    }) {
+        return false;
+    }
     let needs_order = !pattern.order.is_empty()
+        && !pattern.order_implicit
         && pattern.limited
         && matches!(
             pattern.operation,
@@ -433,6 +448,7 @@ mod tests {
                     desc: o.starts_with('-'),
                 })
                 .collect(),
+            order_implicit: false,
             limited,
             operation: QueryOperation::Select,
             disjunction: false,
@@ -578,6 +594,23 @@ mod tests {
                     queue
                 }],
                 query("app/jobs.py", &[("processed", IsNull, None)], &["id"], true),
+            ),
+            // A unique key fixed by `IN`: a handful of rows to sort.
+            (
+                vec![{
+                    let mut code = index(&["code"]);
+                    code.unique = true;
+                    code
+                }],
+                query("app/v.py", &[("code", In, None)], &["-created"], true),
+            ),
+            // `first()` without `order_by`: any matching row will do.
+            (
+                vec![index(&["code"])],
+                AccessPattern {
+                    order_implicit: true,
+                    ..query("app/v.py", &[("code", Eq, None)], &["id"], true)
+                },
             ),
             // A key wider than three columns.
             (

@@ -148,7 +148,8 @@ pub fn index_serves(index: &Index, pattern: &AccessPattern) -> bool {
         return false;
     }
     let rest = &index.parts[equal.len()..];
-    if !pattern.order.is_empty() {
+    // An order the framework adds to fetch one row asks nothing of the key.
+    if !pattern.order.is_empty() && !pattern.order_implicit {
         // A sort on an equality column is free: its value is fixed.
         let order: Vec<_> = pattern
             .order
@@ -384,6 +385,7 @@ mod tests {
                     desc: o.starts_with('-'),
                 })
                 .collect(),
+            order_implicit: false,
             limited: true,
             operation: crate::schema::QueryOperation::Select,
             disjunction: false,

@@ -560,6 +560,11 @@ pub struct AccessPattern {
     pub framework: Framework,
     pub conditions: Vec<Condition>,
     pub order: Vec<OrderColumn>,
+    /// The order is one the framework adds by itself to fetch one row
+    /// (Django's `first()`/`last()` without `order_by`): code that calls
+    /// it usually wants any matching row, so no index is asked for it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub order_implicit: bool,
     /// Reads at most a few rows (`LIMIT`, first row, `EXISTS`).
     pub limited: bool,
     pub operation: QueryOperation,

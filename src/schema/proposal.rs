@@ -79,7 +79,7 @@ fn index_for(table: &Table, pattern: &AccessPattern) -> Option<Index> {
     let order: Vec<_> = pattern
         .order
         .iter()
-        .filter(|o| !equal.iter().any(|e| e.column == o.column))
+        .filter(|o| !pattern.order_implicit && !equal.iter().any(|e| e.column == o.column))
         .collect();
     if !order.is_empty() {
         for o in order {
@@ -191,6 +191,7 @@ mod tests {
                     desc: o.starts_with('-'),
                 })
                 .collect(),
+            order_implicit: false,
             limited: false,
             operation: QueryOperation::Select,
             disjunction: false,

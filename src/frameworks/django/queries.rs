@@ -919,6 +919,7 @@ fn patterns(
         framework: Framework::Django,
         conditions: Vec::new(),
         order: Vec::new(),
+        order_implicit: false,
         limited: false,
         operation: Operation::Select,
         disjunction: false,
@@ -987,6 +988,7 @@ fn patterns(
                                         table: target.clone(),
                                         conditions: Vec::new(),
                                         order: Vec::new(),
+                                        order_implicit: false,
                                         limited: false,
                                         operation: Operation::Select,
                                         ..own.clone()
@@ -1008,7 +1010,10 @@ fn patterns(
         && let Some(order) = default_order
     {
         match default_ordering(table, model, order) {
-            Some(columns) => own.order = columns,
+            Some(columns) => {
+                own.order = columns;
+                own.order_implicit = matches!(order, DefaultOrder::First | DefaultOrder::Last);
+            }
             // An order ixray cannot read: what the query wants is unknown.
             None => return Vec::new(),
         }
@@ -1022,10 +1027,13 @@ fn patterns(
     {
         // `order_by()` cleared the order: `first()` orders by the key.
         match column_of(table, &["pk".to_string()]) {
-            Some(Reached::Column(column)) => own.order.push(OrderColumn {
-                column,
-                desc: default_order == Some(DefaultOrder::Last),
-            }),
+            Some(Reached::Column(column)) => {
+                own.order.push(OrderColumn {
+                    column,
+                    desc: default_order == Some(DefaultOrder::Last),
+                });
+                own.order_implicit = true;
+            }
             _ => return Vec::new(),
         }
     }

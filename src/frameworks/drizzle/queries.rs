@@ -691,12 +691,14 @@ fn resolve_query(
         framework: Framework::Drizzle,
         conditions: Vec::new(),
         order: Vec::new(),
+        order_implicit: false,
         limited: false,
         operation: QueryOperation::Select,
         disjunction: false,
         location: location.clone(),
     };
     let mut own = AccessPattern {
+        order_implicit: false,
         limited: query.limited,
         operation: query.operation,
         disjunction: query.disjunction,
