@@ -173,11 +173,18 @@ fn one_off(path: &Path, model: Option<&Path>) -> bool {
             .take_while(|(a, b)| a == b)
             .count()
     });
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.contains(".test.") || name.contains(".spec.") || name.starts_with("test_") {
+        return true;
+    }
     path.components().skip(shared).any(|c| {
         matches!(
             c.as_os_str().to_str(),
             Some(
-                "migrations"
+                "tests"
+                    | "test"
+                    | "__tests__"
+                    | "migrations"
                     | "versions"
                     | "alembic"
                     | "scripts"
