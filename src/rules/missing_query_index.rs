@@ -14,7 +14,7 @@ use crate::frameworks::suggest_index_name;
 use crate::schema::coverage::{covering_index_for, index_serves, predicate_implied};
 use crate::schema::proposal::{Proposal, as_predicate, propose};
 use crate::schema::{
-    AccessPattern, ConditionOp, Dialect, Index, IndexMethod, IndexOrigin, IndexSpec,
+    AccessPattern, ConditionOp, Dialect, Index, IndexMethod, IndexOrigin, IndexPart, IndexSpec,
     QueryOperation, Schema, SpecColumn, Table,
 };
 
@@ -73,6 +73,11 @@ pub fn suggestions(schema: &Schema) -> Vec<(&Table, Proposal<'_>)> {
 /// would then help only when one value has many rows, which the code does
 /// not show.
 fn needs_an_index(table: &Table, pattern: &AccessPattern) -> bool {
+    // A query that filters nothing (the first rows of the whole table, a
+    // development script's sample) says too little about the workload.
+    if pattern.conditions.is_empty() {
+        return false;
+    }
     if pattern.disjunction
         || pattern
             .location
@@ -216,7 +221,34 @@ fn worth_proposing(table: &Table, proposal: &Proposal) -> bool {
     {
         return false;
     }
-    !(proposal.index.predicate.is_some() && table.dialect == Dialect::Mysql)
+    if proposal.index.predicate.is_some() {
+        // No partial indexes on MySQL; and a full index that starts with
+        // the same key already reads the rows in order, checking the
+        // predicate as it goes (`redundant-index` would call the partial
+        // one redundant).
+        if table.dialect == Dialect::Mysql
+            || table.indexes.iter().any(|index| {
+                index.predicate.is_none()
+                    && index.method == IndexMethod::Btree
+                    && starts_with_either_way(&index.parts, parts)
+            })
+        {
+            return false;
+        }
+    }
+    true
+}
+
+/// `parts` lead `index`, with the same directions or all reversed (a
+/// btree reads both ways).
+fn starts_with_either_way(index: &[IndexPart], parts: &[IndexPart]) -> bool {
+    index.len() >= parts.len()
+        && [false, true].iter().any(|&flip| {
+            index
+                .iter()
+                .zip(parts)
+                .all(|(a, b)| a.key == b.key && (a.desc != b.desc) == flip)
+        })
 }
 
 /// The proposal is exactly an unindexed foreign key's index: that rule
@@ -618,6 +650,24 @@ mod tests {
                     order_implicit: true,
                     ..query("app/v.py", &[("code", Eq, None)], &["id"], true)
                 },
+            ),
+            // The first rows of the whole table.
+            (vec![], query("app/v.py", &[], &["-created"], true)),
+            // A full index (the key, read backwards) already gives the
+            // order a partial one would.
+            (
+                vec![{
+                    let mut pk = index(&["id"]);
+                    pk.unique = true;
+                    pk.origin = IndexOrigin::PrimaryKey;
+                    pk
+                }],
+                query(
+                    "app/jobs.py",
+                    &[("search_vector", IsNull, None)],
+                    &["-id"],
+                    true,
+                ),
             ),
             // A key wider than three columns.
             (

@@ -214,8 +214,14 @@ fn writes(c: &crate::schema::Condition, conjunct: &Conjunct) -> bool {
         (ConditionOp::IsNull, _) => format!("{} IS NULL", c.column),
         _ => return false,
     };
+    let flag = |value: &str| c.op == ConditionOp::Eq && c.constant.as_deref() == Some(value);
     written.eq_ignore_ascii_case(text)
-        || (c.op == ConditionOp::Eq && c.constant.as_deref() == Some("true") && *text == c.column)
+        || (flag("true") && *text == c.column)
+        || (flag("false")
+            && text
+                .get(..4)
+                .is_some_and(|not| not.eq_ignore_ascii_case("NOT "))
+            && text.get(4..).is_some_and(|rest| rest.trim() == c.column))
 }
 
 /// How index `a` is made unnecessary by index `b` on the same table.
@@ -466,6 +472,16 @@ mod tests {
             &not_null,
             &pattern(&[("owner_id", IsNull, None)], &[])
         ));
+        // `Q(dismissed=False)` reads back as `not dismissed`.
+        for written in ["NOT dismissed", "not dismissed"] {
+            let mut open = idx(&["app_id", "-updated_at"]);
+            open.predicate = Some(Predicate::new(vec![Conjunct::Other(written.into())]));
+            let q = pattern(
+                &[("app_id", Eq, None), ("dismissed", Eq, Some("false"))],
+                &["-updated_at"],
+            );
+            assert!(index_serves(&open, &q), "{written}");
+        }
     }
 
     #[test]

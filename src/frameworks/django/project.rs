@@ -1125,6 +1125,10 @@ impl<'a> TableBuilder<'a> {
             let mut pk = Index::new(vec![IndexPart::column("id")], IndexOrigin::PrimaryKey);
             pk.unique = true;
             table.indexes.push(pk);
+            // `Index(fields=["-id"])` names the implicit key too.
+            attname_to_column
+                .entry("id".into())
+                .or_insert_with(|| "id".into());
         }
         attname_to_column.insert(
             "pk".into(),
@@ -2348,6 +2352,26 @@ mod tests {
             dialect: None,
         };
         resolve(inputs, &mut Vec::new())
+    }
+
+    #[test]
+    fn an_index_on_the_implicit_key_names_its_column() {
+        let project = resolve_files(&[(
+            "shop/models.py",
+            "from django.db import models\n\nclass Payment(models.Model):\n    checkout = models.ForeignKey(\"Checkout\", models.CASCADE)\n\n    class Meta:\n        indexes = [models.Index(fields=[\"checkout\", \"-id\"], name=\"pay_recent\")]\n\nclass Checkout(models.Model):\n    pass\n",
+        )]);
+        let payment = project
+            .tables
+            .iter()
+            .find(|t| t.name == "shop_payment")
+            .expect("payment table");
+        let declared: Vec<String> = payment
+            .indexes
+            .iter()
+            .filter(|i| i.name.as_deref() == Some("pay_recent"))
+            .map(|i| i.describe())
+            .collect();
+        assert_eq!(declared, ["(checkout_id, id DESC)"]);
     }
 
     /// Each table's columns and generic foreign keys, one line each.
