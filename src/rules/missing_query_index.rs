@@ -291,11 +291,33 @@ fn report(table: &Table, proposal: Proposal) -> Finding {
     });
     sites.dedup_by_key(|p| p.location.as_ref().map(|l| (l.path.clone(), l.span.start)));
     let count = sites.len();
-    let columns: Vec<(String, bool)> = index
+    let mut columns: Vec<(String, bool)> = index
         .parts
         .iter()
         .filter_map(|p| Some((p.column_name()?.to_string(), p.desc)))
         .collect();
+    // drizzle-orm's sqlite-core has no descending index columns. A key
+    // whose columns all run one way serves either order ascending (SQLite
+    // reads an index backwards); a mixed one cannot be declared.
+    let sqlite_drizzle =
+        table.framework == crate::schema::Framework::Drizzle && table.dialect == Dialect::Sqlite;
+    // Only the order's columns have a direction that matters; the key's
+    // equality columns read the same either way.
+    let ordered: Vec<&(String, bool)> = columns
+        .iter()
+        .filter(|(c, _)| {
+            proposal
+                .patterns
+                .iter()
+                .any(|p| p.order.iter().any(|o| o.column == *c))
+        })
+        .collect();
+    let mixed = ordered.iter().any(|(_, d)| *d) && ordered.iter().any(|(_, d)| !*d);
+    if sqlite_drizzle && !mixed {
+        for (_, desc) in &mut columns {
+            *desc = false;
+        }
+    }
     let spec = IndexSpec {
         name: suggest_index_name(table, &columns),
         table: table.name.clone(),
@@ -366,7 +388,13 @@ fn report(table: &Table, proposal: Proposal) -> Finding {
         }
     }
     f.suggested_index = Some(spec.clone());
-    f.fix = Some(FixIntent::AddIndex(spec));
+    if sqlite_drizzle && mixed {
+        f.help = Some(
+            "drizzle-orm's sqlite-core cannot declare descending index columns: create this index in a migration by hand".into(),
+        );
+    } else {
+        f.fix = Some(FixIntent::AddIndex(spec));
+    }
     f
 }
 
@@ -551,6 +579,52 @@ mod tests {
             got[0].contains("index (project_id) becomes redundant"),
             "{got:?}"
         );
+    }
+
+    #[test]
+    fn drizzle_on_sqlite_gets_ascending_keys_or_no_fix() {
+        use ConditionOp::*;
+        let sqlite = || {
+            let mut t = table(vec![index(&["project_id"])]);
+            t.framework = Framework::Drizzle;
+            t.dialect = Dialect::Sqlite;
+            t
+        };
+        let run_one = |pattern: AccessPattern| {
+            let schema = Schema {
+                tables: vec![sqlite()],
+                access_patterns: vec![AccessPattern {
+                    framework: Framework::Drizzle,
+                    ..pattern
+                }],
+                ..Schema::default()
+            };
+            let mut out = Vec::new();
+            check(&schema, &mut out);
+            out.into_iter().next().expect("a finding")
+        };
+        // One direction: declared ascending, read backwards.
+        let one_way = run_one(query(
+            "src/jobs.ts",
+            &[("project_id", Eq, None)],
+            &["-created"],
+            true,
+        ));
+        match &one_way.fix {
+            Some(FixIntent::AddIndex(spec)) => {
+                assert!(spec.columns.iter().all(|c| !c.desc), "{spec:?}")
+            }
+            other => panic!("{other:?}"),
+        }
+        // Mixed directions cannot be declared in sqlite-core.
+        let mixed = run_one(query(
+            "src/jobs.ts",
+            &[("project_id", Eq, None)],
+            &["-created", "name"],
+            true,
+        ));
+        assert!(mixed.fix.is_none());
+        assert!(mixed.help.is_some_and(|h| h.contains("sqlite-core")));
     }
 
     #[test]
