@@ -25,6 +25,25 @@ struct Partial<'a> {
     predicate: &'a str,
 }
 
+/// The first table `pick` accepts and its first column outside the key.
+fn first_plain_column(
+    analysis: &ixray::Analysis,
+    pick: impl Fn(&ixray::schema::Table) -> bool,
+) -> (&str, &str) {
+    let table = analysis
+        .schema
+        .tables
+        .iter()
+        .find(|t| pick(t))
+        .expect("a table");
+    let column = table
+        .columns
+        .iter()
+        .find(|c| !c.primary_key)
+        .expect("a column");
+    (&table.name, &column.name)
+}
+
 /// A finding that asks for a partial index, as `missing-query-index` will.
 fn partial_finding(analysis: &ixray::Analysis, partial: &Partial) -> Finding {
     let Partial {
@@ -272,24 +291,14 @@ fn django_writes_partial_indexes_that_django_accepts() {
 fn django_on_mysql_refuses_partial_indexes() {
     let dir = copy_fixture("django/mysql_shop");
     let analysis = analysis_with(dir.path(), |analysis| {
-        let table = analysis
-            .schema
-            .tables
-            .iter()
-            .find(|t| t.managed && t.location.is_some())
-            .expect("a model table");
-        let column = table
-            .columns
-            .iter()
-            .find(|c| !c.primary_key)
-            .expect("a column");
+        let (table, column) = first_plain_column(analysis, |t| t.managed && t.location.is_some());
         vec![partial_finding(
             analysis,
             &Partial {
-                table: &table.name,
-                columns: &[(column.name.as_str(), false)],
+                table,
+                columns: &[(column, false)],
                 name: "partial_ix",
-                predicate: &format!("{} IS NOT NULL", column.name),
+                predicate: &format!("{column} IS NOT NULL"),
             },
         )]
     });
@@ -446,24 +455,14 @@ fn drizzle_writes_partial_indexes_drizzle_kit_agrees_with() {
 fn drizzle_on_mysql_refuses_partial_indexes() {
     let dir = copy_fixture("drizzle/mysql");
     let analysis = analysis_with(dir.path(), |analysis| {
-        let table = analysis
-            .schema
-            .tables
-            .iter()
-            .find(|t| t.location.is_some())
-            .expect("a table");
-        let column = table
-            .columns
-            .iter()
-            .find(|c| !c.primary_key)
-            .expect("a column");
+        let (table, column) = first_plain_column(analysis, |t| t.location.is_some());
         vec![partial_finding(
             analysis,
             &Partial {
-                table: &table.name,
-                columns: &[(column.name.as_str(), false)],
+                table,
+                columns: &[(column, false)],
                 name: "partial_idx",
-                predicate: &format!("{} IS NOT NULL", column.name),
+                predicate: &format!("{column} IS NOT NULL"),
             },
         )]
     });
@@ -478,5 +477,35 @@ fn drizzle_on_mysql_refuses_partial_indexes() {
     assert!(
         help.is_some_and(|h| h.contains("by hand: MySQL has no partial indexes")),
         "{help:?}"
+    );
+}
+
+/// drizzle-orm's sqlite-core columns have no `.desc()`: a descending key
+/// is refused rather than written as code drizzle-kit cannot load.
+#[test]
+fn drizzle_on_sqlite_refuses_descending_keys() {
+    let dir = copy_fixture("drizzle/sqlite");
+    let analysis = analysis_with(dir.path(), |analysis| {
+        let (table, column) = first_plain_column(analysis, |t| t.location.is_some());
+        let mut finding = partial_finding(
+            analysis,
+            &Partial {
+                table,
+                columns: &[(column, true)],
+                name: "desc_idx",
+                predicate: "",
+            },
+        );
+        if let Some(FixIntent::AddIndex(spec)) = &mut finding.fix {
+            spec.predicate = None;
+        }
+        vec![finding]
+    });
+    let reasons = refusals(&analysis);
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("sqlite-core cannot declare descending index columns")),
+        "{reasons:?}"
     );
 }
