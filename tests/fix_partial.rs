@@ -289,15 +289,26 @@ fn django_writes_partial_indexes_that_django_accepts() {
 
 #[test]
 fn django_on_mysql_refuses_partial_indexes() {
-    let dir = copy_fixture("django/mysql_shop");
+    assert_mysql_refuses_partial_indexes("django/mysql_shop", |t| {
+        t.managed && t.location.is_some()
+    });
+}
+
+/// A partial index on a table of `fixture` (a MySQL project) is refused,
+/// with the reason in the refusal and in the finding's help.
+fn assert_mysql_refuses_partial_indexes(
+    fixture: &str,
+    pick: impl Fn(&ixray::schema::Table) -> bool,
+) {
+    let dir = copy_fixture(fixture);
     let analysis = analysis_with(dir.path(), |analysis| {
-        let (table, column) = first_plain_column(analysis, |t| t.managed && t.location.is_some());
+        let (table, column) = first_plain_column(analysis, &pick);
         vec![partial_finding(
             analysis,
             &Partial {
                 table,
                 columns: &[(column, false)],
-                name: "partial_ix",
+                name: "partial_idx",
                 predicate: &format!("{column} IS NOT NULL"),
             },
         )]
@@ -307,12 +318,12 @@ fn django_on_mysql_refuses_partial_indexes() {
         reasons
             .iter()
             .any(|r| r.starts_with("MySQL has no partial indexes")),
-        "{reasons:?}"
+        "{fixture}: {reasons:?}"
     );
     let help = analysis.findings.last().and_then(|f| f.help.as_deref());
     assert!(
         help.is_some_and(|h| h.contains("by hand: MySQL has no partial indexes")),
-        "{help:?}"
+        "{fixture}: {help:?}"
     );
 }
 
@@ -453,31 +464,7 @@ fn drizzle_writes_partial_indexes_drizzle_kit_agrees_with() {
 
 #[test]
 fn drizzle_on_mysql_refuses_partial_indexes() {
-    let dir = copy_fixture("drizzle/mysql");
-    let analysis = analysis_with(dir.path(), |analysis| {
-        let (table, column) = first_plain_column(analysis, |t| t.location.is_some());
-        vec![partial_finding(
-            analysis,
-            &Partial {
-                table,
-                columns: &[(column, false)],
-                name: "partial_idx",
-                predicate: &format!("{column} IS NOT NULL"),
-            },
-        )]
-    });
-    let reasons = refusals(&analysis);
-    assert!(
-        reasons
-            .iter()
-            .any(|r| r.starts_with("MySQL has no partial indexes")),
-        "{reasons:?}"
-    );
-    let help = analysis.findings.last().and_then(|f| f.help.as_deref());
-    assert!(
-        help.is_some_and(|h| h.contains("by hand: MySQL has no partial indexes")),
-        "{help:?}"
-    );
+    assert_mysql_refuses_partial_indexes("drizzle/mysql", |t| t.location.is_some());
 }
 
 /// drizzle-orm's sqlite-core columns have no `.desc()`: a descending key
