@@ -170,7 +170,7 @@ pub fn index_serves(index: &Index, pattern: &AccessPattern) -> bool {
     let ranges: Vec<&str> = pattern
         .conditions
         .iter()
-        .filter(|c| matches!(c.op, ConditionOp::Range | ConditionOp::Prefix))
+        .filter(|c| matches!(c.op, ConditionOp::Range(_) | ConditionOp::Prefix))
         .map(|c| c.column.as_str())
         .collect();
     ranges.is_empty()
@@ -192,7 +192,7 @@ fn implied(conjunct: &Conjunct, pattern: &AccessPattern) -> bool {
                     c.op,
                     ConditionOp::Eq
                         | ConditionOp::In
-                        | ConditionOp::Range
+                        | ConditionOp::Range(_)
                         | ConditionOp::Prefix
                         | ConditionOp::IsNotNull
                 )
@@ -329,7 +329,7 @@ pub fn duplicate_to_drop<'i>(first: &'i Index, second: &'i Index) -> Option<&'i 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{Framework, IndexOrigin, IndexPart, Predicate};
+    use crate::schema::{Framework, IndexOrigin, IndexPart, Predicate, RangeBound};
 
     fn table(dialect: Dialect, indexes: Vec<Index>) -> Table {
         Table {
@@ -421,7 +421,11 @@ mod tests {
         assert!(index_serves(&idx(&["a", "b", "-c"]), &two));
         assert!(!index_serves(&idx(&["a", "b", "c"]), &two));
         let range = pattern(
-            &[("a", Eq, None), ("t", Range, None), ("x", Other, None)],
+            &[
+                ("a", Eq, None),
+                ("t", Range(RangeBound::Ge), None),
+                ("x", Other, None),
+            ],
             &[],
         );
         assert!(index_serves(&idx(&["a", "t"]), &range));

@@ -610,7 +610,19 @@ impl AccessPattern {
                     ConditionOp::Eq => format!("{column} = {}", value()),
                     ConditionOp::NotEq => format!("{column} <> {}", value()),
                     ConditionOp::In => format!("{column} = ANY({})", value()),
-                    ConditionOp::Range => format!("{column} >= {}", value()),
+                    ConditionOp::Range(bound) => {
+                        let op = match bound {
+                            RangeBound::Lt => "<",
+                            RangeBound::Le => "<=",
+                            RangeBound::Gt => ">",
+                            RangeBound::Ge => ">=",
+                            RangeBound::Between => {
+                                let low = placeholder();
+                                return format!("{column} BETWEEN {low} AND {}", placeholder());
+                            }
+                        };
+                        format!("{column} {op} {}", value())
+                    }
                     ConditionOp::Prefix => format!("{column} LIKE {}", value()),
                     ConditionOp::IsNull => format!("{column} IS NULL"),
                     ConditionOp::IsNotNull => format!("{column} IS NOT NULL"),
@@ -676,14 +688,13 @@ pub struct Condition {
     pub constant: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConditionOp {
     Eq,
     NotEq,
     In,
     /// `<`, `<=`, `>`, `>=`, `BETWEEN`.
-    Range,
+    Range(RangeBound),
     /// `LIKE 'a%'`: a range on a btree with a pattern-capable collation.
     Prefix,
     IsNull,
@@ -693,7 +704,67 @@ pub enum ConditionOp {
     Other,
 }
 
+/// Which side or sides a range condition bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeBound {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Between,
+}
+
+impl Serialize for ConditionOp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl RangeBound {
+    /// `x < 1`, `<=`, `>`, `>=`: the comparison operator the code wrote.
+    pub fn of_operator(operator: &str) -> Option<RangeBound> {
+        match operator {
+            "<" | "lt" => Some(RangeBound::Lt),
+            "<=" | "lte" => Some(RangeBound::Le),
+            ">" | "gt" => Some(RangeBound::Gt),
+            ">=" | "gte" => Some(RangeBound::Ge),
+            "between" | "range" => Some(RangeBound::Between),
+            _ => None,
+        }
+    }
+
+    /// The bound `NOT (x op v)` is, if it is one range (`NOT BETWEEN` is
+    /// two).
+    pub fn negated(self) -> Option<RangeBound> {
+        match self {
+            RangeBound::Lt => Some(RangeBound::Ge),
+            RangeBound::Le => Some(RangeBound::Gt),
+            RangeBound::Gt => Some(RangeBound::Le),
+            RangeBound::Ge => Some(RangeBound::Lt),
+            RangeBound::Between => None,
+        }
+    }
+}
+
 impl ConditionOp {
+    /// The operator as `ixray schema` writes it (`eq`, `lt`, `between`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ConditionOp::Eq => "eq",
+            ConditionOp::NotEq => "not_eq",
+            ConditionOp::In => "in",
+            ConditionOp::Range(RangeBound::Lt) => "lt",
+            ConditionOp::Range(RangeBound::Le) => "le",
+            ConditionOp::Range(RangeBound::Gt) => "gt",
+            ConditionOp::Range(RangeBound::Ge) => "ge",
+            ConditionOp::Range(RangeBound::Between) => "between",
+            ConditionOp::Prefix => "prefix",
+            ConditionOp::IsNull => "is_null",
+            ConditionOp::IsNotNull => "is_not_null",
+            ConditionOp::Other => "other",
+        }
+    }
+
     /// Whether a btree index on the column can narrow the scan with it.
     pub fn btree_servable(self) -> bool {
         !matches!(self, ConditionOp::NotEq | ConditionOp::Other)

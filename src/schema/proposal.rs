@@ -90,7 +90,7 @@ fn index_for(table: &Table, pattern: &AccessPattern) -> Option<Index> {
     } else if let Some(range) = pattern
         .conditions
         .iter()
-        .find(|c| matches!(c.op, ConditionOp::Range | ConditionOp::Prefix))
+        .find(|c| matches!(c.op, ConditionOp::Range(_) | ConditionOp::Prefix))
     {
         parts.push(IndexPart::column(&range.column));
     }
@@ -145,7 +145,9 @@ fn looks_like_key(column: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{Column, Dialect, ForeignKey, Framework, OrderColumn, QueryOperation};
+    use crate::schema::{
+        Column, Dialect, ForeignKey, Framework, OrderColumn, QueryOperation, RangeBound,
+    };
 
     fn table(indexes: Vec<Index>) -> Table {
         Table {
@@ -252,7 +254,10 @@ mod tests {
         let q = pattern(&[("customer_id", Eq, None)], &["started_at"]);
         assert!(propose(&t, &[&q]).is_empty());
         let q = pattern(
-            &[("customer_id", Eq, None), ("started_at", Range, None)],
+            &[
+                ("customer_id", Eq, None),
+                ("started_at", Range(RangeBound::Ge), None),
+            ],
             &[],
         );
         assert!(propose(&t, &[&q]).is_empty());

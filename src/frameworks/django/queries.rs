@@ -13,7 +13,9 @@ use super::project::{DjangoProject, Model};
 use crate::frameworks::python::{self as py};
 use crate::frameworks::python_statements as statements;
 pub use crate::frameworks::python_statements::is_test_path;
-use crate::schema::{AccessPattern, Column, Condition, ConditionOp, Framework, OrderColumn, Table};
+use crate::schema::{
+    AccessPattern, Column, Condition, ConditionOp, Framework, OrderColumn, RangeBound, Table,
+};
 use crate::source::{SourceFile, Span};
 
 /// The queries of one file, unresolved.
@@ -1148,7 +1150,9 @@ fn condition(column: String, lookup: &Lookup) -> Condition {
         (_, _, true) => ConditionOp::Other,
         ("exact", _, _) => ConditionOp::Eq,
         ("in", _, _) => ConditionOp::In,
-        ("gt" | "gte" | "lt" | "lte" | "range", _, _) => ConditionOp::Range,
+        ("gt" | "gte" | "lt" | "lte" | "range", _, _) => {
+            ConditionOp::Range(RangeBound::of_operator(&lookup.lookup).expect("a range lookup"))
+        }
         ("startswith", _, _) => ConditionOp::Prefix,
         _ => ConditionOp::Other,
     };

@@ -20,7 +20,7 @@ use crate::frameworks::typescript::{
     string_value, unwrap_expression, walk,
 };
 use crate::schema::{
-    AccessPattern, Condition, ConditionOp, Framework, OrderColumn, QueryOperation,
+    AccessPattern, Condition, ConditionOp, Framework, OrderColumn, QueryOperation, RangeBound,
 };
 use crate::source::{SourceFile, Span};
 
@@ -580,8 +580,11 @@ fn read_condition(
             let op = match (operator, negated) {
                 ("eq", false) | ("ne", true) => Eq,
                 ("eq", true) | ("ne", false) => NotEq,
-                ("gt" | "gte" | "lt" | "lte", _) => Range,
-                ("between", false) | ("notBetween", true) => Range,
+                ("gt" | "gte" | "lt" | "lte", false) => Range(RangeBound::of_operator(operator)?),
+                ("gt" | "gte" | "lt" | "lte", true) => {
+                    Range(RangeBound::of_operator(operator)?.negated()?)
+                }
+                ("between", false) | ("notBetween", true) => Range(RangeBound::Between),
                 ("inArray", false) | ("notInArray", true) => In,
                 ("isNull", false) | ("isNotNull", true) => IsNull,
                 ("isNull", true) | ("isNotNull", false) => IsNotNull,
@@ -875,7 +878,7 @@ export async function f(db: any, id: number, ids: number[]) {
         assert_eq!(
             queries(code),
             [
-                "Select posts where [posts.authorId Eq ?, posts.score Range ?, posts.deletedAt IsNull ?, posts.id In ?] order [posts.createdAt desc, posts.id] limited",
+                "Select posts where [posts.authorId Eq ?, posts.score Range(Gt) ?, posts.deletedAt IsNull ?, posts.id In ?] order [posts.createdAt desc, posts.id] limited",
                 "Select schema.users where [schema.users.active Eq true]",
                 "Update users where [users.id Eq ?]",
                 "Delete posts where [posts.status Eq 'draft', posts.authorId NotEq ?] OR",

@@ -15,7 +15,7 @@ use crate::frameworks::python::{self as py};
 use crate::frameworks::python_statements as statements;
 use crate::schema::{
     AccessPattern, Condition, ConditionOp, Framework, OrderColumn, QueryOperation as Operation,
-    Table,
+    RangeBound, Table,
 };
 use crate::source::{SourceFile, Span};
 
@@ -578,7 +578,9 @@ fn conditions_of(
                 ("!=" | "is not", Some("NULL")) => ConditionOp::IsNotNull,
                 ("==", _) => ConditionOp::Eq,
                 ("!=", _) => ConditionOp::NotEq,
-                ("<" | "<=" | ">" | ">=", _) => ConditionOp::Range,
+                (_, _) if RangeBound::of_operator(operator).is_some() => {
+                    ConditionOp::Range(RangeBound::of_operator(operator)?)
+                }
                 _ => return None,
             };
             out.push(cond(target, op, constant, negated));
@@ -614,7 +616,7 @@ fn conditions_of(
             let (op, constant) = match method {
                 "in_" => (ConditionOp::In, None),
                 "not_in" | "notin_" => (ConditionOp::Other, None),
-                "between" => (ConditionOp::Range, None),
+                "between" => (ConditionOp::Range(RangeBound::Between), None),
                 "is_" if constant.as_deref() == Some("NULL") => (ConditionOp::IsNull, None),
                 "is_not" | "isnot" if constant.as_deref() == Some("NULL") => {
                     (ConditionOp::IsNotNull, None)
@@ -686,7 +688,9 @@ fn cond(
             ConditionOp::NotEq => ConditionOp::Eq,
             ConditionOp::IsNull => ConditionOp::IsNotNull,
             ConditionOp::IsNotNull => ConditionOp::IsNull,
-            ConditionOp::Range => ConditionOp::Range,
+            ConditionOp::Range(bound) => bound
+                .negated()
+                .map_or(ConditionOp::Other, ConditionOp::Range),
             _ => ConditionOp::Other,
         }
     } else {
@@ -1071,7 +1075,7 @@ def f(session, db, uid):
                 "U pk limit Get",
                 "Post Update where[Post.id NotEq 3]",
                 "Post Delete where[Post.title Prefix, Post.draft Eq false OR]",
-                "Post where[Post.rank Range 2, Post.rank Range, Post.title Other] Count",
+                "Post where[Post.rank Range(Ge) 2, Post.rank Range(Between), Post.title Other] Count",
                 "Post where[Post.title Prefix, Post.body Other, Post.x IsNotNull] order[-Post.a,Post.b,Post.c] limit Exists",
                 "Post ?custom",
                 "Post join where[U.name Eq 'n']",
