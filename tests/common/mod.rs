@@ -142,9 +142,21 @@ pub fn djangoctl(command: &str, project: &Path, db: &str) -> Output {
 /// `djangoctl` with positional arguments after the project
 /// (`sqlmigrate APP MIGRATION`).
 pub fn djangoctl_args(command: &str, project: &Path, db: &str, args: &[&str]) -> Output {
+    harness_args("djangoctl.py", command, project, db, args)
+}
+
+/// A harness script of `tests/support/` with arguments after the project
+/// (`--keep`, positional ones).
+pub fn harness_args(
+    script: &str,
+    command: &str,
+    project: &Path,
+    db: &str,
+    args: &[&str],
+) -> Output {
     let python = python().expect("checked by require()");
     Command::new(python)
-        .arg(repo_root().join("tests/support/djangoctl.py"))
+        .arg(repo_root().join("tests/support").join(script))
         .arg(command)
         .arg(project)
         .args(args)
