@@ -30,6 +30,7 @@ const FILE_NAMES: &[&str] = &["alembic.ini", "_journal.json", "drizzle.config.js
 /// Results come back sorted by path (the order never depends on threads).
 pub fn walk<T: Send>(
     paths: &[PathBuf],
+    excluded: impl Fn(&Path) -> bool + Send + Sync + 'static,
     visit: impl Fn(&Path) -> T + Sync,
 ) -> (Vec<(PathBuf, T)>, Vec<InputError>) {
     let mut files = Vec::new();
@@ -83,7 +84,8 @@ pub fn walk<T: Send>(
                 let escapes = entry.path_is_symlink()
                     && std::fs::canonicalize(entry.path())
                         .is_ok_and(|target| !inside(&target, &canonical_roots));
-                !skipped && !escapes
+                let excluded = entry.depth() > 0 && excluded(entry.path());
+                !(skipped || escapes || excluded)
             });
         let found = Mutex::new(Vec::new());
         let problems = Mutex::new(Vec::new());

@@ -131,6 +131,22 @@ impl FixPlan {
             .collect()
     }
 
+    /// The change set that fixes `finding`: the one that edits the file
+    /// declaring its table (as `verdicts` decides).
+    pub fn set_for(&self, analysis: &Analysis, finding: &Finding) -> Option<&PlannedSet> {
+        finding.fix.as_ref()?;
+        let declared = analysis
+            .schema
+            .tables
+            .iter()
+            .find(|t| t.name == finding.table && t.framework == finding.framework)
+            .and_then(|t| t.location.as_ref())
+            .or(finding.location.as_ref())?;
+        self.sets
+            .iter()
+            .find(|s| s.changes.iter().any(|c| c.path == declared.path))
+    }
+
     /// Every change of every set, by path.
     pub fn changes(&self) -> Vec<&PlannedChange> {
         let mut all: Vec<&PlannedChange> = self.sets.iter().flat_map(|s| &s.changes).collect();
@@ -707,7 +723,7 @@ fn consequences(analysis: &Analysis) -> Vec<Finding> {
         let mut next: Vec<Finding> = crate::rules::run(&schema, &analysis.config)
             .into_iter()
             .filter(|f| matches!(f.fix, Some(FixIntent::DropIndex(ref i)) if i.location.is_some()))
-            .filter(|f| !crate::suppressed(f, &analysis.sources))
+            .filter(|f| !crate::suppress::silenced(f, &analysis.sources, &analysis.config))
             .filter(|f| analysis.scope.holds_finding(f))
             .filter(|f| !known.contains(&index_of_finding(f)))
             .collect();
@@ -906,7 +922,7 @@ fn apply_set(set: &PlannedSet) -> Result<Vec<PathBuf>, FixError> {
 
 /// Write `contents` to a temporary file beside `path` (same folder, so the
 /// rename is atomic), with `path`'s permissions when it exists.
-fn stage(path: &Path, contents: &str) -> Result<PathBuf, String> {
+pub(crate) fn stage(path: &Path, contents: &str) -> Result<PathBuf, String> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -928,6 +944,58 @@ fn stage(path: &Path, contents: &str) -> Result<PathBuf, String> {
             let _ = std::fs::remove_file(&temp);
             Err(err.to_string())
         }
+    }
+}
+
+/// Whole lines of an existing file that a change replaces: what review
+/// tools take as a suggestion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineEdit {
+    /// 1-based, inclusive, in the file before the change.
+    pub first_line: usize,
+    pub last_line: usize,
+    /// The new text of those lines, without the final line break.
+    pub replacement: String,
+}
+
+impl PlannedChange {
+    /// The smallest run of whole lines that turns `before` into `after`
+    /// (at least one line: an insertion carries the line above it).
+    /// `None` for a new file or no change.
+    pub fn line_edit(&self) -> Option<LineEdit> {
+        let before = self.before.as_deref()?;
+        if before == self.after {
+            return None;
+        }
+        let old: Vec<&str> = before.split_inclusive('\n').collect();
+        let new: Vec<&str> = self.after.split_inclusive('\n').collect();
+        let prefix = old.iter().zip(&new).take_while(|(a, b)| a == b).count();
+        let suffix = old[prefix..]
+            .iter()
+            .rev()
+            .zip(new[prefix..].iter().rev())
+            .take_while(|(a, b)| a == b)
+            .count();
+        let (mut first, last_old, mut first_new, last_new) =
+            (prefix, old.len() - suffix, prefix, new.len() - suffix);
+        if first == last_old && first > 0 {
+            // A pure insertion: replace the line above with itself and the
+            // new lines.
+            first -= 1;
+            first_new -= 1;
+        }
+        if first == last_old {
+            return None;
+        }
+        let replacement: String = new[first_new..last_new].concat();
+        Some(LineEdit {
+            first_line: first + 1,
+            last_line: last_old,
+            replacement: replacement
+                .strip_suffix('\n')
+                .unwrap_or(&replacement)
+                .to_string(),
+        })
     }
 }
 

@@ -4,6 +4,7 @@
 //! The library API is [`analyze`]: paths in, an [`Analysis`] out (schema,
 //! findings, input problems). Nothing here prints.
 
+pub mod baseline;
 pub mod config;
 pub mod discover;
 pub mod explain;
@@ -13,6 +14,7 @@ pub mod report;
 pub mod rules;
 pub mod schema;
 pub mod source;
+pub mod suppress;
 pub mod vcs;
 
 use std::collections::BTreeMap;
@@ -408,9 +410,12 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
     // reported is what lies under the paths given.
     let scope = Scope::new(paths);
     let project_paths = project_roots(paths);
-    let (mut files, mut errors) = discover::walk(&project_paths, |p| {
-        read_file(p, overlay, config.reads_queries())
-    });
+    let exclusions = config.clone();
+    let (mut files, mut errors) = discover::walk(
+        &project_paths,
+        move |p| exclusions.excluded(p),
+        |p| read_file(p, overlay, config.reads_queries()),
+    );
     // Files the overlay creates are not on disk for the walk to find.
     let mut created = false;
     for path in overlay.paths() {
@@ -547,7 +552,10 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
     schema::add_database_implicit_indexes(&mut schema);
     let mut findings = rules::run(&schema, config);
     lap("rules");
-    findings.retain(|f| !suppressed(f, &sources));
+    let unused_ignores = suppress::apply(&mut findings, &sources, config, |path| {
+        frameworks_of_file(&schema, path)
+    });
+    findings.extend(unused_ignores);
     rules::fold_proposals(&mut findings, |f| scope.holds_finding(f));
     django::emit::describe_fixes(&project, &schema.tables, &mut findings);
     sqlalchemy::emit::describe_fixes(&alchemy, &mut findings);
@@ -718,30 +726,32 @@ fn mark_pending_builds(
     }
 }
 
-/// `# ixray: ignore` or `# ixray: ignore[rule-a, rule-b]` on the finding's
-/// first line silences it.
-pub(crate) fn suppressed(finding: &Finding, sources: &BTreeMap<PathBuf, Arc<SourceFile>>) -> bool {
-    let Some(location) = &finding.location else {
-        return false;
-    };
-    let Some(source) = sources.get(&location.path) else {
-        return false;
-    };
-    let line = source.lines.line_text(&source.text, location.line - 1);
-    let Some(comment) = line
-        .find("ixray: ignore")
-        .map(|i| &line[i + "ixray: ignore".len()..])
-    else {
-        return false;
-    };
-    match comment.strip_prefix('[') {
-        None => true,
-        Some(rest) => rest
-            .split(']')
-            .next()
-            .unwrap_or("")
-            .split(',')
-            .any(|r| r.trim() == finding.rule),
+/// The framework a file's ignore comment speaks for: the framework of a
+/// table declared in it, else the language's (TypeScript and JavaScript
+/// are Drizzle's; Python is SQLAlchemy's when the project maps only
+/// SQLAlchemy tables).
+fn frameworks_of_file(schema: &Schema, path: &Path) -> schema::Framework {
+    use schema::Framework;
+    if let Some(table) = schema
+        .tables
+        .iter()
+        .find(|t| t.location.as_ref().is_some_and(|l| l.path == path))
+    {
+        return table.framework;
+    }
+    let python = path.extension().is_some_and(|e| e == "py");
+    if !python {
+        return Framework::Drizzle;
+    }
+    let only_sqlalchemy = !schema.tables.is_empty()
+        && schema
+            .tables
+            .iter()
+            .all(|t| t.framework == Framework::Sqlalchemy);
+    if only_sqlalchemy {
+        Framework::Sqlalchemy
+    } else {
+        Framework::Django
     }
 }
 

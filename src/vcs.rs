@@ -54,6 +54,60 @@ pub fn unmerged(path: &Path) -> Option<Unmerged> {
     Some(Unmerged { base_ref, files })
 }
 
+/// The files changed since a git ref, as canonical absolute paths.
+#[derive(Debug, Clone)]
+pub struct Changed {
+    files: FxHashSet<PathBuf>,
+}
+
+impl Changed {
+    fn holds(&self, path: &Path) -> bool {
+        std::fs::canonicalize(path).is_ok_and(|p| self.files.contains(&p))
+    }
+
+    /// Whether a finding's place or cause lies in a changed file: its
+    /// location, or a related one (the query that needs the index, the
+    /// index that makes another redundant).
+    pub fn touches(&self, finding: &crate::rules::Finding) -> bool {
+        finding.location.iter().any(|l| self.holds(&l.path))
+            || finding.related.iter().any(|r| self.holds(&r.location.path))
+    }
+}
+
+/// What changed since `reference` in the checkout that holds `path`:
+/// commits since it, staged and unstaged changes, untracked files.
+pub fn changed_since(path: &Path, reference: &str) -> Result<Changed, String> {
+    let dir = if path.is_dir() {
+        path.to_path_buf()
+    } else {
+        path.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf()
+    };
+    let root = git(&dir, &["rev-parse", "--show-toplevel"])
+        .ok_or_else(|| format!("{} is not in a git checkout", dir.display()))?;
+    let root = PathBuf::from(root);
+    let root = std::fs::canonicalize(&root).unwrap_or(root);
+    let commit = format!("{reference}^{{commit}}");
+    git(&root, &["rev-parse", "--verify", "--quiet", &commit])
+        .ok_or_else(|| format!("`{reference}` is not a commit in {}", root.display()))?;
+    let changed = git(
+        &root,
+        &["diff", "--name-only", "--no-renames", "-z", reference, "--"],
+    )
+    .ok_or("git diff failed")?;
+    let untracked = git(&root, &["ls-files", "--others", "--exclude-standard", "-z"])
+        .ok_or("git ls-files failed")?;
+    let files = changed
+        .split('\0')
+        .chain(untracked.split('\0'))
+        .filter(|name| !name.is_empty())
+        .map(|name| root.join(name))
+        .collect();
+    Ok(Changed { files })
+}
+
 /// The branch pull requests merge into: what `origin/HEAD` points at, else
 /// the first of `origin/main`, `origin/master`, `main`, `master` that exists.
 fn default_branch(root: &Path) -> Option<String> {

@@ -59,15 +59,20 @@ fn exit_codes_follow_ruff() {
     );
     let (code, stdout, _) = run_ixray(dir.path(), &["check", "."]);
     assert_eq!(code, 0, "{stdout}");
-    assert!(stdout.contains("No index problems found."));
+    assert!(stdout.contains("No index problems found in "), "{stdout}");
 
     write(dir.path(), "library/models.py", GOOD_APP.as_bytes());
     let (code, _, _) = run_ixray(dir.path(), &["check", "."]);
     assert_eq!(code, 1);
 
-    let (code, _, stderr) = run_ixray(dir.path(), &["check", "does-not-exist"]);
+    // A path that does not exist: an error, and nothing else.
+    let (code, stdout, stderr) = run_ixray(dir.path(), &["check", "does-not-exist"]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("does-not-exist"), "{stderr}");
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr.trim_end(),
+        "ixray: error: does-not-exist: cannot read path: No such file or directory (os error 2)"
+    );
 
     let (code, _, stderr) = run_ixray(dir.path(), &["check", "--select", "no-such-rule", "."]);
     assert_eq!(code, 2);
@@ -131,8 +136,23 @@ fn an_empty_directory_is_not_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let (code, stdout, stderr) = run_ixray(dir.path(), &["check", "."]);
     assert_eq!(code, 0);
-    assert!(stdout.contains("No index problems found."));
-    assert!(stderr.contains("no Python files found"), "{stderr}");
+    assert!(
+        stdout.contains("No index problems found in 0 files."),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("warning: no Django, SQLAlchemy or Drizzle models found in ."),
+        "{stderr}"
+    );
+    // A TypeScript project without Drizzle tables is told the same, not
+    // that it has no Python.
+    std::fs::write(dir.path().join("index.ts"), "export const x = 1;\n").unwrap();
+    let (code, _, stderr) = run_ixray(dir.path(), &["check", "."]);
+    assert_eq!(code, 0);
+    assert!(
+        stderr.contains("no Django, SQLAlchemy or Drizzle models found"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -216,7 +236,7 @@ fn fix_diff_prints_and_writes_nothing() {
     let dir = copy_fixture("django/shop");
     let before = tree_contents(dir.path());
     let (code, stdout, _) = run_ixray(dir.path(), &["fix", "--diff", "."]);
-    assert_eq!(code, 0);
+    assert_eq!(code, 1, "there is something to change");
     assert!(stdout.contains("+++ b/orders/models/order.py"), "{stdout}");
     assert!(stdout.contains("AddIndexConcurrently"), "{stdout}");
     assert_eq!(before, tree_contents(dir.path()));

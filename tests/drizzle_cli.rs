@@ -780,7 +780,7 @@ fn an_ignored_kit_folder_blocks_the_schema_edit() {
     let root = dir.path();
     write(root, ".ignore", b"drizzle/meta/\n");
     let (code, stdout, stderr) = run_ixray(root, &["fix", "--diff", "."]);
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(code, 1, "something to change: {stdout}{stderr}");
     assert!(
         stdout.contains("+++ b/drizzle/meta/_journal.json") && stdout.contains("+++ b/src/"),
         "a .ignore file does not hide the kit folder:\n{stdout}{stderr}"

@@ -369,7 +369,7 @@ fn an_index_named_by_a_convention_ixray_cannot_evaluate_is_not_fixable() {
     let (code, stdout, _) = run_ixray(root, &["check"]);
     assert_eq!(code, 1);
     assert!(stdout.contains("redundant-index"), "{stdout}");
-    assert!(stdout.contains("Found 1 problem."), "{stdout}");
+    assert!(stdout.contains("Found 1 problem in "), "{stdout}");
     let (_, stdout, _) = run_ixray(root, &["fix", "."]);
     assert!(stdout.contains("Nothing to fix."), "{stdout}");
 }

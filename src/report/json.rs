@@ -2,7 +2,8 @@
 
 use serde::Serialize;
 
-use super::PathDisplay;
+use super::{PathDisplay, Summary};
+use crate::InputError;
 use crate::rules::Finding;
 use crate::schema::IndexSpec;
 use crate::source::Location;
@@ -11,6 +12,40 @@ use crate::source::Location;
 struct Report<'a> {
     version: u32,
     findings: Vec<JsonFinding<'a>>,
+    /// What could not be read (syntax errors, unreadable files, broken
+    /// revision chains): the findings may be incomplete.
+    errors: Vec<JsonError<'a>>,
+    summary: &'a Summary,
+}
+
+#[derive(Serialize)]
+struct JsonError<'a> {
+    path: String,
+    line: Option<usize>,
+    column: Option<usize>,
+    message: &'a str,
+}
+
+#[derive(Serialize)]
+struct RuleCount {
+    rule: &'static str,
+    count: usize,
+    fixable: usize,
+}
+
+/// `--statistics --format json`: findings and fixable ones per rule.
+pub fn statistics(findings: &[Finding]) -> String {
+    let rows: Vec<RuleCount> = super::text::per_rule(findings)
+        .into_iter()
+        .map(|(rule, count, fixable)| RuleCount {
+            rule,
+            count,
+            fixable,
+        })
+        .collect();
+    let mut out = serde_json::to_string_pretty(&rows).expect("counts serialize");
+    out.push('\n');
+    out
 }
 
 #[derive(Serialize)]
@@ -64,9 +99,24 @@ fn location(l: &Location, paths: &PathDisplay) -> JsonLocation {
     }
 }
 
-pub fn render(findings: &[Finding], paths: &PathDisplay) -> String {
+pub fn render(
+    findings: &[Finding],
+    errors: &[InputError],
+    summary: &Summary,
+    paths: &PathDisplay,
+) -> String {
     let report = Report {
         version: 1,
+        summary,
+        errors: errors
+            .iter()
+            .map(|e| JsonError {
+                path: paths.show(&e.path),
+                line: e.position.map(|(line, _)| line),
+                column: e.position.map(|(_, column)| column),
+                message: &e.message,
+            })
+            .collect(),
         findings: findings
             .iter()
             .map(|f| JsonFinding {

@@ -2,10 +2,110 @@
 //! a finding is.
 
 pub mod explain;
+pub mod github;
 pub mod json;
+pub mod markdown;
+pub mod sarif;
 pub mod text;
 
 use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::Analysis;
+use crate::schema::Framework;
+
+/// The counts a run ends with: findings, how many `fix` fixes, and what
+/// was read, per framework.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub findings: usize,
+    pub fixable: usize,
+    pub files_read: usize,
+    /// Tables read per framework (`django`, `sqlalchemy`, `drizzle`),
+    /// frameworks with none left out.
+    pub tables: std::collections::BTreeMap<&'static str, usize>,
+    /// What else the run left out (`--changed-since`, `--baseline`).
+    pub notes: Vec<String>,
+}
+
+impl Summary {
+    pub fn of(analysis: &Analysis, notes: Vec<String>) -> Summary {
+        let tables = [Framework::Django, Framework::Sqlalchemy, Framework::Drizzle]
+            .into_iter()
+            .map(|framework| {
+                let count = analysis
+                    .schema
+                    .tables
+                    .iter()
+                    .filter(|t| t.framework == framework)
+                    .count();
+                (framework.as_str(), count)
+            })
+            .filter(|(_, count)| *count > 0)
+            .collect();
+        Summary {
+            findings: analysis.findings.len(),
+            fixable: analysis.findings.iter().filter(|f| f.fix.is_some()).count(),
+            files_read: analysis.files_read,
+            tables,
+            notes,
+        }
+    }
+
+    /// `Found 3 problems (2 fixable with `ixray fix`) in 412 files
+    /// (Django: 120 tables).`, as ruff ends its output.
+    pub fn line(&self) -> String {
+        let mut out = match self.findings {
+            0 => "No index problems found".to_string(),
+            n => format!("Found {n} problem{}", plural(n)),
+        };
+        if self.fixable > 0 {
+            out.push_str(&format!(" ({} fixable with `ixray fix`)", self.fixable));
+        }
+        out.push_str(&format!(
+            " in {} file{}",
+            self.files_read,
+            plural(self.files_read)
+        ));
+        if !self.tables.is_empty() {
+            let read: Vec<String> = self
+                .tables
+                .iter()
+                .map(|(framework, n)| {
+                    format!("{}: {n} table{}", framework_name(framework), plural(*n))
+                })
+                .collect();
+            out.push_str(&format!(" ({})", read.join(", ")));
+        }
+        out.push_str(".\n");
+        for note in &self.notes {
+            out.push_str(&format!("Not shown: {note}.\n"));
+        }
+        out
+    }
+}
+
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// `django` → `Django`.
+pub fn framework_name(framework: &str) -> &'static str {
+    match framework {
+        "django" => "Django",
+        "sqlalchemy" => "SQLAlchemy",
+        _ => "Drizzle",
+    }
+}
+
+/// Where a rule's page is published.
+pub fn rule_url(rule: &str) -> String {
+    format!("{DOCS_URL}/{rule}.md")
+}
+
+/// The rule pages in the repository (`ixray rule NAME` prints the same).
+pub const DOCS_URL: &str = "https://github.com/ixray-dev/ixray/blob/main/docs/rules";
 
 /// Paths in output are relative to the current directory when below it.
 #[derive(Debug, Clone)]

@@ -7,26 +7,61 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::PathDisplay;
-use crate::rules::Finding;
+use super::{PathDisplay, Summary};
+use crate::rules::{Finding, Severity};
 use crate::source::{Location, SourceFile};
 
+/// How text is decorated.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    /// ANSI colours, as `--color` decided.
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn severity(self, severity: Severity) -> String {
+        let code = match severity {
+            Severity::Error => "1;31",
+            Severity::Warning => "1;33",
+            Severity::Info => "1;36",
+        };
+        self.paint(code, severity.as_str())
+    }
+}
+
+/// The findings, each with its snippet, notes and help; the caller adds
+/// the summary line.
 pub fn render(
     findings: &[Finding],
     sources: &BTreeMap<PathBuf, Arc<SourceFile>>,
     paths: &PathDisplay,
+    style: Style,
 ) -> String {
     let mut out = String::new();
     for finding in findings {
         let _ = writeln!(
             out,
-            "{}[{}]: {}",
-            finding.severity.as_str(),
-            finding.rule,
-            finding.message
+            "{}{}: {}",
+            style.severity(finding.severity),
+            style.paint("1", &format!("[{}]", finding.rule)),
+            style.paint("1", &finding.message)
         );
         if let Some(location) = &finding.location {
-            snippet(&mut out, location, sources.get(&location.path), paths);
+            snippet(
+                &mut out,
+                location,
+                sources.get(&location.path),
+                paths,
+                style,
+            );
         }
         for related in &finding.related {
             let _ = writeln!(
@@ -43,18 +78,39 @@ pub fn render(
         }
         out.push('\n');
     }
-    let fixable = findings.iter().filter(|f| f.fix.is_some()).count();
-    match findings.len() {
-        0 => out.push_str("No index problems found.\n"),
-        n => {
-            let _ = write!(out, "Found {n} problem{}", if n == 1 { "" } else { "s" });
-            if fixable > 0 {
-                let _ = write!(out, " ({fixable} fixable with `ixray fix`)");
-            }
-            out.push_str(".\n");
-        }
-    }
     out
+}
+
+/// `--statistics`: how many findings each rule has, most first, and how
+/// many of them `fix` fixes; then the summary.
+pub fn statistics(findings: &[Finding], summary: &Summary) -> String {
+    let mut out = String::new();
+    for (rule, count, fixable) in per_rule(findings) {
+        let fixable = if fixable > 0 {
+            format!("  [{fixable} fixable]")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(out, "{count:>5}  {rule}{fixable}");
+    }
+    out.push_str(&summary.line());
+    out
+}
+
+/// (rule, findings, fixable), most findings first, then by name.
+pub fn per_rule(findings: &[Finding]) -> Vec<(&'static str, usize, usize)> {
+    let mut counts: BTreeMap<&'static str, (usize, usize)> = BTreeMap::new();
+    for finding in findings {
+        let entry = counts.entry(finding.rule).or_default();
+        entry.0 += 1;
+        entry.1 += usize::from(finding.fix.is_some());
+    }
+    let mut rows: Vec<_> = counts
+        .into_iter()
+        .map(|(rule, (count, fixable))| (rule, count, fixable))
+        .collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    rows
 }
 
 fn snippet(
@@ -62,25 +118,38 @@ fn snippet(
     location: &Location,
     source: Option<&Arc<SourceFile>>,
     paths: &PathDisplay,
+    style: Style,
 ) {
     let gutter = location.line.to_string().len();
     let pad = " ".repeat(gutter);
     let _ = writeln!(
         out,
-        "{pad}--> {}:{}:{}",
+        "{pad}{} {}:{}:{}",
+        style.paint("1;34", "-->"),
         paths.show(&location.path),
         location.line,
         location.column
     );
     let Some(source) = source else { return };
     let line_text = source.lines.line_text(&source.text, location.line - 1);
-    let _ = writeln!(out, "{pad} |");
-    let _ = writeln!(out, "{} | {}", location.line, line_text);
+    let bar = style.paint("1;34", "|");
+    let _ = writeln!(out, "{pad} {bar}");
+    let _ = writeln!(
+        out,
+        "{} {bar} {}",
+        style.paint("1;34", &location.line.to_string()),
+        line_text
+    );
     let start = location.column - 1;
     let width = if location.end_line == location.line {
         location.end_column.saturating_sub(location.column).max(1)
     } else {
         line_text.chars().count().saturating_sub(start).max(1)
     };
-    let _ = writeln!(out, "{pad} | {}{}", " ".repeat(start), "^".repeat(width));
+    let _ = writeln!(
+        out,
+        "{pad} {bar} {}{}",
+        " ".repeat(start),
+        style.paint("1;31", &"^".repeat(width))
+    );
 }

@@ -37,6 +37,9 @@ impl Severity {
 
 pub struct Rule {
     pub name: &'static str,
+    /// The frameworks whose projects it can report on (its doc page
+    /// lists them).
+    pub frameworks: &'static [Framework],
     pub severity: Severity,
     pub summary: &'static str,
     pub doc: &'static str,
@@ -45,9 +48,13 @@ pub struct Rule {
     graded: bool,
 }
 
+const ALL: &[Framework] = &[Framework::Django, Framework::Sqlalchemy, Framework::Drizzle];
+const DJANGO: &[Framework] = &[Framework::Django];
+
 pub static RULES: &[Rule] = &[
     Rule {
         name: "unindexed-foreign-key",
+        frameworks: ALL,
         severity: Severity::Warning,
         summary: "a foreign key whose columns are not the leading columns of any usable index",
         doc: include_str!("../../docs/rules/unindexed-foreign-key.md"),
@@ -56,6 +63,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "unindexed-generic-foreign-key",
+        frameworks: DJANGO,
         severity: Severity::Warning,
         summary: "a Django GenericForeignKey whose content type and object id columns lead no index",
         doc: include_str!("../../docs/rules/unindexed-generic-foreign-key.md"),
@@ -64,6 +72,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "unindexed-reference",
+        frameworks: &[Framework::Sqlalchemy, Framework::Drizzle],
         severity: Severity::Warning,
         summary: "a column that references a table by name and type, without a foreign key, that no index leads with (inferred)",
         doc: include_str!("../../docs/rules/unindexed-reference.md"),
@@ -72,6 +81,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "missing-query-index",
+        frameworks: ALL,
         severity: Severity::Warning,
         summary: "queries in the project's own code that filter or sort a table in a way no index serves",
         doc: include_str!("../../docs/rules/missing-query-index.md"),
@@ -80,6 +90,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "redundant-index",
+        frameworks: ALL,
         severity: Severity::Warning,
         summary: "an index made unnecessary by another that starts with the same columns",
         doc: include_str!("../../docs/rules/redundant-index.md"),
@@ -88,6 +99,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "redundant-implicit-index",
+        frameworks: DJANGO,
         severity: Severity::Info,
         summary: "an index the framework adds by itself (Django's foreign key index) that a wider index starting with the same column makes unnecessary",
         doc: include_str!("../../docs/rules/redundant-implicit-index.md"),
@@ -96,6 +108,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "duplicate-index",
+        frameworks: ALL,
         severity: Severity::Warning,
         summary: "two indexes with the same definition",
         doc: include_str!("../../docs/rules/duplicate-index.md"),
@@ -104,6 +117,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "index-drift",
+        frameworks: ALL,
         severity: Severity::Warning,
         summary: "an index the migration history creates but no model declares; the next generated migration would drop it",
         doc: include_str!("../../docs/rules/index-drift.md"),
@@ -112,10 +126,22 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "non-concurrent-index",
+        frameworks: &[Framework::Django, Framework::Sqlalchemy],
         severity: Severity::Warning,
         summary: "a migration that builds an index on an existing PostgreSQL table without CONCURRENTLY",
         doc: include_str!("../../docs/rules/non-concurrent-index.md"),
         check: non_concurrent_index::check,
+        graded: false,
+    },
+    Rule {
+        name: "unused-ignore",
+        frameworks: ALL,
+        severity: Severity::Info,
+        summary: "an `ixray: ignore` comment that silences no finding",
+        doc: include_str!("../../docs/rules/unused-ignore.md"),
+        // Reported by `suppress::apply`, which sees the comments and what
+        // each silenced.
+        check: |_, _| {},
         graded: false,
     },
 ];
@@ -299,6 +325,47 @@ fn columns_text(columns: &[String]) -> String {
 mod tests {
     use super::*;
     use crate::schema::SpecColumn;
+
+    /// Each rule's page names exactly the frameworks it covers, its
+    /// default severity and a way to suppress it.
+    #[test]
+    fn rule_pages_list_their_frameworks_and_severity() {
+        let names = |f: &Framework| match f {
+            Framework::Django => "Django",
+            Framework::Sqlalchemy => "SQLAlchemy",
+            Framework::Drizzle => "Drizzle",
+        };
+        for rule in RULES {
+            let header: String = rule
+                .doc
+                .lines()
+                .skip_while(|l| !l.starts_with("**Default severity:**"))
+                .take_while(|l| !l.trim().is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            assert!(
+                header.starts_with(&format!("**Default severity:** {}", rule.severity.as_str())),
+                "{}: {header}",
+                rule.name
+            );
+            let listed = header
+                .split("**Frameworks:**")
+                .nth(1)
+                .unwrap_or_else(|| panic!("{}: no Frameworks line", rule.name))
+                .split(" · ")
+                .next()
+                .unwrap();
+            for framework in [Framework::Django, Framework::Sqlalchemy, Framework::Drizzle] {
+                assert_eq!(
+                    listed.contains(names(&framework)),
+                    rule.frameworks.contains(&framework),
+                    "{}: the page lists `{listed}`",
+                    rule.name
+                );
+            }
+            assert!(rule.doc.contains("## Suppress"), "{}", rule.name);
+        }
+    }
 
     fn proposal(table: &str, columns: &[&str]) -> Finding {
         let spec = IndexSpec {
