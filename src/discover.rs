@@ -131,6 +131,11 @@ pub fn inside(path: &Path, roots: &[PathBuf]) -> bool {
     roots.iter().any(|root| path.starts_with(root))
 }
 
+/// Whether the walk would read `path` (by its name; an editor's file).
+pub fn is_candidate(path: &Path) -> bool {
+    has_extension(path)
+}
+
 fn has_extension(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())

@@ -10,6 +10,7 @@ pub mod discover;
 pub mod explain;
 pub mod fix;
 pub mod frameworks;
+pub mod lsp;
 pub mod report;
 pub mod rules;
 pub mod schema;
@@ -86,15 +87,16 @@ pub struct Analysis {
     pub timings: Vec<(&'static str, std::time::Duration)>,
 }
 
-enum FileOutcome {
+#[derive(Clone)]
+pub enum FileOutcome {
     Skipped,
     Facts(Box<FileFacts>),
     Error(InputError),
 }
 
 /// What one file contributes, per framework.
-#[derive(Default)]
-struct FileFacts {
+#[derive(Default, Clone)]
+pub struct FileFacts {
     django: django::FileFacts,
     sqlalchemy: Option<ModelsFile>,
     /// SQLAlchemy query code (read statement by statement).
@@ -399,19 +401,32 @@ pub fn analyze(paths: &[PathBuf], config: &Config) -> Analysis {
 /// `analyze`, with the overlay's contents in place of the disk's (and its
 /// new files present).
 pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> Analysis {
-    let mut clock = std::time::Instant::now();
-    let mut timings = Vec::new();
-    let mut lap = |name: &'static str| {
-        timings.push((name, clock.elapsed()));
-        clock = std::time::Instant::now();
-    };
+    let clock = std::time::Instant::now();
+    let read = read_projects(paths, config, overlay);
+    let took = clock.elapsed();
+    let mut analysis = analyze_read(paths, config, read.files, read.errors);
+    analysis
+        .timings
+        .insert(0, ("walk, read, prefilter, parse, extract", took));
+    analysis
+}
+
+/// Every file of the projects of `paths`, read, prefiltered, parsed and
+/// extracted; what `analyze_read` works from. An editor keeps them and
+/// reads again only the files that change.
+pub struct ReadProjects {
+    pub files: Vec<(PathBuf, FileOutcome)>,
+    pub errors: Vec<InputError>,
+}
+
+/// Walk and read the projects of `paths` (see `analyze`).
+pub fn read_projects(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> ReadProjects {
     // The whole project of each path is read (a model's foreign key target,
     // the settings, the migration history live elsewhere in it); what is
     // reported is what lies under the paths given.
-    let scope = Scope::new(paths);
     let project_paths = project_roots(paths);
     let exclusions = config.clone();
-    let (mut files, mut errors) = discover::walk(
+    let (mut files, errors) = discover::walk(
         &project_paths,
         move |p| exclusions.excluded(p),
         |p| read_file(p, overlay, config.reads_queries()),
@@ -430,8 +445,31 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
     if created {
         files.sort_by(|a, b| a.0.cmp(&b.0));
     }
+    ReadProjects { files, errors }
+}
+
+/// Read one file as `read_projects` does (an editor's changed buffer).
+pub fn read_one(path: &Path, config: &Config, overlay: &Overlay) -> FileOutcome {
+    read_file(path, overlay, config.reads_queries())
+}
+
+/// Resolve the files read and run the rules (see `analyze`). `files` are
+/// sorted by path.
+pub fn analyze_read(
+    paths: &[PathBuf],
+    config: &Config,
+    files: Vec<(PathBuf, FileOutcome)>,
+    mut errors: Vec<InputError>,
+) -> Analysis {
+    let mut clock = std::time::Instant::now();
+    let mut timings = Vec::new();
+    let mut lap = |name: &'static str| {
+        timings.push((name, clock.elapsed()));
+        clock = std::time::Instant::now();
+    };
+    let scope = Scope::new(paths);
+    let project_paths = project_roots(paths);
     let files_read = files.len();
-    lap("walk, read, prefilter, parse, extract");
     let mut inputs = django::project::Inputs {
         models: Vec::new(),
         migrations: Vec::new(),

@@ -109,6 +109,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
         format: ExplainFormat,
     },
+    /// Run the language server on stdin/stdout (for editors; see
+    /// docs/editors.md).
+    Lsp,
     /// Print a rule's documentation (every rule's summary without NAME).
     Rule {
         /// The rule (`ixray rule` lists them).
@@ -504,6 +507,11 @@ fn run() -> anyhow::Result<ExitCode> {
                 ExplainFormat::Json => report::explain::json(&report, &display),
             };
             stdout.write_all(text.as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Lsp => {
+            drop(stdout);
+            ixray::lsp::run().map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Rule { name: None } => {

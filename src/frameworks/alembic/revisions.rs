@@ -14,7 +14,7 @@ use crate::frameworks::sqlalchemy::models::{
 };
 use crate::source::{SourceFile, Span};
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RevisionFile {
     pub source: Arc<SourceFile>,
     pub revision: Option<String>,

@@ -13,7 +13,7 @@ use crate::frameworks::python as py;
 use crate::schema::sql::{self, Statement};
 use crate::source::{SourceFile, Span};
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct MigrationFile {
     pub source: Arc<SourceFile>,
     /// The app folder (parent of `migrations/`).

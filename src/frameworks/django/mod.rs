@@ -130,7 +130,7 @@ fn derives_from_model(bytes: &[u8]) -> bool {
 }
 
 /// Facts one file contributes to a Django project.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct FileFacts {
     pub models: Option<models::ModelsFile>,
     pub migration: Option<migrations::MigrationFile>,

@@ -11,7 +11,7 @@ use crate::frameworks::python::{self as py, Arguments};
 use crate::schema::TypeFamily;
 use crate::source::{SourceFile, Span};
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ModelsFile {
     pub source: Arc<SourceFile>,
     /// The app folder the module belongs to (`shop/` for `shop/models.py` and
@@ -22,7 +22,7 @@ pub struct ModelsFile {
 }
 
 /// How the module imports Django's model API, so fixes write in its style.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Imports {
     /// Local name of `django.db.models` (`from django.db import models`).
     pub models_module: Option<String>,

@@ -19,7 +19,7 @@ use crate::schema::{
 use crate::source::{SourceFile, Span};
 
 /// The queries of one file, unresolved.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct QueryFile {
     pub source: Arc<SourceFile>,
     /// `from <module> import <name> [as <local>]`: local → (module, name).

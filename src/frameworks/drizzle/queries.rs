@@ -25,7 +25,7 @@ use crate::schema::{
 use crate::source::{SourceFile, Span};
 
 /// The queries of one script, unresolved.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct QueryFile {
     pub source: Arc<SourceFile>,
     pub imports: Vec<Import>,

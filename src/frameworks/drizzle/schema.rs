@@ -20,7 +20,7 @@ use crate::frameworks::typescript::{
 use crate::schema::Dialect;
 use crate::source::{SourceFile, Span};
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct DrizzleFile {
     pub source: Arc<SourceFile>,
     pub imports: Vec<Import>,

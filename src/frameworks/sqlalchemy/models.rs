@@ -12,7 +12,7 @@ use crate::frameworks::python::{self as py, Arguments};
 use crate::schema::TypeFamily;
 use crate::source::{SourceFile, Span};
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ModelsFile {
     pub source: Arc<SourceFile>,
     pub imports: Imports,
