@@ -227,7 +227,7 @@ fn read_file(path: &Path, overlay: &Overlay, read_queries: bool) -> FileOutcome 
             ..FileFacts::default()
         }));
     }
-    let tree = python::parse_file(&source.text);
+    let tree = overlay.parse_python(path, &source.text);
     if let Some(error) = too_deep(&source, &tree) {
         return FileOutcome::Error(error);
     }

@@ -146,6 +146,8 @@ struct Server {
     creates_files: bool,
     /// The open files' buffers.
     buffers: BTreeMap<PathBuf, String>,
+    /// Their Python trees, parsed again incrementally on each change.
+    trees: crate::source::TreeCache,
     /// Every file of the workspace as last read, by path.
     files: BTreeMap<PathBuf, FileOutcome>,
     walk_errors: Vec<InputError>,
@@ -163,6 +165,7 @@ impl Server {
             encoding,
             creates_files,
             buffers: BTreeMap::new(),
+            trees: Default::default(),
             files: BTreeMap::new(),
             walk_errors: Vec::new(),
             analysis: None,
@@ -210,7 +213,7 @@ impl Server {
     }
 
     fn overlay(&self) -> Overlay {
-        Overlay::new(self.buffers.clone())
+        Overlay::new(self.buffers.clone()).with_tree_cache(self.trees.clone())
     }
 
     /// Walk and read the whole workspace (start, a saved configuration,
@@ -448,6 +451,10 @@ impl Server {
                 let path = self.document(&p.text_document.uri);
                 if let Some(path) = &path {
                     self.buffers.remove(path);
+                    self.trees
+                        .lock()
+                        .expect("no panics while locked")
+                        .remove(path);
                 }
                 path
             }
@@ -478,8 +485,27 @@ impl Server {
         if !crate::discover::is_candidate(&path) {
             return Ok(());
         }
+        let clock = std::time::Instant::now();
         self.read_again(&path);
-        self.analyze_and_publish(connection)
+        let read = clock.elapsed();
+        self.analyze_and_publish(connection)?;
+        if std::env::var_os("IXRAY_TIMINGS").is_some() {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!(
+                    "ixray lsp: {}: read {:.1} ms, analyze and publish {:.1} ms",
+                    path.display(),
+                    read.as_secs_f64() * 1000.0,
+                    (clock.elapsed() - read).as_secs_f64() * 1000.0
+                );
+                if let Some(analysis) = &self.analysis {
+                    for (phase, took) in &analysis.timings {
+                        eprintln!("{:>9.1} ms  {phase}", took.as_secs_f64() * 1000.0);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn code_actions(&self, params: &CodeActionParams) -> Vec<CodeActionOrCommand> {

@@ -24,11 +24,49 @@ impl Span {
 #[derive(Debug, Default, Clone)]
 pub struct Overlay {
     files: std::collections::BTreeMap<PathBuf, String>,
+    /// An editor's buffers as last parsed, so that a changed buffer is
+    /// parsed again incrementally (`ixray lsp`).
+    trees: Option<TreeCache>,
 }
+
+/// Python trees by path, with the text each was parsed from.
+pub type TreeCache =
+    Arc<std::sync::Mutex<std::collections::BTreeMap<PathBuf, (String, tree_sitter::Tree)>>>;
 
 impl Overlay {
     pub fn new(files: std::collections::BTreeMap<PathBuf, String>) -> Overlay {
-        Overlay { files }
+        Overlay { files, trees: None }
+    }
+
+    /// Keep the Python trees of the overlay's files in `cache`, and parse
+    /// them again from there.
+    pub fn with_tree_cache(mut self, cache: TreeCache) -> Overlay {
+        self.trees = Some(cache);
+        self
+    }
+
+    /// Parse a Python file: incrementally from its previous tree when the
+    /// file is one of the overlay's and the cache holds one.
+    pub fn parse_python(&self, path: &Path, text: &str) -> tree_sitter::Tree {
+        let Some(cache) = self
+            .trees
+            .as_ref()
+            .filter(|_| self.files.contains_key(path))
+        else {
+            return crate::frameworks::python::parse_file(text);
+        };
+        let previous = cache.lock().expect("no panics while locked").remove(path);
+        let tree = crate::frameworks::python::reparse_file(
+            text,
+            previous
+                .as_ref()
+                .map(|(old, tree)| (old.as_str(), tree.clone())),
+        );
+        cache
+            .lock()
+            .expect("no panics while locked")
+            .insert(path.to_path_buf(), (text.to_string(), tree.clone()));
+        tree
     }
 
     pub fn get(&self, path: &Path) -> Option<&str> {

@@ -88,6 +88,62 @@ pub fn parse_file(text: &str) -> Tree {
     parse(&String::from_utf8(blanked).expect("still UTF-8"))
 }
 
+/// Parse a file again after an edit, reusing the tree of its previous text:
+/// tree-sitter reparses only around the changed bytes (the one span where
+/// the texts differ). Falls back to `parse_file` when the file has long
+/// comment runs, which `parse_file` blanks out.
+pub fn reparse_file(text: &str, previous: Option<(&str, Tree)>) -> Tree {
+    let Some((old, mut tree)) = previous else {
+        return parse_file(text);
+    };
+    let long_comment_runs = {
+        let mut run = 0usize;
+        text.split_inclusive('\n').any(|line| {
+            run = if line.trim_start().starts_with('#') {
+                run + 1
+            } else {
+                0
+            };
+            run > COMMENT_RUN
+        })
+    };
+    if long_comment_runs {
+        return parse_file(text);
+    }
+    let (old_bytes, new_bytes) = (old.as_bytes(), text.as_bytes());
+    let prefix = old_bytes
+        .iter()
+        .zip(new_bytes)
+        .take_while(|(a, b)| a == b)
+        .count();
+    let suffix = old_bytes[prefix..]
+        .iter()
+        .rev()
+        .zip(new_bytes[prefix..].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let point = |bytes: &[u8], offset: usize| {
+        let before = &bytes[..offset];
+        let row = memchr::memchr_iter(b'\n', before).count();
+        let column = offset - memchr::memrchr(b'\n', before).map_or(0, |n| n + 1);
+        tree_sitter::Point::new(row, column)
+    };
+    tree.edit(&tree_sitter::InputEdit {
+        start_byte: prefix,
+        old_end_byte: old_bytes.len() - suffix,
+        new_end_byte: new_bytes.len() - suffix,
+        start_position: point(old_bytes, prefix),
+        old_end_position: point(old_bytes, old_bytes.len() - suffix),
+        new_end_position: point(new_bytes, new_bytes.len() - suffix),
+    });
+    PARSER.with(|parser| {
+        parser
+            .borrow_mut()
+            .parse(text, Some(&tree))
+            .expect("parsing without a timeout or cancellation always yields a tree")
+    })
+}
+
 /// Parse a fragment or a side file the walkers will read: `None` when it
 /// nests deeper than they may go (see `syntax::MAX_DEPTH`).
 pub fn parse_bounded(text: &str) -> Option<Tree> {
@@ -872,6 +928,32 @@ pub fn quote(value: &str) -> String {
     }
     out.push('"');
     out
+}
+
+#[cfg(test)]
+mod reparse_tests {
+    use super::*;
+
+    /// The tree of an incremental reparse is the tree of a fresh parse.
+    #[test]
+    fn a_reparse_gives_the_tree_a_fresh_parse_gives() {
+        let old = "class A(models.Model):\n    a = models.ForeignKey(B, on_delete=models.CASCADE)\n\n\nclass C:\n    pass\n";
+        let tree = parse_file(old);
+        for new in [
+            old.replace("CASCADE)", "CASCADE, db_index=False)"),
+            old.replace("class C:", "class Céé(D):"),
+            format!("import x\n{old}"),
+            old.replace("    pass\n", ""),
+            String::new(),
+        ] {
+            let again = reparse_file(&new, Some((old, tree.clone())));
+            assert_eq!(
+                again.root_node().to_sexp(),
+                parse_file(&new).root_node().to_sexp(),
+                "{new}"
+            );
+        }
+    }
 }
 
 #[cfg(test)]
