@@ -10,6 +10,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use tree_sitter::Node;
 
+use super::models::RelationshipDecl;
 use super::project::{MappedTable, SqlalchemyProject, TableSource};
 use crate::frameworks::python::{self as py};
 use crate::frameworks::python_statements as statements;
@@ -26,6 +27,60 @@ pub struct QueryFile {
     /// `from <module> import <name> [as <local>]`: local → (module, name).
     pub imports: FxHashMap<String, (String, String)>,
     pub queries: Vec<Query>,
+    /// Relationship loader options (`selectinload(M.rel)`), wherever the
+    /// file builds them: each runs a query of its own on the related table.
+    pub loaders: Vec<Loader>,
+}
+
+/// `selectinload(Parent.children)`: one eager loader of a relationship.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loader {
+    /// The class whose relationship is loaded, as written.
+    pub model: String,
+    pub attr: String,
+    pub strategy: LoadStrategy,
+    /// `Parent.children.and_(Child.x == 1)`: conditions on the related rows.
+    pub criteria: Vec<Cond>,
+    /// The loader call (`selectinload(...)`, or the link of a chain).
+    pub span: Span,
+}
+
+/// How a loader reads the related rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadStrategy {
+    /// `selectinload`: `WHERE child.fk IN (parent keys)`.
+    SelectIn,
+    /// `joinedload`, `subqueryload`, `immediateload`: the related rows
+    /// are found by `child.fk = parent key` (a join, or one per parent).
+    Probe,
+}
+
+impl LoadStrategy {
+    fn of(name: &str) -> Option<Option<LoadStrategy>> {
+        match name {
+            "selectinload" => Some(Some(LoadStrategy::SelectIn)),
+            "joinedload" | "subqueryload" | "immediateload" => Some(Some(LoadStrategy::Probe)),
+            // Loaders that read nothing now: they only lead a path.
+            "defaultload" | "lazyload" | "noload" | "raiseload" | "contains_eager" => Some(None),
+            _ => None,
+        }
+    }
+
+    /// The `relationship(lazy=...)` that loads with every parent.
+    fn of_lazy(lazy: &str) -> Option<LoadStrategy> {
+        match lazy {
+            "selectin" => Some(LoadStrategy::SelectIn),
+            "joined" | "subquery" | "immediate" => Some(LoadStrategy::Probe),
+            _ => None,
+        }
+    }
+
+    fn op(self) -> ConditionOp {
+        match self {
+            LoadStrategy::SelectIn => ConditionOp::In,
+            LoadStrategy::Probe => ConditionOp::Eq,
+        }
+    }
 }
 
 /// One query call site.
@@ -158,6 +213,7 @@ fn line_mentions_query(bytes: &[u8]) -> bool {
         || calls(bytes, b"update(")
         || calls(bytes, b"delete(")
         || has(b".execute(")
+        || has(b"load(")
         || has(b".scalar")
         || ((has(b".get(") || has(b".get_one(")) && (has(b"session") || has(b"db.")))
 }
@@ -170,6 +226,7 @@ pub fn extract(source: Arc<SourceFile>) -> QueryFile {
     let mut file = QueryFile {
         imports: picked.imports,
         queries: Vec::new(),
+        loaders: Vec::new(),
         source: source.clone(),
     };
     let mut locals: FxHashMap<String, usize> = FxHashMap::default();
@@ -181,11 +238,13 @@ pub fn extract(source: Arc<SourceFile>) -> QueryFile {
             text: code,
             offset,
             queries: &mut file.queries,
+            loaders: &mut file.loaders,
             locals: &mut locals,
         };
         reader.walk(statement);
     });
     file.queries.sort_by_key(|q| q.span.start);
+    file.loaders.sort_by_key(|l| l.span.start);
     file
 }
 
@@ -193,6 +252,7 @@ struct Reader<'a> {
     text: &'a str,
     offset: isize,
     queries: &'a mut Vec<Query>,
+    loaders: &'a mut Vec<Loader>,
     /// Local name → the query bound to it.
     locals: &'a mut FxHashMap<String, usize>,
 }
@@ -206,6 +266,9 @@ impl<'a> Reader<'a> {
     }
 
     fn walk(&mut self, node: Node) {
+        if node.kind() == "call" && self.loader_chain(node) {
+            return;
+        }
         if node.kind() == "assignment"
             && let (Some(left), Some(right)) = (
                 node.child_by_field_name("left"),
@@ -341,6 +404,103 @@ impl<'a> Reader<'a> {
             }
             _ => None,
         }
+    }
+
+    /// Read a loader option and the loaders chained to it
+    /// (`joinedload(A.bs).selectinload(B.cs)`, `.options(...)` on a
+    /// loader); false when `node` is no loader.
+    fn loader_chain(&mut self, node: Node) -> bool {
+        let Some(function) = node.child_by_field_name("function") else {
+            return false;
+        };
+        let Some(arguments) = node.child_by_field_name("arguments") else {
+            return false;
+        };
+        let text = self.text;
+        let (name, start) = match function.kind() {
+            "identifier" => (py::text(function, text), function),
+            "attribute" => {
+                let Some(attribute) = function.child_by_field_name("attribute") else {
+                    return false;
+                };
+                let Some(object) = function.child_by_field_name("object") else {
+                    return false;
+                };
+                let name = py::text(attribute, text);
+                // A link of a chain: the loader before it comes first.
+                let chained = object.kind() == "call" && self.loader_chain(object);
+                if chained && name == "options" {
+                    let mut cursor = arguments.walk();
+                    for arg in arguments.named_children(&mut cursor) {
+                        if arg.kind() == "call" {
+                            self.loader_chain(arg);
+                        }
+                    }
+                    return true;
+                }
+                if !chained
+                    && !matches!(
+                        py::text(object, text),
+                        "orm" | "sa.orm" | "sqlalchemy.orm" | "db"
+                    )
+                {
+                    return false;
+                }
+                (name, if chained { attribute } else { function })
+            }
+            _ => return false,
+        };
+        let Some(strategy) = LoadStrategy::of(name) else {
+            return false;
+        };
+        // `joinedload(A.bs, B.cs)` (SQLAlchemy 1.x): the path's last
+        // attribute is loaded so, the ones before by default.
+        let positional = positional(arguments);
+        let Some(last) = positional.last() else {
+            return true;
+        };
+        let Some(strategy) = strategy else {
+            return true;
+        };
+        let (target, criteria) = match last.kind() {
+            // `A.bs.and_(B.x == 1)`: criteria on the loaded rows.
+            "call" => {
+                let Some(callee) = last.child_by_field_name("function") else {
+                    return true;
+                };
+                let Some(object) = callee.child_by_field_name("object") else {
+                    return true;
+                };
+                let is_and = callee
+                    .child_by_field_name("attribute")
+                    .is_some_and(|a| py::text(a, text) == "and_");
+                let Some(args) = last.child_by_field_name("arguments") else {
+                    return true;
+                };
+                let mut criteria = Vec::new();
+                let mut disjunction = false;
+                let read = is_and
+                    && self::positional(args).iter().all(|arg| {
+                        conditions_of(*arg, text, false, &mut criteria, &mut disjunction).is_some()
+                    });
+                if !read || disjunction {
+                    return true;
+                }
+                (object, criteria)
+            }
+            _ => (*last, Vec::new()),
+        };
+        if let Some((model, attr)) = column(target, text) {
+            let span = Span::new(self.span(start).start, self.span(node).end);
+            self.loaders.push(Loader {
+                model,
+                attr,
+                strategy,
+                criteria,
+                span,
+            });
+        }
+        true
     }
 
     /// Whether `node` itself starts a chain (so `x.execute(...)` is a
@@ -775,19 +935,425 @@ pub fn resolve(project: &SqlalchemyProject, files: &[QueryFile]) -> Vec<AccessPa
             by_class.entry(name).or_default().push((path, mapped));
         }
     }
+    let relationships = Relationships {
+        project,
+        tables: &tables,
+        by_class: &by_class,
+    };
     let mut out = Vec::new();
     for file in files {
+        let resolver = Resolver {
+            file,
+            by_class: &by_class,
+        };
+        let mut found = Vec::new();
         for query in file.queries.iter().filter(|q| !q.continued) {
-            let resolver = Resolver {
-                file,
-                by_class: &by_class,
-            };
             if let Some(patterns) = resolver.patterns(query, &tables) {
-                out.extend(patterns);
+                found.extend(patterns);
+            }
+        }
+        for loader in &file.loaders {
+            if let Some(pattern) = resolver.loader(loader, &relationships) {
+                found.push(pattern);
+            }
+        }
+        // In file order: a loader's pattern next to its query's.
+        found.sort_by_key(|p| p.location.as_ref().map(|l| l.span.start));
+        out.extend(found);
+    }
+    out.extend(relationships.eager_by_default());
+    out
+}
+
+/// What the loader of a relationship reads: the related table, and the
+/// columns it finds the related rows by. Only what is unambiguous: a
+/// relationship whose columns SQLAlchemy would have to be told (two
+/// foreign keys between the tables, a join ixray cannot read) gives
+/// nothing.
+struct Relationships<'a> {
+    project: &'a SqlalchemyProject,
+    tables: &'a FxHashMap<&'a str, &'a Table>,
+    by_class: &'a FxHashMap<&'a str, Vec<(&'a std::path::Path, &'a MappedTable)>>,
+}
+
+/// The rows a loader reads: `table WHERE columns = / IN (parent keys)`,
+/// with the conditions a `primaryjoin` adds.
+struct Probe {
+    table: String,
+    columns: Vec<String>,
+    conditions: Vec<Condition>,
+}
+
+impl<'a> Relationships<'a> {
+    /// The mapped table of a class named in model code: the only class of
+    /// that name, or the one declared in `near`.
+    fn class(&self, name: &str, near: &std::path::Path) -> Option<&'a MappedTable> {
+        let candidates = self.by_class.get(py::last_segment(name))?;
+        match candidates.as_slice() {
+            [(_, only)] => Some(*only),
+            _ => {
+                let here: Vec<_> = candidates.iter().filter(|(p, _)| *p == near).collect();
+                (here.len() == 1).then(|| here[0].1)
             }
         }
     }
-    out
+
+    /// The declaration of the class `name` mapped to `mapped`.
+    fn class_decl(&self, mapped: &MappedTable, name: &str) -> Option<(usize, usize)> {
+        let mut classes = mapped.sti_classes.clone();
+        if let TableSource::Class { file, class } = mapped.source {
+            classes.push((file, class));
+        }
+        classes
+            .into_iter()
+            .find(|&(f, c)| self.project.class(f, c).name == py::last_segment(name))
+    }
+
+    /// The relationship `attr` of a class or of a base class of it.
+    fn relationship(
+        &self,
+        (file, class): (usize, usize),
+        attr: &str,
+    ) -> Option<(usize, &'a RelationshipDecl)> {
+        let mut at = (file, class);
+        for _ in 0..8 {
+            let decl = &self.project.files[at.0].classes[at.1];
+            if let Some(found) = decl.relationships.iter().find(|r| r.attr == attr) {
+                return Some((at.0, found));
+            }
+            // A column of that name: no relationship.
+            if decl.columns.iter().any(|c| c.attr == attr) {
+                return None;
+            }
+            let mut bases = decl.bases.iter().filter_map(|base| {
+                let name = py::last_segment(base);
+                let found: Vec<(usize, usize)> = self
+                    .project
+                    .files
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(f, file)| {
+                        file.classes
+                            .iter()
+                            .enumerate()
+                            .filter(move |(_, c)| c.name == name)
+                            .map(move |(c, _)| (f, c))
+                    })
+                    .collect();
+                (found.len() == 1).then(|| found[0])
+            });
+            at = bases.next()?;
+        }
+        None
+    }
+
+    /// A column named in a relationship's arguments (`Child.parent_id`,
+    /// or `parent_id` of the class that declares it).
+    fn column(
+        &self,
+        written: &str,
+        owner: &'a MappedTable,
+        near: &std::path::Path,
+    ) -> Option<(&'a MappedTable, String)> {
+        let (mapped, attr) = match written.rsplit_once('.') {
+            Some((class, attr)) => (self.class(class, near)?, attr),
+            None => (owner, written),
+        };
+        Some((mapped, column_of(mapped, attr)?))
+    }
+
+    /// What loading `relationship` of `parent` reads.
+    fn probe(
+        &self,
+        parent: &'a MappedTable,
+        file: usize,
+        relationship: &RelationshipDecl,
+    ) -> Option<Probe> {
+        let near = self.project.files[file].source.path.as_path();
+        let child = self.class(relationship.target.as_deref()?, near)?;
+        let parent_name = parent.qualified();
+        let child_name = child.qualified();
+        if let Some(secondary) = &relationship.secondary {
+            // The association table's column that points at the parent.
+            if relationship.primaryjoin.is_some()
+                || relationship.secondaryjoin
+                || parent_name == child_name
+            {
+                return None;
+            }
+            let table = self.secondary(secondary)?;
+            let [fk] = table
+                .foreign_keys
+                .iter()
+                .filter(|fk| fk.ref_table.as_deref() == Some(parent_name.as_str()))
+                .collect::<Vec<_>>()[..]
+            else {
+                return None;
+            };
+            return Some(Probe {
+                table: table.name.clone(),
+                columns: fk.columns.clone(),
+                conditions: Vec::new(),
+            });
+        }
+        if let Some(join) = &relationship.primaryjoin {
+            if parent_name == child_name {
+                return None;
+            }
+            return self.primaryjoin(join, parent, child, near);
+        }
+        let self_referential = parent_name == child_name;
+        let columns = if let Some(written) = &relationship.foreign_keys {
+            let columns = written
+                .iter()
+                .map(|w| self.column(w, parent, near))
+                .collect::<Option<Vec<_>>>()?;
+            if columns.is_empty() {
+                return None;
+            }
+            if !columns.iter().all(|(m, _)| m.qualified() == child_name) {
+                // On the parent: a many-to-one, read by the child's key.
+                return None;
+            }
+            columns.into_iter().map(|(_, c)| c).collect()
+        } else {
+            let child_table = self.tables.get(child_name.as_str())?;
+            let parent_table = self.tables.get(parent_name.as_str())?;
+            let to_parent: Vec<_> = child_table
+                .foreign_keys
+                .iter()
+                .filter(|fk| fk.ref_table.as_deref() == Some(parent_name.as_str()))
+                .collect();
+            let to_child = parent_table
+                .foreign_keys
+                .iter()
+                .filter(|fk| fk.ref_table.as_deref() == Some(child_name.as_str()))
+                .count();
+            match to_parent.as_slice() {
+                [fk] if self_referential || to_child == 0 => fk.columns.clone(),
+                _ => return None,
+            }
+        };
+        // An adjacency list: `remote_side` names the key on the parent
+        // side of a many-to-one; without it, the relationship is
+        // one-to-many (SQLAlchemy's default for a self-reference).
+        if self_referential && let Some(remote) = &relationship.remote_side {
+            let remote = remote
+                .iter()
+                .map(|w| self.column(w, parent, near).map(|(_, c)| c))
+                .collect::<Option<Vec<_>>>()?;
+            if remote != columns {
+                return None;
+            }
+        }
+        Some(Probe {
+            table: child_name,
+            columns,
+            conditions: Vec::new(),
+        })
+    }
+
+    /// The table a `secondary=` names: a `Table` variable, else a name.
+    fn secondary(&self, written: &str) -> Option<&'a Table> {
+        let var = py::last_segment(written);
+        let mut by_var = self.project.files.iter().flat_map(|f| {
+            f.tables
+                .iter()
+                .filter(move |t| t.var.as_deref() == Some(var))
+        });
+        if let (Some(table), None) = (by_var.next(), by_var.next()) {
+            let name = crate::frameworks::alembic::revisions::qualify(
+                table.schema.as_deref(),
+                &table.name,
+            );
+            return self.tables.get(name.as_str()).copied();
+        }
+        self.tables.get(written).copied()
+    }
+
+    /// `primaryjoin="and_(Parent.id == Child.parent_id, Child.live)"`:
+    /// the child's side of the column equalities, and the child's
+    /// conditions on constants.
+    fn primaryjoin(
+        &self,
+        join: &str,
+        parent: &'a MappedTable,
+        child: &'a MappedTable,
+        near: &std::path::Path,
+    ) -> Option<Probe> {
+        let tree = py::parse(join);
+        let root = tree.root_node();
+        let expression = root.named_child(0)?.named_child(0)?;
+        let mut terms = Vec::new();
+        conjuncts(expression, join, &mut terms)?;
+        let child_name = child.qualified();
+        let parent_name = parent.qualified();
+        let mut columns = Vec::new();
+        let mut conditions = Vec::new();
+        for term in terms {
+            if term.kind() == "comparison_operator"
+                && term.named_child_count() == 2
+                && term.child(1).is_some_and(|o| o.kind() == "==")
+                && let (Some(left), Some(right)) = (
+                    annotated_column(term.named_child(0)?, join),
+                    annotated_column(term.named_child(1)?, join),
+                )
+            {
+                let left = self.column(&format!("{}.{}", left.0, left.1), parent, near)?;
+                let right = self.column(&format!("{}.{}", right.0, right.1), parent, near)?;
+                let sides = (left.0.qualified(), right.0.qualified());
+                match (sides.0 == child_name, sides.1 == child_name) {
+                    (true, false) if sides.1 == parent_name => columns.push(left.1),
+                    (false, true) if sides.0 == parent_name => columns.push(right.1),
+                    _ => return None,
+                }
+                continue;
+            }
+            // Other terms narrow the rows; those on the child become
+            // conditions, the rest are left out (fewer conditions than
+            // the query has still ask for a right index).
+            let mut found = Vec::new();
+            let mut disjunction = false;
+            if conditions_of(term, join, false, &mut found, &mut disjunction).is_none()
+                || disjunction
+            {
+                continue;
+            }
+            for c in found {
+                if let Some((mapped, column)) =
+                    self.column(&format!("{}.{}", c.model, c.attr), parent, near)
+                    && mapped.qualified() == child_name
+                {
+                    conditions.push(Condition {
+                        column,
+                        op: c.op,
+                        constant: c.constant,
+                    });
+                }
+            }
+        }
+        let child_table = self.tables.get(child_name.as_str())?;
+        // Read by the child's own key: a many-to-one.
+        let by_key = child_table.indexes.iter().any(|i| {
+            i.unique
+                && i.predicate.is_none()
+                && i.parts
+                    .iter()
+                    .map(|p| p.column_name())
+                    .eq(columns.iter().map(|c| Some(c.as_str())))
+        });
+        if columns.is_empty() || by_key {
+            return None;
+        }
+        Some(Probe {
+            table: child_name,
+            columns,
+            conditions,
+        })
+    }
+
+    /// `relationship(..., lazy="selectin")`: every load of the parent
+    /// loads the relationship, wherever the code loads it.
+    fn eager_by_default(&self) -> Vec<AccessPattern> {
+        let mut out = Vec::new();
+        for mapped in self.project.mapped.values() {
+            let mut classes = mapped.sti_classes.clone();
+            if let TableSource::Class { file, class } = mapped.source {
+                classes.push((file, class));
+            }
+            for (file, class) in classes {
+                for relationship in &self.project.class(file, class).relationships {
+                    let Some(strategy) =
+                        relationship.lazy.as_deref().and_then(LoadStrategy::of_lazy)
+                    else {
+                        continue;
+                    };
+                    if let Some(probe) = self.probe(mapped, file, relationship) {
+                        let source = &self.project.files[file].source;
+                        out.push(probe.pattern(
+                            strategy,
+                            Vec::new(),
+                            Some(source.location(relationship.span)),
+                        ));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Probe {
+    fn pattern(
+        self,
+        strategy: LoadStrategy,
+        criteria: Vec<Condition>,
+        location: Option<crate::source::Location>,
+    ) -> AccessPattern {
+        let mut conditions: Vec<Condition> = self
+            .columns
+            .into_iter()
+            .map(|column| Condition {
+                column,
+                op: strategy.op(),
+                constant: None,
+            })
+            .collect();
+        conditions.extend(self.conditions);
+        conditions.extend(criteria);
+        AccessPattern {
+            table: self.table,
+            framework: Framework::Sqlalchemy,
+            conditions,
+            order: Vec::new(),
+            order_implicit: false,
+            limited: false,
+            operation: Operation::Select,
+            disjunction: false,
+            location,
+        }
+    }
+}
+
+/// The terms of an `and_(...)` / `&` conjunction; `None` for an `or_`.
+fn conjuncts<'t>(node: Node<'t>, text: &str, out: &mut Vec<Node<'t>>) -> Option<()> {
+    match node.kind() {
+        "parenthesized_expression" => conjuncts(node.named_child(0)?, text, out),
+        "binary_operator"
+            if node
+                .child_by_field_name("operator")
+                .is_some_and(|o| o.kind() == "&") =>
+        {
+            conjuncts(node.child_by_field_name("left")?, text, out)?;
+            conjuncts(node.child_by_field_name("right")?, text, out)
+        }
+        "call" if py::call_name(node, text).is_some_and(|n| py::last_segment(&n) == "and_") => {
+            for arg in positional(node.child_by_field_name("arguments")?) {
+                conjuncts(arg, text, out)?;
+            }
+            Some(())
+        }
+        "call" if py::call_name(node, text).is_some_and(|n| py::last_segment(&n) == "or_") => None,
+        _ => {
+            out.push(node);
+            Some(())
+        }
+    }
+}
+
+/// `Child.parent_id`, `foreign(Child.parent_id)`, `remote(Parent.id)`.
+fn annotated_column(node: Node, text: &str) -> Option<(String, String)> {
+    if node.kind() == "call"
+        && py::call_name(node, text)
+            .is_some_and(|n| matches!(py::last_segment(&n), "foreign" | "remote"))
+    {
+        let args = positional(node.child_by_field_name("arguments")?);
+        return match args.as_slice() {
+            [inner] => column(*inner, text),
+            _ => None,
+        };
+    }
+    column(node, text)
 }
 
 struct Resolver<'a> {
@@ -833,6 +1399,29 @@ impl<'a> Resolver<'a> {
             .map(|(_, m)| *m)
             .collect();
         (matching.len() == 1).then(|| matching[0])
+    }
+
+    /// The access pattern of a loader option: the related table read by
+    /// the relationship's columns, at the loader's call site.
+    fn loader(&self, loader: &Loader, relationships: &Relationships<'a>) -> Option<AccessPattern> {
+        let parent = self.model(&loader.model)?;
+        let class = relationships.class_decl(parent, &loader.model)?;
+        let (file, relationship) = relationships.relationship(class, &loader.attr)?;
+        let probe = relationships.probe(parent, file, relationship)?;
+        let mut criteria = Vec::new();
+        for c in &loader.criteria {
+            let mapped = self.model(&c.model)?;
+            if mapped.qualified() != probe.table {
+                return None;
+            }
+            criteria.push(Condition {
+                column: column_of(mapped, &c.attr)?,
+                op: c.op,
+                constant: c.constant.clone(),
+            });
+        }
+        let location = Some(self.file.source.location(loader.span));
+        Some(probe.pattern(loader.strategy, criteria, location))
     }
 
     fn patterns(
@@ -966,6 +1555,7 @@ fn column_of(mapped: &MappedTable, attr: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frameworks::python as py;
     use std::path::PathBuf;
 
     fn describe(code: &str) -> Vec<String> {
@@ -1080,6 +1670,140 @@ def f(session, db, uid):
                 "Post ?custom",
                 "Post join where[U.name Eq 'n']",
             ]
+        );
+    }
+
+    /// The patterns of query code over models, as SQL.
+    fn loaded(models: &str, code: &str) -> Vec<String> {
+        let source = SourceFile::new(PathBuf::from("app/models.py"), models.to_string());
+        let tree = py::parse(models);
+        let models = super::super::models::extract(source, &tree);
+        let mut errors = Vec::new();
+        let project = super::super::project::resolve(
+            super::super::project::Inputs {
+                models: vec![models],
+                revisions: Vec::new(),
+                inis: Vec::new(),
+                dialect: Some(crate::schema::Dialect::Postgresql),
+            },
+            &mut errors,
+        );
+        let file = extract(SourceFile::new(
+            PathBuf::from("app/services.py"),
+            code.to_string(),
+        ));
+        resolve(&project, &[file])
+            .iter()
+            .filter(|p| !p.conditions.is_empty())
+            .map(|p| {
+                let line = p.location.as_ref().map_or(0, |l| l.line);
+                format!("{line}: {}", p.sql())
+            })
+            .collect()
+    }
+
+    const LOADER_MODELS: &str = r#"
+from sqlalchemy import Column, ForeignKey, Table
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+post_tag = Table(
+    "post_tag",
+    Base.metadata,
+    Column("post_id", ForeignKey("post.id"), primary_key=True),
+    Column("tag_id", ForeignKey("tag.id"), primary_key=True),
+)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    best_post_id: Mapped[int] = mapped_column(ForeignKey("post.id"))
+    posts: Mapped[list["Post"]] = relationship(back_populates="author", foreign_keys="[Post.author_id]")
+    drafts = relationship("Post", primaryjoin="and_(User.id == foreign(Post.author_id), Post.status == 'draft')", viewonly=True)
+    best_post = relationship("Post", foreign_keys=[best_post_id])
+    anything = relationship("Post")
+
+
+class Post(Base):
+    __tablename__ = "post"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    parent_id: Mapped[int] = mapped_column(ForeignKey("post.id"))
+    status: Mapped[str]
+    author: Mapped[User] = relationship(back_populates="posts", foreign_keys=[author_id])
+    replies: Mapped[list["Post"]] = relationship(back_populates="parent")
+    parent: Mapped["Post"] = relationship(back_populates="replies", remote_side=[id])
+    tags: Mapped[list["Tag"]] = relationship(secondary=post_tag, lazy="selectin")
+    notes = relationship("Note", lazy="joined")
+
+
+class Tag(Base):
+    __tablename__ = "tag"
+    id: Mapped[int] = mapped_column(primary_key=True)
+
+
+class Note(Base):
+    __tablename__ = "note"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id = mapped_column(ForeignKey("post.id"))
+    draft: Mapped[bool]
+"#;
+
+    #[test]
+    fn loaders_read_the_related_table_by_the_relationship_columns() {
+        let code = r#"
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload, subqueryload, defaultload
+from app.models import Note, Post, User
+
+
+def f(session, uid):
+    session.execute(select(User).where(User.id == uid).options(selectinload(User.posts).joinedload(Post.notes)))
+    session.query(Post).options(subqueryload(Post.replies), joinedload(Post.author), selectinload(Post.parent)).all()
+    opts = [defaultload(User.posts).selectinload(Post.notes.and_(Note.draft == False))]
+    session.query(User).options(selectinload(User.drafts), joinedload(User.best_post)).all()
+"#;
+        assert_eq!(
+            loaded(LOADER_MODELS, code),
+            [
+                "8: SELECT * FROM users WHERE id = $1",
+                "8: SELECT * FROM post WHERE author_id = ANY($1)",
+                "8: SELECT * FROM note WHERE post_id = $1",
+                "9: SELECT * FROM post WHERE parent_id = $1",
+                "10: SELECT * FROM note WHERE post_id = ANY($1) AND draft = false",
+                "11: SELECT * FROM post WHERE author_id = ANY($1) AND status = 'draft'",
+                // Declared `lazy=`: with every load of a post.
+                "37: SELECT * FROM post_tag WHERE post_id = ANY($1)",
+                "38: SELECT * FROM note WHERE post_id = $1",
+            ]
+        );
+    }
+
+    /// A relationship whose columns SQLAlchemy must be told, or one ixray
+    /// cannot find, gives nothing.
+    #[test]
+    fn unresolvable_loaders_give_nothing() {
+        let code = r#"
+from sqlalchemy.orm import selectinload
+from app.models import Post, User
+
+
+def f(session):
+    session.query(User).options(selectinload(User.anything)).all()
+    session.query(User).options(selectinload(User.missing), selectinload("posts")).all()
+    session.query(User).options(selectinload(Unknown.posts), selectinload(User.posts.of_type(Post))).all()
+"#;
+        let patterns = loaded(LOADER_MODELS, code);
+        assert!(
+            patterns
+                .iter()
+                .all(|p| p.starts_with("37:") || p.starts_with("38:")),
+            "{patterns:?}"
         );
     }
 }
