@@ -32,17 +32,33 @@ pub struct QueryFile {
     pub loaders: Vec<Loader>,
 }
 
-/// `selectinload(Parent.children)`: one eager loader of a relationship.
+/// `selectinload(Parent.children)`: one link of a loader path.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Loader {
-    /// The class whose relationship is loaded, as written.
-    pub model: String,
-    pub attr: String,
-    pub strategy: LoadStrategy,
+    pub target: LoaderTarget,
+    /// The link before this one in the path (`joinedload(A.bs)` before
+    /// `.selectinload(B.cs)`): a key names a relationship of its target.
+    pub after: Option<usize>,
+    /// The entity of the query the option is given to, where a key at
+    /// the start of a path is looked up.
+    pub entity: Option<String>,
+    /// `None`: a link that only leads the path (`defaultload`, the first
+    /// attributes of `joinedload(A.bs, B.cs)`).
+    pub strategy: Option<LoadStrategy>,
     /// `Parent.children.and_(Child.x == 1)`: conditions on the related rows.
     pub criteria: Vec<Cond>,
     /// The loader call (`selectinload(...)`, or the link of a chain).
     pub span: Span,
+}
+
+/// The relationship a loader link names.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoaderTarget {
+    /// `Parent.children`.
+    Attr { model: String, attr: String },
+    /// `"children"` (SQLAlchemy 1.x): of the previous link's target, or
+    /// of the query's entity.
+    Key(String),
 }
 
 /// How a loader reads the related rows.
@@ -61,7 +77,8 @@ impl LoadStrategy {
             "selectinload" => Some(Some(LoadStrategy::SelectIn)),
             "joinedload" | "subqueryload" | "immediateload" => Some(Some(LoadStrategy::Probe)),
             // Loaders that read nothing now: they only lead a path.
-            "defaultload" | "lazyload" | "noload" | "raiseload" | "contains_eager" => Some(None),
+            "defaultload" | "lazyload" | "noload" | "raiseload" | "contains_eager"
+            | "load_only" | "defer" | "undefer" | "undefer_group" | "with_expression" => Some(None),
             _ => None,
         }
     }
@@ -239,12 +256,12 @@ pub fn extract(source: Arc<SourceFile>) -> QueryFile {
             offset,
             queries: &mut file.queries,
             loaders: &mut file.loaders,
+            entity: None,
             locals: &mut locals,
         };
         reader.walk(statement);
     });
     file.queries.sort_by_key(|q| q.span.start);
-    file.loaders.sort_by_key(|l| l.span.start);
     file
 }
 
@@ -253,6 +270,8 @@ struct Reader<'a> {
     offset: isize,
     queries: &'a mut Vec<Query>,
     loaders: &'a mut Vec<Loader>,
+    /// The entity of the query whose arguments are being read.
+    entity: Option<String>,
     /// Local name → the query bound to it.
     locals: &'a mut FxHashMap<String, usize>,
 }
@@ -266,7 +285,7 @@ impl<'a> Reader<'a> {
     }
 
     fn walk(&mut self, node: Node) {
-        if node.kind() == "call" && self.loader_chain(node) {
+        if node.kind() == "call" && self.loader_chain(node, None).is_some() {
             return;
         }
         if node.kind() == "assignment"
@@ -278,8 +297,10 @@ impl<'a> Reader<'a> {
         {
             let name = py::text(left, self.text).to_string();
             let mut args = Vec::new();
+            let mut entity = None;
             match self.chain(right, &mut args) {
                 Some(query) => {
+                    entity = query.model.clone();
                     self.queries.push(query);
                     self.locals.insert(name, self.queries.len() - 1);
                 }
@@ -288,23 +309,30 @@ impl<'a> Reader<'a> {
                     self.walk(right);
                 }
             }
-            for arg in args {
-                self.walk(arg);
-            }
+            self.walk_arguments(args, entity);
             return;
         }
         let mut args = Vec::new();
         if let Some(query) = self.chain(node, &mut args) {
+            let entity = query.model.clone();
             self.queries.push(query);
-            for arg in args {
-                self.walk(arg);
-            }
+            self.walk_arguments(args, entity);
             return;
         }
         let mut cursor = node.walk();
         for child in node.named_children(&mut cursor) {
             self.walk(child);
         }
+    }
+
+    /// The argument lists of a query's chain, read with its entity (where
+    /// a loader's string path starts).
+    fn walk_arguments(&mut self, args: Vec<Node>, entity: Option<String>) {
+        let outer = std::mem::replace(&mut self.entity, entity);
+        for arg in args {
+            self.walk(arg);
+        }
+        self.entity = outer;
     }
 
     /// The query `node` builds, if it is a chain ixray knows the start of;
@@ -408,99 +436,108 @@ impl<'a> Reader<'a> {
 
     /// Read a loader option and the loaders chained to it
     /// (`joinedload(A.bs).selectinload(B.cs)`, `.options(...)` on a
-    /// loader); false when `node` is no loader.
-    fn loader_chain(&mut self, node: Node) -> bool {
-        let Some(function) = node.child_by_field_name("function") else {
-            return false;
-        };
-        let Some(arguments) = node.child_by_field_name("arguments") else {
-            return false;
-        };
+    /// loader, 1.x string paths `joinedload("bs").joinedload("cs")`);
+    /// `None` when `node` is no loader, else the last link of the path
+    /// it leads to (`Some(None)` when that cannot be followed). `after`:
+    /// the link a sub-option's path starts from.
+    fn loader_chain(&mut self, node: Node, after: Option<usize>) -> Option<Option<usize>> {
+        let function = node.child_by_field_name("function")?;
+        let arguments = node.child_by_field_name("arguments")?;
         let text = self.text;
-        let (name, start) = match function.kind() {
-            "identifier" => (py::text(function, text), function),
+        let (name, start, after) = match function.kind() {
+            "identifier" => (py::text(function, text), function, after),
             "attribute" => {
-                let Some(attribute) = function.child_by_field_name("attribute") else {
-                    return false;
-                };
-                let Some(object) = function.child_by_field_name("object") else {
-                    return false;
-                };
+                let attribute = function.child_by_field_name("attribute")?;
+                let object = function.child_by_field_name("object")?;
                 let name = py::text(attribute, text);
                 // A link of a chain: the loader before it comes first.
-                let chained = object.kind() == "call" && self.loader_chain(object);
-                if chained && name == "options" {
-                    let mut cursor = arguments.walk();
-                    for arg in arguments.named_children(&mut cursor) {
-                        if arg.kind() == "call" {
-                            self.loader_chain(arg);
+                let chained = if object.kind() == "call" {
+                    self.loader_chain(object, after)
+                } else {
+                    None
+                };
+                match chained {
+                    Some(end) if name == "options" => {
+                        let mut cursor = arguments.walk();
+                        for arg in arguments.named_children(&mut cursor) {
+                            if arg.kind() == "call" {
+                                self.loader_chain(arg, end);
+                            }
                         }
+                        return Some(end);
                     }
-                    return true;
-                }
-                if !chained
-                    && !matches!(
+                    Some(end) => (name, attribute, end),
+                    None if matches!(
                         py::text(object, text),
                         "orm" | "sa.orm" | "sqlalchemy.orm" | "db"
-                    )
-                {
-                    return false;
+                    ) =>
+                    {
+                        (name, function, after)
+                    }
+                    None => return None,
                 }
-                (name, if chained { attribute } else { function })
             }
-            _ => return false,
+            _ => return None,
         };
-        let Some(strategy) = LoadStrategy::of(name) else {
-            return false;
-        };
-        // `joinedload(A.bs, B.cs)` (SQLAlchemy 1.x): the path's last
-        // attribute is loaded so, the ones before by default.
+        let strategy = LoadStrategy::of(name)?;
+        // Options that shape columns, not relationships: the path goes on.
+        if matches!(
+            name,
+            "load_only" | "defer" | "undefer" | "undefer_group" | "with_expression"
+        ) {
+            return Some(after);
+        }
+        let span = Span::new(self.span(start).start, self.span(node).end);
+        // `joinedload(A.bs, B.cs)`, `joinedload("bs", "cs")` (SQLAlchemy
+        // 1.x): the path's last attribute is loaded so, the ones before by
+        // default.
         let positional = positional(arguments);
-        let Some(last) = positional.last() else {
-            return true;
-        };
-        let Some(strategy) = strategy else {
-            return true;
-        };
-        let (target, criteria) = match last.kind() {
-            // `A.bs.and_(B.x == 1)`: criteria on the loaded rows.
-            "call" => {
-                let Some(callee) = last.child_by_field_name("function") else {
-                    return true;
-                };
-                let Some(object) = callee.child_by_field_name("object") else {
-                    return true;
-                };
-                let is_and = callee
-                    .child_by_field_name("attribute")
-                    .is_some_and(|a| py::text(a, text) == "and_");
-                let Some(args) = last.child_by_field_name("arguments") else {
-                    return true;
-                };
-                let mut criteria = Vec::new();
-                let mut disjunction = false;
-                let read = is_and
-                    && self::positional(args).iter().all(|arg| {
-                        conditions_of(*arg, text, false, &mut criteria, &mut disjunction).is_some()
-                    });
-                if !read || disjunction {
-                    return true;
-                }
-                (object, criteria)
-            }
-            _ => (*last, Vec::new()),
-        };
-        if let Some((model, attr)) = column(target, text) {
-            let span = Span::new(self.span(start).start, self.span(node).end);
+        let mut end = after;
+        for (i, arg) in positional.iter().enumerate() {
+            let last = i + 1 == positional.len();
+            let Some((target, criteria)) = self.loader_target(*arg) else {
+                return Some(None);
+            };
             self.loaders.push(Loader {
-                model,
-                attr,
-                strategy,
+                target,
+                after: end,
+                entity: self.entity.clone(),
+                strategy: if last { strategy } else { None },
                 criteria,
                 span,
             });
+            end = Some(self.loaders.len() - 1);
         }
-        true
+        Some(end)
+    }
+
+    /// The relationship a loader names: `A.bs`, `"bs"`, or `A.bs.and_(...)`
+    /// with criteria on the loaded rows.
+    fn loader_target(&self, node: Node) -> Option<(LoaderTarget, Vec<Cond>)> {
+        let text = self.text;
+        if let Some(key) = py::string_value(node, text) {
+            return (!key.contains('.') && !key.is_empty() && key != "*")
+                .then_some((LoaderTarget::Key(key), Vec::new()));
+        }
+        if node.kind() == "call" {
+            let callee = node.child_by_field_name("function")?;
+            let object = callee.child_by_field_name("object")?;
+            if py::text(callee.child_by_field_name("attribute")?, text) != "and_" {
+                return None;
+            }
+            let mut criteria = Vec::new();
+            let mut disjunction = false;
+            for arg in positional(node.child_by_field_name("arguments")?) {
+                conditions_of(arg, text, false, &mut criteria, &mut disjunction)?;
+            }
+            if disjunction {
+                return None;
+            }
+            let (model, attr) = column(object, text)?;
+            return Some((LoaderTarget::Attr { model, attr }, criteria));
+        }
+        let (model, attr) = column(node, text)?;
+        Some((LoaderTarget::Attr { model, attr }, Vec::new()))
     }
 
     /// Whether `node` itself starts a chain (so `x.execute(...)` is a
@@ -952,11 +989,7 @@ pub fn resolve(project: &SqlalchemyProject, files: &[QueryFile]) -> Vec<AccessPa
                 found.extend(patterns);
             }
         }
-        for loader in &file.loaders {
-            if let Some(pattern) = resolver.loader(loader, &relationships) {
-                found.push(pattern);
-            }
-        }
+        found.extend(resolver.loaders(&relationships));
         // In file order: a loader's pattern next to its query's.
         found.sort_by_key(|p| p.location.as_ref().map(|l| l.span.start));
         out.extend(found);
@@ -1356,6 +1389,9 @@ fn annotated_column(node: Node, text: &str) -> Option<(String, String)> {
     column(node, text)
 }
 
+/// The class a loader path reaches: its mapped table and class name.
+type Reached<'a> = Option<(&'a MappedTable, String)>;
+
 struct Resolver<'a> {
     file: &'a QueryFile,
     by_class: &'a FxHashMap<&'a str, Vec<(&'a std::path::Path, &'a MappedTable)>>,
@@ -1401,18 +1437,58 @@ impl<'a> Resolver<'a> {
         (matching.len() == 1).then(|| matching[0])
     }
 
-    /// The access pattern of a loader option: the related table read by
-    /// the relationship's columns, at the loader's call site.
-    fn loader(&self, loader: &Loader, relationships: &Relationships<'a>) -> Option<AccessPattern> {
-        let parent = self.model(&loader.model)?;
-        let class = relationships.class_decl(parent, &loader.model)?;
-        let (file, relationship) = relationships.relationship(class, &loader.attr)?;
-        let probe = relationships.probe(parent, file, relationship)?;
+    /// The access patterns of the file's loader options: the related
+    /// table read by the relationship's columns, at the loader's call
+    /// site. Links are read in path order, each from the class the link
+    /// before it reaches.
+    fn loaders(&self, relationships: &Relationships<'a>) -> Vec<AccessPattern> {
+        let mut reached: Vec<Reached<'a>> = Vec::new();
+        let mut out = Vec::new();
+        for loader in &self.file.loaders {
+            let (pattern, target) = self
+                .loader(loader, &reached, relationships)
+                .unwrap_or((None, None));
+            reached.push(target);
+            out.extend(pattern);
+        }
+        out
+    }
+
+    /// One link: its pattern (for a link that loads), and the class it
+    /// reaches (mapped table and class name).
+    fn loader(
+        &self,
+        loader: &Loader,
+        reached: &[Reached<'a>],
+        relationships: &Relationships<'a>,
+    ) -> Option<(Option<AccessPattern>, Reached<'a>)> {
+        let ((parent, class_name), attr) = match &loader.target {
+            LoaderTarget::Attr { model, attr } => ((self.model(model)?, model.clone()), attr),
+            LoaderTarget::Key(key) => match loader.after {
+                Some(before) => (reached.get(before)?.clone()?, key),
+                None => {
+                    let entity = loader.entity.as_deref()?;
+                    ((self.model(entity)?, entity.to_string()), key)
+                }
+            },
+        };
+        let class = relationships.class_decl(parent, &class_name)?;
+        let (file, relationship) = relationships.relationship(class, attr)?;
+        let near = self.file_path_of(relationships, file);
+        let target_name = relationship.target.clone()?;
+        let child = relationships.class(&target_name, near)?;
+        let reached = Some((child, target_name));
+        let Some(strategy) = loader.strategy else {
+            return Some((None, reached));
+        };
+        let Some(probe) = relationships.probe(parent, file, relationship) else {
+            return Some((None, reached));
+        };
         let mut criteria = Vec::new();
         for c in &loader.criteria {
             let mapped = self.model(&c.model)?;
             if mapped.qualified() != probe.table {
-                return None;
+                return Some((None, reached));
             }
             criteria.push(Condition {
                 column: column_of(mapped, &c.attr)?,
@@ -1421,7 +1497,11 @@ impl<'a> Resolver<'a> {
             });
         }
         let location = Some(self.file.source.location(loader.span));
-        Some(probe.pattern(loader.strategy, criteria, location))
+        Some((Some(probe.pattern(strategy, criteria, location)), reached))
+    }
+
+    fn file_path_of(&self, relationships: &Relationships<'a>, file: usize) -> &'a std::path::Path {
+        relationships.project.files[file].source.path.as_path()
     }
 
     fn patterns(
@@ -1767,6 +1847,8 @@ def f(session, uid):
     session.query(Post).options(subqueryload(Post.replies), joinedload(Post.author), selectinload(Post.parent)).all()
     opts = [defaultload(User.posts).selectinload(Post.notes.and_(Note.draft == False))]
     session.query(User).options(selectinload(User.drafts), joinedload(User.best_post)).all()
+    User.query.options(joinedload("posts").load_only("id").joinedload("notes"), defaultload("best_post").options(subqueryload("replies"))).all()
+    session.query(Post).options(joinedload("replies", "tags")).all()
 "#;
         assert_eq!(
             loaded(LOADER_MODELS, code),
@@ -1777,6 +1859,11 @@ def f(session, uid):
                 "9: SELECT * FROM post WHERE parent_id = $1",
                 "10: SELECT * FROM note WHERE post_id = ANY($1) AND draft = false",
                 "11: SELECT * FROM post WHERE author_id = ANY($1) AND status = 'draft'",
+                // SQLAlchemy 1.x string paths, from the query's entity.
+                "12: SELECT * FROM post WHERE author_id = $1",
+                "12: SELECT * FROM note WHERE post_id = $1",
+                "12: SELECT * FROM post WHERE parent_id = $1",
+                "13: SELECT * FROM post_tag WHERE post_id = $1",
                 // Declared `lazy=`: with every load of a post.
                 "37: SELECT * FROM post_tag WHERE post_id = ANY($1)",
                 "38: SELECT * FROM note WHERE post_id = $1",
@@ -1795,7 +1882,8 @@ from app.models import Post, User
 
 def f(session):
     session.query(User).options(selectinload(User.anything)).all()
-    session.query(User).options(selectinload(User.missing), selectinload("posts")).all()
+    session.query(User).options(selectinload(User.missing), selectinload("posts.replies")).all()
+    options = [selectinload("posts")]
     session.query(User).options(selectinload(Unknown.posts), selectinload(User.posts.of_type(Post))).all()
 "#;
         let patterns = loaded(LOADER_MODELS, code);
