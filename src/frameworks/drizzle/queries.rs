@@ -16,8 +16,8 @@ use rustc_hash::FxHashSet;
 use super::project::{DrizzleProject, QueryTables};
 use super::schema::{ColumnRef, Import, TableRef, callback_result, column_ref, column_ref_table};
 use crate::frameworks::typescript::{
-    ChainLink, Visited, arguments, as_array, as_object, call_chain_of, object_pairs, span,
-    string_value, unwrap_expression, walk,
+    ChainLink, Visited, arguments, as_array, as_object, call_chain_of, object_pairs, object_value,
+    span, string_value, unwrap_expression, walk,
 };
 use crate::schema::{
     AccessPattern, Condition, ConditionOp, Framework, OrderColumn, QueryOperation, RangeBound,
@@ -481,8 +481,8 @@ fn read_relational(config: &Expression, operators: &Operators, query: &mut Query
 }
 
 /// The relations a `with` object loads: `{ posts: true }`, `{ posts: {
-/// where, orderBy, limit, with } }`. An entry ixray cannot read is left
-/// out (with what it nests); the others still load.
+/// where, orderBy, limit, with } }`. Of an entry whose options ixray
+/// cannot read, only the relation itself (and what it nests) is kept.
 fn read_with(value: &Expression, operators: &Operators) -> Vec<Loaded> {
     let Some(object) = as_object(value) else {
         return Vec::new();
@@ -494,13 +494,26 @@ fn read_with(value: &Expression, operators: &Operators) -> Vec<Loaded> {
             QueryOperation::Select,
             pair,
         );
-        let read = match unwrap_expression(value) {
-            Expression::BooleanLiteral(b) => b.value.then_some(()),
-            _ => read_relational(value, operators, &mut query),
-        };
-        if read.is_some() {
-            out.push(Loaded { field, query });
+        match unwrap_expression(value) {
+            Expression::BooleanLiteral(b) if !b.value => continue,
+            Expression::BooleanLiteral(_) => {}
+            _ => {
+                if read_relational(value, operators, &mut query).is_none() {
+                    // A filter built at run time (`cond ? eq(…) : undefined`)
+                    // still reads by the relation's columns: that much is
+                    // certain, the rest is left out.
+                    query = new_query(
+                        Target::Relational(field.clone()),
+                        QueryOperation::Select,
+                        pair,
+                    );
+                    if let Some(with) = as_object(value).and_then(|o| object_value(o, "with")) {
+                        query.with = read_with(with, operators);
+                    }
+                }
+            }
         }
+        out.push(Loaded { field, query });
     }
     out
 }
@@ -1070,13 +1083,13 @@ import { desc } from "drizzle-orm";
 import { comments } from "./schema";
 
 export async function f(db: any, id: number) {
-  await db.query.users.findMany({ with: { posts: { where: (p, { eq }) => eq(p.published, true), orderBy: [desc(comments.id)], limit: 3, with: { comments: true } }, profile: true, skipped: false, odd: opts } });
+  await db.query.users.findMany({ with: { posts: { where: (p, { eq }) => eq(p.published, true), orderBy: [desc(comments.id)], limit: 3, with: { comments: true } }, profile: true, skipped: false, odd: { where: id ? eq(comments.id, id) : undefined, with: { a: true } } } });
 }
 "#;
         assert_eq!(
             queries(code),
             [
-                "Select query.users with posts{Select query.posts where [this.published Eq true] order [comments.id desc] limited with comments{Select query.comments}} with profile{Select query.profile}"
+                "Select query.users with posts{Select query.posts where [this.published Eq true] order [comments.id desc] limited with comments{Select query.comments}} with profile{Select query.profile} with odd{Select query.odd with a{Select query.a}}"
             ]
         );
     }
