@@ -170,8 +170,30 @@ pub struct RelationshipDecl {
     pub secondaryjoin: bool,
     /// `lazy="selectin"` and the like.
     pub lazy: Option<String>,
+    /// `backref="children"` / `backref=backref("children", lazy=...)`:
+    /// the reverse relationship it declares on the target, and its `lazy`.
+    pub backref: Option<(String, Option<String>)>,
+    /// The reverse a `backref=` declares, not a `relationship()` written
+    /// on its class: bare column names in it are the target's.
+    pub reverse: bool,
     /// The `relationship(...)` call.
     pub span: Span,
+}
+
+impl RelationshipDecl {
+    /// The relationship `backref=` declares on the target of this one,
+    /// declared on `owner`.
+    pub fn backref_relationship(&self, owner: &str) -> Option<RelationshipDecl> {
+        let (attr, lazy) = self.backref.clone()?;
+        Some(RelationshipDecl {
+            attr,
+            target: Some(owner.to_string()),
+            lazy,
+            backref: None,
+            reverse: true,
+            ..self.clone()
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -883,6 +905,21 @@ fn read_relationship(
         primaryjoin: args.keyword("primaryjoin").map(expression),
         secondaryjoin: args.keyword("secondaryjoin").is_some(),
         lazy: args.keyword("lazy").and_then(|l| py::string_value(l, text)),
+        backref: args.keyword("backref").and_then(|b| {
+            if let Some(name) = py::string_value(b, text) {
+                return Some((name, None));
+            }
+            if !call_is(b, text, "backref") {
+                return None;
+            }
+            let inner = py::arguments(b, text);
+            let name = py::string_value(*inner.positional.first()?, text)?;
+            let lazy = inner
+                .keyword("lazy")
+                .and_then(|l| py::string_value(l, text));
+            Some((name, lazy))
+        }),
+        reverse: false,
         span: py::span(call),
     }
 }

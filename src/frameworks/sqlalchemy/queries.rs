@@ -1042,42 +1042,64 @@ impl<'a> Relationships<'a> {
             .find(|&(f, c)| self.project.class(f, c).name == py::last_segment(name))
     }
 
-    /// The relationship `attr` of a class or of a base class of it.
+    /// The relationship `attr` of a class or of a base class of it, or
+    /// the one a `backref=` on another class declares there; with the
+    /// file that declares it.
     fn relationship(
         &self,
         (file, class): (usize, usize),
         attr: &str,
-    ) -> Option<(usize, &'a RelationshipDecl)> {
+    ) -> Option<(usize, RelationshipDecl)> {
         let mut at = (file, class);
+        let mut chain = Vec::new();
         for _ in 0..8 {
             let decl = &self.project.files[at.0].classes[at.1];
             if let Some(found) = decl.relationships.iter().find(|r| r.attr == attr) {
-                return Some((at.0, found));
+                return Some((at.0, found.clone()));
             }
             // A column of that name: no relationship.
             if decl.columns.iter().any(|c| c.attr == attr) {
                 return None;
             }
-            let mut bases = decl.bases.iter().filter_map(|base| {
-                let name = py::last_segment(base);
-                let found: Vec<(usize, usize)> = self
-                    .project
-                    .files
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(f, file)| {
-                        file.classes
-                            .iter()
-                            .enumerate()
-                            .filter(move |(_, c)| c.name == name)
-                            .map(move |(c, _)| (f, c))
-                    })
-                    .collect();
-                (found.len() == 1).then(|| found[0])
-            });
-            at = bases.next()?;
+            chain.push(decl.name.as_str());
+            let mut bases = decl
+                .bases
+                .iter()
+                .filter_map(|base| self.unique_class(py::last_segment(base)));
+            match bases.next() {
+                Some(base) => at = base,
+                None => break,
+            }
         }
-        None
+        let mut backrefs = Vec::new();
+        for (f, file) in self.project.files.iter().enumerate() {
+            for owner in &file.classes {
+                for r in &owner.relationships {
+                    if r.backref.as_ref().is_some_and(|(name, _)| name == attr)
+                        && r.target.as_deref().is_some_and(|t| chain.contains(&t))
+                        && let Some(reverse) = r.backref_relationship(&owner.name)
+                    {
+                        backrefs.push((f, reverse));
+                    }
+                }
+            }
+        }
+        (backrefs.len() == 1).then(|| backrefs.remove(0))
+    }
+
+    /// The declaration of the only class named `name`.
+    fn unique_class(&self, name: &str) -> Option<(usize, usize)> {
+        let mut found = self.project.files.iter().enumerate().flat_map(|(f, file)| {
+            file.classes
+                .iter()
+                .enumerate()
+                .filter(move |(_, c)| c.name == name)
+                .map(move |(c, _)| (f, c))
+        });
+        match (found.next(), found.next()) {
+            (Some(only), None) => Some(only),
+            _ => None,
+        }
     }
 
     /// A column named in a relationship's arguments (`Child.parent_id`,
@@ -1136,10 +1158,13 @@ impl<'a> Relationships<'a> {
             return self.primaryjoin(join, parent, child, near);
         }
         let self_referential = parent_name == child_name;
+        // Bare column names are of the class that declares the
+        // relationship: the target, for a backref's.
+        let owner = if relationship.reverse { child } else { parent };
         let columns = if let Some(written) = &relationship.foreign_keys {
             let columns = written
                 .iter()
-                .map(|w| self.column(w, parent, near))
+                .map(|w| self.column(w, owner, near))
                 .collect::<Option<Vec<_>>>()?;
             if columns.is_empty() {
                 return None;
@@ -1169,13 +1194,20 @@ impl<'a> Relationships<'a> {
         };
         // An adjacency list: `remote_side` names the key on the parent
         // side of a many-to-one; without it, the relationship is
-        // one-to-many (SQLAlchemy's default for a self-reference).
-        if self_referential && let Some(remote) = &relationship.remote_side {
-            let remote = remote
-                .iter()
-                .map(|w| self.column(w, parent, near).map(|(_, c)| c))
-                .collect::<Option<Vec<_>>>()?;
-            if remote != columns {
+        // one-to-many (SQLAlchemy's default for a self-reference). Its
+        // backref goes the other way.
+        if self_referential {
+            let one_to_many = match &relationship.remote_side {
+                Some(remote) => {
+                    remote
+                        .iter()
+                        .map(|w| self.column(w, owner, near).map(|(_, c)| c))
+                        .collect::<Option<Vec<_>>>()?
+                        == columns
+                }
+                None => true,
+            };
+            if one_to_many == relationship.reverse {
                 return None;
             }
         }
@@ -1295,14 +1327,30 @@ impl<'a> Relationships<'a> {
                 classes.push((file, class));
             }
             for (file, class) in classes {
-                for relationship in &self.project.class(file, class).relationships {
-                    let Some(strategy) =
-                        relationship.lazy.as_deref().and_then(LoadStrategy::of_lazy)
-                    else {
-                        continue;
-                    };
-                    if let Some(probe) = self.probe(mapped, file, relationship) {
-                        let source = &self.project.files[file].source;
+                let decl = self.project.class(file, class);
+                let source = &self.project.files[file].source;
+                for relationship in &decl.relationships {
+                    let eager =
+                        |r: &RelationshipDecl| r.lazy.as_deref().and_then(LoadStrategy::of_lazy);
+                    if let Some(strategy) = eager(relationship)
+                        && let Some(probe) = self.probe(mapped, file, relationship)
+                    {
+                        out.push(probe.pattern(
+                            strategy,
+                            Vec::new(),
+                            Some(source.location(relationship.span)),
+                        ));
+                    }
+                    // `backref=backref("children", lazy="selectin")`: loads
+                    // with every row of the target.
+                    if let Some(reverse) = relationship.backref_relationship(&decl.name)
+                        && let Some(strategy) = eager(&reverse)
+                        && let Some(target) = self.class(
+                            relationship.target.as_deref().unwrap_or_default(),
+                            &source.path,
+                        )
+                        && let Some(probe) = self.probe(target, file, &reverse)
+                    {
                         out.push(probe.pattern(
                             strategy,
                             Vec::new(),
@@ -1481,7 +1529,7 @@ impl<'a> Resolver<'a> {
         let Some(strategy) = loader.strategy else {
             return Some((None, reached));
         };
-        let Some(probe) = relationships.probe(parent, file, relationship) else {
+        let Some(probe) = relationships.probe(parent, file, &relationship) else {
             return Some((None, reached));
         };
         let mut criteria = Vec::new();
@@ -1784,7 +1832,7 @@ def f(session, db, uid):
 
     const LOADER_MODELS: &str = r#"
 from sqlalchemy import Column, ForeignKey, Table
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, backref, mapped_column, relationship
 
 
 class Base(DeclarativeBase):
@@ -1820,6 +1868,7 @@ class Post(Base):
     parent: Mapped["Post"] = relationship(back_populates="replies", remote_side=[id])
     tags: Mapped[list["Tag"]] = relationship(secondary=post_tag, lazy="selectin")
     notes = relationship("Note", lazy="joined")
+    parent_note = relationship("Note", foreign_keys="[Note.post_id]", viewonly=True)
 
 
 class Tag(Base):
@@ -1832,6 +1881,10 @@ class Note(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     post_id = mapped_column(ForeignKey("post.id"))
     draft: Mapped[bool]
+    reply_to_id = mapped_column(ForeignKey("note.id"))
+    reply_to = relationship("Note", remote_side=[id], backref=backref("replies", lazy="selectin"))
+    owner_id = mapped_column(ForeignKey("users.id"))
+    owner = relationship(User, backref="notes")
 "#;
 
     #[test]
@@ -1849,6 +1902,7 @@ def f(session, uid):
     session.query(User).options(selectinload(User.drafts), joinedload(User.best_post)).all()
     User.query.options(joinedload("posts").load_only("id").joinedload("notes"), defaultload("best_post").options(subqueryload("replies"))).all()
     session.query(Post).options(joinedload("replies", "tags")).all()
+    session.query(User).options(selectinload(User.notes)).all()
 "#;
         assert_eq!(
             loaded(LOADER_MODELS, code),
@@ -1864,7 +1918,10 @@ def f(session, uid):
                 "12: SELECT * FROM note WHERE post_id = $1",
                 "12: SELECT * FROM post WHERE parent_id = $1",
                 "13: SELECT * FROM post_tag WHERE post_id = $1",
-                // Declared `lazy=`: with every load of a post.
+                // A `backref=` declared on the other class.
+                "14: SELECT * FROM note WHERE owner_id = ANY($1)",
+                // Declared `lazy=` (here on a backref): with every load.
+                "53: SELECT * FROM note WHERE reply_to_id = ANY($1)",
                 "37: SELECT * FROM post_tag WHERE post_id = ANY($1)",
                 "38: SELECT * FROM note WHERE post_id = $1",
             ]
@@ -1890,7 +1947,7 @@ def f(session):
         assert!(
             patterns
                 .iter()
-                .all(|p| p.starts_with("37:") || p.starts_with("38:")),
+                .all(|p| ["37:", "38:", "53:"].iter().any(|l| p.starts_with(l))),
             "{patterns:?}"
         );
     }
