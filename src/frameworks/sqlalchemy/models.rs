@@ -1032,6 +1032,11 @@ fn read_declared_attr(statement: Node, text: &str, decl: &mut ClassDecl) {
             }
             decl.table_args = Some(args);
         }
+        // A mixin's relationship (`def owner(cls): return relationship(...)`).
+        _ if call_is(returned, text, "relationship") => {
+            decl.relationships
+                .push(read_relationship(name, returned, None, text));
+        }
         _ if returned.kind() == "call" => {
             if let Some(column) = read_column(name, returned, statement, text) {
                 decl.columns.push(column);

@@ -1832,7 +1832,7 @@ def f(session, db, uid):
 
     const LOADER_MODELS: &str = r#"
 from sqlalchemy import Column, ForeignKey, Table
-from sqlalchemy.orm import DeclarativeBase, Mapped, backref, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, backref, declared_attr, mapped_column, relationship
 
 
 class Base(DeclarativeBase):
@@ -1857,7 +1857,7 @@ class User(Base):
     anything = relationship("Post")
 
 
-class Post(Base):
+class Post(NotesMixin, Base):
     __tablename__ = "post"
     id: Mapped[int] = mapped_column(primary_key=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -1885,6 +1885,12 @@ class Note(Base):
     reply_to = relationship("Note", remote_side=[id], backref=backref("replies", lazy="selectin"))
     owner_id = mapped_column(ForeignKey("users.id"))
     owner = relationship(User, backref="notes")
+
+
+class NotesMixin:
+    @declared_attr
+    def all_notes(cls):
+        return relationship("Note", foreign_keys="[Note.post_id]")
 "#;
 
     #[test]
@@ -1903,6 +1909,7 @@ def f(session, uid):
     User.query.options(joinedload("posts").load_only("id").joinedload("notes"), defaultload("best_post").options(subqueryload("replies"))).all()
     session.query(Post).options(joinedload("replies", "tags")).all()
     session.query(User).options(selectinload(User.notes)).all()
+    session.query(Post).options(selectinload(Post.all_notes)).all()
 "#;
         assert_eq!(
             loaded(LOADER_MODELS, code),
@@ -1920,6 +1927,8 @@ def f(session, uid):
                 "13: SELECT * FROM post_tag WHERE post_id = $1",
                 // A `backref=` declared on the other class.
                 "14: SELECT * FROM note WHERE owner_id = ANY($1)",
+                // A mixin's `declared_attr` relationship.
+                "15: SELECT * FROM note WHERE post_id = ANY($1)",
                 // Declared `lazy=` (here on a backref): with every load.
                 "53: SELECT * FROM note WHERE reply_to_id = ANY($1)",
                 "37: SELECT * FROM post_tag WHERE post_id = ANY($1)",
