@@ -230,7 +230,15 @@ fn line_mentions_query(bytes: &[u8]) -> bool {
         || calls(bytes, b"update(")
         || calls(bytes, b"delete(")
         || has(b".execute(")
-        || has(b"load(")
+        || [
+            &b"selectinload("[..],
+            b"joinedload(",
+            b"subqueryload(",
+            b"immediateload(",
+            b"defaultload(",
+        ]
+        .iter()
+        .any(|loader| has(loader))
         || has(b".scalar")
         || ((has(b".get(") || has(b".get_one(")) && (has(b"session") || has(b"db.")))
 }
