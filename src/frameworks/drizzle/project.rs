@@ -243,6 +243,85 @@ impl QueryTables<'_> {
             .iter()
             .position(|m| m.file == file && m.decl == decl)
     }
+
+    /// How a relational query's `with: { <field>: ... }` on `table` reads
+    /// the related table, as drizzle-orm's `normalizeRelation` resolves the
+    /// relation: a `one()` with `fields`/`references` reads the target by
+    /// its `references`; any other relation takes the columns of the one
+    /// reverse relation on the target (paired by `relationName`, else by
+    /// table), which must be a `one()` with `fields`. `None` where drizzle
+    /// would throw (no reverse, several) or ixray cannot tell.
+    pub fn relation(&self, table: usize, field: &str) -> Option<RelationRead> {
+        let mapped = &self.project.mapped[table];
+        let source: TableId = (mapped.file, mapped.decl);
+        let files = &self.project.files;
+        let relations_of = |id: TableId| {
+            files.iter().enumerate().flat_map(move |(f, file)| {
+                file.relations
+                    .iter()
+                    .filter(move |r| self.resolver.table(f, &r.table, None) == Some(id))
+                    .map(move |r| (f, r))
+            })
+        };
+        let mut named = relations_of(source).filter(|(_, r)| r.field == field);
+        let (f, relation) = named.next()?;
+        if named.next().is_some() {
+            return None;
+        }
+        let target = self.resolver.table(f, &relation.target, None)?;
+        let target_position = self.position(target)?;
+        let columns_on = |f: usize, refs: &[super::schema::ColumnRef]| {
+            refs.iter()
+                .map(|r| {
+                    (self.resolver.table(f, &r.table, None) == Some(target))
+                        .then(|| self.column(target_position, &r.key).map(str::to_string))
+                        .flatten()
+                })
+                .collect::<Option<Vec<String>>>()
+        };
+        if !relation.many && !relation.fields.is_empty() {
+            return Some(RelationRead {
+                table: target_position,
+                columns: columns_on(f, &relation.references)?,
+                many: false,
+                by_target_key: true,
+            });
+        }
+        let reverse: Vec<(usize, &super::schema::RelationDecl)> = relations_of(target)
+            .filter(|(f2, r)| match &relation.relation_name {
+                Some(name) => {
+                    !std::ptr::eq(*r, relation) && r.relation_name.as_deref() == Some(name)
+                }
+                None => self.resolver.table(*f2, &r.target, None) == Some(source),
+            })
+            .collect();
+        let [(f2, reverse)] = reverse.as_slice() else {
+            return None;
+        };
+        if reverse.many || reverse.fields.is_empty() {
+            return None;
+        }
+        Some(RelationRead {
+            table: target_position,
+            columns: columns_on(*f2, &reverse.fields)?,
+            many: relation.many,
+            by_target_key: false,
+        })
+    }
+}
+
+/// What loading one relation reads: `table WHERE columns = <parent's>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelationRead {
+    /// The related table (its position in `tables`).
+    pub table: usize,
+    /// SQL names of the related table's columns the rows are found by.
+    pub columns: Vec<String>,
+    /// `many()`: all matching rows; else at most one.
+    pub many: bool,
+    /// Read by the columns the parent's foreign key references (a
+    /// many-to-one, usually by the primary key).
+    pub by_target_key: bool,
 }
 
 /// `./users` from `src/db/orders.ts` → `src/db/users` (no extension).

@@ -16,8 +16,8 @@ use rustc_hash::FxHashSet;
 use super::project::{DrizzleProject, QueryTables};
 use super::schema::{ColumnRef, Import, TableRef, callback_result, column_ref, column_ref_table};
 use crate::frameworks::typescript::{
-    ChainLink, Visited, arguments, as_array, as_object, call_chain_of, object_pairs, span,
-    string_value, unwrap_expression, walk,
+    ChainLink, Visited, arguments, as_array, as_object, call_chain_of, object_pairs, object_value,
+    span, string_value, unwrap_expression, walk,
 };
 use crate::schema::{
     AccessPattern, Condition, ConditionOp, Framework, OrderColumn, QueryOperation, RangeBound,
@@ -44,7 +44,19 @@ pub struct Query {
     pub order: Vec<(ColumnRef, bool)>,
     pub limited: bool,
     pub joins: Vec<Join>,
+    /// `with: { posts: ... }` of a relational query: each relation loaded
+    /// runs a query of its own on the related table.
+    pub with: Vec<Loaded>,
     pub span: Span,
+}
+
+/// One entry of `with`: the relation's field, and what its own config
+/// asks (`where`, `orderBy`, `limit`, nested `with`), in a query whose
+/// span is the entry's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    pub field: String,
+    pub query: Query,
 }
 
 /// The table a query reads, as the code names it.
@@ -310,6 +322,7 @@ fn new_query(target: Target, operation: QueryOperation, span: Span) -> Query {
         order: Vec::new(),
         limited: false,
         joins: Vec::new(),
+        with: Vec::new(),
         span,
     }
 }
@@ -458,12 +471,51 @@ fn read_relational(config: &Expression, operators: &Operators, query: &mut Query
                 }
             }
             "limit" => query.limited = true,
-            // Which columns and relations come back: not which rows.
-            "columns" | "with" | "extras" | "offset" => {}
+            "with" => query.with = read_with(value, operators),
+            // Which columns come back: not which rows.
+            "columns" | "extras" | "offset" => {}
             _ => return None,
         }
     }
     Some(())
+}
+
+/// The relations a `with` object loads: `{ posts: true }`, `{ posts: {
+/// where, orderBy, limit, with } }`. Of an entry whose options ixray
+/// cannot read, only the relation itself (and what it nests) is kept.
+fn read_with(value: &Expression, operators: &Operators) -> Vec<Loaded> {
+    let Some(object) = as_object(value) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (field, value, pair) in object_pairs(object) {
+        let mut query = new_query(
+            Target::Relational(field.clone()),
+            QueryOperation::Select,
+            pair,
+        );
+        match unwrap_expression(value) {
+            Expression::BooleanLiteral(b) if !b.value => continue,
+            Expression::BooleanLiteral(_) => {}
+            _ => {
+                if read_relational(value, operators, &mut query).is_none() {
+                    // A filter built at run time (`cond ? eq(…) : undefined`)
+                    // still reads by the relation's columns: that much is
+                    // certain, the rest is left out.
+                    query = new_query(
+                        Target::Relational(field.clone()),
+                        QueryOperation::Select,
+                        pair,
+                    );
+                    if let Some(with) = as_object(value).and_then(|o| object_value(o, "with")) {
+                        query.with = read_with(with, operators);
+                    }
+                }
+            }
+        }
+        out.push(Loaded { field, query });
+    }
+    out
 }
 
 /// A relational callback's result and its operators; `(None, ..)` when
@@ -658,7 +710,65 @@ fn patterns(
     file: &QueryFile,
     query: &Query,
 ) -> Vec<AccessPattern> {
-    resolve_query(project, tables, file, query).unwrap_or_default()
+    let path = file.source.path.as_path();
+    let main = match &query.target {
+        Target::Table(reference) => tables.named(path, &file.imports, reference),
+        Target::Relational(key) => tables.exported(key),
+    };
+    let Some(main) = main else {
+        return Vec::new();
+    };
+    let mut out = resolve_query(project, tables, file, query, main).unwrap_or_default();
+    // The relations load whatever became of the query's own filter.
+    loaded_patterns(project, tables, file, main, &query.with, &mut out);
+    out
+}
+
+/// The queries `with` runs: on the related table, by the relation's
+/// columns (`posts.author_id = users.id`, one lookup per parent row, as
+/// drizzle's lateral join or correlated subquery does), with the entry's
+/// own `where`, `orderBy` and `limit`. A many-to-one reads the target by
+/// the key its parent references: nothing to ask of an index.
+fn loaded_patterns(
+    project: &DrizzleProject,
+    tables: &QueryTables,
+    file: &QueryFile,
+    parent: usize,
+    with: &[Loaded],
+    out: &mut Vec<AccessPattern>,
+) {
+    for entry in with {
+        let Some(relation) = tables.relation(parent, &entry.field) else {
+            continue;
+        };
+        if !relation.by_target_key
+            && let Some(patterns) =
+                resolve_query(project, tables, file, &entry.query, relation.table)
+            && let Some(mut own) = patterns.into_iter().next()
+        {
+            let mut conditions: Vec<Condition> = relation
+                .columns
+                .iter()
+                .map(|column| Condition {
+                    column: column.clone(),
+                    op: ConditionOp::Eq,
+                    constant: None,
+                })
+                .collect();
+            conditions.append(&mut own.conditions);
+            own.conditions = conditions;
+            own.limited |= !relation.many;
+            out.push(own);
+        }
+        loaded_patterns(
+            project,
+            tables,
+            file,
+            relation.table,
+            &entry.query.with,
+            out,
+        );
+    }
 }
 
 fn resolve_query(
@@ -666,13 +776,10 @@ fn resolve_query(
     tables: &QueryTables,
     file: &QueryFile,
     query: &Query,
+    main: usize,
 ) -> Option<Vec<AccessPattern>> {
     let path = file.source.path.as_path();
     let table_of = |reference: &TableRef| tables.named(path, &file.imports, reference);
-    let main = match &query.target {
-        Target::Table(reference) => table_of(reference)?,
-        Target::Relational(key) => tables.exported(key)?,
-    };
     let mut joined = Vec::new();
     for join in &query.joins {
         joined.push(table_of(&join.table)?);
@@ -853,6 +960,13 @@ mod tests {
         if q.limited {
             out.push_str(" limited");
         }
+        for loaded in &q.with {
+            out.push_str(&format!(
+                " with {}{{{}}}",
+                loaded.field,
+                describe(&loaded.query)
+            ));
+        }
         out
     }
 
@@ -905,7 +1019,7 @@ export async function f(db: any, id: string) {
         assert_eq!(
             queries(code),
             [
-                "Select query.posts where [posts.userId Eq ?] order [posts.createdAt desc] limited",
+                "Select query.posts where [posts.userId Eq ?] order [posts.createdAt desc] limited with author{Select query.author}",
                 "Select query.posts where [this.userId Eq ?, this.published Eq true] order [this.createdAt desc] limited",
                 "Select query.posts where [this.slug Eq 'home'] order [posts.id desc] limited",
                 "Select query.users",
@@ -960,5 +1074,126 @@ export async function f(db: any, id: number, cond: boolean, filters: any[], opts
         assert!(mentions_queries(b"await db.query.users.findFirst({})"));
         assert!(mentions_queries(b"db.select().from(t)"));
         assert!(!mentions_queries(b"export const x = Array.from(y);"));
+    }
+
+    #[test]
+    fn reads_the_relations_a_relational_query_loads() {
+        let code = r#"
+import { desc } from "drizzle-orm";
+import { comments } from "./schema";
+
+export async function f(db: any, id: number) {
+  await db.query.users.findMany({ with: { posts: { where: (p, { eq }) => eq(p.published, true), orderBy: [desc(comments.id)], limit: 3, with: { comments: true } }, profile: true, skipped: false, odd: { where: id ? eq(comments.id, id) : undefined, with: { a: true } } } });
+}
+"#;
+        assert_eq!(
+            queries(code),
+            [
+                "Select query.users with posts{Select query.posts where [this.published Eq true] order [comments.id desc] limited with comments{Select query.comments}} with profile{Select query.profile} with odd{Select query.odd with a{Select query.a}}"
+            ]
+        );
+    }
+
+    /// The patterns of `code` over the schema `schema` (one file each),
+    /// as SQL at their lines.
+    fn loaded(schema: &str, code: &str) -> Vec<String> {
+        let read = |path: &str, text: &str| {
+            let path = PathBuf::from(path);
+            let source = SourceFile::new(path.clone(), text.to_string());
+            parse(&path, text, |parsed| {
+                let file = super::super::schema::extract(source.clone(), &parsed.program);
+                let queries = extract(source.clone(), file.imports.clone(), &parsed.program);
+                (file, queries)
+            })
+            .unwrap()
+        };
+        let (schema_file, _) = read("src/schema.ts", schema);
+        let (code_file, queries) = read("src/queries.ts", code);
+        let mut errors = Vec::new();
+        let project = super::super::project::resolve(
+            super::super::project::Inputs {
+                files: vec![schema_file, code_file],
+                ..Default::default()
+            },
+            &mut errors,
+        );
+        resolve(&project, &[queries])
+            .iter()
+            .map(|p| {
+                let line = p.location.as_ref().map_or(0, |l| l.line);
+                format!("{line}: {}", p.sql())
+            })
+            .collect()
+    }
+
+    const RELATIONS_SCHEMA: &str = r#"
+import { relations } from "drizzle-orm";
+import { boolean, integer, pgTable, text } from "drizzle-orm/pg-core";
+
+export const users = pgTable("users", { id: integer().primaryKey(), name: text() });
+export const posts = pgTable("posts", {
+  id: integer().primaryKey(),
+  authorId: integer("author_id").notNull(),
+  editorId: integer("editor_id"),
+  published: boolean().notNull(),
+  rank: integer().notNull(),
+});
+export const comments = pgTable("comments", { id: integer().primaryKey(), postId: integer("post_id").notNull() });
+
+export const usersRelations = relations(users, ({ many }) => ({
+  posts: many(posts, { relationName: "author" }),
+  edited: many(posts, { relationName: "editor" }),
+  anyPosts: many(posts),
+}));
+export const postsRelations = relations(posts, ({ one, many }) => ({
+  author: one(users, { fields: [posts.authorId], references: [users.id], relationName: "author" }),
+  editor: one(users, { fields: [posts.editorId], references: [users.id], relationName: "editor" }),
+  comments: many(comments),
+}));
+export const commentsRelations = relations(comments, ({ one }) => ({
+  post: one(posts, { fields: [comments.postId], references: [posts.id] }),
+}));
+"#;
+
+    #[test]
+    fn relations_load_by_the_reverse_relation_columns() {
+        let code = r#"
+import { asc } from "drizzle-orm";
+import { posts } from "./schema";
+
+export async function f(db: any) {
+  await db.query.users.findMany({
+    with: {
+      posts: { where: (p, { eq }) => eq(p.published, true), orderBy: [asc(posts.rank)], limit: 5, with: { comments: true, author: true } },
+      edited: true,
+    },
+  });
+}
+"#;
+        assert_eq!(
+            loaded(RELATIONS_SCHEMA, code),
+            [
+                "6: SELECT * FROM users",
+                "8: SELECT * FROM posts WHERE author_id = $1 AND published = true ORDER BY rank LIMIT 1",
+                "8: SELECT * FROM comments WHERE post_id = $1",
+                "9: SELECT * FROM posts WHERE editor_id = $1",
+            ]
+        );
+    }
+
+    /// A relation drizzle could not resolve either (two reverse relations
+    /// and no `relationName`), or one ixray does not know, gives nothing.
+    #[test]
+    fn unresolvable_relations_give_nothing() {
+        let code = r#"
+export async function f(db: any) {
+  await db.query.users.findMany({ with: { anyPosts: true, unknown: true } });
+  await db.query.comments.findMany({ with: { post: { with: { missing: true } } } });
+}
+"#;
+        assert_eq!(
+            loaded(RELATIONS_SCHEMA, code),
+            ["3: SELECT * FROM users", "4: SELECT * FROM comments"]
+        );
     }
 }

@@ -204,9 +204,17 @@ pub enum SqlPiece {
     Column(ColumnRef),
 }
 
-/// `one(target, { fields: [...], references: [...] })` in `relations()`.
+/// One relation in `relations(table, ...)`: `one(target, { fields: [...],
+/// references: [...] })`, or `many(target)`/`one(target)` whose columns
+/// the target's reverse relation gives (empty `fields`).
 #[derive(Debug, Clone)]
 pub struct RelationDecl {
+    /// The related table.
+    pub target: TableRef,
+    pub many: bool,
+    /// `relationName`, which pairs a relation with its reverse.
+    pub relation_name: Option<String>,
+    /// The table `relations()` is about.
     pub table: TableRef,
     pub field: String,
     pub fields: Vec<ColumnRef>,
@@ -979,18 +987,26 @@ fn read_relations(call: &CallExpression, out: &mut Vec<RelationDecl>) {
             continue;
         };
         let [link] = chain.as_slice() else { continue };
-        if link.name != "one" {
+        if link.name != "one" && link.name != "many" {
             continue;
         }
-        let Some(config) = arguments(link.arguments).get(1).and_then(|c| as_object(c)) else {
+        let link_args = arguments(link.arguments);
+        let Some(target) = link_args.first().and_then(|t| column_ref_table(t)) else {
             continue;
         };
-        let fields = column_refs(object_value(config, "fields"), "");
-        let references = column_refs(object_value(config, "references"), "");
-        if fields.is_empty() || fields.len() != references.len() {
+        let config = link_args.get(1).and_then(|c| as_object(c));
+        let fields = column_refs(config.and_then(|c| object_value(c, "fields")), "");
+        let references = column_refs(config.and_then(|c| object_value(c, "references")), "");
+        if fields.len() != references.len() {
             continue;
         }
+        let relation_name = config
+            .and_then(|c| object_value(c, "relationName"))
+            .and_then(string_value);
         out.push(RelationDecl {
+            target,
+            many: link.name == "many",
+            relation_name,
             table: table.clone(),
             field,
             fields,

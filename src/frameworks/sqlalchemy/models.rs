@@ -144,6 +144,56 @@ pub struct ClassDecl {
     pub metadata: Option<ConventionRef>,
     /// Derives from `DeclarativeBase` or is decorated `@as_declarative`.
     pub declarative_root: bool,
+    /// `attr = relationship(...)`: what loaders of the attribute read.
+    pub relationships: Vec<RelationshipDecl>,
+}
+
+/// `children = relationship("Child", ...)`, as written: the names in it
+/// are resolved with the whole project (`queries::resolve`).
+#[derive(Debug, Clone, Default)]
+pub struct RelationshipDecl {
+    pub attr: String,
+    /// The target class's name (`"Child"`, `Child`, `"app.models.Child"`
+    /// → `Child`), else the `Mapped[list["Child"]]` annotation's.
+    pub target: Option<String>,
+    /// `secondary=`: a table's name (a string) or the variable bound to it.
+    pub secondary: Option<String>,
+    /// `foreign_keys=`: the columns as written (`Child.parent_id`,
+    /// `parent_id`); `Some(vec![])` when they cannot be read.
+    pub foreign_keys: Option<Vec<String>>,
+    /// `remote_side=`, as `foreign_keys`.
+    pub remote_side: Option<Vec<String>>,
+    /// `primaryjoin=`: the Python expression (from a string, a lambda's
+    /// body, or the expression itself).
+    pub primaryjoin: Option<String>,
+    /// `secondaryjoin=` is given.
+    pub secondaryjoin: bool,
+    /// `lazy="selectin"` and the like.
+    pub lazy: Option<String>,
+    /// `backref="children"` / `backref=backref("children", lazy=...)`:
+    /// the reverse relationship it declares on the target, and its `lazy`.
+    pub backref: Option<(String, Option<String>)>,
+    /// The reverse a `backref=` declares, not a `relationship()` written
+    /// on its class: bare column names in it are the target's.
+    pub reverse: bool,
+    /// The `relationship(...)` call.
+    pub span: Span,
+}
+
+impl RelationshipDecl {
+    /// The relationship `backref=` declares on the target of this one,
+    /// declared on `owner`.
+    pub fn backref_relationship(&self, owner: &str) -> Option<RelationshipDecl> {
+        let (attr, lazy) = self.backref.clone()?;
+        Some(RelationshipDecl {
+            attr,
+            target: Some(owner.to_string()),
+            lazy,
+            backref: None,
+            reverse: true,
+            ..self.clone()
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -719,6 +769,7 @@ fn read_class(class: Node, text: &str) -> Option<ClassDecl> {
         table_args: None,
         columns: Vec::new(),
         metadata: None,
+        relationships: Vec::new(),
     };
     let mut cursor = body.walk();
     for statement in body.named_children(&mut cursor) {
@@ -761,6 +812,10 @@ fn read_class_assignment(assignment: Node, statement: Node, text: &str, decl: &m
         ("metadata", Some(value)) if call_is(value, text, "MetaData") => {
             decl.metadata = Some(metadata_convention(value, text));
         }
+        (_, Some(value)) if call_is(value, text, "relationship") => {
+            decl.relationships
+                .push(read_relationship(name, value, annotation, text));
+        }
         (_, Some(value)) if value.kind() == "call" => {
             if let Some(mut column) = read_column(name, value, statement, text) {
                 if column.type_family.is_none() {
@@ -794,6 +849,111 @@ fn read_class_assignment(assignment: Node, statement: Node, text: &str, decl: &m
             });
         }
         _ => {}
+    }
+}
+
+fn read_relationship(
+    attr: &str,
+    call: Node,
+    annotation: Option<Node>,
+    text: &str,
+) -> RelationshipDecl {
+    let args = py::arguments(call, text);
+    let class_name = |node: Node| -> Option<String> {
+        let written = py::string_value(node, text).or_else(|| py::dotted_name(node, text))?;
+        Some(py::last_segment(written.trim()).to_string())
+    };
+    let target = match args.positional.first() {
+        Some(first) => class_name(*first),
+        None => annotation.and_then(|a| annotated_target(py::text(a, text))),
+    };
+    let columns = |node: Node| -> Vec<String> {
+        if let Some(written) = py::string_value(node, text) {
+            let inner = written.trim().trim_start_matches('[').trim_end_matches(']');
+            return inner
+                .split(',')
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .collect();
+        }
+        let items = py::sequence_items(node).unwrap_or_else(|| vec![node]);
+        items
+            .into_iter()
+            .map(|n| py::dotted_name(n, text))
+            .collect::<Option<Vec<_>>>()
+            .unwrap_or_default()
+    };
+    let expression = |node: Node| -> String {
+        if let Some(written) = py::string_value(node, text) {
+            return written;
+        }
+        if node.kind() == "lambda"
+            && let Some(body) = node.child_by_field_name("body")
+        {
+            return py::text(body, text).to_string();
+        }
+        py::text(node, text).to_string()
+    };
+    RelationshipDecl {
+        attr: attr.to_string(),
+        target,
+        secondary: args
+            .keyword("secondary")
+            .and_then(|s| py::string_value(s, text).or_else(|| py::dotted_name(s, text))),
+        foreign_keys: args.keyword("foreign_keys").map(columns),
+        remote_side: args.keyword("remote_side").map(columns),
+        primaryjoin: args.keyword("primaryjoin").map(expression),
+        secondaryjoin: args.keyword("secondaryjoin").is_some(),
+        lazy: args.keyword("lazy").and_then(|l| py::string_value(l, text)),
+        backref: args.keyword("backref").and_then(|b| {
+            if let Some(name) = py::string_value(b, text) {
+                return Some((name, None));
+            }
+            if !call_is(b, text, "backref") {
+                return None;
+            }
+            let inner = py::arguments(b, text);
+            let name = py::string_value(*inner.positional.first()?, text)?;
+            let lazy = inner
+                .keyword("lazy")
+                .and_then(|l| py::string_value(l, text));
+            Some((name, lazy))
+        }),
+        reverse: false,
+        span: py::span(call),
+    }
+}
+
+/// The class a `Mapped[list["Child"]]`/`Mapped["Child"]` annotation names.
+fn annotated_target(written: &str) -> Option<String> {
+    let mut inner = written.trim();
+    loop {
+        let open = inner.find('[')?;
+        let head = py::last_segment(inner[..open].trim());
+        if !matches!(
+            head,
+            "Mapped"
+                | "List"
+                | "list"
+                | "Set"
+                | "set"
+                | "Optional"
+                | "WriteOnlyMapped"
+                | "DynamicMapped"
+        ) {
+            return None;
+        }
+        inner = inner[open + 1..].strip_suffix(']')?.trim();
+        let bare = inner.trim_matches(|c| c == '"' || c == '\'');
+        if !bare.contains('[') {
+            let bare = bare.split('|').next()?.trim();
+            return (!bare.is_empty()
+                && bare
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '.'))
+            .then(|| py::last_segment(bare).to_string());
+        }
+        inner = bare;
     }
 }
 
@@ -871,6 +1031,11 @@ fn read_declared_attr(statement: Node, text: &str, decl: &mut ClassDecl) {
                 ));
             }
             decl.table_args = Some(args);
+        }
+        // A mixin's relationship (`def owner(cls): return relationship(...)`).
+        _ if call_is(returned, text, "relationship") => {
+            decl.relationships
+                .push(read_relationship(name, returned, None, text));
         }
         _ if returned.kind() == "call" => {
             if let Some(column) = read_column(name, returned, statement, text) {

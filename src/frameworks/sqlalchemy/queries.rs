@@ -10,6 +10,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use tree_sitter::Node;
 
+use super::models::RelationshipDecl;
 use super::project::{MappedTable, SqlalchemyProject, TableSource};
 use crate::frameworks::python::{self as py};
 use crate::frameworks::python_statements as statements;
@@ -26,6 +27,77 @@ pub struct QueryFile {
     /// `from <module> import <name> [as <local>]`: local → (module, name).
     pub imports: FxHashMap<String, (String, String)>,
     pub queries: Vec<Query>,
+    /// Relationship loader options (`selectinload(M.rel)`), wherever the
+    /// file builds them: each runs a query of its own on the related table.
+    pub loaders: Vec<Loader>,
+}
+
+/// `selectinload(Parent.children)`: one link of a loader path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loader {
+    pub target: LoaderTarget,
+    /// The link before this one in the path (`joinedload(A.bs)` before
+    /// `.selectinload(B.cs)`): a key names a relationship of its target.
+    pub after: Option<usize>,
+    /// The entity of the query the option is given to, where a key at
+    /// the start of a path is looked up.
+    pub entity: Option<String>,
+    /// `None`: a link that only leads the path (`defaultload`, the first
+    /// attributes of `joinedload(A.bs, B.cs)`).
+    pub strategy: Option<LoadStrategy>,
+    /// `Parent.children.and_(Child.x == 1)`: conditions on the related rows.
+    pub criteria: Vec<Cond>,
+    /// The loader call (`selectinload(...)`, or the link of a chain).
+    pub span: Span,
+}
+
+/// The relationship a loader link names.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoaderTarget {
+    /// `Parent.children`.
+    Attr { model: String, attr: String },
+    /// `"children"` (SQLAlchemy 1.x): of the previous link's target, or
+    /// of the query's entity.
+    Key(String),
+}
+
+/// How a loader reads the related rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadStrategy {
+    /// `selectinload`: `WHERE child.fk IN (parent keys)`.
+    SelectIn,
+    /// `joinedload`, `subqueryload`, `immediateload`: the related rows
+    /// are found by `child.fk = parent key` (a join, or one per parent).
+    Probe,
+}
+
+impl LoadStrategy {
+    fn of(name: &str) -> Option<Option<LoadStrategy>> {
+        match name {
+            "selectinload" => Some(Some(LoadStrategy::SelectIn)),
+            "joinedload" | "subqueryload" | "immediateload" => Some(Some(LoadStrategy::Probe)),
+            // Loaders that read nothing now: they only lead a path.
+            "defaultload" | "lazyload" | "noload" | "raiseload" | "contains_eager"
+            | "load_only" | "defer" | "undefer" | "undefer_group" | "with_expression" => Some(None),
+            _ => None,
+        }
+    }
+
+    /// The `relationship(lazy=...)` that loads with every parent.
+    fn of_lazy(lazy: &str) -> Option<LoadStrategy> {
+        match lazy {
+            "selectin" => Some(LoadStrategy::SelectIn),
+            "joined" | "subquery" | "immediate" => Some(LoadStrategy::Probe),
+            _ => None,
+        }
+    }
+
+    fn op(self) -> ConditionOp {
+        match self {
+            LoadStrategy::SelectIn => ConditionOp::In,
+            LoadStrategy::Probe => ConditionOp::Eq,
+        }
+    }
 }
 
 /// One query call site.
@@ -158,6 +230,15 @@ fn line_mentions_query(bytes: &[u8]) -> bool {
         || calls(bytes, b"update(")
         || calls(bytes, b"delete(")
         || has(b".execute(")
+        || [
+            &b"selectinload("[..],
+            b"joinedload(",
+            b"subqueryload(",
+            b"immediateload(",
+            b"defaultload(",
+        ]
+        .iter()
+        .any(|loader| has(loader))
         || has(b".scalar")
         || ((has(b".get(") || has(b".get_one(")) && (has(b"session") || has(b"db.")))
 }
@@ -170,6 +251,7 @@ pub fn extract(source: Arc<SourceFile>) -> QueryFile {
     let mut file = QueryFile {
         imports: picked.imports,
         queries: Vec::new(),
+        loaders: Vec::new(),
         source: source.clone(),
     };
     let mut locals: FxHashMap<String, usize> = FxHashMap::default();
@@ -181,6 +263,8 @@ pub fn extract(source: Arc<SourceFile>) -> QueryFile {
             text: code,
             offset,
             queries: &mut file.queries,
+            loaders: &mut file.loaders,
+            entity: None,
             locals: &mut locals,
         };
         reader.walk(statement);
@@ -193,6 +277,9 @@ struct Reader<'a> {
     text: &'a str,
     offset: isize,
     queries: &'a mut Vec<Query>,
+    loaders: &'a mut Vec<Loader>,
+    /// The entity of the query whose arguments are being read.
+    entity: Option<String>,
     /// Local name → the query bound to it.
     locals: &'a mut FxHashMap<String, usize>,
 }
@@ -206,6 +293,9 @@ impl<'a> Reader<'a> {
     }
 
     fn walk(&mut self, node: Node) {
+        if node.kind() == "call" && self.loader_chain(node, None).is_some() {
+            return;
+        }
         if node.kind() == "assignment"
             && let (Some(left), Some(right)) = (
                 node.child_by_field_name("left"),
@@ -215,8 +305,10 @@ impl<'a> Reader<'a> {
         {
             let name = py::text(left, self.text).to_string();
             let mut args = Vec::new();
+            let mut entity = None;
             match self.chain(right, &mut args) {
                 Some(query) => {
+                    entity = query.model.clone();
                     self.queries.push(query);
                     self.locals.insert(name, self.queries.len() - 1);
                 }
@@ -225,23 +317,30 @@ impl<'a> Reader<'a> {
                     self.walk(right);
                 }
             }
-            for arg in args {
-                self.walk(arg);
-            }
+            self.walk_arguments(args, entity);
             return;
         }
         let mut args = Vec::new();
         if let Some(query) = self.chain(node, &mut args) {
+            let entity = query.model.clone();
             self.queries.push(query);
-            for arg in args {
-                self.walk(arg);
-            }
+            self.walk_arguments(args, entity);
             return;
         }
         let mut cursor = node.walk();
         for child in node.named_children(&mut cursor) {
             self.walk(child);
         }
+    }
+
+    /// The argument lists of a query's chain, read with its entity (where
+    /// a loader's string path starts).
+    fn walk_arguments(&mut self, args: Vec<Node>, entity: Option<String>) {
+        let outer = std::mem::replace(&mut self.entity, entity);
+        for arg in args {
+            self.walk(arg);
+        }
+        self.entity = outer;
     }
 
     /// The query `node` builds, if it is a chain ixray knows the start of;
@@ -341,6 +440,112 @@ impl<'a> Reader<'a> {
             }
             _ => None,
         }
+    }
+
+    /// Read a loader option and the loaders chained to it
+    /// (`joinedload(A.bs).selectinload(B.cs)`, `.options(...)` on a
+    /// loader, 1.x string paths `joinedload("bs").joinedload("cs")`);
+    /// `None` when `node` is no loader, else the last link of the path
+    /// it leads to (`Some(None)` when that cannot be followed). `after`:
+    /// the link a sub-option's path starts from.
+    fn loader_chain(&mut self, node: Node, after: Option<usize>) -> Option<Option<usize>> {
+        let function = node.child_by_field_name("function")?;
+        let arguments = node.child_by_field_name("arguments")?;
+        let text = self.text;
+        let (name, start, after) = match function.kind() {
+            "identifier" => (py::text(function, text), function, after),
+            "attribute" => {
+                let attribute = function.child_by_field_name("attribute")?;
+                let object = function.child_by_field_name("object")?;
+                let name = py::text(attribute, text);
+                // A link of a chain: the loader before it comes first.
+                let chained = if object.kind() == "call" {
+                    self.loader_chain(object, after)
+                } else {
+                    None
+                };
+                match chained {
+                    Some(end) if name == "options" => {
+                        let mut cursor = arguments.walk();
+                        for arg in arguments.named_children(&mut cursor) {
+                            if arg.kind() == "call" {
+                                self.loader_chain(arg, end);
+                            }
+                        }
+                        return Some(end);
+                    }
+                    Some(end) => (name, attribute, end),
+                    None if matches!(
+                        py::text(object, text),
+                        "orm" | "sa.orm" | "sqlalchemy.orm" | "db"
+                    ) =>
+                    {
+                        (name, function, after)
+                    }
+                    None => return None,
+                }
+            }
+            _ => return None,
+        };
+        let strategy = LoadStrategy::of(name)?;
+        // Options that shape columns, not relationships: the path goes on.
+        if matches!(
+            name,
+            "load_only" | "defer" | "undefer" | "undefer_group" | "with_expression"
+        ) {
+            return Some(after);
+        }
+        let span = Span::new(self.span(start).start, self.span(node).end);
+        // `joinedload(A.bs, B.cs)`, `joinedload("bs", "cs")` (SQLAlchemy
+        // 1.x): the path's last attribute is loaded so, the ones before by
+        // default.
+        let positional = positional(arguments);
+        let mut end = after;
+        for (i, arg) in positional.iter().enumerate() {
+            let last = i + 1 == positional.len();
+            let Some((target, criteria)) = self.loader_target(*arg) else {
+                return Some(None);
+            };
+            self.loaders.push(Loader {
+                target,
+                after: end,
+                entity: self.entity.clone(),
+                strategy: if last { strategy } else { None },
+                criteria,
+                span,
+            });
+            end = Some(self.loaders.len() - 1);
+        }
+        Some(end)
+    }
+
+    /// The relationship a loader names: `A.bs`, `"bs"`, or `A.bs.and_(...)`
+    /// with criteria on the loaded rows.
+    fn loader_target(&self, node: Node) -> Option<(LoaderTarget, Vec<Cond>)> {
+        let text = self.text;
+        if let Some(key) = py::string_value(node, text) {
+            return (!key.contains('.') && !key.is_empty() && key != "*")
+                .then_some((LoaderTarget::Key(key), Vec::new()));
+        }
+        if node.kind() == "call" {
+            let callee = node.child_by_field_name("function")?;
+            let object = callee.child_by_field_name("object")?;
+            if py::text(callee.child_by_field_name("attribute")?, text) != "and_" {
+                return None;
+            }
+            let mut criteria = Vec::new();
+            let mut disjunction = false;
+            for arg in positional(node.child_by_field_name("arguments")?) {
+                conditions_of(arg, text, false, &mut criteria, &mut disjunction)?;
+            }
+            if disjunction {
+                return None;
+            }
+            let (model, attr) = column(object, text)?;
+            return Some((LoaderTarget::Attr { model, attr }, criteria));
+        }
+        let (model, attr) = column(node, text)?;
+        Some((LoaderTarget::Attr { model, attr }, Vec::new()))
     }
 
     /// Whether `node` itself starts a chain (so `x.execute(...)` is a
@@ -775,20 +980,473 @@ pub fn resolve(project: &SqlalchemyProject, files: &[QueryFile]) -> Vec<AccessPa
             by_class.entry(name).or_default().push((path, mapped));
         }
     }
+    let relationships = Relationships {
+        project,
+        tables: &tables,
+        by_class: &by_class,
+    };
     let mut out = Vec::new();
     for file in files {
+        let resolver = Resolver {
+            file,
+            by_class: &by_class,
+        };
+        let mut found = Vec::new();
         for query in file.queries.iter().filter(|q| !q.continued) {
-            let resolver = Resolver {
-                file,
-                by_class: &by_class,
-            };
             if let Some(patterns) = resolver.patterns(query, &tables) {
-                out.extend(patterns);
+                found.extend(patterns);
+            }
+        }
+        found.extend(resolver.loaders(&relationships));
+        // In file order: a loader's pattern next to its query's.
+        found.sort_by_key(|p| p.location.as_ref().map(|l| l.span.start));
+        out.extend(found);
+    }
+    out.extend(relationships.eager_by_default());
+    out
+}
+
+/// What the loader of a relationship reads: the related table, and the
+/// columns it finds the related rows by. Only what is unambiguous: a
+/// relationship whose columns SQLAlchemy would have to be told (two
+/// foreign keys between the tables, a join ixray cannot read) gives
+/// nothing.
+struct Relationships<'a> {
+    project: &'a SqlalchemyProject,
+    tables: &'a FxHashMap<&'a str, &'a Table>,
+    by_class: &'a FxHashMap<&'a str, Vec<(&'a std::path::Path, &'a MappedTable)>>,
+}
+
+/// The rows a loader reads: `table WHERE columns = / IN (parent keys)`,
+/// with the conditions a `primaryjoin` adds.
+struct Probe {
+    table: String,
+    columns: Vec<String>,
+    conditions: Vec<Condition>,
+}
+
+impl<'a> Relationships<'a> {
+    /// The mapped table of a class named in model code: the only class of
+    /// that name, or the one declared in `near`.
+    fn class(&self, name: &str, near: &std::path::Path) -> Option<&'a MappedTable> {
+        let candidates = self.by_class.get(py::last_segment(name))?;
+        match candidates.as_slice() {
+            [(_, only)] => Some(*only),
+            _ => {
+                let here: Vec<_> = candidates.iter().filter(|(p, _)| *p == near).collect();
+                (here.len() == 1).then(|| here[0].1)
             }
         }
     }
-    out
+
+    /// The declaration of the class `name` mapped to `mapped`.
+    fn class_decl(&self, mapped: &MappedTable, name: &str) -> Option<(usize, usize)> {
+        let mut classes = mapped.sti_classes.clone();
+        if let TableSource::Class { file, class } = mapped.source {
+            classes.push((file, class));
+        }
+        classes
+            .into_iter()
+            .find(|&(f, c)| self.project.class(f, c).name == py::last_segment(name))
+    }
+
+    /// The relationship `attr` of a class or of a base class of it, or
+    /// the one a `backref=` on another class declares there; with the
+    /// file that declares it.
+    fn relationship(
+        &self,
+        (file, class): (usize, usize),
+        attr: &str,
+    ) -> Option<(usize, RelationshipDecl)> {
+        let mut at = (file, class);
+        let mut chain = Vec::new();
+        for _ in 0..8 {
+            let decl = &self.project.files[at.0].classes[at.1];
+            if let Some(found) = decl.relationships.iter().find(|r| r.attr == attr) {
+                return Some((at.0, found.clone()));
+            }
+            // A column of that name: no relationship.
+            if decl.columns.iter().any(|c| c.attr == attr) {
+                return None;
+            }
+            chain.push(decl.name.as_str());
+            let mut bases = decl
+                .bases
+                .iter()
+                .filter_map(|base| self.unique_class(py::last_segment(base)));
+            match bases.next() {
+                Some(base) => at = base,
+                None => break,
+            }
+        }
+        let mut backrefs = Vec::new();
+        for (f, file) in self.project.files.iter().enumerate() {
+            for owner in &file.classes {
+                for r in &owner.relationships {
+                    if r.backref.as_ref().is_some_and(|(name, _)| name == attr)
+                        && r.target.as_deref().is_some_and(|t| chain.contains(&t))
+                        && let Some(reverse) = r.backref_relationship(&owner.name)
+                    {
+                        backrefs.push((f, reverse));
+                    }
+                }
+            }
+        }
+        (backrefs.len() == 1).then(|| backrefs.remove(0))
+    }
+
+    /// The declaration of the only class named `name`.
+    fn unique_class(&self, name: &str) -> Option<(usize, usize)> {
+        let mut found = self.project.files.iter().enumerate().flat_map(|(f, file)| {
+            file.classes
+                .iter()
+                .enumerate()
+                .filter(move |(_, c)| c.name == name)
+                .map(move |(c, _)| (f, c))
+        });
+        match (found.next(), found.next()) {
+            (Some(only), None) => Some(only),
+            _ => None,
+        }
+    }
+
+    /// A column named in a relationship's arguments (`Child.parent_id`,
+    /// or `parent_id` of the class that declares it).
+    fn column(
+        &self,
+        written: &str,
+        owner: &'a MappedTable,
+        near: &std::path::Path,
+    ) -> Option<(&'a MappedTable, String)> {
+        let (mapped, attr) = match written.rsplit_once('.') {
+            Some((class, attr)) => (self.class(class, near)?, attr),
+            None => (owner, written),
+        };
+        Some((mapped, column_of(mapped, attr)?))
+    }
+
+    /// What loading `relationship` of `parent` reads.
+    fn probe(
+        &self,
+        parent: &'a MappedTable,
+        file: usize,
+        relationship: &RelationshipDecl,
+    ) -> Option<Probe> {
+        let near = self.project.files[file].source.path.as_path();
+        let child = self.class(relationship.target.as_deref()?, near)?;
+        let parent_name = parent.qualified();
+        let child_name = child.qualified();
+        if let Some(secondary) = &relationship.secondary {
+            // The association table's column that points at the parent.
+            if relationship.primaryjoin.is_some()
+                || relationship.secondaryjoin
+                || parent_name == child_name
+            {
+                return None;
+            }
+            let table = self.secondary(secondary)?;
+            let [fk] = table
+                .foreign_keys
+                .iter()
+                .filter(|fk| fk.ref_table.as_deref() == Some(parent_name.as_str()))
+                .collect::<Vec<_>>()[..]
+            else {
+                return None;
+            };
+            return Some(Probe {
+                table: table.name.clone(),
+                columns: fk.columns.clone(),
+                conditions: Vec::new(),
+            });
+        }
+        if let Some(join) = &relationship.primaryjoin {
+            if parent_name == child_name {
+                return None;
+            }
+            return self.primaryjoin(join, parent, child, near);
+        }
+        let self_referential = parent_name == child_name;
+        // Bare column names are of the class that declares the
+        // relationship: the target, for a backref's.
+        let owner = if relationship.reverse { child } else { parent };
+        let columns = if let Some(written) = &relationship.foreign_keys {
+            let columns = written
+                .iter()
+                .map(|w| self.column(w, owner, near))
+                .collect::<Option<Vec<_>>>()?;
+            if columns.is_empty() {
+                return None;
+            }
+            if !columns.iter().all(|(m, _)| m.qualified() == child_name) {
+                // On the parent: a many-to-one, read by the child's key.
+                return None;
+            }
+            columns.into_iter().map(|(_, c)| c).collect()
+        } else {
+            let child_table = self.tables.get(child_name.as_str())?;
+            let parent_table = self.tables.get(parent_name.as_str())?;
+            let to_parent: Vec<_> = child_table
+                .foreign_keys
+                .iter()
+                .filter(|fk| fk.ref_table.as_deref() == Some(parent_name.as_str()))
+                .collect();
+            let to_child = parent_table
+                .foreign_keys
+                .iter()
+                .filter(|fk| fk.ref_table.as_deref() == Some(child_name.as_str()))
+                .count();
+            match to_parent.as_slice() {
+                [fk] if self_referential || to_child == 0 => fk.columns.clone(),
+                _ => return None,
+            }
+        };
+        // An adjacency list: `remote_side` names the key on the parent
+        // side of a many-to-one; without it, the relationship is
+        // one-to-many (SQLAlchemy's default for a self-reference). Its
+        // backref goes the other way.
+        if self_referential {
+            let one_to_many = match &relationship.remote_side {
+                Some(remote) => {
+                    remote
+                        .iter()
+                        .map(|w| self.column(w, owner, near).map(|(_, c)| c))
+                        .collect::<Option<Vec<_>>>()?
+                        == columns
+                }
+                None => true,
+            };
+            if one_to_many == relationship.reverse {
+                return None;
+            }
+        }
+        Some(Probe {
+            table: child_name,
+            columns,
+            conditions: Vec::new(),
+        })
+    }
+
+    /// The table a `secondary=` names: a `Table` variable, else a name.
+    fn secondary(&self, written: &str) -> Option<&'a Table> {
+        let var = py::last_segment(written);
+        let mut by_var = self.project.files.iter().flat_map(|f| {
+            f.tables
+                .iter()
+                .filter(move |t| t.var.as_deref() == Some(var))
+        });
+        if let (Some(table), None) = (by_var.next(), by_var.next()) {
+            let name = crate::frameworks::alembic::revisions::qualify(
+                table.schema.as_deref(),
+                &table.name,
+            );
+            return self.tables.get(name.as_str()).copied();
+        }
+        self.tables.get(written).copied()
+    }
+
+    /// `primaryjoin="and_(Parent.id == Child.parent_id, Child.live)"`:
+    /// the child's side of the column equalities, and the child's
+    /// conditions on constants.
+    fn primaryjoin(
+        &self,
+        join: &str,
+        parent: &'a MappedTable,
+        child: &'a MappedTable,
+        near: &std::path::Path,
+    ) -> Option<Probe> {
+        let tree = py::parse(join);
+        let root = tree.root_node();
+        let expression = root.named_child(0)?.named_child(0)?;
+        let mut terms = Vec::new();
+        conjuncts(expression, join, &mut terms)?;
+        let child_name = child.qualified();
+        let parent_name = parent.qualified();
+        let mut columns = Vec::new();
+        let mut conditions = Vec::new();
+        for term in terms {
+            if term.kind() == "comparison_operator"
+                && term.named_child_count() == 2
+                && term.child(1).is_some_and(|o| o.kind() == "==")
+                && let (Some(left), Some(right)) = (
+                    annotated_column(term.named_child(0)?, join),
+                    annotated_column(term.named_child(1)?, join),
+                )
+            {
+                let left = self.column(&format!("{}.{}", left.0, left.1), parent, near)?;
+                let right = self.column(&format!("{}.{}", right.0, right.1), parent, near)?;
+                let sides = (left.0.qualified(), right.0.qualified());
+                match (sides.0 == child_name, sides.1 == child_name) {
+                    (true, false) if sides.1 == parent_name => columns.push(left.1),
+                    (false, true) if sides.0 == parent_name => columns.push(right.1),
+                    _ => return None,
+                }
+                continue;
+            }
+            // Other terms narrow the rows; those on the child become
+            // conditions, the rest are left out (fewer conditions than
+            // the query has still ask for a right index).
+            let mut found = Vec::new();
+            let mut disjunction = false;
+            if conditions_of(term, join, false, &mut found, &mut disjunction).is_none()
+                || disjunction
+            {
+                continue;
+            }
+            for c in found {
+                if let Some((mapped, column)) =
+                    self.column(&format!("{}.{}", c.model, c.attr), parent, near)
+                    && mapped.qualified() == child_name
+                {
+                    conditions.push(Condition {
+                        column,
+                        op: c.op,
+                        constant: c.constant,
+                    });
+                }
+            }
+        }
+        let child_table = self.tables.get(child_name.as_str())?;
+        // Read by the child's own key: a many-to-one.
+        let by_key = child_table.indexes.iter().any(|i| {
+            i.unique
+                && i.predicate.is_none()
+                && i.parts
+                    .iter()
+                    .map(|p| p.column_name())
+                    .eq(columns.iter().map(|c| Some(c.as_str())))
+        });
+        if columns.is_empty() || by_key {
+            return None;
+        }
+        Some(Probe {
+            table: child_name,
+            columns,
+            conditions,
+        })
+    }
+
+    /// `relationship(..., lazy="selectin")`: every load of the parent
+    /// loads the relationship, wherever the code loads it.
+    fn eager_by_default(&self) -> Vec<AccessPattern> {
+        let mut out = Vec::new();
+        for mapped in self.project.mapped.values() {
+            let mut classes = mapped.sti_classes.clone();
+            if let TableSource::Class { file, class } = mapped.source {
+                classes.push((file, class));
+            }
+            for (file, class) in classes {
+                let decl = self.project.class(file, class);
+                let source = &self.project.files[file].source;
+                for relationship in &decl.relationships {
+                    let eager =
+                        |r: &RelationshipDecl| r.lazy.as_deref().and_then(LoadStrategy::of_lazy);
+                    if let Some(strategy) = eager(relationship)
+                        && let Some(probe) = self.probe(mapped, file, relationship)
+                    {
+                        out.push(probe.pattern(
+                            strategy,
+                            Vec::new(),
+                            Some(source.location(relationship.span)),
+                        ));
+                    }
+                    // `backref=backref("children", lazy="selectin")`: loads
+                    // with every row of the target.
+                    if let Some(reverse) = relationship.backref_relationship(&decl.name)
+                        && let Some(strategy) = eager(&reverse)
+                        && let Some(target) = self.class(
+                            relationship.target.as_deref().unwrap_or_default(),
+                            &source.path,
+                        )
+                        && let Some(probe) = self.probe(target, file, &reverse)
+                    {
+                        out.push(probe.pattern(
+                            strategy,
+                            Vec::new(),
+                            Some(source.location(relationship.span)),
+                        ));
+                    }
+                }
+            }
+        }
+        out
+    }
 }
+
+impl Probe {
+    fn pattern(
+        self,
+        strategy: LoadStrategy,
+        criteria: Vec<Condition>,
+        location: Option<crate::source::Location>,
+    ) -> AccessPattern {
+        let mut conditions: Vec<Condition> = self
+            .columns
+            .into_iter()
+            .map(|column| Condition {
+                column,
+                op: strategy.op(),
+                constant: None,
+            })
+            .collect();
+        conditions.extend(self.conditions);
+        conditions.extend(criteria);
+        AccessPattern {
+            table: self.table,
+            framework: Framework::Sqlalchemy,
+            conditions,
+            order: Vec::new(),
+            order_implicit: false,
+            limited: false,
+            operation: Operation::Select,
+            disjunction: false,
+            location,
+        }
+    }
+}
+
+/// The terms of an `and_(...)` / `&` conjunction; `None` for an `or_`.
+fn conjuncts<'t>(node: Node<'t>, text: &str, out: &mut Vec<Node<'t>>) -> Option<()> {
+    match node.kind() {
+        "parenthesized_expression" => conjuncts(node.named_child(0)?, text, out),
+        "binary_operator"
+            if node
+                .child_by_field_name("operator")
+                .is_some_and(|o| o.kind() == "&") =>
+        {
+            conjuncts(node.child_by_field_name("left")?, text, out)?;
+            conjuncts(node.child_by_field_name("right")?, text, out)
+        }
+        "call" if py::call_name(node, text).is_some_and(|n| py::last_segment(&n) == "and_") => {
+            for arg in positional(node.child_by_field_name("arguments")?) {
+                conjuncts(arg, text, out)?;
+            }
+            Some(())
+        }
+        "call" if py::call_name(node, text).is_some_and(|n| py::last_segment(&n) == "or_") => None,
+        _ => {
+            out.push(node);
+            Some(())
+        }
+    }
+}
+
+/// `Child.parent_id`, `foreign(Child.parent_id)`, `remote(Parent.id)`.
+fn annotated_column(node: Node, text: &str) -> Option<(String, String)> {
+    if node.kind() == "call"
+        && py::call_name(node, text)
+            .is_some_and(|n| matches!(py::last_segment(&n), "foreign" | "remote"))
+    {
+        let args = positional(node.child_by_field_name("arguments")?);
+        return match args.as_slice() {
+            [inner] => column(*inner, text),
+            _ => None,
+        };
+    }
+    column(node, text)
+}
+
+/// The class a loader path reaches: its mapped table and class name.
+type Reached<'a> = Option<(&'a MappedTable, String)>;
 
 struct Resolver<'a> {
     file: &'a QueryFile,
@@ -833,6 +1491,73 @@ impl<'a> Resolver<'a> {
             .map(|(_, m)| *m)
             .collect();
         (matching.len() == 1).then(|| matching[0])
+    }
+
+    /// The access patterns of the file's loader options: the related
+    /// table read by the relationship's columns, at the loader's call
+    /// site. Links are read in path order, each from the class the link
+    /// before it reaches.
+    fn loaders(&self, relationships: &Relationships<'a>) -> Vec<AccessPattern> {
+        let mut reached: Vec<Reached<'a>> = Vec::new();
+        let mut out = Vec::new();
+        for loader in &self.file.loaders {
+            let (pattern, target) = self
+                .loader(loader, &reached, relationships)
+                .unwrap_or((None, None));
+            reached.push(target);
+            out.extend(pattern);
+        }
+        out
+    }
+
+    /// One link: its pattern (for a link that loads), and the class it
+    /// reaches (mapped table and class name).
+    fn loader(
+        &self,
+        loader: &Loader,
+        reached: &[Reached<'a>],
+        relationships: &Relationships<'a>,
+    ) -> Option<(Option<AccessPattern>, Reached<'a>)> {
+        let ((parent, class_name), attr) = match &loader.target {
+            LoaderTarget::Attr { model, attr } => ((self.model(model)?, model.clone()), attr),
+            LoaderTarget::Key(key) => match loader.after {
+                Some(before) => (reached.get(before)?.clone()?, key),
+                None => {
+                    let entity = loader.entity.as_deref()?;
+                    ((self.model(entity)?, entity.to_string()), key)
+                }
+            },
+        };
+        let class = relationships.class_decl(parent, &class_name)?;
+        let (file, relationship) = relationships.relationship(class, attr)?;
+        let near = self.file_path_of(relationships, file);
+        let target_name = relationship.target.clone()?;
+        let child = relationships.class(&target_name, near)?;
+        let reached = Some((child, target_name));
+        let Some(strategy) = loader.strategy else {
+            return Some((None, reached));
+        };
+        let Some(probe) = relationships.probe(parent, file, &relationship) else {
+            return Some((None, reached));
+        };
+        let mut criteria = Vec::new();
+        for c in &loader.criteria {
+            let mapped = self.model(&c.model)?;
+            if mapped.qualified() != probe.table {
+                return Some((None, reached));
+            }
+            criteria.push(Condition {
+                column: column_of(mapped, &c.attr)?,
+                op: c.op,
+                constant: c.constant.clone(),
+            });
+        }
+        let location = Some(self.file.source.location(loader.span));
+        Some((Some(probe.pattern(strategy, criteria, location)), reached))
+    }
+
+    fn file_path_of(&self, relationships: &Relationships<'a>, file: usize) -> &'a std::path::Path {
+        relationships.project.files[file].source.path.as_path()
     }
 
     fn patterns(
@@ -966,6 +1691,7 @@ fn column_of(mapped: &MappedTable, attr: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frameworks::python as py;
     use std::path::PathBuf;
 
     fn describe(code: &str) -> Vec<String> {
@@ -1080,6 +1806,166 @@ def f(session, db, uid):
                 "Post ?custom",
                 "Post join where[U.name Eq 'n']",
             ]
+        );
+    }
+
+    /// The patterns of query code over models, as SQL.
+    fn loaded(models: &str, code: &str) -> Vec<String> {
+        let source = SourceFile::new(PathBuf::from("app/models.py"), models.to_string());
+        let tree = py::parse(models);
+        let models = super::super::models::extract(source, &tree);
+        let mut errors = Vec::new();
+        let project = super::super::project::resolve(
+            super::super::project::Inputs {
+                models: vec![models],
+                revisions: Vec::new(),
+                inis: Vec::new(),
+                dialect: Some(crate::schema::Dialect::Postgresql),
+            },
+            &mut errors,
+        );
+        let file = extract(SourceFile::new(
+            PathBuf::from("app/services.py"),
+            code.to_string(),
+        ));
+        resolve(&project, &[file])
+            .iter()
+            .filter(|p| !p.conditions.is_empty())
+            .map(|p| {
+                let line = p.location.as_ref().map_or(0, |l| l.line);
+                format!("{line}: {}", p.sql())
+            })
+            .collect()
+    }
+
+    const LOADER_MODELS: &str = r#"
+from sqlalchemy import Column, ForeignKey, Table
+from sqlalchemy.orm import DeclarativeBase, Mapped, backref, declared_attr, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+post_tag = Table(
+    "post_tag",
+    Base.metadata,
+    Column("post_id", ForeignKey("post.id"), primary_key=True),
+    Column("tag_id", ForeignKey("tag.id"), primary_key=True),
+)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    best_post_id: Mapped[int] = mapped_column(ForeignKey("post.id"))
+    posts: Mapped[list["Post"]] = relationship(back_populates="author", foreign_keys="[Post.author_id]")
+    drafts = relationship("Post", primaryjoin="and_(User.id == foreign(Post.author_id), Post.status == 'draft')", viewonly=True)
+    best_post = relationship("Post", foreign_keys=[best_post_id])
+    anything = relationship("Post")
+
+
+class Post(NotesMixin, Base):
+    __tablename__ = "post"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    parent_id: Mapped[int] = mapped_column(ForeignKey("post.id"))
+    status: Mapped[str]
+    author: Mapped[User] = relationship(back_populates="posts", foreign_keys=[author_id])
+    replies: Mapped[list["Post"]] = relationship(back_populates="parent")
+    parent: Mapped["Post"] = relationship(back_populates="replies", remote_side=[id])
+    tags: Mapped[list["Tag"]] = relationship(secondary=post_tag, lazy="selectin")
+    notes = relationship("Note", lazy="joined")
+    parent_note = relationship("Note", foreign_keys="[Note.post_id]", viewonly=True)
+
+
+class Tag(Base):
+    __tablename__ = "tag"
+    id: Mapped[int] = mapped_column(primary_key=True)
+
+
+class Note(Base):
+    __tablename__ = "note"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id = mapped_column(ForeignKey("post.id"))
+    draft: Mapped[bool]
+    reply_to_id = mapped_column(ForeignKey("note.id"))
+    reply_to = relationship("Note", remote_side=[id], backref=backref("replies", lazy="selectin"))
+    owner_id = mapped_column(ForeignKey("users.id"))
+    owner = relationship(User, backref="notes")
+
+
+class NotesMixin:
+    @declared_attr
+    def all_notes(cls):
+        return relationship("Note", foreign_keys="[Note.post_id]")
+"#;
+
+    #[test]
+    fn loaders_read_the_related_table_by_the_relationship_columns() {
+        let code = r#"
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload, subqueryload, defaultload
+from app.models import Note, Post, User
+
+
+def f(session, uid):
+    session.execute(select(User).where(User.id == uid).options(selectinload(User.posts).joinedload(Post.notes)))
+    session.query(Post).options(subqueryload(Post.replies), joinedload(Post.author), selectinload(Post.parent)).all()
+    opts = [defaultload(User.posts).selectinload(Post.notes.and_(Note.draft == False))]
+    session.query(User).options(selectinload(User.drafts), joinedload(User.best_post)).all()
+    User.query.options(joinedload("posts").load_only("id").joinedload("notes"), defaultload("best_post").options(subqueryload("replies"))).all()
+    session.query(Post).options(joinedload("replies", "tags")).all()
+    session.query(User).options(selectinload(User.notes)).all()
+    session.query(Post).options(selectinload(Post.all_notes)).all()
+"#;
+        assert_eq!(
+            loaded(LOADER_MODELS, code),
+            [
+                "8: SELECT * FROM users WHERE id = $1",
+                "8: SELECT * FROM post WHERE author_id = ANY($1)",
+                "8: SELECT * FROM note WHERE post_id = $1",
+                "9: SELECT * FROM post WHERE parent_id = $1",
+                "10: SELECT * FROM note WHERE post_id = ANY($1) AND draft = false",
+                "11: SELECT * FROM post WHERE author_id = ANY($1) AND status = 'draft'",
+                // SQLAlchemy 1.x string paths, from the query's entity.
+                "12: SELECT * FROM post WHERE author_id = $1",
+                "12: SELECT * FROM note WHERE post_id = $1",
+                "12: SELECT * FROM post WHERE parent_id = $1",
+                "13: SELECT * FROM post_tag WHERE post_id = $1",
+                // A `backref=` declared on the other class.
+                "14: SELECT * FROM note WHERE owner_id = ANY($1)",
+                // A mixin's `declared_attr` relationship.
+                "15: SELECT * FROM note WHERE post_id = ANY($1)",
+                // Declared `lazy=` (here on a backref): with every load.
+                "53: SELECT * FROM note WHERE reply_to_id = ANY($1)",
+                "37: SELECT * FROM post_tag WHERE post_id = ANY($1)",
+                "38: SELECT * FROM note WHERE post_id = $1",
+            ]
+        );
+    }
+
+    /// A relationship whose columns SQLAlchemy must be told, or one ixray
+    /// cannot find, gives nothing.
+    #[test]
+    fn unresolvable_loaders_give_nothing() {
+        let code = r#"
+from sqlalchemy.orm import selectinload
+from app.models import Post, User
+
+
+def f(session):
+    session.query(User).options(selectinload(User.anything)).all()
+    session.query(User).options(selectinload(User.missing), selectinload("posts.replies")).all()
+    options = [selectinload("posts")]
+    session.query(User).options(selectinload(Unknown.posts), selectinload(User.posts.of_type(Post))).all()
+"#;
+        let patterns = loaded(LOADER_MODELS, code);
+        assert!(
+            patterns
+                .iter()
+                .all(|p| ["37:", "38:", "53:"].iter().any(|l| p.starts_with(l))),
+            "{patterns:?}"
         );
     }
 }
