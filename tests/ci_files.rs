@@ -33,8 +33,18 @@ fn the_action_and_the_hook_are_well_formed_and_their_commands_run() {
     }
     let action = yaml("action.yml");
     assert_eq!(action["runs"]["using"], "composite");
-    for input in ["paths", "args", "version", "sarif", "comment", "changed-only"] {
-        assert!(action["inputs"][input]["description"].is_string(), "{input}");
+    for input in [
+        "paths",
+        "args",
+        "version",
+        "sarif",
+        "comment",
+        "changed-only",
+    ] {
+        assert!(
+            action["inputs"][input]["description"].is_string(),
+            "{input}"
+        );
     }
     let steps = action["runs"]["steps"].as_array().unwrap();
     let scripts: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
@@ -47,9 +57,9 @@ fn the_action_and_the_hook_are_well_formed_and_their_commands_run() {
         assert!(status.success(), "{script}");
     }
     assert!(
-        steps
-            .iter()
-            .any(|s| s["uses"].as_str().is_some_and(|u| u.starts_with("github/codeql-action/upload-sarif"))),
+        steps.iter().any(|s| s["uses"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("github/codeql-action/upload-sarif"))),
         "uploads SARIF"
     );
     // The formats the action asks for exist.
@@ -71,10 +81,16 @@ fn the_action_and_the_hook_are_well_formed_and_their_commands_run() {
     let entry: Vec<&str> = hook["entry"].as_str().unwrap().split(' ').collect();
     assert_eq!(entry[0], "ixray");
     let dir = copy_fixture("django/shop");
-    let (code, stdout, _) = run_ixray(dir.path(), &[&entry[1..], &["customers/models.py"]].concat());
+    let (code, stdout, _) = run_ixray(
+        dir.path(),
+        &[&entry[1..], &["customers/models.py"]].concat(),
+    );
     assert_eq!(code, 1, "a finding in the file fails the hook: {stdout}");
     assert!(stdout.contains("customers/models.py"), "{stdout}");
-    assert!(!stdout.contains("orders/"), "only the files given: {stdout}");
+    assert!(
+        !stdout.contains("orders/"),
+        "only the files given: {stdout}"
+    );
     let (code, stdout, _) = run_ixray(dir.path(), &[&entry[1..], &["manage.py"]].concat());
     assert_eq!((code, stdout.as_str()), (0, ""), "quiet and clean");
 }

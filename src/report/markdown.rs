@@ -15,6 +15,9 @@ use crate::rules::Severity;
 /// The comment's first line, for finding it again.
 pub const MARKER: &str = "<!-- ixray-report -->";
 
+/// A new file longer than this is named, not shown.
+const LONG_FILE_LINES: usize = 200;
+
 /// GitHub refuses comments over 65,536 characters.
 const LIMIT: usize = 60_000;
 
@@ -99,6 +102,15 @@ pub fn render(
                     );
                 }
                 (Some(_), None) => {}
+                // drizzle-kit's snapshot: machine-written, long, not read
+                // in review.
+                (None, _) if change.after.lines().count() > LONG_FILE_LINES => {
+                    let _ = writeln!(
+                        out,
+                        "New file `{name}` ({} lines, written by `ixray fix`).\n",
+                        change.after.lines().count()
+                    );
+                }
                 (None, _) => {
                     let _ = writeln!(
                         out,
