@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::schema::Dialect;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// Only these rules (all when empty).
     pub select: Vec<String>,
@@ -19,6 +19,10 @@ pub struct Config {
     /// Rules about how a migration is written (`non-concurrent-index`)
     /// look at every migration, not only the ones not merged yet.
     pub all_migrations: bool,
+    /// New migrations build indexes with CONCURRENTLY on PostgreSQL (the
+    /// default); false writes plain `CREATE INDEX` (small tables, or a
+    /// deploy that accepts the lock), and `non-concurrent-index` is off.
+    pub concurrent_indexes: bool,
     /// Read the project's query code into access patterns even when no
     /// enabled rule uses them (`ixray schema`).
     pub read_queries: bool,
@@ -118,6 +122,23 @@ fn absolute(path: &Path, cwd: &Path) -> PathBuf {
     out
 }
 
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            select: Vec::new(),
+            ignore: Vec::new(),
+            dialect: None,
+            all_migrations: false,
+            concurrent_indexes: true,
+            read_queries: false,
+            path: None,
+            exclude: Vec::new(),
+            extend_exclude: Vec::new(),
+            per_path_ignores: Vec::new(),
+        }
+    }
+}
+
 impl Config {
     /// Whether no rule is left out (a bare `ixray: ignore` that silences
     /// nothing is unused only then).
@@ -171,6 +192,9 @@ impl Config {
     }
 
     pub fn rule_enabled(&self, rule: &str) -> bool {
+        if rule == "non-concurrent-index" && !self.concurrent_indexes {
+            return false;
+        }
         (self.select.is_empty() || self.select.iter().any(|r| r == rule))
             && !self.ignore.iter().any(|r| r == rule)
     }
@@ -192,6 +216,7 @@ struct FileConfig {
     dialect: Option<String>,
     #[serde(default)]
     all_migrations: bool,
+    concurrent_indexes: Option<bool>,
     #[serde(default)]
     exclude: Vec<String>,
     #[serde(default)]
@@ -317,6 +342,7 @@ fn convert(file: FileConfig, path: &Path) -> Result<Config, ConfigError> {
         ignore: file.ignore,
         dialect,
         all_migrations: file.all_migrations,
+        concurrent_indexes: file.concurrent_indexes.unwrap_or(true),
         read_queries: false,
         path: Some(path.to_path_buf()),
         exclude: globs(&file.exclude)?,

@@ -559,6 +559,10 @@ pub fn analyze_read(
     });
     let mut project = django::project::resolve(inputs, &mut errors);
     let mut alchemy = sqlalchemy::project::resolve(alchemy, &mut errors);
+    project.plain_indexes = !config.concurrent_indexes;
+    for environment in &mut alchemy.environments {
+        environment.concurrent_indexes = config.concurrent_indexes;
+    }
     let mut drizzle = drizzle::project::resolve(drizzle_inputs, &mut errors);
     lap("resolve");
     let mut access_patterns = django::queries::resolve(&project, &project.tables, &query_files);

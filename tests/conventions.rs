@@ -503,3 +503,63 @@ fn github_annotations_and_markdown_comment() {
     assert!(markdown.starts_with("<!-- ixray-report -->\n"));
     insta::assert_snapshot!("drizzle_pg_markdown", markdown);
 }
+
+/// `concurrent-indexes = false`: `fix` writes plain index builds, which
+/// Django and Alembic accept, and `non-concurrent-index` is off.
+#[test]
+fn concurrent_indexes_can_be_turned_off() {
+    for (fixture, concurrent, plain) in [
+        (
+            "django/shop",
+            "AddIndexConcurrently",
+            "migrations.AddIndex(",
+        ),
+        (
+            "sqlalchemy/blog",
+            "postgresql_concurrently=True",
+            "op.create_index(",
+        ),
+    ] {
+        let dir = copy_fixture(fixture);
+        let root = dir.path();
+        let args = ["fix", "--diff", ".", "--dialect", "postgresql"];
+        let (_, diff, _) = run_ixray(root, &args);
+        assert!(diff.contains(concurrent), "{fixture}: {diff}");
+        write(root, "ixray.toml", "concurrent-indexes = false\n");
+        let (code, diff, stderr) = run_ixray(root, &args);
+        assert_eq!(code, 1, "{fixture}: {stderr}");
+        assert!(!diff.contains(concurrent), "{fixture}: {diff}");
+        assert!(!diff.contains("autocommit_block"), "{fixture}: {diff}");
+        assert!(diff.contains(plain), "{fixture}: {diff}");
+        let report = json(root, &["--dialect", "postgresql"]);
+        assert!(
+            !found(&report)
+                .iter()
+                .any(|(r, _)| r == "non-concurrent-index"),
+            "{fixture}: {report:#}"
+        );
+    }
+}
+
+#[test]
+fn json_lists_what_could_not_be_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "library/models.py", LIBRARY);
+    write(
+        root,
+        "broken/models.py",
+        "from django.db import models\n\nclass Broken(models.Model:\n    x = 1\n",
+    );
+    let (code, stdout, _) = run_ixray(root, &["check", "--format", "json"]);
+    assert_eq!(code, 1);
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        report["errors"],
+        serde_json::json!([{
+            "path": "broken/models.py", "line": 3, "column": 26, "message": "skipped: syntax error",
+        }]),
+        "{report:#}"
+    );
+    assert_eq!(report["findings"][0]["fixable"], true);
+}

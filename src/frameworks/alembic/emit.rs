@@ -82,15 +82,28 @@ fn repr(value: &str) -> String {
     }
 }
 
+/// How a revision builds indexes: for which database, with CONCURRENTLY,
+/// in `batch_alter_table` blocks.
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    dialect: Dialect,
+    concurrent: bool,
+    batch: bool,
+}
+
 fn create_call(
     name: &str,
     table: &str,
     columns: &[String],
     unique: bool,
     predicate: Option<&str>,
-    dialect: Dialect,
-    batch: bool,
+    target: Target,
 ) -> String {
+    let Target {
+        dialect,
+        concurrent,
+        batch,
+    } = target;
     let columns: Vec<String> = columns
         .iter()
         .map(|c| match c.strip_suffix(" DESC") {
@@ -125,14 +138,17 @@ fn create_call(
         };
         call.push_str(&format!(", {keyword}=sa.text({})", repr(predicate)));
     }
-    if dialect == Dialect::Postgresql {
+    if concurrent {
         call.push_str(", postgresql_concurrently=True");
     }
     call.push(')');
     call
 }
 
-fn drop_call(name: &str, table: &str, dialect: Dialect, batch: bool) -> String {
+fn drop_call(name: &str, table: &str, target: Target) -> String {
+    let Target {
+        concurrent, batch, ..
+    } = target;
     let (schema, table) = split_qualified(table);
     let mut call = if batch {
         format!("batch_op.drop_index(batch_op.f({})", repr(name))
@@ -146,7 +162,7 @@ fn drop_call(name: &str, table: &str, dialect: Dialect, batch: bool) -> String {
     if let Some(schema) = schema.filter(|_| !batch) {
         call.push_str(&format!(", schema={}", repr(schema)));
     }
-    if dialect == Dialect::Postgresql {
+    if concurrent {
         call.push_str(", postgresql_concurrently=True");
     }
     call.push(')');
@@ -174,7 +190,12 @@ fn in_batches(calls: Vec<(&str, String)>) -> Vec<String> {
 }
 
 /// The upgrade and downgrade bodies (without the function's indentation).
-fn bodies(ops: &[IndexOp], dialect: Dialect, batch: bool) -> (Vec<String>, Vec<String>) {
+/// The upgrade and downgrade calls for `ops`; `concurrent` builds and
+/// drops indexes with CONCURRENTLY in an autocommit block (PostgreSQL).
+fn bodies(ops: &[IndexOp], target: Target) -> (Vec<String>, Vec<String>) {
+    let Target {
+        concurrent, batch, ..
+    } = target;
     let mut upgrade = Vec::new();
     let mut downgrade = Vec::new();
     for op in ops {
@@ -188,17 +209,9 @@ fn bodies(ops: &[IndexOp], dialect: Dialect, batch: bool) -> (Vec<String>, Vec<S
             } => {
                 upgrade.push((
                     table.as_str(),
-                    create_call(
-                        name,
-                        table,
-                        columns,
-                        *unique,
-                        predicate.as_deref(),
-                        dialect,
-                        batch,
-                    ),
+                    create_call(name, table, columns, *unique, predicate.as_deref(), target),
                 ));
-                downgrade.push((table.as_str(), drop_call(name, table, dialect, batch)));
+                downgrade.push((table.as_str(), drop_call(name, table, target)));
             }
             IndexOp::Drop {
                 name,
@@ -207,18 +220,10 @@ fn bodies(ops: &[IndexOp], dialect: Dialect, batch: bool) -> (Vec<String>, Vec<S
                 unique,
                 predicate,
             } => {
-                upgrade.push((table.as_str(), drop_call(name, table, dialect, batch)));
+                upgrade.push((table.as_str(), drop_call(name, table, target)));
                 downgrade.push((
                     table.as_str(),
-                    create_call(
-                        name,
-                        table,
-                        columns,
-                        *unique,
-                        predicate.as_deref(),
-                        dialect,
-                        batch,
-                    ),
+                    create_call(name, table, columns, *unique, predicate.as_deref(), target),
                 ));
             }
         }
@@ -230,7 +235,7 @@ fn bodies(ops: &[IndexOp], dialect: Dialect, batch: bool) -> (Vec<String>, Vec<S
         let calls = |body: Vec<(&str, String)>| body.into_iter().map(|(_, c)| c).collect();
         (calls(upgrade), calls(downgrade))
     };
-    if dialect == Dialect::Postgresql {
+    if concurrent {
         // CONCURRENTLY cannot run inside a transaction.
         let wrap = |body: Vec<String>| -> Vec<String> {
             let mut out = vec!["with op.get_context().autocommit_block():".to_string()];
@@ -436,7 +441,15 @@ pub fn new_revision(environment: &Environment, ops: &[IndexOp]) -> Result<FileCh
     let head = head(environment)?;
     let dialect = environment.dialect;
     let batch = environment.env.as_ref().is_some_and(|e| e.render_as_batch);
-    let (upgrade, downgrade) = bodies(ops, dialect, batch);
+    let concurrent = dialect == Dialect::Postgresql && environment.concurrent_indexes;
+    let (upgrade, downgrade) = bodies(
+        ops,
+        Target {
+            dialect,
+            concurrent,
+            batch,
+        },
+    );
     let message = message(ops);
     let upgrades = upgrade.join("\n");
     let downgrades = downgrade.join("\n");
@@ -526,7 +539,14 @@ mod tests {
             create("t", "ix_t_a"),
             create("crm.u", "ix_u_a"),
         ];
-        let (upgrade, downgrade) = bodies(&ops, Dialect::Sqlite, true);
+        let (upgrade, downgrade) = bodies(
+            &ops,
+            Target {
+                dialect: Dialect::Sqlite,
+                concurrent: false,
+                batch: true,
+            },
+        );
         assert_eq!(
             upgrade,
             [

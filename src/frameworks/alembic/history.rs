@@ -39,6 +39,9 @@ pub struct Environment {
     pub builds: Vec<IndexBuild>,
     /// `env.py`'s `target_metadata` and `include_object` / `include_name`.
     pub env: Option<EnvFacts>,
+    /// New revisions build indexes concurrently on PostgreSQL (the
+    /// configuration's `concurrent-indexes`).
+    pub concurrent_indexes: bool,
 }
 
 impl Environment {
@@ -268,6 +271,7 @@ pub fn build(
                 dialect_assumed: known.is_none(),
                 state,
                 builds,
+                concurrent_indexes: true,
             }
         })
         .collect()

@@ -572,7 +572,7 @@ pub fn plan(
                 }
             }
             for (spec, entry) in plan.add.iter().zip(&migration_entries) {
-                let concurrent = project.dialect == Dialect::Postgresql;
+                let concurrent = project.dialect == Dialect::Postgresql && !project.plain_indexes;
                 let op_name = if concurrent {
                     ADD_INDEX_HELPER
                 } else {
@@ -966,7 +966,7 @@ fn drop_index(
                     class.name
                 ));
             };
-            let concurrent = project.dialect == Dialect::Postgresql;
+            let concurrent = project.dialect == Dialect::Postgresql && !project.plain_indexes;
             let op_name = if concurrent {
                 REMOVE_INDEX_HELPER
             } else {

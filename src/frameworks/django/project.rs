@@ -28,6 +28,9 @@ pub struct DjangoProject {
     pub files: Vec<ModelsFile>,
     pub migrations: Vec<MigrationFile>,
     pub dialect: Dialect,
+    /// New migrations build indexes concurrently on PostgreSQL (the
+    /// configuration's `concurrent-indexes`; off when false).
+    pub plain_indexes: bool,
     pub models: Vec<Model>,
     pub tables: Vec<Table>,
     /// Concrete, non-proxy model by SQL table name.
