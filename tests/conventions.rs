@@ -425,9 +425,32 @@ fn changed_since_reports_findings_whose_place_or_cause_changed() {
         "{report:?}"
     );
 
-    // A redundant index's cause is the index that covers it: changing only
-    // the covering index's file brings the finding back.
     git(root, &["checkout", "-q", "--", "."]);
+
+    // A finding placed in an unchanged file whose cause changed: the
+    // products query (in queries.ts) would make an index in catalog.ts
+    // redundant, and only catalog.ts changes.
+    let drizzle = copy_fixture("drizzle/pg");
+    let root = drizzle.path();
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "base"]);
+    let catalog = root.join("src/db/schema/catalog.ts");
+    let text = std::fs::read_to_string(&catalog).unwrap();
+    std::fs::write(&catalog, format!("{text}\n// touched\n")).unwrap();
+    let report = found(&json(root, &["--changed-since", "HEAD"]));
+    assert!(
+        report
+            .iter()
+            .any(|(r, p)| r == "missing-query-index" && p == "src/db/queries.ts"),
+        "{report:?}"
+    );
+    assert!(
+        report
+            .iter()
+            .all(|(_, p)| p == "src/db/queries.ts" || p == "src/db/schema/catalog.ts"),
+        "{report:?}"
+    );
     let (code, _, stderr) = run_ixray(root, &["check", "--changed-since", "no-such-ref"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("`no-such-ref` is not a commit"), "{stderr}");
