@@ -28,6 +28,9 @@ pub struct Config {
     pub read_queries: bool,
     /// The file the configuration came from.
     pub path: Option<PathBuf>,
+    /// What git has not merged, when a long-running caller (the language
+    /// server) looked it up once instead of on every analysis.
+    pub unmerged: Option<std::sync::Arc<Vec<crate::vcs::Unmerged>>>,
     /// Paths never read (`exclude`), besides the folders ixray always
     /// skips; each set keeps the folder its patterns are relative to.
     pub exclude: Vec<PathGlobs>,
@@ -132,6 +135,7 @@ impl Default for Config {
             concurrent_indexes: true,
             read_queries: false,
             path: None,
+            unmerged: None,
             exclude: Vec::new(),
             extend_exclude: Vec::new(),
             per_path_ignores: Vec::new(),
@@ -345,6 +349,7 @@ fn convert(file: FileConfig, path: &Path) -> Result<Config, ConfigError> {
         concurrent_indexes: file.concurrent_indexes.unwrap_or(true),
         read_queries: false,
         path: Some(path.to_path_buf()),
+        unmerged: None,
         exclude: globs(&file.exclude)?,
         extend_exclude: globs(&file.extend_exclude)?,
         per_path_ignores,

@@ -547,6 +547,7 @@ pub fn analyze_read(
     // What git has not merged decides which migrations rules about how
     // they are written speak about; git runs while the projects resolve.
     let unmerged = (!config.all_migrations
+        && config.unmerged.is_none()
         && (!inputs.migrations.is_empty() || !alchemy.revisions.is_empty()))
     .then(|| {
         let paths = paths.to_vec();
@@ -584,9 +585,11 @@ pub fn analyze_read(
             )
             .collect(),
     };
-    let unmerged = unmerged
-        .map(|thread| thread.join().unwrap_or_default())
-        .unwrap_or_default();
+    let unmerged = match (unmerged, &config.unmerged) {
+        (Some(thread), _) => thread.join().unwrap_or_default(),
+        (None, Some(known)) => known.as_ref().clone(),
+        (None, None) => Vec::new(),
+    };
     mark_pending_builds(&mut schema.index_builds, paths, config, &unmerged);
     schema.tables.append(&mut alchemy.tables);
     schema.tables.append(&mut drizzle.tables);

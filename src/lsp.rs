@@ -219,6 +219,11 @@ impl Server {
     /// Walk and read the whole workspace (start, a saved configuration,
     /// files created or deleted).
     fn read_everything(&mut self) {
+        // Which migrations are not merged yet: looked up again only here
+        // (start, saves of the configuration, files created or deleted).
+        self.config.unmerged = Some(std::sync::Arc::new(
+            crate::vcs::unmerged(&self.root).into_iter().collect(),
+        ));
         let read = crate::read_projects(&[PathBuf::from(".")], &self.config, &self.overlay());
         self.files = read.files.into_iter().collect();
         self.walk_errors = read.errors;
