@@ -969,13 +969,7 @@ impl PlannedChange {
         }
         let old: Vec<&str> = before.split_inclusive('\n').collect();
         let new: Vec<&str> = self.after.split_inclusive('\n').collect();
-        let prefix = old.iter().zip(&new).take_while(|(a, b)| a == b).count();
-        let suffix = old[prefix..]
-            .iter()
-            .rev()
-            .zip(new[prefix..].iter().rev())
-            .take_while(|(a, b)| a == b)
-            .count();
+        let (prefix, suffix) = crate::source::common_affixes(&old, &new);
         let (mut first, last_old, mut first_new, last_new) =
             (prefix, old.len() - suffix, prefix, new.len() - suffix);
         if first == last_old && first > 0 {

@@ -19,6 +19,19 @@ impl Span {
     }
 }
 
+/// How many items two sequences share at the start, and then at the end
+/// of what is left: the one span where they differ lies between.
+pub fn common_affixes<T: PartialEq>(old: &[T], new: &[T]) -> (usize, usize) {
+    let prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
+    let suffix = old[prefix..]
+        .iter()
+        .rev()
+        .zip(new[prefix..].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    (prefix, suffix)
+}
+
 /// File contents that stand in for what is on disk: `fix` analyzes the
 /// project as it will be once a plan is written, before writing it.
 #[derive(Debug, Default, Clone)]

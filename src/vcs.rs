@@ -27,31 +27,47 @@ impl Unmerged {
 /// `path` is not in a git checkout, git is missing, or no default branch
 /// can be found (the caller then falls back to something it can know).
 pub fn unmerged(path: &Path) -> Option<Unmerged> {
-    let dir = if path.is_dir() {
+    let root = checkout_root(path)?;
+    let base_ref = default_branch(&root)?;
+    let merge_base = git(&root, &["merge-base", "HEAD", &base_ref])?;
+    let files = changed_files(&root, &merge_base)?;
+    Some(Unmerged { base_ref, files })
+}
+
+/// The folder to ask git from for `path`: itself, or the folder of a file.
+fn folder_of(path: &Path) -> PathBuf {
+    if path.is_dir() {
         path.to_path_buf()
     } else {
         path.parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."))
             .to_path_buf()
-    };
-    let root = PathBuf::from(git(&dir, &["rev-parse", "--show-toplevel"])?);
-    let root = std::fs::canonicalize(&root).unwrap_or(root);
-    let base_ref = default_branch(&root)?;
-    let merge_base = git(&root, &["merge-base", "HEAD", &base_ref])?;
-    let mut files = FxHashSet::default();
-    // Committed since the merge-base, staged and unstaged changes alike.
-    let changed = git(
-        &root,
-        &["diff", "--name-only", "--no-renames", "-z", &merge_base],
-    )?;
-    let untracked = git(&root, &["ls-files", "--others", "--exclude-standard", "-z"])?;
-    for name in changed.split('\0').chain(untracked.split('\0')) {
-        if !name.is_empty() {
-            files.insert(root.join(name));
-        }
     }
-    Some(Unmerged { base_ref, files })
+}
+
+/// The top folder of the checkout that holds `path`, canonical.
+fn checkout_root(path: &Path) -> Option<PathBuf> {
+    let root = PathBuf::from(git(&folder_of(path), &["rev-parse", "--show-toplevel"])?);
+    Some(std::fs::canonicalize(&root).unwrap_or(root))
+}
+
+/// Files changed since `base` (committed since, staged and unstaged alike)
+/// and untracked files, as absolute paths under `root`.
+fn changed_files(root: &Path, base: &str) -> Option<FxHashSet<PathBuf>> {
+    let changed = git(
+        root,
+        &["diff", "--name-only", "--no-renames", "-z", base, "--"],
+    )?;
+    let untracked = git(root, &["ls-files", "--others", "--exclude-standard", "-z"])?;
+    Some(
+        changed
+            .split('\0')
+            .chain(untracked.split('\0'))
+            .filter(|name| !name.is_empty())
+            .map(|name| root.join(name))
+            .collect(),
+    )
 }
 
 /// The files changed since a git ref, as canonical absolute paths.
@@ -77,34 +93,12 @@ impl Changed {
 /// What changed since `reference` in the checkout that holds `path`:
 /// commits since it, staged and unstaged changes, untracked files.
 pub fn changed_since(path: &Path, reference: &str) -> Result<Changed, String> {
-    let dir = if path.is_dir() {
-        path.to_path_buf()
-    } else {
-        path.parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .to_path_buf()
-    };
-    let root = git(&dir, &["rev-parse", "--show-toplevel"])
-        .ok_or_else(|| format!("{} is not in a git checkout", dir.display()))?;
-    let root = PathBuf::from(root);
-    let root = std::fs::canonicalize(&root).unwrap_or(root);
+    let root = checkout_root(path)
+        .ok_or_else(|| format!("{} is not in a git checkout", folder_of(path).display()))?;
     let commit = format!("{reference}^{{commit}}");
     git(&root, &["rev-parse", "--verify", "--quiet", &commit])
         .ok_or_else(|| format!("`{reference}` is not a commit in {}", root.display()))?;
-    let changed = git(
-        &root,
-        &["diff", "--name-only", "--no-renames", "-z", reference, "--"],
-    )
-    .ok_or("git diff failed")?;
-    let untracked = git(&root, &["ls-files", "--others", "--exclude-standard", "-z"])
-        .ok_or("git ls-files failed")?;
-    let files = changed
-        .split('\0')
-        .chain(untracked.split('\0'))
-        .filter(|name| !name.is_empty())
-        .map(|name| root.join(name))
-        .collect();
+    let files = changed_files(&root, reference).ok_or("git diff failed")?;
     Ok(Changed { files })
 }
 

@@ -8,23 +8,7 @@ use std::path::Path;
 
 use common::*;
 
-fn write(dir: &Path, relative: &str, contents: &[u8]) {
-    let path = dir.join(relative);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, contents).unwrap();
-}
-
-const GOOD_APP: &str = r#"from django.db import models
-
-
-class Author(models.Model):
-    name = models.CharField(max_length=100)
-
-
-class Book(models.Model):
-    author = models.ForeignKey(Author, on_delete=models.CASCADE, db_index=False)
-    title = models.CharField(max_length=200)
-"#;
+const GOOD_APP: &str = LIBRARY_APP;
 
 #[test]
 fn json_report_of_the_example_project() {

@@ -12,23 +12,7 @@ use std::process::Command;
 use common::*;
 use serde_json::Value;
 
-fn write(dir: &Path, relative: &str, contents: &str) {
-    let path = dir.join(relative);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, contents).unwrap();
-}
-
-const LIBRARY: &str = r#"from django.db import models
-
-
-class Author(models.Model):
-    name = models.CharField(max_length=100)
-
-
-class Book(models.Model):
-    author = models.ForeignKey(Author, on_delete=models.CASCADE, db_index=False)
-    title = models.CharField(max_length=200)
-"#;
+const LIBRARY: &str = LIBRARY_APP;
 
 fn json(dir: &Path, args: &[&str]) -> Value {
     let mut all = vec!["check", "--format", "json"];
@@ -306,7 +290,7 @@ fn per_file_ignores_in_the_config() {
     write(
         root,
         "legacy/models.py",
-        &LIBRARY.replace("Author", "Writer"),
+        LIBRARY.replace("Author", "Writer"),
     );
     write(
         root,
@@ -351,7 +335,7 @@ fn a_baseline_hides_known_findings_by_rule_table_and_columns_not_lines() {
     );
 
     // The code moves down; the finding is still the known one.
-    write(root, "library/models.py", &format!("\n\n\n{LIBRARY}"));
+    write(root, "library/models.py", format!("\n\n\n{LIBRARY}"));
     let (code, stdout, _) = run_ixray(root, &["check", "--baseline", "ixray-baseline.json"]);
     assert_eq!(code, 0, "{stdout}");
     assert!(

@@ -111,17 +111,7 @@ pub fn reparse_file(text: &str, previous: Option<(&str, Tree)>) -> Tree {
         return parse_file(text);
     }
     let (old_bytes, new_bytes) = (old.as_bytes(), text.as_bytes());
-    let prefix = old_bytes
-        .iter()
-        .zip(new_bytes)
-        .take_while(|(a, b)| a == b)
-        .count();
-    let suffix = old_bytes[prefix..]
-        .iter()
-        .rev()
-        .zip(new_bytes[prefix..].iter().rev())
-        .take_while(|(a, b)| a == b)
-        .count();
+    let (prefix, suffix) = crate::source::common_affixes(old_bytes, new_bytes);
     let point = |bytes: &[u8], offset: usize| {
         let before = &bytes[..offset];
         let row = memchr::memchr_iter(b'\n', before).count();
