@@ -1113,3 +1113,98 @@ fn schema_lists_the_access_patterns_of_sqlalchemy_query_code() {
     let lines = access_pattern_lines(&schema);
     insta::assert_snapshot!(lines.join("\n"));
 }
+
+/// Managers other than `objects`: one over the whole table (plain,
+/// `as_manager()`, `from_queryset()`, inherited from an abstract base) reads
+/// the table as `objects` does; a project manager class may filter in its
+/// `get_queryset`, so its queries are left out.
+#[test]
+fn custom_managers_over_the_whole_table_are_read_and_others_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "shop/models.py",
+        r#"from django.db import models
+
+
+class OrderQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(status="open")
+
+
+class LiveManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted=False)
+
+
+class Base(models.Model):
+    everything = models.Manager()
+
+    class Meta:
+        abstract = True
+
+
+class Order(Base):
+    code = models.CharField(max_length=20)
+    status = models.CharField(max_length=20)
+    placed = models.DateTimeField()
+    deleted = models.BooleanField(default=False)
+
+    objects = models.Manager()
+    orders = OrderQuerySet.as_manager()
+    listed = models.Manager.from_queryset(OrderQuerySet)()
+    live = LiveManager()
+"#,
+    );
+    write(
+        root,
+        "shop/services.py",
+        r#"from shop.models import Order
+
+
+# Query files are found by `.objects` (and a few other markers); custom
+# managers are read in them.
+def everything():
+    return Order.objects.all()
+
+
+def by_code(code):
+    return Order.orders.filter(code=code).first()
+
+
+def by_status(status):
+    return Order.listed.filter(status=status).order_by("-placed")[:10]
+
+
+def placed_after(when):
+    return Order.everything.filter(placed__gte=when).count()
+
+
+def live_by_code(code):
+    return Order.live.filter(code=code).exists()
+
+
+def not_a_manager(key):
+    return Order.cache.get(key)
+"#,
+    );
+    let (code, stdout, stderr) = run_ixray(root, &["schema"]);
+    assert_eq!(code, 0, "{stderr}");
+    let schema: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let lines = access_pattern_lines(&schema);
+    let lines: Vec<&str> = lines
+        .iter()
+        .map(|l| l.split(" @ ").next().unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            "shop_order where [] order [] select",
+            "shop_order where [code eq] order [id] limited get",
+            "shop_order where [status eq] order [placed DESC] limited select",
+            "shop_order where [placed ge] order [] count",
+        ],
+        "{stdout}"
+    );
+}

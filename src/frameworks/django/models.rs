@@ -85,6 +85,12 @@ pub struct ClassDecl {
     pub generic_foreign_keys: Vec<GenericForeignKeyDecl>,
     /// Attributes set to `None`: a child removing an inherited field.
     pub removed: Vec<String>,
+    /// Managers whose querysets are Django's own (`models.Manager()`,
+    /// `SomeQuerySet.as_manager()`, `Manager.from_queryset(SomeQuerySet)()`),
+    /// by attribute: `Model.<name>` reads the table as `objects` does. A
+    /// manager class of the project is left out (its `get_queryset` may
+    /// filter).
+    pub managers: Vec<String>,
     pub meta: Option<MetaDecl>,
 }
 
@@ -416,6 +422,7 @@ fn read_class(class: Node, text: &str, imports: &Imports) -> Option<ClassDecl> {
         fields: Vec::new(),
         generic_foreign_keys: Vec::new(),
         removed: Vec::new(),
+        managers: Vec::new(),
         meta: None,
     };
     let mut cursor = body.walk();
@@ -433,6 +440,10 @@ fn read_class(class: Node, text: &str, imports: &Imports) -> Option<ClassDecl> {
             decl.removed.push(attr);
             continue;
         }
+        if is_plain_manager(value, text) {
+            decl.managers.push(attr);
+            continue;
+        }
         let generic = read_generic_foreign_key(&attr, value, statement, text, imports);
         let django_generic = generic.as_ref().is_some_and(|g| g.django);
         decl.generic_foreign_keys.extend(generic);
@@ -443,6 +454,42 @@ fn read_class(class: Node, text: &str, imports: &Imports) -> Option<ClassDecl> {
         }
     }
     Some(decl)
+}
+
+/// `models.Manager()`, `XQuerySet.as_manager()` or
+/// `Manager.from_queryset(XQuerySet)()`: a manager whose base queryset is
+/// the whole table.
+fn is_plain_manager(value: Node, text: &str) -> bool {
+    if value.kind() != "call" {
+        return false;
+    }
+    let Some(function) = value.child_by_field_name("function") else {
+        return false;
+    };
+    let no_arguments = value
+        .child_by_field_name("arguments")
+        .is_some_and(|a| a.named_child_count() == 0);
+    match function.kind() {
+        // `models.Manager()`, `Manager()`
+        "identifier" | "attribute" if no_arguments => {
+            let name = py::text(function, text);
+            py::last_segment(name) == "Manager"
+                || (function.kind() == "attribute"
+                    && function
+                        .child_by_field_name("attribute")
+                        .is_some_and(|a| py::text(a, text) == "as_manager"))
+        }
+        // `Manager.from_queryset(XQuerySet)()`
+        "call" if no_arguments => function
+            .child_by_field_name("function")
+            .filter(|f| f.kind() == "attribute")
+            .is_some_and(|f| {
+                let inner = py::text(f, text);
+                inner.ends_with(".from_queryset")
+                    && py::last_segment(inner.trim_end_matches(".from_queryset")) == "Manager"
+            }),
+        _ => false,
+    }
 }
 
 /// A call assignment that is, or may be, a `GenericForeignKey`: Django's

@@ -427,8 +427,13 @@ impl Reader<'_> {
                 "attribute" => {
                     let name = py::text(current.child_by_field_name("attribute")?, self.text);
                     let object = current.child_by_field_name("object")?;
+                    // `Order.objects`, or `Order.active.filter(...)`: a
+                    // manager the model must declare (checked when the
+                    // query resolves).
+                    let custom_manager = is_accessor_name(name)
+                        && matches!(links.last(), Some(Link::Call(method, _)) if is_queryset_method(method));
                     if object.kind() == "identifier"
-                        && is_manager_name(name)
+                        && (is_manager_name(name) || custom_manager)
                         && starts_upper(py::text(object, self.text))
                     {
                         links.reverse();
@@ -726,6 +731,30 @@ fn is_queryset_method(name: &str) -> bool {
     ) || PASS_THROUGH.contains(&name)
 }
 
+/// Whether the model, or a model it inherits from, declares `name` as a
+/// manager over the whole table (see `ClassDecl::managers`).
+fn declares_manager(project: &DjangoProject, model: usize, name: &str) -> bool {
+    let mut stack = vec![model];
+    let mut seen = Vec::new();
+    while let Some(index) = stack.pop() {
+        if seen.contains(&index) {
+            continue;
+        }
+        seen.push(index);
+        let model = &project.models[index];
+        let class = project.class(model);
+        if class.managers.iter().any(|m| m == name) {
+            return true;
+        }
+        // A field or anything else of that name hides an inherited one.
+        if class.fields.iter().any(|f| f.attr == name) {
+            return false;
+        }
+        stack.extend(model.parents.iter().copied());
+    }
+    false
+}
+
 fn is_manager_name(name: &str) -> bool {
     name == "objects" || name == "_default_manager" || name == "_base_manager"
 }
@@ -797,6 +826,12 @@ pub fn resolve(
             let Some(model) = model_of(project, file, &query.model) else {
                 continue;
             };
+            if let Some(manager) = &query.manager
+                && !is_manager_name(manager)
+                && !declares_manager(project, model, manager)
+            {
+                continue;
+            }
             let Some(table) = tables.get(project.models[model].table.as_str()) else {
                 continue;
             };
