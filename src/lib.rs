@@ -25,6 +25,7 @@ use crate::frameworks::django;
 use crate::frameworks::drizzle::{
     self, config::DrizzleConfig, kit::KitFolder, schema::DrizzleFile,
 };
+use crate::frameworks::markers::MarkedBytes;
 use crate::frameworks::python;
 use crate::frameworks::python_statements;
 use crate::frameworks::sqlalchemy::{self, models::ModelsFile};
@@ -175,16 +176,17 @@ fn read_file(path: &Path, overlay: &Overlay, read_queries: bool) -> FileOutcome 
     if path.extension().is_none_or(|e| e != "py") {
         return FileOutcome::Skipped;
     }
-    let mut roles = django::classify(path, &bytes);
+    let marked = MarkedBytes::new(&bytes);
+    let mut roles = django::classify(path, &marked);
     roles.queries = read_queries
         && !django::migrations::is_migration_path(path)
-        && django::queries::wanted(path, &bytes);
-    let revision = !roles.graph && alembic::revisions::is_revision(&bytes);
-    let tables = !revision && sqlalchemy::declares_tables(&bytes);
+        && django::queries::wanted(path, &marked);
+    let revision = !roles.graph && alembic::revisions::is_revision(&marked);
+    let tables = !revision && sqlalchemy::declares_tables(&marked);
     let alchemy_queries = read_queries
         && !roles.graph
         && !revision
-        && sqlalchemy::queries::mentions_queries(&bytes)
+        && sqlalchemy::queries::mentions_queries(&marked)
         && !python_statements::is_test_path(path);
     if !roles.any() && !revision && !tables && !alchemy_queries {
         return FileOutcome::Skipped;
@@ -273,10 +275,11 @@ fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, InputError> {
 /// when it mentions drizzle: query code that does not parse is the
 /// project's business, not an input ixray needed.
 fn read_script(path: &Path, bytes: Vec<u8>, read_queries: bool) -> FileOutcome {
-    let declares_maybe = drizzle::mentions_drizzle(&bytes);
+    let marked = MarkedBytes::new(&bytes);
+    let declares_maybe = drizzle::mentions_drizzle(&marked);
     let queries_maybe = read_queries
         && !drizzle::queries::is_test_path(path)
-        && drizzle::queries::mentions_queries(&bytes);
+        && drizzle::queries::mentions_queries(&marked);
     if !declares_maybe && !queries_maybe {
         return FileOutcome::Skipped;
     }
@@ -782,8 +785,9 @@ mod tests {
         let mut checked = (0, 0, 0);
         for path in fixture_files(&["py"]) {
             let bytes = std::fs::read(&path).unwrap();
+            let marked = MarkedBytes::new(&bytes);
             if django::migrations::is_migration_path(&path)
-                || alembic::revisions::is_revision(&bytes)
+                || alembic::revisions::is_revision(&marked)
             {
                 continue;
             }
@@ -801,7 +805,7 @@ mod tests {
             if django_fields {
                 checked.0 += 1;
                 assert!(
-                    django::classify(&path, &bytes).models,
+                    django::classify(&path, &marked).models,
                     "{}: declares Django fields but fails the Django prefilter",
                     path.display()
                 );
@@ -810,7 +814,7 @@ mod tests {
             if !alchemy.tables.is_empty() || alchemy.classes.iter().any(|c| c.tablename.is_some()) {
                 checked.1 += 1;
                 assert!(
-                    sqlalchemy::declares_tables(&bytes),
+                    sqlalchemy::declares_tables(&marked),
                     "{}: declares SQLAlchemy tables but fails the SQLAlchemy prefilter",
                     path.display()
                 );
@@ -826,7 +830,7 @@ mod tests {
             if !file.tables.is_empty() {
                 checked.2 += 1;
                 assert!(
-                    drizzle::mentions_drizzle(source.text.as_bytes()),
+                    drizzle::mentions_drizzle(&MarkedBytes::new(source.text.as_bytes())),
                     "{}: declares Drizzle tables but fails the Drizzle prefilter",
                     path.display()
                 );

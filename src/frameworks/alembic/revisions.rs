@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use tree_sitter::Node;
 
+use crate::frameworks::markers::{MarkedBytes, Marker};
 use crate::frameworks::python as py;
 use crate::frameworks::sqlalchemy::models::{
     ColumnDecl, ColumnRef, ConstraintDecl, DialectOptions, IndexPartDecl, call_is, dialect_options,
@@ -152,11 +153,8 @@ pub fn split_qualified(name: &str) -> (Option<&str>, &str) {
 }
 
 /// Whether a file's bytes look like an Alembic revision.
-pub fn is_revision(bytes: &[u8]) -> bool {
-    use memchr::memmem::find;
-    find(bytes, b"down_revision").is_some()
-        && find(bytes, b"revision").is_some()
-        && find(bytes, b"def upgrade").is_some()
+pub fn is_revision(file: &MarkedBytes) -> bool {
+    file.has(Marker::DownRevision) && file.has(Marker::Revision) && file.has(Marker::DefUpgrade)
 }
 
 pub fn extract(source: Arc<SourceFile>, tree: &tree_sitter::Tree) -> RevisionFile {
@@ -882,7 +880,7 @@ def downgrade() -> None:
 "#;
         let source = SourceFile::new(PathBuf::from("versions/7c41e0a9d2f3_x.py"), text.into());
         let tree = py::parse(text);
-        assert!(is_revision(text.as_bytes()));
+        assert!(is_revision(&MarkedBytes::new(text.as_bytes())));
         let file = extract(source, &tree);
         assert_eq!(file.revision.as_deref(), Some("7c41e0a9d2f3"));
         assert_eq!(file.down_revisions, vec!["1b9e44c0a7d5", "2c"]);

@@ -10,6 +10,7 @@ use rustc_hash::FxHashMap;
 use tree_sitter::Node;
 
 use super::project::{DjangoProject, Model};
+use crate::frameworks::markers::{MarkedBytes, Marker};
 use crate::frameworks::python::{self as py};
 use crate::frameworks::python_statements as statements;
 pub use crate::frameworks::python_statements::is_test_path;
@@ -171,27 +172,32 @@ const PASS_THROUGH: &[&str] = &[
 ];
 
 /// Whether a file's queries are read: application code that may hold one.
-pub fn wanted(path: &std::path::Path, bytes: &[u8]) -> bool {
-    mentions_queries(bytes) && !is_test_path(path)
+pub fn wanted(path: &std::path::Path, file: &MarkedBytes) -> bool {
+    QUERY_MARKERS.iter().any(|m| file.has(*m)) && !is_test_path(path)
 }
 
-/// The cheap byte prefilter: files that may hold a query.
-pub fn mentions_queries(bytes: &[u8]) -> bool {
-    FILE_MARKERS.iter().any(|m| m.find(bytes).is_some())
+/// What a file (and a statement) that may hold a query names: a manager
+/// or a shortcut.
+const QUERY_MARKERS: [Marker; 4] = [
+    Marker::Objects,
+    Marker::RelatedSet,
+    Marker::DefaultManager,
+    Marker::GetObjectOr404,
+];
+
+/// Whether a statement may hold a query (see [`QUERY_MARKERS`]).
+fn mentions_queries(bytes: &[u8]) -> bool {
+    STATEMENT_QUERY_MARKERS
+        .iter()
+        .any(|m| m.find(bytes).is_some())
 }
 
 type Finder = memchr::memmem::Finder<'static>;
 
 /// Searchers are built once: building one costs more than searching a
 /// short statement.
-static FILE_MARKERS: std::sync::LazyLock<[Finder; 4]> = std::sync::LazyLock::new(|| {
-    [
-        Finder::new(b".objects"),
-        Finder::new(b"_set."),
-        Finder::new(b"_default_manager"),
-        Finder::new(b"get_object_or_404"),
-    ]
-});
+static STATEMENT_QUERY_MARKERS: std::sync::LazyLock<[Finder; 4]> =
+    std::sync::LazyLock::new(|| QUERY_MARKERS.map(|m| Finder::new(m.bytes())));
 
 static STATEMENT_MARKERS: std::sync::LazyLock<[Finder; 3]> = std::sync::LazyLock::new(|| {
     [

@@ -11,6 +11,7 @@ use rustc_hash::FxHashMap;
 use tree_sitter::Node;
 
 use super::project::{MappedTable, SqlalchemyProject, TableSource};
+use crate::frameworks::markers::{MarkedBytes, Marker};
 use crate::frameworks::python::{self as py};
 use crate::frameworks::python_statements as statements;
 use crate::schema::{
@@ -111,20 +112,24 @@ const PASS_THROUGH: &[&str] = &[
 /// The cheap byte prefilter: files that may hold a SQLAlchemy query.
 /// `update(`/`delete(`/`select(` count only next to an import of
 /// SQLAlchemy (Django code calls `.update(` and `.delete(` too).
-pub fn mentions_queries(bytes: &[u8]) -> bool {
-    use memchr::memmem::find;
-    let has = |needle: &[u8]| find(bytes, needle).is_some();
+pub fn mentions_queries(file: &MarkedBytes) -> bool {
+    let has = |marker| file.has(marker);
+    let bytes = file.bytes;
     // `.query(`, `M.query.filter`, and `(M.query` continued on the next line.
-    memchr::memmem::find_iter(bytes, b".query").any(|at| {
-        matches!(
-            bytes.get(at + 6),
-            Some(b'(' | b'.' | b'\n' | b'\r' | b' ' | b'\\')
-        )
-    }) || has(b"session.get(")
-        || has(b"db.get(")
-        || has(b"db.select(")
-        || (has(b"sqlalchemy")
-            && (calls(bytes, b"select(") || calls(bytes, b"update(") || calls(bytes, b"delete(")))
+    has(Marker::Query)
+        && memchr::memmem::find_iter(bytes, b".query").any(|at| {
+            matches!(
+                bytes.get(at + 6),
+                Some(b'(' | b'.' | b'\n' | b'\r' | b' ' | b'\\')
+            )
+        })
+        || has(Marker::SessionGet)
+        || has(Marker::DbGet)
+        || has(Marker::DbSelect)
+        || (has(Marker::Sqlalchemy)
+            && (has(Marker::SelectCall) && calls(bytes, b"select(")
+                || has(Marker::UpdateCall) && calls(bytes, b"update(")
+                || has(Marker::DeleteCall) && calls(bytes, b"delete(")))
 }
 
 /// Whether `bytes` calls the function `name` (`update(`, `sa.update(`),
