@@ -118,34 +118,46 @@ fn too_big(path: &Path, len: u64) -> InputError {
     )
 }
 
+/// A file's bytes, unless it is larger than [`MAX_FILE_BYTES`]. Its size
+/// comes from the open file: one `stat` per file, not two.
+fn read_bytes(path: &Path) -> Result<Vec<u8>, InputError> {
+    use std::io::Read as _;
+    let cannot_read =
+        |err: std::io::Error| InputError::new(path, format!("cannot read file: {err}"));
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        // A file too big to read is reported so even when it cannot be
+        // opened.
+        Err(err) => {
+            return Err(match std::fs::metadata(path) {
+                Ok(meta) if meta.len() > MAX_FILE_BYTES => too_big(path, meta.len()),
+                _ => cannot_read(err),
+            });
+        }
+    };
+    let len = file.metadata().map_err(cannot_read)?.len();
+    if len > MAX_FILE_BYTES {
+        return Err(too_big(path, len));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    // Through `take`, which reads into the capacity given: `File`'s own
+    // `read_to_end` asks for the size again. A file that grows meanwhile
+    // still ends up over the limit, and the caller reports it.
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot_read)?;
+    Ok(bytes)
+}
+
 /// Read one file, prefilter its bytes, and parse only when a framework
 /// wants it.
 fn read_file(path: &Path, overlay: &Overlay, read_queries: bool) -> FileOutcome {
     let bytes = match overlay.get(path) {
         Some(text) => text.as_bytes().to_vec(),
-        None => {
-            let metadata = match std::fs::metadata(path) {
-                Ok(m) => m,
-                Err(err) => {
-                    return FileOutcome::Error(InputError::new(
-                        path,
-                        format!("cannot read file: {err}"),
-                    ));
-                }
-            };
-            if metadata.len() > MAX_FILE_BYTES {
-                return FileOutcome::Error(too_big(path, metadata.len()));
-            }
-            match std::fs::read(path) {
-                Ok(b) => b,
-                Err(err) => {
-                    return FileOutcome::Error(InputError::new(
-                        path,
-                        format!("cannot read file: {err}"),
-                    ));
-                }
-            }
-        }
+        None => match read_bytes(path) {
+            Ok(bytes) => bytes,
+            Err(error) => return FileOutcome::Error(error),
+        },
     };
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return FileOutcome::Error(too_big(path, bytes.len() as u64));
@@ -426,7 +438,7 @@ pub fn analyze_with(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> An
         }
     }
     if created {
-        files.sort_by(|a, b| a.0.cmp(&b.0));
+        discover::sort_by_path(&mut files);
     }
     let files_read = files.len();
     lap("walk, read, prefilter, parse, extract");
