@@ -214,7 +214,11 @@ fn run() -> anyhow::Result<ExitCode> {
                 Format::Json => report::json::render(&analysis.findings, &display),
             };
             stdout.write_all(text.as_bytes())?;
-            Ok(exit_code(&analysis, missing_root))
+            let code = exit_code(&analysis, missing_root);
+            // The process ends next: freeing every file's text and facts
+            // one by one would only delay the exit (about 1 ms on saleor).
+            std::mem::forget(analysis);
+            Ok(code)
         }
         Command::Fix {
             paths,
