@@ -7,6 +7,7 @@
 use tree_sitter::Node;
 
 use crate::frameworks::python as py;
+use crate::frameworks::python::Fields as _;
 use crate::source::Span;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -170,10 +171,8 @@ pub fn from_tree(tree: &tree_sitter::Tree, text: &str) -> Module {
     let definitions = py::definitions(tree, text);
     let mut module = Module::default();
     for assignment in &definitions.assignments {
-        if let (Some(left), Some(right)) = (
-            assignment.child_by_field_name("left"),
-            assignment.child_by_field_name("right"),
-        ) && left.kind() == "identifier"
+        if let (Some(left), Some(right)) = (assignment.field("left"), assignment.field("right"))
+            && left.kind() == "identifier"
         {
             module
                 .assignments
@@ -181,10 +180,7 @@ pub fn from_tree(tree: &tree_sitter::Tree, text: &str) -> Module {
         }
     }
     for class in &definitions.classes {
-        let (Some(name), Some(body)) = (
-            class.child_by_field_name("name"),
-            class.child_by_field_name("body"),
-        ) else {
+        let (Some(name), Some(body)) = (class.field("name"), class.field("body")) else {
             continue;
         };
         module.classes.push(ClassDef {
@@ -228,7 +224,7 @@ pub fn convert(node: Node, text: &str) -> Expr {
         "none" => ExprKind::None,
         "call" => {
             let func = node
-                .child_by_field_name("function")
+                .field("function")
                 .map(|f| convert(f, text))
                 .unwrap_or(Expr {
                     kind: ExprKind::Other,
@@ -237,16 +233,15 @@ pub fn convert(node: Node, text: &str) -> Expr {
             let mut args = Vec::new();
             let mut keywords = Vec::new();
             let mut splat = false;
-            if let Some(list) = node.child_by_field_name("arguments") {
+            if let Some(list) = node.field("arguments") {
                 let mut cursor = list.walk();
                 for child in list.named_children(&mut cursor) {
                     match child.kind() {
                         "comment" => {}
                         "keyword_argument" => {
-                            if let (Some(name), Some(value)) = (
-                                child.child_by_field_name("name"),
-                                child.child_by_field_name("value"),
-                            ) {
+                            if let (Some(name), Some(value)) =
+                                (child.field("name"), child.field("value"))
+                            {
                                 keywords
                                     .push((py::text(name, text).to_string(), convert(value, text)));
                             }
@@ -257,7 +252,7 @@ pub fn convert(node: Node, text: &str) -> Expr {
                 }
             }
             if node
-                .child_by_field_name("arguments")
+                .field("arguments")
                 .is_some_and(|a| a.kind() != "argument_list")
             {
                 // A generator argument: `f(x for x in y)`.
@@ -280,10 +275,7 @@ pub fn convert(node: Node, text: &str) -> Expr {
                 if pair.kind() == "comment" {
                     continue;
                 }
-                match (
-                    pair.child_by_field_name("key"),
-                    pair.child_by_field_name("value"),
-                ) {
+                match (pair.field("key"), pair.field("value")) {
                     (Some(k), Some(v)) if pair.kind() == "pair" => {
                         pairs.push((convert(k, text), convert(v, text)));
                     }
@@ -313,9 +305,9 @@ pub fn convert(node: Node, text: &str) -> Expr {
         }
         "binary_operator" | "boolean_operator" => {
             match (
-                node.child_by_field_name("left"),
-                node.child_by_field_name("operator"),
-                node.child_by_field_name("right"),
+                node.field("left"),
+                node.field("operator"),
+                node.field("right"),
             ) {
                 (Some(l), Some(op), Some(r)) => ExprKind::Binary {
                     op: py::text(op, text).to_string(),
@@ -328,8 +320,7 @@ pub fn convert(node: Node, text: &str) -> Expr {
         "unary_operator" | "not_operator" => {
             match (
                 node.child(0),
-                node.child_by_field_name("argument")
-                    .or_else(|| node.named_child(0)),
+                node.field("argument").or_else(|| node.named_child(0)),
             ) {
                 (Some(op), Some(operand)) => ExprKind::Unary {
                     op: py::text(op, text).to_string(),
