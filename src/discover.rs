@@ -1,7 +1,7 @@
 //! Walking the given paths: gitignore-aware and parallel, skipping vendored
 //! and generated trees. What happens to each file is the caller's `visit`.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 
 use ignore::{WalkBuilder, WalkState};
@@ -120,10 +120,30 @@ pub fn walk<T: Send>(
         files.extend(found.into_inner().expect("no panics while locked"));
         errors.extend(problems.into_inner().expect("no panics while locked"));
     }
-    files.sort_by(|a, b| a.0.cmp(&b.0));
+    sort_by_path(&mut files);
     files.dedup_by(|a, b| a.0 == b.0);
     errors.sort_by(|a, b| a.path.cmp(&b.path));
     (files, errors)
+}
+
+/// Sort by path, in `Path`'s order (component by component, stable), with
+/// each path split into components once: `Path::cmp` splits both paths
+/// anew on every comparison, which on the main thread cost more than a
+/// rule.
+pub fn sort_by_path<T>(files: &mut Vec<(PathBuf, T)>) {
+    let keys: Vec<Vec<Component>> = files
+        .iter()
+        .map(|(path, _)| path.components().collect())
+        .collect();
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by(|a, b| keys[*a].cmp(&keys[*b]));
+    drop(keys);
+    let mut slots: Vec<Option<(PathBuf, T)>> = files.drain(..).map(Some).collect();
+    files.extend(
+        order
+            .into_iter()
+            .map(|i| slots[i].take().expect("a permutation takes each slot once")),
+    );
 }
 
 /// Whether `path` (canonical) lies in one of `roots` (canonical).
@@ -177,5 +197,27 @@ fn walk_error(err: ignore::Error) -> InputError {
             format!("symbolic link loop (points back to {})", ancestor.display()),
         ),
         other => InputError::new(Path::new("."), other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorting_by_path_keeps_paths_order() {
+        let paths = [
+            "a.b", "a/b", "./b", "a-b/c", "a/b/c", "/x", "../y", ".", "a//b", "a/./b", "a/b/", "b",
+            "a/b.py", "a/b/a.py", "A/b", "a/b",
+        ];
+        let mut fast: Vec<(PathBuf, usize)> = paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (PathBuf::from(p), i))
+            .collect();
+        let mut slow = fast.clone();
+        sort_by_path(&mut fast);
+        slow.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(fast, slow);
     }
 }

@@ -28,6 +28,7 @@ use crate::frameworks::django;
 use crate::frameworks::drizzle::{
     self, config::DrizzleConfig, kit::KitFolder, schema::DrizzleFile,
 };
+use crate::frameworks::markers::MarkedBytes;
 use crate::frameworks::python;
 use crate::frameworks::python_statements;
 use crate::frameworks::sqlalchemy::{self, models::ModelsFile};
@@ -121,34 +122,46 @@ fn too_big(path: &Path, len: u64) -> InputError {
     )
 }
 
+/// A file's bytes, unless it is larger than [`MAX_FILE_BYTES`]. Its size
+/// comes from the open file: one `stat` per file, not two.
+fn read_bytes(path: &Path) -> Result<Vec<u8>, InputError> {
+    use std::io::Read as _;
+    let cannot_read =
+        |err: std::io::Error| InputError::new(path, format!("cannot read file: {err}"));
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        // A file too big to read is reported so even when it cannot be
+        // opened.
+        Err(err) => {
+            return Err(match std::fs::metadata(path) {
+                Ok(meta) if meta.len() > MAX_FILE_BYTES => too_big(path, meta.len()),
+                _ => cannot_read(err),
+            });
+        }
+    };
+    let len = file.metadata().map_err(cannot_read)?.len();
+    if len > MAX_FILE_BYTES {
+        return Err(too_big(path, len));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    // Through `take`, which reads into the capacity given: `File`'s own
+    // `read_to_end` asks for the size again. A file that grows meanwhile
+    // still ends up over the limit, and the caller reports it.
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot_read)?;
+    Ok(bytes)
+}
+
 /// Read one file, prefilter its bytes, and parse only when a framework
 /// wants it.
 fn read_file(path: &Path, overlay: &Overlay, read_queries: bool) -> FileOutcome {
     let bytes = match overlay.get(path) {
         Some(text) => text.as_bytes().to_vec(),
-        None => {
-            let metadata = match std::fs::metadata(path) {
-                Ok(m) => m,
-                Err(err) => {
-                    return FileOutcome::Error(InputError::new(
-                        path,
-                        format!("cannot read file: {err}"),
-                    ));
-                }
-            };
-            if metadata.len() > MAX_FILE_BYTES {
-                return FileOutcome::Error(too_big(path, metadata.len()));
-            }
-            match std::fs::read(path) {
-                Ok(b) => b,
-                Err(err) => {
-                    return FileOutcome::Error(InputError::new(
-                        path,
-                        format!("cannot read file: {err}"),
-                    ));
-                }
-            }
-        }
+        None => match read_bytes(path) {
+            Ok(bytes) => bytes,
+            Err(error) => return FileOutcome::Error(error),
+        },
     };
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return FileOutcome::Error(too_big(path, bytes.len() as u64));
@@ -179,16 +192,17 @@ fn read_file(path: &Path, overlay: &Overlay, read_queries: bool) -> FileOutcome 
     if path.extension().is_none_or(|e| e != "py") {
         return FileOutcome::Skipped;
     }
-    let mut roles = django::classify(path, &bytes);
+    let marked = MarkedBytes::new(&bytes);
+    let mut roles = django::classify(path, &marked);
     roles.queries = read_queries
         && !django::migrations::is_migration_path(path)
-        && django::queries::wanted(path, &bytes);
-    let revision = !roles.graph && alembic::revisions::is_revision(&bytes);
-    let tables = !revision && sqlalchemy::declares_tables(&bytes);
+        && django::queries::wanted(path, &marked);
+    let revision = !roles.graph && alembic::revisions::is_revision(&marked);
+    let tables = !revision && sqlalchemy::declares_tables(&marked);
     let alchemy_queries = read_queries
         && !roles.graph
         && !revision
-        && sqlalchemy::queries::mentions_queries(&bytes)
+        && sqlalchemy::queries::mentions_queries(&marked)
         && !python_statements::is_test_path(path);
     if !roles.any() && !revision && !tables && !alchemy_queries {
         return FileOutcome::Skipped;
@@ -277,10 +291,11 @@ fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, InputError> {
 /// when it mentions drizzle: query code that does not parse is the
 /// project's business, not an input ixray needed.
 fn read_script(path: &Path, bytes: Vec<u8>, read_queries: bool) -> FileOutcome {
-    let declares_maybe = drizzle::mentions_drizzle(&bytes);
+    let marked = MarkedBytes::new(&bytes);
+    let declares_maybe = drizzle::mentions_drizzle(&marked);
     let queries_maybe = read_queries
         && !drizzle::queries::is_test_path(path)
-        && drizzle::queries::mentions_queries(&bytes);
+        && drizzle::queries::mentions_queries(&marked);
     if !declares_maybe && !queries_maybe {
         return FileOutcome::Skipped;
     }
@@ -443,7 +458,7 @@ pub fn read_projects(paths: &[PathBuf], config: &Config, overlay: &Overlay) -> R
         }
     }
     if created {
-        files.sort_by(|a, b| a.0.cmp(&b.0));
+        discover::sort_by_path(&mut files);
     }
     ReadProjects { files, errors }
 }
@@ -837,8 +852,9 @@ mod tests {
         let mut checked = (0, 0, 0);
         for path in fixture_files(&["py"]) {
             let bytes = std::fs::read(&path).unwrap();
+            let marked = MarkedBytes::new(&bytes);
             if django::migrations::is_migration_path(&path)
-                || alembic::revisions::is_revision(&bytes)
+                || alembic::revisions::is_revision(&marked)
             {
                 continue;
             }
@@ -856,7 +872,7 @@ mod tests {
             if django_fields {
                 checked.0 += 1;
                 assert!(
-                    django::classify(&path, &bytes).models,
+                    django::classify(&path, &marked).models,
                     "{}: declares Django fields but fails the Django prefilter",
                     path.display()
                 );
@@ -865,7 +881,7 @@ mod tests {
             if !alchemy.tables.is_empty() || alchemy.classes.iter().any(|c| c.tablename.is_some()) {
                 checked.1 += 1;
                 assert!(
-                    sqlalchemy::declares_tables(&bytes),
+                    sqlalchemy::declares_tables(&marked),
                     "{}: declares SQLAlchemy tables but fails the SQLAlchemy prefilter",
                     path.display()
                 );
@@ -881,7 +897,7 @@ mod tests {
             if !file.tables.is_empty() {
                 checked.2 += 1;
                 assert!(
-                    drizzle::mentions_drizzle(source.text.as_bytes()),
+                    drizzle::mentions_drizzle(&MarkedBytes::new(source.text.as_bytes())),
                     "{}: declares Drizzle tables but fails the Drizzle prefilter",
                     path.display()
                 );

@@ -4,6 +4,7 @@
 pub mod alembic;
 pub mod django;
 pub mod drizzle;
+pub mod markers;
 pub mod pyexpr;
 pub mod python;
 pub mod python_statements;

@@ -7,6 +7,7 @@
 use tree_sitter::Node;
 
 use crate::frameworks::python as py;
+use crate::frameworks::python::Fields as _;
 use crate::source::Span;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -170,10 +171,8 @@ pub fn from_tree(tree: &tree_sitter::Tree, text: &str) -> Module {
     let definitions = py::definitions(tree, text);
     let mut module = Module::default();
     for assignment in &definitions.assignments {
-        if let (Some(left), Some(right)) = (
-            assignment.child_by_field_name("left"),
-            assignment.child_by_field_name("right"),
-        ) && left.kind() == "identifier"
+        if let (Some(left), Some(right)) = (assignment.field("left"), assignment.field("right"))
+            && left.kind() == "identifier"
         {
             module
                 .assignments
@@ -181,10 +180,7 @@ pub fn from_tree(tree: &tree_sitter::Tree, text: &str) -> Module {
         }
     }
     for class in &definitions.classes {
-        let (Some(name), Some(body)) = (
-            class.child_by_field_name("name"),
-            class.child_by_field_name("body"),
-        ) else {
+        let (Some(name), Some(body)) = (class.field("name"), class.field("body")) else {
             continue;
         };
         module.classes.push(ClassDef {
@@ -228,7 +224,7 @@ pub fn convert(node: Node, text: &str) -> Expr {
         "none" => ExprKind::None,
         "call" => {
             let func = node
-                .child_by_field_name("function")
+                .field("function")
                 .map(|f| convert(f, text))
                 .unwrap_or(Expr {
                     kind: ExprKind::Other,
@@ -237,16 +233,15 @@ pub fn convert(node: Node, text: &str) -> Expr {
             let mut args = Vec::new();
             let mut keywords = Vec::new();
             let mut splat = false;
-            if let Some(list) = node.child_by_field_name("arguments") {
+            if let Some(list) = node.field("arguments") {
                 let mut cursor = list.walk();
                 for child in list.named_children(&mut cursor) {
                     match child.kind() {
                         "comment" => {}
                         "keyword_argument" => {
-                            if let (Some(name), Some(value)) = (
-                                child.child_by_field_name("name"),
-                                child.child_by_field_name("value"),
-                            ) {
+                            if let (Some(name), Some(value)) =
+                                (child.field("name"), child.field("value"))
+                            {
                                 keywords
                                     .push((py::text(name, text).to_string(), convert(value, text)));
                             }
@@ -257,7 +252,7 @@ pub fn convert(node: Node, text: &str) -> Expr {
                 }
             }
             if node
-                .child_by_field_name("arguments")
+                .field("arguments")
                 .is_some_and(|a| a.kind() != "argument_list")
             {
                 // A generator argument: `f(x for x in y)`.
@@ -280,10 +275,7 @@ pub fn convert(node: Node, text: &str) -> Expr {
                 if pair.kind() == "comment" {
                     continue;
                 }
-                match (
-                    pair.child_by_field_name("key"),
-                    pair.child_by_field_name("value"),
-                ) {
+                match (pair.field("key"), pair.field("value")) {
                     (Some(k), Some(v)) if pair.kind() == "pair" => {
                         pairs.push((convert(k, text), convert(v, text)));
                     }
@@ -313,9 +305,9 @@ pub fn convert(node: Node, text: &str) -> Expr {
         }
         "binary_operator" | "boolean_operator" => {
             match (
-                node.child_by_field_name("left"),
-                node.child_by_field_name("operator"),
-                node.child_by_field_name("right"),
+                node.field("left"),
+                node.field("operator"),
+                node.field("right"),
             ) {
                 (Some(l), Some(op), Some(r)) => ExprKind::Binary {
                     op: py::text(op, text).to_string(),
@@ -328,8 +320,7 @@ pub fn convert(node: Node, text: &str) -> Expr {
         "unary_operator" | "not_operator" => {
             match (
                 node.child(0),
-                node.child_by_field_name("argument")
-                    .or_else(|| node.named_child(0)),
+                node.field("argument").or_else(|| node.named_child(0)),
             ) {
                 (Some(op), Some(operand)) => ExprKind::Unary {
                     op: py::text(op, text).to_string(),
@@ -380,6 +371,23 @@ struct Reader<'t> {
 
 /// Nesting beyond this is left to tree-sitter.
 const MAX_NESTING: usize = 64;
+
+/// Binary operators by precedence, lowest first.
+const BINARY_LEVELS: &[&[&str]] = &[
+    &["or"],
+    &["and"],
+    &["==", "!=", "<", ">", "<=", ">=", "in", "is"],
+    &["|"],
+    &["^"],
+    &["&"],
+    &["<<", ">>"],
+    &["+", "-"],
+    &["*", "/", "//", "%", "@"],
+];
+
+/// The comparisons' level, where `not in` is an operator and `not x`
+/// an operand.
+const NOT_LEVEL: usize = 2;
 
 impl<'t> Reader<'t> {
     fn new(text: &'t str) -> Self {
@@ -793,45 +801,39 @@ impl<'t> Reader<'t> {
         })
     }
 
-    /// Binary operators by precedence (lowest first).
-    fn binary(&mut self, level: usize) -> Option<Expr> {
-        const LEVELS: &[&[&str]] = &[
-            &["or"],
-            &["and"],
-            &["==", "!=", "<", ">", "<=", ">=", "in", "is"],
-            &["|"],
-            &["^"],
-            &["&"],
-            &["<<", ">>"],
-            &["+", "-"],
-            &["*", "/", "//", "%", "@"],
-        ];
-        if level == 2 && self.is_name("not") {
+    /// Binary operators from precedence `min_level` up (see
+    /// [`BINARY_LEVELS`]), by precedence climbing: one call per operand,
+    /// not one per level.
+    fn binary(&mut self, min_level: usize) -> Option<Expr> {
+        // `not x` binds looser than a comparison, tighter than `and`.
+        let mut left = if min_level <= NOT_LEVEL && self.is_name("not") {
             let start = self.start;
             self.advance();
-            let operand = self.binary(2)?;
-            return Some(Expr {
+            let operand = self.binary(NOT_LEVEL)?;
+            Expr {
                 span: Span::new(start, operand.span.end),
                 kind: ExprKind::Unary {
                     op: "not".into(),
                     operand: Box::new(operand),
                 },
-            });
-        }
-        if level >= LEVELS.len() {
-            return self.unary();
-        }
-        let mut left = self.binary(level + 1)?;
-        // A long chain nests as deep as it is long: left to tree-sitter
-        // (whose depth limit then applies).
-        for _ in 0..MAX_NESTING {
-            let text = self.tok_text();
-            let is_operator = matches!(self.tok, Tok::Op | Tok::Name)
-                && (LEVELS[level].contains(&text) || (level == 2 && text == "not"));
-            if !is_operator || self.tok == Tok::Str {
-                return Some(left);
             }
-            let mut op = text.to_string();
+        } else {
+            self.unary()?
+        };
+        // Operators of one level in a row: a long chain nests as deep as it
+        // is long, and is left to tree-sitter (whose depth limit then
+        // applies).
+        let mut run = (usize::MAX, 0);
+        loop {
+            let Some(level) = self.binary_level().filter(|level| *level >= min_level) else {
+                return Some(left);
+            };
+            run = if run.0 == level {
+                (level, run.1 + 1)
+            } else {
+                (level, 1)
+            };
+            let mut op = self.tok_text().to_string();
             self.advance();
             // `not in`, `is not`
             if (op == "not" && self.is_name("in")) || (op == "is" && self.is_name("not")) {
@@ -849,8 +851,22 @@ impl<'t> Reader<'t> {
                     right: Box::new(right),
                 },
             };
+            if run.1 == MAX_NESTING {
+                return None;
+            }
         }
-        None
+    }
+
+    /// The precedence level of the binary operator at the current token.
+    fn binary_level(&self) -> Option<usize> {
+        if !matches!(self.tok, Tok::Op | Tok::Name) {
+            return None;
+        }
+        let text = self.tok_text();
+        if text == "not" {
+            return Some(NOT_LEVEL);
+        }
+        BINARY_LEVELS.iter().position(|ops| ops.contains(&text))
     }
 
     fn unary(&mut self) -> Option<Expr> {
@@ -1359,5 +1375,44 @@ class Migration(migrations.Migration):
         assert!(read_module(&long).is_none());
         let deep = format!("x = {}1\n", "-".repeat(1000));
         assert!(read_module(&deep).is_none());
+        // A chain of one operator is read up to the nesting limit.
+        let longest = format!("x = {}1\n", "1 + ".repeat(MAX_NESTING - 1));
+        assert!(read_module(&longest).is_some());
+        let too_long = format!("x = {}1\n", "1 + ".repeat(MAX_NESTING));
+        assert!(read_module(&too_long).is_none());
+        let mixed = format!("x = {}1\n", "1 + 2 * ".repeat(MAX_NESTING - 1));
+        assert!(read_module(&mixed).is_some());
+    }
+
+    #[test]
+    fn binary_operators_nest_by_precedence() {
+        let text = "a = x or not y == z and w\nb = x + y * z - w ** 2 // v\nc = x not in y or x is not z\nd = x | y & z ^ w << 1\ne = not not x\n";
+        let module = read_module(text).expect("the fast reader reads it");
+        let shapes: Vec<String> = module
+            .assignments
+            .iter()
+            .map(|(_, value)| shape(value, text))
+            .collect();
+        assert_eq!(
+            shapes,
+            [
+                "(x or ((not (y == z)) and w))",
+                "((x + (y * z)) - ((w ** 2) // v))",
+                "((x not in y) or (x is not z))",
+                "(x | ((y & z) ^ (w << 1)))",
+                "(not (not x))",
+            ]
+        );
+    }
+
+    /// An expression with every operator's operands in parentheses.
+    fn shape(expr: &Expr, text: &str) -> String {
+        match &expr.kind {
+            ExprKind::Binary { op, left, right } => {
+                format!("({} {op} {})", shape(left, text), shape(right, text))
+            }
+            ExprKind::Unary { op, operand } => format!("({op} {})", shape(operand, text)),
+            _ => expr.text(text).to_string(),
+        }
     }
 }

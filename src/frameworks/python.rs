@@ -22,6 +22,28 @@ static DEFINITIONS: LazyLock<Query> = LazyLock::new(|| {
     .expect("grammars/python/definitions.scm is a valid query")
 });
 
+/// Field ids by name, looked up once: `child_by_field_name` compares the
+/// name with the grammar's field names one by one on every call, which
+/// cost about 2% of a check.
+static FIELD_IDS: LazyLock<rustc_hash::FxHashMap<&'static str, u16>> = LazyLock::new(|| {
+    let language: &'static Language = &LANGUAGE;
+    (1..=language.field_count() as u16)
+        .filter_map(|id| Some((language.field_name_for_id(id)?, id)))
+        .collect()
+});
+
+/// `node.field("body")`: a Python node's child by field name, through
+/// [`FIELD_IDS`].
+pub trait Fields<'t> {
+    fn field(&self, name: &str) -> Option<Node<'t>>;
+}
+
+impl<'t> Fields<'t> for Node<'t> {
+    fn field(&self, name: &str) -> Option<Node<'t>> {
+        self.child_by_field_id(*FIELD_IDS.get(name)?)
+    }
+}
+
 thread_local! {
     static PARSER: RefCell<Parser> = RefCell::new({
         let mut parser = Parser::new();
@@ -164,7 +186,7 @@ fn arguments_are_valid(list: Node, source: &str) -> bool {
         match argument.kind() {
             "comment" | "list_splat" => {}
             "keyword_argument" => {
-                let Some(name) = argument.child_by_field_name("name") else {
+                let Some(name) = argument.field("name") else {
                     continue;
                 };
                 let name = text(name, source);
@@ -246,8 +268,8 @@ pub fn dotted_name(node: Node, source: &str) -> Option<String> {
     match node.kind() {
         "identifier" => Some(text(node, source).to_string()),
         "attribute" => {
-            let object = dotted_name(node.child_by_field_name("object")?, source)?;
-            let attribute = text(node.child_by_field_name("attribute")?, source);
+            let object = dotted_name(node.field("object")?, source)?;
+            let attribute = text(node.field("attribute")?, source);
             Some(format!("{object}.{attribute}"))
         }
         _ => None,
@@ -273,7 +295,7 @@ pub fn call_name(call: Node, source: &str) -> Option<String> {
     if call.kind() != "call" {
         return None;
     }
-    dotted_name(call.child_by_field_name("function")?, source)
+    dotted_name(call.field("function")?, source)
 }
 
 /// Positional and keyword arguments of a call.
@@ -299,17 +321,14 @@ pub fn arguments<'t>(call: Node<'t>, source: &str) -> Arguments<'t> {
         keywords: Vec::new(),
         has_splat: false,
     };
-    let Some(list) = call.child_by_field_name("arguments") else {
+    let Some(list) = call.field("arguments") else {
         return args;
     };
     let mut cursor = list.walk();
     for child in list.named_children(&mut cursor) {
         match child.kind() {
             "keyword_argument" => {
-                if let (Some(name), Some(value)) = (
-                    child.child_by_field_name("name"),
-                    child.child_by_field_name("value"),
-                ) {
+                if let (Some(name), Some(value)) = (child.field("name"), child.field("value")) {
                     args.keywords.push((text(name, source).to_string(), value));
                 }
             }
@@ -363,9 +382,8 @@ pub fn dict_pairs<'t>(node: Node<'t>, source: &str) -> Vec<(String, Node<'t>)> {
             continue;
         }
         if let (Some(key), Some(value)) = (
-            pair.child_by_field_name("key")
-                .and_then(|k| string_value(k, source)),
-            pair.child_by_field_name("value"),
+            pair.field("key").and_then(|k| string_value(k, source)),
+            pair.field("value"),
         ) {
             out.push((key, value));
         }
@@ -388,10 +406,8 @@ pub fn class_assignments<'t>(body: Node<'t>, source: &str) -> Vec<(String, Node<
         if assignment.kind() != "assignment" {
             continue;
         }
-        let (Some(left), Some(right)) = (
-            assignment.child_by_field_name("left"),
-            assignment.child_by_field_name("right"),
-        ) else {
+        let (Some(left), Some(right)) = (assignment.field("left"), assignment.field("right"))
+        else {
             continue;
         };
         if left.kind() == "identifier" {
@@ -459,17 +475,15 @@ impl Scope {
         else {
             return;
         };
-        let (Some(left), Some(right)) = (
-            assignment.child_by_field_name("left"),
-            assignment.child_by_field_name("right"),
-        ) else {
+        let (Some(left), Some(right)) = (assignment.field("left"), assignment.field("right"))
+        else {
             return;
         };
         let value = match assignment.kind() {
             "assignment" => self.eval(right, source),
             "augmented_assignment" => {
                 let plus = assignment
-                    .child_by_field_name("operator")
+                    .field("operator")
                     .is_some_and(|o| text(o, source) == "+=");
                 match (
                     plus,
@@ -537,7 +551,7 @@ impl Scope {
                             if has_format {
                                 return None;
                             }
-                            let expression = child.child_by_field_name("expression")?;
+                            let expression = child.field("expression")?;
                             out.push_str(&self.string(expression, source)?);
                         }
                         _ => {}
@@ -572,12 +586,12 @@ impl Scope {
             }
             "parenthesized_expression" => self.eval(node.named_child(0)?, source),
             "binary_operator" => {
-                let operator = node.child_by_field_name("operator")?;
+                let operator = node.field("operator")?;
                 if text(operator, source) != "+" {
                     return None;
                 }
-                let left = self.eval(node.child_by_field_name("left")?, source)?;
-                let right = self.eval(node.child_by_field_name("right")?, source)?;
+                let left = self.eval(node.field("left")?, source)?;
+                let right = self.eval(node.field("right")?, source)?;
                 match (left, right) {
                     (Value::Str(a), Value::Str(b)) => Some(Value::Str(a + &b)),
                     (Value::Seq(mut a), Value::Seq(b)) => {
@@ -597,8 +611,8 @@ impl Scope {
                     if pair.kind() != "pair" {
                         return None;
                     }
-                    let key = self.string(pair.child_by_field_name("key")?, source)?;
-                    let value = self.eval(pair.child_by_field_name("value")?, source)?;
+                    let key = self.string(pair.field("key")?, source)?;
+                    let value = self.eval(pair.field("value")?, source)?;
                     pairs.push((key, value));
                 }
                 Some(Value::Dict(pairs))
@@ -606,17 +620,15 @@ impl Scope {
             // `d.items()`, `d.keys()`, `d.values()` of a known dict.
             "call"
                 if node
-                    .child_by_field_name("function")
+                    .field("function")
                     .is_some_and(|f| f.kind() == "attribute")
                     && arguments(node, source).positional.is_empty() =>
             {
-                let function = node.child_by_field_name("function")?;
-                let Value::Dict(pairs) =
-                    self.eval(function.child_by_field_name("object")?, source)?
-                else {
+                let function = node.field("function")?;
+                let Value::Dict(pairs) = self.eval(function.field("object")?, source)? else {
                     return self.wrapped_name(node, source);
                 };
-                let items = match text(function.child_by_field_name("attribute")?, source) {
+                let items = match text(function.field("attribute")?, source) {
                     "items" => pairs
                         .into_iter()
                         .map(|(k, v)| Value::Seq(vec![Value::Str(k), v]))
@@ -768,7 +780,7 @@ fn argument_texts(text: &str, arguments: Span) -> Option<Vec<String>> {
     let call = format!("f{}", &text[arguments.start..arguments.end]);
     let tree = parse_bounded(&call)?;
     let call_node = tree.root_node().named_child(0)?.named_child(0)?;
-    let list = call_node.child_by_field_name("arguments")?;
+    let list = call_node.field("arguments")?;
     let mut cursor = list.walk();
     let items: Vec<String> = list
         .named_children(&mut cursor)
@@ -832,7 +844,7 @@ fn last_argument_end(text: &str, arguments: Span) -> Option<usize> {
     let call = format!("f{}", &text[arguments.start..arguments.end]);
     let tree = parse_bounded(&call)?;
     let call_node = tree.root_node().named_child(0)?.named_child(0)?;
-    let list = call_node.child_by_field_name("arguments")?;
+    let list = call_node.field("arguments")?;
     let mut cursor = list.walk();
     let last = list
         .named_children(&mut cursor)
@@ -1049,7 +1061,7 @@ mod tests {
         assert!(first_error(&tree).is_none());
         let defs = definitions(&tree, source);
         assert_eq!(defs.assignments.len(), 1);
-        let call = defs.assignments[0].child_by_field_name("right").unwrap();
+        let call = defs.assignments[0].field("right").unwrap();
         assert_eq!(
             call_name(call, source).as_deref(),
             Some("models.ForeignKey")
@@ -1073,8 +1085,8 @@ mod tests {
         let mut scope = Scope::default();
         let mut results = Vec::new();
         for assignment in &defs.assignments {
-            let left = assignment.child_by_field_name("left").unwrap();
-            let right = assignment.child_by_field_name("right").unwrap();
+            let left = assignment.field("left").unwrap();
+            let right = assignment.field("right").unwrap();
             let value = scope.eval(right, source);
             results.push(value.clone());
             scope.bind_target(left, value, source);
@@ -1096,8 +1108,8 @@ mod tests {
         let tree = parse(dict);
         let defs = definitions(&tree, dict);
         for assignment in &defs.assignments {
-            let left = assignment.child_by_field_name("left").unwrap();
-            let right = assignment.child_by_field_name("right").unwrap();
+            let left = assignment.field("left").unwrap();
+            let right = assignment.field("right").unwrap();
             let value = scope.eval(right, dict);
             scope.bind_target(left, value, dict);
         }
@@ -1123,7 +1135,7 @@ mod tests {
             .unwrap()
             .named_child(0)
             .unwrap()
-            .child_by_field_name("left")
+            .field("left")
             .unwrap();
         scope.bind_target(
             target,
@@ -1150,7 +1162,7 @@ mod tests {
         let source = "x = f\"a{b}\"\n";
         let tree = parse(source);
         let defs = definitions(&tree, source);
-        let value = defs.assignments[0].child_by_field_name("right").unwrap();
+        let value = defs.assignments[0].field("right").unwrap();
         assert_eq!(string_value(value, source), None);
     }
 }

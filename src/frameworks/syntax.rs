@@ -40,8 +40,32 @@ pub fn first_error(tree: &Tree) -> Option<SyntaxError> {
 pub const MAX_DEPTH: usize = 400;
 
 /// Where the tree first nests deeper than [`MAX_DEPTH`], if it does.
+/// A subtree of `n` nodes nests at most `n` levels below its root, so one
+/// too small to pass the limit is not walked: the walk visits the few
+/// large nodes of a file, not all of them.
 pub fn too_deep(tree: &Tree) -> Option<Span> {
-    find_node(tree, |_, depth| depth > MAX_DEPTH).map(span)
+    let mut cursor = tree.walk();
+    let mut depth = 0usize;
+    loop {
+        let node = cursor.node();
+        if depth > MAX_DEPTH {
+            return Some(span(node));
+        }
+        let may_pass = depth + node.descendant_count() > MAX_DEPTH;
+        if may_pass && cursor.goto_first_child() {
+            depth += 1;
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return None;
+            }
+            depth -= 1;
+        }
+    }
 }
 
 /// The first node, in source order, for which `found(node, depth)` holds.
@@ -86,4 +110,27 @@ pub fn indentation_at(source: &str, offset: usize) -> &str {
     let rest = &source[line_start..];
     let width = rest.len() - rest.trim_start_matches([' ', '\t']).len();
     &rest[..width]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The walk that skips small subtrees finds the node a full walk finds.
+    #[test]
+    fn too_deep_finds_the_first_node_past_the_limit() {
+        let mut outcomes = Vec::new();
+        for nesting in (MAX_DEPTH / 2 - 4..MAX_DEPTH / 2 + 4).chain([MAX_DEPTH]) {
+            let text = format!(
+                "import os\n\nclass A:\n    x = 1\n\ny = {}1{}\nz = [[1]]\n",
+                "(".repeat(nesting),
+                ")".repeat(nesting)
+            );
+            let tree = crate::frameworks::python::parse(&text);
+            let full = find_node(&tree, |_, depth| depth > MAX_DEPTH).map(span);
+            assert_eq!(too_deep(&tree), full, "{nesting} parentheses");
+            outcomes.push(full.is_some());
+        }
+        assert!(outcomes.contains(&true) && outcomes.contains(&false));
+    }
 }

@@ -10,6 +10,7 @@ use std::path::Path;
 use tree_sitter::Node;
 
 use crate::frameworks::python as py;
+use crate::frameworks::python::Fields as _;
 
 /// The names an autogenerate filter mentions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -50,9 +51,9 @@ pub fn read(path: &Path) -> Option<EnvFacts> {
         if let Some(assignment) = statement.named_child(0)
             && assignment.kind() == "assignment"
             && assignment
-                .child_by_field_name("left")
+                .field("left")
                 .is_some_and(|l| py::text(l, &text) == "target_metadata")
-            && let Some(right) = assignment.child_by_field_name("right")
+            && let Some(right) = assignment.field("right")
         {
             let values = py::sequence_items(right).unwrap_or_else(|| vec![right]);
             facts.target_carriers = values
@@ -67,10 +68,10 @@ pub fn read(path: &Path) -> Option<EnvFacts> {
     visit(root, &mut |node| {
         if node.kind() == "keyword_argument"
             && node
-                .child_by_field_name("name")
+                .field("name")
                 .is_some_and(|n| py::text(n, &text) == "render_as_batch")
             && node
-                .child_by_field_name("value")
+                .field("value")
                 .is_some_and(|v| py::text(v, &text) == "True")
         {
             facts.render_as_batch = true;
@@ -88,10 +89,7 @@ fn read_filter(root: Node, text: &str) -> Option<AutogenerateFilter> {
     let mut filters: Vec<String> = Vec::new();
     visit(root, &mut |node| {
         if node.kind() == "keyword_argument"
-            && let (Some(name), Some(value)) = (
-                node.child_by_field_name("name"),
-                node.child_by_field_name("value"),
-            )
+            && let (Some(name), Some(value)) = (node.field("name"), node.field("value"))
             && matches!(py::text(name, &text), "include_object" | "include_name")
             && let Some(function) = py::dotted_name(value, &text)
         {
@@ -105,7 +103,7 @@ fn read_filter(root: Node, text: &str) -> Option<AutogenerateFilter> {
     visit(root, &mut |node| {
         if node.kind() == "function_definition"
             && node
-                .child_by_field_name("name")
+                .field("name")
                 .is_some_and(|n| filters.iter().any(|f| f == py::text(n, &text)))
         {
             collect(node, &text, &mut filter);

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use tree_sitter::Node;
 
+use crate::frameworks::markers::{MarkedBytes, Marker};
 use crate::frameworks::python as py;
+use crate::frameworks::python::Fields as _;
 use crate::frameworks::sqlalchemy::models::{
     ColumnDecl, ColumnRef, ConstraintDecl, DialectOptions, IndexPartDecl, call_is, dialect_options,
     index_part, read_column, read_constraint,
@@ -152,11 +154,8 @@ pub fn split_qualified(name: &str) -> (Option<&str>, &str) {
 }
 
 /// Whether a file's bytes look like an Alembic revision.
-pub fn is_revision(bytes: &[u8]) -> bool {
-    use memchr::memmem::find;
-    find(bytes, b"down_revision").is_some()
-        && find(bytes, b"revision").is_some()
-        && find(bytes, b"def upgrade").is_some()
+pub fn is_revision(file: &MarkedBytes) -> bool {
+    file.has(Marker::DownRevision) && file.has(Marker::Revision) && file.has(Marker::DefUpgrade)
 }
 
 pub fn extract(source: Arc<SourceFile>, tree: &tree_sitter::Tree) -> RevisionFile {
@@ -192,10 +191,9 @@ pub fn extract(source: Arc<SourceFile>, tree: &tree_sitter::Tree) -> RevisionFil
                 if assignment.kind() != "assignment" {
                     continue;
                 }
-                let (Some(left), Some(right)) = (
-                    assignment.child_by_field_name("left"),
-                    assignment.child_by_field_name("right"),
-                ) else {
+                let (Some(left), Some(right)) =
+                    (assignment.field("left"), assignment.field("right"))
+                else {
                     continue;
                 };
                 match py::text(left, text) {
@@ -214,11 +212,9 @@ pub fn extract(source: Arc<SourceFile>, tree: &tree_sitter::Tree) -> RevisionFil
                 }
             }
             "function_definition" => {
-                let name = statement
-                    .child_by_field_name("name")
-                    .map(|n| py::text(n, text));
+                let name = statement.field("name").map(|n| py::text(n, text));
                 if name == Some("upgrade")
-                    && let Some(body) = statement.child_by_field_name("body")
+                    && let Some(body) = statement.field("body")
                 {
                     file.has_upgrade = true;
                     let mut context = module.clone();
@@ -245,7 +241,7 @@ struct Context {
 /// shared module is common in long histories). The module is found from
 /// the revision's folder upwards; only its own literals are evaluated.
 fn bind_imported_constants(statement: Node, text: &str, revision: &Path, scope: &mut py::Scope) {
-    let Some(module) = statement.child_by_field_name("module_name") else {
+    let Some(module) = statement.field("module_name") else {
         return;
     };
     let module = py::text(module, text);
@@ -258,10 +254,7 @@ fn bind_imported_constants(statement: Node, text: &str, revision: &Path, scope: 
                 names.push((name.clone(), name));
             }
             "aliased_import" => {
-                if let (Some(name), Some(alias)) = (
-                    child.child_by_field_name("name"),
-                    child.child_by_field_name("alias"),
-                ) {
+                if let (Some(name), Some(alias)) = (child.field("name"), child.field("alias")) {
                     names.push((py::text(name, text).into(), py::text(alias, text).into()));
                 }
             }
@@ -334,12 +327,12 @@ fn read_block(block: Node, text: &str, context: &mut Context, out: &mut Vec<Oper
                     }
                     let mut clause_cursor = clause.walk();
                     for item in clause.named_children(&mut clause_cursor) {
-                        let Some(value) = item.child_by_field_name("value") else {
+                        let Some(value) = item.field("value") else {
                             continue;
                         };
                         let (expr, alias) = if value.kind() == "as_pattern" {
                             let alias = value
-                                .child_by_field_name("alias")
+                                .field("alias")
                                 .map(|a| py::text(a, text).trim().to_string());
                             (value.named_child(0).unwrap_or(value), alias)
                         } else {
@@ -381,7 +374,7 @@ fn read_block(block: Node, text: &str, context: &mut Context, out: &mut Vec<Oper
                         }
                     }
                 }
-                if let Some(body) = statement.child_by_field_name("body") {
+                if let Some(body) = statement.field("body") {
                     read_block(body, text, &mut inner, out);
                 }
                 context.scope = inner.scope;
@@ -391,9 +384,9 @@ fn read_block(block: Node, text: &str, context: &mut Context, out: &mut Vec<Oper
             // loop variable unknown.
             "for_statement" => {
                 let (Some(left), Some(right), Some(body)) = (
-                    statement.child_by_field_name("left"),
-                    statement.child_by_field_name("right"),
-                    statement.child_by_field_name("body"),
+                    statement.field("left"),
+                    statement.field("right"),
+                    statement.field("body"),
                 ) else {
                     continue;
                 };
@@ -409,8 +402,8 @@ fn read_block(block: Node, text: &str, context: &mut Context, out: &mut Vec<Oper
                         read_block(body, text, context, out);
                     }
                 }
-                if let Some(alternative) = statement.child_by_field_name("alternative")
-                    && let Some(body) = alternative.child_by_field_name("body")
+                if let Some(alternative) = statement.field("alternative")
+                    && let Some(body) = alternative.field("body")
                 {
                     read_block(body, text, context, out);
                 }
@@ -422,7 +415,7 @@ fn read_block(block: Node, text: &str, context: &mut Context, out: &mut Vec<Oper
                     match child.kind() {
                         "block" => read_block(child, text, context, out),
                         "else_clause" | "elif_clause" | "except_clause" | "finally_clause" => {
-                            if let Some(body) = child.child_by_field_name("body").or_else(|| {
+                            if let Some(body) = child.field("body").or_else(|| {
                                 let mut c = child.walk();
                                 child.named_children(&mut c).find(|n| n.kind() == "block")
                             }) {
@@ -456,12 +449,12 @@ const SCHEMA_METHODS: &[&str] = &[
 ];
 
 fn read_operation(call: Node, text: &str, context: &Context) -> Option<OperationKind> {
-    let function = call.child_by_field_name("function")?;
+    let function = call.field("function")?;
     if function.kind() != "attribute" {
         return None;
     }
-    let object = py::text(function.child_by_field_name("object")?, text);
-    let method = py::text(function.child_by_field_name("attribute")?, text);
+    let object = py::text(function.field("object")?, text);
+    let method = py::text(function.field("attribute")?, text);
     let batch_table = context
         .batches
         .iter()
@@ -882,7 +875,7 @@ def downgrade() -> None:
 "#;
         let source = SourceFile::new(PathBuf::from("versions/7c41e0a9d2f3_x.py"), text.into());
         let tree = py::parse(text);
-        assert!(is_revision(text.as_bytes()));
+        assert!(is_revision(&MarkedBytes::new(text.as_bytes())));
         let file = extract(source, &tree);
         assert_eq!(file.revision.as_deref(), Some("7c41e0a9d2f3"));
         assert_eq!(file.down_revisions, vec!["1b9e44c0a7d5", "2c"]);

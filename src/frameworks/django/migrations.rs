@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::models::{self, Condition, IndexDecl, Lookup};
 use crate::frameworks::pyexpr::{self, Expr, ExprKind, Module};
 use crate::frameworks::python as py;
+use crate::frameworks::python::Fields as _;
 use crate::schema::sql::{self, Statement};
 use crate::source::{SourceFile, Span};
 
@@ -270,7 +271,7 @@ fn pairs_assigned(text: &str, name: &str) -> Vec<(String, String)> {
             .root_node()
             .named_child(0)
             .and_then(|s| s.named_child(0))
-            .and_then(|a| a.child_by_field_name("right"))
+            .and_then(|a| a.field("right"))
         else {
             continue;
         };

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use memchr::memmem;
 
+use crate::frameworks::markers::{MarkedBytes, Marker};
 use crate::source::SourceFile;
 
 /// What a Python file may hold for Django, decided from its bytes alone.
@@ -41,21 +42,21 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 /// The cheap byte prefilter: most files of a large project are never parsed.
-pub fn classify(path: &Path, bytes: &[u8]) -> FileRoles {
+pub fn classify(path: &Path, file: &MarkedBytes) -> FileRoles {
     let mut roles = FileRoles::default();
     if migrations::is_migration_path(path) {
-        roles.graph = contains(bytes, b"class Migration");
+        roles.graph = file.has(Marker::ClassMigration);
         return roles;
     }
     let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if file_name == "apps.py" {
-        roles.apps = contains(bytes, b"AppConfig");
+        roles.apps = file.has(Marker::AppConfig);
     }
     // A settings module assigns these at the start of a line; model code
     // only reads `settings.AUTH_USER_MODEL`.
-    roles.settings = contains(bytes, b"DATABASES")
-        || contains(bytes, b"\nAUTH_USER_MODEL")
-        || contains(bytes, b"\nINSTALLED_APPS");
+    roles.settings = file.has(Marker::Databases)
+        || file.has(Marker::AuthUserModel)
+        || file.has(Marker::InstalledApps);
     let in_models_module = file_name == "models.py"
         || path
             .parent()
@@ -64,12 +65,15 @@ pub fn classify(path: &Path, bytes: &[u8]) -> FileRoles {
     // Models live in `models.py` or a `models/` package; elsewhere ask for a
     // top-level class deriving from Django's `Model` itself, so that query
     // code, tests and API types are not parsed.
+    let bytes = file.bytes;
     roles.models = if in_models_module {
-        contains(bytes, b"class ")
+        file.has(Marker::Class)
     } else {
-        derives_from_model(bytes)
-            || declares_model_fields(bytes)
-            || derives_from_generic_foreign_key(bytes)
+        file.has(Marker::Class) && derives_from_model(bytes)
+            || file.has(Marker::ModelsAttribute) && declares_model_fields(bytes)
+            || file.has(Marker::Class)
+                && file.has(Marker::GenericForeignKey)
+                && derives_from_generic_foreign_key(bytes)
     };
     roles
 }
@@ -198,20 +202,35 @@ mod tests {
     #[test]
     fn prefilter_parses_models_not_query_code() {
         let models = b"from django.db import models\n\nclass Order(models.Model):\n    pass\n";
-        assert!(classify(Path::new("shop/services.py"), models).models);
+        assert!(classify(Path::new("shop/services.py"), &MarkedBytes::new(models)).models);
         let direct = b"from django.db.models import Model\nclass Order(Model):\n    pass\n";
-        assert!(classify(Path::new("shop/other.py"), direct).models);
+        assert!(classify(Path::new("shop/other.py"), &MarkedBytes::new(direct)).models);
         let query =
             b"from django.db.models import Count, Q\nclass Report(ModelObjectType):\n    pass\n";
-        assert!(!classify(Path::new("shop/services.py"), query).models);
+        assert!(!classify(Path::new("shop/services.py"), &MarkedBytes::new(query)).models);
         let in_package = b"class Order(TimeStamped):\n    pass\n";
-        assert!(classify(Path::new("shop/models/order.py"), in_package).models);
+        assert!(
+            classify(
+                Path::new("shop/models/order.py"),
+                &MarkedBytes::new(in_package)
+            )
+            .models
+        );
         let migration = b"class Migration(migrations.Migration):\n    operations = [migrations.AddIndex(model_name='a', index=x)]\n";
-        let roles = classify(Path::new("shop/migrations/0002_x.py"), migration);
+        let roles = classify(
+            Path::new("shop/migrations/0002_x.py"),
+            &MarkedBytes::new(migration),
+        );
         assert!(roles.graph && !roles.models);
         let subclass = b"from django.contrib.contenttypes.fields import GenericForeignKey\n\nclass RestrictedGenericForeignKey(GenericForeignKey):\n    pass\n";
-        assert!(classify(Path::new("utilities/fields.py"), subclass).models);
+        assert!(
+            classify(
+                Path::new("utilities/fields.py"),
+                &MarkedBytes::new(subclass)
+            )
+            .models
+        );
         let uses = b"from django.contrib.contenttypes.fields import GenericForeignKey\n\nclass Table(BaseTable):\n    pass\n";
-        assert!(!classify(Path::new("utilities/tables.py"), uses).models);
+        assert!(!classify(Path::new("utilities/tables.py"), &MarkedBytes::new(uses)).models);
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use tree_sitter::Node;
 
+use crate::frameworks::python::Fields as _;
 use crate::frameworks::python::{self as py, Arguments};
 use crate::schema::TypeFamily;
 use crate::source::{SourceFile, Span};
@@ -355,7 +356,7 @@ fn read_imports(root: Node, text: &str) -> Imports {
             "import_from_statement" => {
                 imports.insert_at = statement.end_byte();
                 let Some(module) = statement
-                    .child_by_field_name("module_name")
+                    .field("module_name")
                     .map(|m| py::text(m, text).to_string())
                 else {
                     continue;
@@ -364,8 +365,8 @@ fn read_imports(root: Node, text: &str) -> Imports {
                 for name in statement.children_by_field_name("name", &mut names) {
                     let (imported, local) = match name.kind() {
                         "aliased_import" => (
-                            name.child_by_field_name("name").map(|n| py::text(n, text)),
-                            name.child_by_field_name("alias").map(|n| py::text(n, text)),
+                            name.field("name").map(|n| py::text(n, text)),
+                            name.field("alias").map(|n| py::text(n, text)),
                         ),
                         _ => (Some(py::text(name, text)), Some(py::text(name, text))),
                     };
@@ -396,7 +397,7 @@ fn read_imports(root: Node, text: &str) -> Imports {
 }
 
 fn class_bases(class: Node, text: &str) -> Vec<String> {
-    let Some(superclasses) = class.child_by_field_name("superclasses") else {
+    let Some(superclasses) = class.field("superclasses") else {
         return Vec::new();
     };
     let mut cursor = superclasses.walk();
@@ -411,8 +412,8 @@ fn body_indent(body: Node, text: &str) -> String {
 }
 
 fn read_class(class: Node, text: &str, imports: &Imports) -> Option<ClassDecl> {
-    let name = py::text(class.child_by_field_name("name")?, text).to_string();
-    let body = class.child_by_field_name("body")?;
+    let name = py::text(class.field("name")?, text).to_string();
+    let body = class.field("body")?;
     let mut decl = ClassDecl {
         name,
         span: py::span(class),
@@ -429,7 +430,7 @@ fn read_class(class: Node, text: &str, imports: &Imports) -> Option<ClassDecl> {
     for statement in body.named_children(&mut cursor) {
         if statement.kind() == "class_definition"
             && statement
-                .child_by_field_name("name")
+                .field("name")
                 .is_some_and(|n| py::text(n, text) == "Meta")
         {
             decl.meta = read_meta(statement, text);
@@ -568,17 +569,14 @@ fn read_field(attr: String, value: Node, statement: Node, text: &str) -> Option<
         db_table: string("db_table"),
         parent_link: flag("parent_link").unwrap_or(false),
         keyword_spans: Vec::new(),
-        arguments: value
-            .child_by_field_name("arguments")
-            .map(py::span)
-            .unwrap_or_default(),
+        arguments: value.field("arguments").map(py::span).unwrap_or_default(),
         dynamic: args.has_splat,
     };
-    if let Some(list) = value.child_by_field_name("arguments") {
+    if let Some(list) = value.field("arguments") {
         let mut cursor = list.walk();
         for child in list.named_children(&mut cursor) {
             if child.kind() == "keyword_argument"
-                && let Some(name) = child.child_by_field_name("name")
+                && let Some(name) = child.field("name")
             {
                 field
                     .keyword_spans
@@ -596,7 +594,7 @@ fn read_field(attr: String, value: Node, statement: Node, text: &str) -> Option<
 }
 
 fn read_meta(class: Node, text: &str) -> Option<MetaDecl> {
-    let body = class.child_by_field_name("body")?;
+    let body = class.field("body")?;
     let mut meta = MetaDecl {
         span: py::span(class),
         body: py::span(body),
@@ -722,7 +720,7 @@ fn collect_index_list(value: Node, text: &str, list: &mut IndexList) {
         }
         "binary_operator" => {
             for side in ["left", "right"] {
-                if let Some(node) = value.child_by_field_name(side) {
+                if let Some(node) = value.field(side) {
                     collect_index_list(node, text, list);
                 }
             }
@@ -807,12 +805,12 @@ fn collect_lookups(node: Node, text: &str, out: &mut Vec<Lookup>) -> bool {
         // `~Q(a=1, b=2)` (NOT of an AND) is not.
         "unary_operator"
             if node
-                .child_by_field_name("operator")
+                .field("operator")
                 .is_some_and(|op| py::text(op, text) == "~") =>
         {
             let mut inner = Vec::new();
             let read = node
-                .child_by_field_name("argument")
+                .field("argument")
                 .is_some_and(|a| collect_lookups(a, text, &mut inner));
             match inner.as_mut_slice() {
                 [lookup] if read && !lookup.negated => {
@@ -825,14 +823,14 @@ fn collect_lookups(node: Node, text: &str, out: &mut Vec<Lookup>) -> bool {
         }
         "binary_operator" => {
             let is_and = node
-                .child_by_field_name("operator")
+                .field("operator")
                 .is_some_and(|op| py::text(op, text) == "&");
             is_and
                 && node
-                    .child_by_field_name("left")
+                    .field("left")
                     .is_some_and(|l| collect_lookups(l, text, out))
                 && node
-                    .child_by_field_name("right")
+                    .field("right")
                     .is_some_and(|r| collect_lookups(r, text, out))
         }
         "parenthesized_expression" => node

@@ -10,6 +10,8 @@ use rustc_hash::FxHashMap;
 use tree_sitter::Node;
 
 use super::project::{DjangoProject, Model};
+use crate::frameworks::markers::{MarkedBytes, Marker};
+use crate::frameworks::python::Fields as _;
 use crate::frameworks::python::{self as py};
 use crate::frameworks::python_statements as statements;
 pub use crate::frameworks::python_statements::is_test_path;
@@ -171,27 +173,32 @@ const PASS_THROUGH: &[&str] = &[
 ];
 
 /// Whether a file's queries are read: application code that may hold one.
-pub fn wanted(path: &std::path::Path, bytes: &[u8]) -> bool {
-    mentions_queries(bytes) && !is_test_path(path)
+pub fn wanted(path: &std::path::Path, file: &MarkedBytes) -> bool {
+    QUERY_MARKERS.iter().any(|m| file.has(*m)) && !is_test_path(path)
 }
 
-/// The cheap byte prefilter: files that may hold a query.
-pub fn mentions_queries(bytes: &[u8]) -> bool {
-    FILE_MARKERS.iter().any(|m| m.find(bytes).is_some())
+/// What a file (and a statement) that may hold a query names: a manager
+/// or a shortcut.
+const QUERY_MARKERS: [Marker; 4] = [
+    Marker::Objects,
+    Marker::RelatedSet,
+    Marker::DefaultManager,
+    Marker::GetObjectOr404,
+];
+
+/// Whether a statement may hold a query (see [`QUERY_MARKERS`]).
+fn mentions_queries(bytes: &[u8]) -> bool {
+    STATEMENT_QUERY_MARKERS
+        .iter()
+        .any(|m| m.find(bytes).is_some())
 }
 
 type Finder = memchr::memmem::Finder<'static>;
 
 /// Searchers are built once: building one costs more than searching a
 /// short statement.
-static FILE_MARKERS: std::sync::LazyLock<[Finder; 4]> = std::sync::LazyLock::new(|| {
-    [
-        Finder::new(b".objects"),
-        Finder::new(b"_set."),
-        Finder::new(b"_default_manager"),
-        Finder::new(b"get_object_or_404"),
-    ]
-});
+static STATEMENT_QUERY_MARKERS: std::sync::LazyLock<[Finder; 4]> =
+    std::sync::LazyLock::new(|| QUERY_MARKERS.map(|m| Finder::new(m.bytes())));
 
 static STATEMENT_MARKERS: std::sync::LazyLock<[Finder; 3]> = std::sync::LazyLock::new(|| {
     [
@@ -267,7 +274,7 @@ impl Reader<'_> {
     fn statement(&mut self, node: Node, locals: &mut FxHashMap<String, Bound>) {
         match node.kind() {
             "function_definition" => {
-                if let Some(body) = node.child_by_field_name("body") {
+                if let Some(body) = node.field("body") {
                     self.block(body, &mut FxHashMap::default());
                 }
                 return;
@@ -285,10 +292,8 @@ impl Reader<'_> {
             }
             "expression_statement" => {
                 if let Some(assignment) = node.named_child(0).filter(|n| n.kind() == "assignment")
-                    && let (Some(left), Some(right)) = (
-                        assignment.child_by_field_name("left"),
-                        assignment.child_by_field_name("right"),
-                    )
+                    && let (Some(left), Some(right)) =
+                        (assignment.field("left"), assignment.field("right"))
                     && left.kind() == "identifier"
                 {
                     let name = py::text(left, self.text).to_string();
@@ -349,22 +354,22 @@ impl Reader<'_> {
         loop {
             match current.kind() {
                 "call" => {
-                    if let Some(args) = current.child_by_field_name("arguments") {
+                    if let Some(args) = current.field("arguments") {
                         let mut cursor = args.walk();
                         for arg in args.named_children(&mut cursor) {
                             self.expressions(arg, locals);
                         }
                     }
-                    match current.child_by_field_name("function") {
+                    match current.field("function") {
                         Some(f) => current = f,
                         None => return,
                     }
                 }
-                "attribute" => match current.child_by_field_name("object") {
+                "attribute" => match current.field("object") {
                     Some(o) => current = o,
                     None => return,
                 },
-                "subscript" => match current.child_by_field_name("value") {
+                "subscript" => match current.field("value") {
                     Some(v) => current = v,
                     None => return,
                 },
@@ -385,11 +390,11 @@ impl Reader<'_> {
         loop {
             match current.kind() {
                 "call" => {
-                    let function = current.child_by_field_name("function")?;
+                    let function = current.field("function")?;
                     if function.kind() == "attribute" {
-                        let name = py::text(function.child_by_field_name("attribute")?, self.text);
+                        let name = py::text(function.field("attribute")?, self.text);
                         links.push(Link::Call(name.to_string(), current));
-                        current = function.child_by_field_name("object")?;
+                        current = function.field("object")?;
                     } else if function.kind() == "identifier" {
                         let name = py::text(function, self.text);
                         if !matches!(name, "get_object_or_404" | "get_list_or_404") {
@@ -422,11 +427,11 @@ impl Reader<'_> {
                 }
                 "subscript" => {
                     links.push(Link::Subscript(current));
-                    current = current.child_by_field_name("value")?;
+                    current = current.field("value")?;
                 }
                 "attribute" => {
-                    let name = py::text(current.child_by_field_name("attribute")?, self.text);
-                    let object = current.child_by_field_name("object")?;
+                    let name = py::text(current.field("attribute")?, self.text);
+                    let object = current.field("object")?;
                     // `Order.objects`, or `Order.active.filter(...)`: a
                     // manager the model must declare (checked when the
                     // query resolves).
@@ -509,7 +514,7 @@ impl Reader<'_> {
                     query.steps.push(Step::Unknown(name.clone()));
                 }
                 Link::Subscript(node) => {
-                    let slice = node.child_by_field_name("subscript");
+                    let slice = node.field("subscript");
                     if slice.is_some_and(|s| s.kind() == "slice" || s.kind() == "integer") {
                         query.steps.push(Step::DefaultOrder(DefaultOrder::Slice));
                         query.steps.push(Step::Limit);
@@ -658,9 +663,7 @@ impl Reader<'_> {
                 None => filter.dynamic = true,
             },
             "binary_operator" => {
-                let operator = node
-                    .child_by_field_name("operator")
-                    .map(|o| py::text(o, self.text));
+                let operator = node.field("operator").map(|o| py::text(o, self.text));
                 match operator {
                     Some("&") => {}
                     Some("|") => filter.disjunction = true,
@@ -670,14 +673,14 @@ impl Reader<'_> {
                     }
                 }
                 for side in ["left", "right"] {
-                    match node.child_by_field_name(side) {
+                    match node.field(side) {
                         Some(child) => self.q_expression(child, negated, filter),
                         None => filter.dynamic = true,
                     }
                 }
             }
             "unary_operator" if node.child(0).is_some_and(|o| o.kind() == "~") => {
-                match node.child_by_field_name("argument") {
+                match node.field("argument") {
                     Some(inner) => self.q_expression(inner, !negated, filter),
                     None => filter.dynamic = true,
                 }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::frameworks::python as py;
+use crate::frameworks::python::Fields as _;
 use crate::schema::Dialect;
 use crate::source::SourceFile;
 
@@ -63,10 +64,8 @@ pub fn extract_settings(source: &SourceFile, tree: &tree_sitter::Tree) -> Option
             .collect()
     });
     for assignment in py::definitions(tree, text).assignments {
-        let (Some(left), Some(right)) = (
-            assignment.child_by_field_name("left"),
-            assignment.child_by_field_name("right"),
-        ) else {
+        let (Some(left), Some(right)) = (assignment.field("left"), assignment.field("right"))
+        else {
             continue;
         };
         match py::text(left, text) {
@@ -98,10 +97,10 @@ pub fn extract_app_configs(source: &SourceFile, tree: &tree_sitter::Tree) -> Vec
         .classes
         .into_iter()
         .filter_map(|class| {
-            let body = class.child_by_field_name("body")?;
+            let body = class.field("body")?;
             let mut facts = AppConfigFacts {
                 app_dir: app_dir.clone(),
-                class: py::text(class.child_by_field_name("name")?, text).to_string(),
+                class: py::text(class.field("name")?, text).to_string(),
                 label: None,
                 name: None,
             };

@@ -12,8 +12,7 @@ pub mod queries;
 pub mod schema;
 pub mod types;
 
-use memchr::memmem;
-
+use crate::frameworks::markers::{MarkedBytes, Marker};
 use crate::schema::Dialect;
 
 /// Whether a script may declare Drizzle tables or relations, or configure
@@ -22,10 +21,8 @@ use crate::schema::Dialect;
 /// the project's own files (`createTable("post", …)` with the creator in
 /// `./table`, builders re-exported by `./builders`). Cheap enough to run on
 /// every file.
-pub fn mentions_drizzle(bytes: &[u8]) -> bool {
-    memmem::find(bytes, b"drizzle-").is_some()
-        || memmem::find(bytes, b"Table(").is_some()
-        || memmem::find(bytes, b"relations(").is_some()
+pub fn mentions_drizzle(file: &MarkedBytes) -> bool {
+    file.has(Marker::Drizzle) || file.has(Marker::TableCall) || file.has(Marker::RelationsCall)
 }
 
 /// How drizzle names an unnamed column from its key (`casing`).

@@ -15,6 +15,7 @@ use rustc_hash::FxHashSet;
 
 use super::project::{DrizzleProject, QueryTables};
 use super::schema::{ColumnRef, Import, TableRef, callback_result, column_ref, column_ref_table};
+use crate::frameworks::markers::{MarkedBytes, Marker};
 use crate::frameworks::typescript::{
     ChainLink, Visited, arguments, as_array, as_object, call_chain_of, object_pairs, object_value,
     span, string_value, unwrap_expression, walk,
@@ -112,13 +113,12 @@ pub fn is_test_path(path: &Path) -> bool {
 /// often imports its tables from the project's schema module and never
 /// names drizzle, so this looks for the query builder's own methods
 /// (`.from(` only with a `select`: `Array.from(` is everywhere).
-pub fn mentions_queries(bytes: &[u8]) -> bool {
-    use memchr::memmem::find;
-    find(bytes, b".where(").is_some()
-        || (find(bytes, b".from(").is_some() && find(bytes, b"select").is_some())
-        || find(bytes, b"findMany(").is_some()
-        || find(bytes, b"findFirst(").is_some()
-        || find(bytes, b"$count(").is_some()
+pub fn mentions_queries(file: &MarkedBytes) -> bool {
+    file.has(Marker::WhereCall)
+        || (file.has(Marker::FromCall) && file.has(Marker::Select))
+        || file.has(Marker::FindMany)
+        || file.has(Marker::FindFirst)
+        || file.has(Marker::Count)
 }
 
 /// Methods of a select, update or delete chain that neither filter, order
@@ -1071,9 +1071,10 @@ export async function f(db: any, id: number, cond: boolean, filters: any[], opts
             assert!(is_test_path(Path::new(path)), "{path}");
         }
         assert!(!is_test_path(Path::new("src/queries/latest.ts")));
-        assert!(mentions_queries(b"await db.query.users.findFirst({})"));
-        assert!(mentions_queries(b"db.select().from(t)"));
-        assert!(!mentions_queries(b"export const x = Array.from(y);"));
+        let mentions = |bytes: &[u8]| mentions_queries(&MarkedBytes::new(bytes));
+        assert!(mentions(b"await db.query.users.findFirst({})"));
+        assert!(mentions(b"db.select().from(t)"));
+        assert!(!mentions(b"export const x = Array.from(y);"));
     }
 
     #[test]

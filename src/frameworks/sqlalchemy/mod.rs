@@ -8,8 +8,7 @@ pub mod project;
 pub mod queries;
 pub mod types;
 
-use memchr::memmem;
-
+use crate::frameworks::markers::{MarkedBytes, Marker};
 use crate::schema::sql;
 use crate::schema::{Conjunct, Dialect, Index, IndexMethod, Predicate};
 use models::{ColumnRef, Convention, DialectOptions, PredicateDecl};
@@ -17,19 +16,19 @@ use models::{ColumnRef, Convention, DialectOptions, PredicateDecl};
 /// The cheap byte prefilter: does this Python file declare SQLAlchemy
 /// tables? Column constructors or a table name are required; a mere import
 /// (query code, sessions) is not enough.
-pub fn declares_tables(bytes: &[u8]) -> bool {
-    let has = |needle: &[u8]| memmem::find(bytes, needle).is_some();
-    (has(b"mapped_column(")
-        || has(b"Column(")
-        || has(b"__tablename__")
-        || has(b"Table(")
-        || has(b".naming_convention ="))
+pub fn declares_tables(file: &MarkedBytes) -> bool {
+    let has = |marker| file.has(marker);
+    (has(Marker::MappedColumn)
+        || has(Marker::ColumnCall)
+        || has(Marker::Tablename)
+        || has(Marker::TableCall)
+        || has(Marker::NamingConvention))
         // `db.Table("tags", db.metadata, ...)` in a module that imports
         // `db` from the project: `Table(` with a metadata argument.
-        && (has(b"sqlalchemy")
-            || has(b"db.Model")
-            || has(b"__tablename__")
-            || (has(b"Table(") && has(b".metadata")))
+        && (has(Marker::Sqlalchemy)
+            || has(Marker::DbModel)
+            || has(Marker::Tablename)
+            || (has(Marker::TableCall) && has(Marker::Metadata)))
 }
 
 /// Apply `postgresql_where=`, `sqlite_where=`, `postgresql_using=`,

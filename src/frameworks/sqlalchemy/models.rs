@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tree_sitter::Node;
 
 use super::types;
+use crate::frameworks::python::Fields as _;
 use crate::frameworks::python::{self as py, Arguments};
 use crate::schema::TypeFamily;
 use crate::source::{SourceFile, Span};
@@ -242,7 +243,7 @@ pub struct CallSpans {
 
 impl CallSpans {
     pub(crate) fn of(call: Node) -> Option<CallSpans> {
-        let args = call.child_by_field_name("arguments")?;
+        let args = call.field("arguments")?;
         let mut cursor = args.walk();
         let arguments: Vec<Node> = args
             .named_children(&mut cursor)
@@ -469,14 +470,14 @@ fn read_imports(root: Node, text: &str) -> Imports {
             "import_from_statement" => {
                 imports.insert_at = statement.end_byte();
                 let module = statement
-                    .child_by_field_name("module_name")
+                    .field("module_name")
                     .map(|m| py::text(m, text))
                     .unwrap_or("");
                 if module != "sqlalchemy" {
                     let mut names = statement.walk();
                     for name in statement.children_by_field_name("name", &mut names) {
                         let local = match name.kind() {
-                            "aliased_import" => name.child_by_field_name("alias"),
+                            "aliased_import" => name.field("alias"),
                             _ => Some(name),
                         };
                         if let Some(local) = local {
@@ -496,10 +497,9 @@ fn read_imports(root: Node, text: &str) -> Imports {
                             imports.direct.push((n.clone(), n));
                         }
                         "aliased_import" => {
-                            if let (Some(n), Some(alias)) = (
-                                name.child_by_field_name("name"),
-                                name.child_by_field_name("alias"),
-                            ) {
+                            if let (Some(n), Some(alias)) =
+                                (name.field("name"), name.field("alias"))
+                            {
                                 imports.direct.push((
                                     py::text(n, text).to_string(),
                                     py::text(alias, text).to_string(),
@@ -519,10 +519,9 @@ fn read_imports(root: Node, text: &str) -> Imports {
                             imports.module_alias = Some("sqlalchemy".into());
                         }
                         "aliased_import" => {
-                            if let (Some(n), Some(alias)) = (
-                                name.child_by_field_name("name"),
-                                name.child_by_field_name("alias"),
-                            ) && py::text(n, text) == "sqlalchemy"
+                            if let (Some(n), Some(alias)) =
+                                (name.field("name"), name.field("alias"))
+                                && py::text(n, text) == "sqlalchemy"
                             {
                                 imports.module_alias = Some(py::text(alias, text).to_string());
                             }
@@ -558,10 +557,7 @@ fn last_call_name(node: Node, text: &str) -> Option<String> {
 }
 
 fn read_module_assignment(assignment: Node, text: &str, file: &mut ModelsFile) {
-    let (Some(left), Some(right)) = (
-        assignment.child_by_field_name("left"),
-        assignment.child_by_field_name("right"),
-    ) else {
+    let (Some(left), Some(right)) = (assignment.field("left"), assignment.field("right")) else {
         return;
     };
     if left.kind() == "attribute"
@@ -619,8 +615,8 @@ fn read_module_assignment(assignment: Node, text: &str, file: &mut ModelsFile) {
         "generate_base" => {
             // `Base = reg.generate_base()`: the registry's metadata.
             let registry = right
-                .child_by_field_name("function")
-                .and_then(|f| f.child_by_field_name("object"))
+                .field("function")
+                .and_then(|f| f.field("object"))
                 .and_then(|o| py::dotted_name(o, text));
             file.metadata_vars.push(MetadataVar {
                 name,
@@ -699,14 +695,14 @@ fn convention_literal(dict: Node, text: &str) -> Option<Convention> {
 }
 
 fn read_class(class: Node, text: &str) -> Option<ClassDecl> {
-    let name_node = class.child_by_field_name("name")?;
-    let body = class.child_by_field_name("body")?;
+    let name_node = class.field("name")?;
+    let body = class.field("body")?;
     let mut bases = Vec::new();
-    if let Some(superclasses) = class.child_by_field_name("superclasses") {
+    if let Some(superclasses) = class.field("superclasses") {
         let mut cursor = superclasses.walk();
         for base in superclasses.named_children(&mut cursor) {
             let base = if base.kind() == "subscript" {
-                base.child_by_field_name("value").unwrap_or(base)
+                base.field("value").unwrap_or(base)
             } else {
                 base
             };
@@ -726,7 +722,7 @@ fn read_class(class: Node, text: &str) -> Option<ClassDecl> {
             }
             if let Some(expr) = decorator.named_child(0) {
                 let expr = if expr.kind() == "call" {
-                    expr.child_by_field_name("function").unwrap_or(expr)
+                    expr.field("function").unwrap_or(expr)
                 } else {
                     expr
                 };
@@ -789,15 +785,15 @@ fn read_class(class: Node, text: &str) -> Option<ClassDecl> {
 }
 
 fn read_class_assignment(assignment: Node, statement: Node, text: &str, decl: &mut ClassDecl) {
-    let Some(left) = assignment.child_by_field_name("left") else {
+    let Some(left) = assignment.field("left") else {
         return;
     };
     if left.kind() != "identifier" {
         return;
     }
     let name = py::text(left, text);
-    let right = assignment.child_by_field_name("right");
-    let annotation = assignment.child_by_field_name("type");
+    let right = assignment.field("right");
+    let annotation = assignment.field("type");
     match (name, right) {
         ("__tablename__", Some(value)) => {
             decl.tablename = py::string_value(value, text);
@@ -991,16 +987,13 @@ fn read_declared_attr(statement: Node, text: &str, decl: &mut ClassDecl) {
                 .and_then(|e| py::dotted_name(e, text))
                 .is_some_and(|n| n.contains("declared_attr"))
     });
-    let Some(function) = statement.child_by_field_name("definition") else {
+    let Some(function) = statement.field("definition") else {
         return;
     };
     if !is_declared_attr || function.kind() != "function_definition" {
         return;
     }
-    let Some(name) = function
-        .child_by_field_name("name")
-        .map(|n| py::text(n, text))
-    else {
+    let Some(name) = function.field("name").map(|n| py::text(n, text)) else {
         return;
     };
     let Some(returned) = returned_value(function) else {
@@ -1048,7 +1041,7 @@ fn read_declared_attr(statement: Node, text: &str, decl: &mut ClassDecl) {
 
 /// The function body is one `return` statement (a docstring aside).
 fn single_return(function: Node) -> bool {
-    let Some(body) = function.child_by_field_name("body") else {
+    let Some(body) = function.field("body") else {
         return false;
     };
     let mut cursor = body.walk();
@@ -1065,7 +1058,7 @@ fn single_return(function: Node) -> bool {
 
 /// The expression of a function's single `return`.
 fn returned_value(function: Node) -> Option<Node> {
-    let body = function.child_by_field_name("body")?;
+    let body = function.field("body")?;
     let mut cursor = body.walk();
     let statement = body
         .named_children(&mut cursor)
@@ -1177,10 +1170,7 @@ pub(crate) fn column_ref(node: Node, text: &str) -> ColumnRef {
         }
     }
     if node.kind() == "subscript"
-        && let (Some(value), Some(sub)) = (
-            node.child_by_field_name("value"),
-            node.child_by_field_name("subscript"),
-        )
+        && let (Some(value), Some(sub)) = (node.field("value"), node.field("subscript"))
         && let (Some(object), Some(key)) =
             (py::dotted_name(value, text), py::string_value(sub, text))
         && let Some(table) = object.strip_suffix(".c")
@@ -1233,11 +1223,11 @@ fn has_interpolation(node: Node) -> bool {
 /// `text("col DESC")`, or anything else as an expression.
 pub(crate) fn index_part(node: Node, text: &str) -> IndexPartDecl {
     if node.kind() == "call"
-        && let Some(function) = node.child_by_field_name("function")
+        && let Some(function) = node.field("function")
     {
         if function.kind() == "attribute"
-            && let Some(attribute) = function.child_by_field_name("attribute")
-            && let Some(object) = function.child_by_field_name("object")
+            && let Some(attribute) = function.field("attribute")
+            && let Some(object) = function.field("object")
         {
             match py::text(attribute, text) {
                 "desc" => {
@@ -1354,10 +1344,7 @@ fn predicate(node: Node, text: &str) -> Vec<PredicateDecl> {
                     .collect();
             }
             "is_not" | "isnot" if is_none_argument(&args) => {
-                if let Some(object) = node
-                    .child_by_field_name("function")
-                    .and_then(|f| f.child_by_field_name("object"))
-                {
+                if let Some(object) = node.field("function").and_then(|f| f.field("object")) {
                     return vec![PredicateDecl::NotNull(column_ref(object, text))];
                 }
             }

@@ -12,6 +12,8 @@ use tree_sitter::Node;
 
 use super::models::RelationshipDecl;
 use super::project::{MappedTable, SqlalchemyProject, TableSource};
+use crate::frameworks::markers::{MarkedBytes, Marker};
+use crate::frameworks::python::Fields as _;
 use crate::frameworks::python::{self as py};
 use crate::frameworks::python_statements as statements;
 use crate::schema::{
@@ -183,20 +185,24 @@ const PASS_THROUGH: &[&str] = &[
 /// The cheap byte prefilter: files that may hold a SQLAlchemy query.
 /// `update(`/`delete(`/`select(` count only next to an import of
 /// SQLAlchemy (Django code calls `.update(` and `.delete(` too).
-pub fn mentions_queries(bytes: &[u8]) -> bool {
-    use memchr::memmem::find;
-    let has = |needle: &[u8]| find(bytes, needle).is_some();
+pub fn mentions_queries(file: &MarkedBytes) -> bool {
+    let has = |marker| file.has(marker);
+    let bytes = file.bytes;
     // `.query(`, `M.query.filter`, and `(M.query` continued on the next line.
-    memchr::memmem::find_iter(bytes, b".query").any(|at| {
-        matches!(
-            bytes.get(at + 6),
-            Some(b'(' | b'.' | b'\n' | b'\r' | b' ' | b'\\')
-        )
-    }) || has(b"session.get(")
-        || has(b"db.get(")
-        || has(b"db.select(")
-        || (has(b"sqlalchemy")
-            && (calls(bytes, b"select(") || calls(bytes, b"update(") || calls(bytes, b"delete(")))
+    has(Marker::Query)
+        && memchr::memmem::find_iter(bytes, b".query").any(|at| {
+            matches!(
+                bytes.get(at + 6),
+                Some(b'(' | b'.' | b'\n' | b'\r' | b' ' | b'\\')
+            )
+        })
+        || has(Marker::SessionGet)
+        || has(Marker::DbGet)
+        || has(Marker::DbSelect)
+        || (has(Marker::Sqlalchemy)
+            && (has(Marker::SelectCall) && calls(bytes, b"select(")
+                || has(Marker::UpdateCall) && calls(bytes, b"update(")
+                || has(Marker::DeleteCall) && calls(bytes, b"delete(")))
 }
 
 /// Whether `bytes` calls the function `name` (`update(`, `sa.update(`),
@@ -297,10 +303,7 @@ impl<'a> Reader<'a> {
             return;
         }
         if node.kind() == "assignment"
-            && let (Some(left), Some(right)) = (
-                node.child_by_field_name("left"),
-                node.child_by_field_name("right"),
-            )
+            && let (Some(left), Some(right)) = (node.field("left"), node.field("right"))
             && left.kind() == "identifier"
         {
             let name = py::text(left, self.text).to_string();
@@ -365,14 +368,14 @@ impl<'a> Reader<'a> {
             }
             // Flask-SQLAlchemy's `Model.query`.
             "attribute" => {
-                let object = node.child_by_field_name("object")?;
-                let attribute = node.child_by_field_name("attribute")?;
+                let object = node.field("object")?;
+                let attribute = node.field("attribute")?;
                 (py::text(attribute, text) == "query" && is_name(object, text))
                     .then(|| new(Some(py::text(object, text).to_string()), Vec::new()))
             }
             "call" => {
-                let function = node.child_by_field_name("function")?;
-                let arguments = node.child_by_field_name("arguments")?;
+                let function = node.field("function")?;
+                let arguments = node.field("arguments")?;
                 let positional = positional(arguments);
                 match function.kind() {
                     "identifier" => {
@@ -381,8 +384,8 @@ impl<'a> Reader<'a> {
                             .map(|(m, s)| new(m, s))
                     }
                     "attribute" => {
-                        let object = function.child_by_field_name("object")?;
-                        let method = py::text(function.child_by_field_name("attribute")?, text);
+                        let object = function.field("object")?;
+                        let method = py::text(function.field("attribute")?, text);
                         // `sa.select(M)`, `db.select(M)`.
                         if matches!(py::text(object, text), "sa" | "sqlalchemy" | "db" | "sql")
                             && let Some((model, steps)) = self.start(method, &positional)
@@ -608,10 +611,7 @@ impl<'a> Reader<'a> {
                 let mut pairs = Vec::new();
                 let mut cursor = arguments.walk();
                 for arg in arguments.named_children(&mut cursor) {
-                    let (Some(name), Some(value)) = (
-                        arg.child_by_field_name("name"),
-                        arg.child_by_field_name("value"),
-                    ) else {
+                    let (Some(name), Some(value)) = (arg.field("name"), arg.field("value")) else {
                         return vec![Step::Unknown(method.into())];
                     };
                     if arg.kind() != "keyword_argument" {
@@ -672,7 +672,7 @@ fn is_name(node: Node, text: &str) -> bool {
     match node.kind() {
         "identifier" => true,
         "attribute" => {
-            node.child_by_field_name("object")
+            node.field("object")
                 .is_some_and(|o| o.kind() == "identifier")
                 && !py::text(node, text).contains(char::is_whitespace)
         }
@@ -698,8 +698,8 @@ fn column(node: Node, text: &str) -> Option<(String, String)> {
     if node.kind() != "attribute" {
         return None;
     }
-    let object = node.child_by_field_name("object")?;
-    let attribute = node.child_by_field_name("attribute")?;
+    let object = node.field("object")?;
+    let attribute = node.field("attribute")?;
     is_name(object, text).then(|| {
         (
             py::text(object, text).to_string(),
@@ -733,35 +733,19 @@ fn conditions_of(
         "parenthesized_expression" => {
             conditions_of(node.named_child(0)?, text, negated, out, disjunction)
         }
-        "unary_operator" if py::text(node, text).starts_with('~') => conditions_of(
-            node.child_by_field_name("argument")?,
-            text,
-            !negated,
-            out,
-            disjunction,
-        ),
+        "unary_operator" if py::text(node, text).starts_with('~') => {
+            conditions_of(node.field("argument")?, text, !negated, out, disjunction)
+        }
         "binary_operator" => {
-            let operator = node.child_by_field_name("operator")?;
+            let operator = node.field("operator")?;
             let or = match operator.kind() {
                 "&" => false,
                 "|" => true,
                 _ => return None,
             };
             *disjunction |= or != negated;
-            conditions_of(
-                node.child_by_field_name("left")?,
-                text,
-                negated,
-                out,
-                disjunction,
-            )?;
-            conditions_of(
-                node.child_by_field_name("right")?,
-                text,
-                negated,
-                out,
-                disjunction,
-            )
+            conditions_of(node.field("left")?, text, negated, out, disjunction)?;
+            conditions_of(node.field("right")?, text, negated, out, disjunction)
         }
         "comparison_operator" => {
             if node.named_child_count() != 2 {
@@ -792,8 +776,8 @@ fn conditions_of(
             Some(())
         }
         "call" => {
-            let function = node.child_by_field_name("function")?;
-            let arguments = node.child_by_field_name("arguments")?;
+            let function = node.field("function")?;
+            let arguments = node.field("arguments")?;
             let positional = positional(arguments);
             let name = py::text(function, text);
             match py::last_segment(name) {
@@ -811,8 +795,8 @@ fn conditions_of(
             }
             let (target, method) = match function.kind() {
                 "attribute" => (
-                    column(function.child_by_field_name("object")?, text)?,
-                    py::text(function.child_by_field_name("attribute")?, text),
+                    column(function.field("object")?, text)?,
+                    py::text(function.field("attribute")?, text),
                 ),
                 _ => return None,
             };
@@ -865,11 +849,11 @@ fn function_of_column(node: Node, text: &str) -> Option<(String, String)> {
     if node.kind() != "call" {
         return None;
     }
-    let function = node.child_by_field_name("function")?;
+    let function = node.field("function")?;
     if !py::text(function, text).starts_with("func.") {
         return None;
     }
-    let positional = positional(node.child_by_field_name("arguments")?);
+    let positional = positional(node.field("arguments")?);
     column(*positional.first()?, text)
 }
 
@@ -925,11 +909,11 @@ fn ordered(node: Node, text: &str) -> Option<Ordered> {
     if node.kind() != "call" {
         return None;
     }
-    let function = node.child_by_field_name("function")?;
-    let positional = positional(node.child_by_field_name("arguments")?);
+    let function = node.field("function")?;
+    let positional = positional(node.field("arguments")?);
     if function.kind() == "attribute" && positional.is_empty() {
-        let object = function.child_by_field_name("object")?;
-        let method = py::text(function.child_by_field_name("attribute")?, text);
+        let object = function.field("object")?;
+        let method = py::text(function.field("attribute")?, text);
         return match method {
             "desc" | "asc" => {
                 let (model, attr) = column(object, text)?;
