@@ -112,6 +112,37 @@ pub fn serve(connection: Connection) -> Result<(), Error> {
             "serverInfo": { "name": "ixray", "version": env!("CARGO_PKG_VERSION") },
         }),
     )?;
+    // Files created or deleted outside the editor (`makemigrations`, a
+    // checkout): the client watches them for us when it can.
+    let watches = params
+        .capabilities
+        .workspace
+        .as_ref()
+        .and_then(|w| w.did_change_watched_files.as_ref())
+        .and_then(|d| d.dynamic_registration)
+        .unwrap_or(false);
+    if watches {
+        let watchers: Vec<serde_json::Value> = [
+            "**/*.py",
+            "**/*.{ts,tsx,mts,cts,js,mjs,cjs}",
+            "**/ixray.toml",
+            "**/pyproject.toml",
+            "**/alembic.ini",
+            "**/_journal.json",
+        ]
+        .iter()
+        .map(|glob| serde_json::json!({ "globPattern": glob }))
+        .collect();
+        connection.sender.send(Message::Request(Request::new(
+            RequestId::from("ixray/watch".to_string()),
+            "client/registerCapability".to_string(),
+            serde_json::json!({ "registrations": [{
+                "id": "ixray/watch",
+                "method": DidChangeWatchedFiles::METHOD,
+                "registerOptions": { "watchers": watchers },
+            }] }),
+        )))?;
+    }
     // The library writes paths below the current folder as `./app/x.py`:
     // with the workspace as the current folder every path ixray keeps has
     // that one form, and the editor's absolute paths are turned into it.

@@ -73,6 +73,36 @@ fn the_action_and_the_hook_are_well_formed_and_their_commands_run() {
         assert_eq!(code, 0, "{format}: {stderr}");
     }
 
+    // The release workflow packages what the action downloads.
+    let release = yaml(".github/workflows/release.yml");
+    let install = scripts
+        .iter()
+        .find(|s| s.contains("releases/download"))
+        .unwrap();
+    assert!(
+        install.contains("ixray-$(uname -m)-unknown-linux-gnu.tar.gz"),
+        "{install}"
+    );
+    let package = release["jobs"]["linux"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .find(|s| s.contains("tar -czf"))
+        .unwrap();
+    assert!(
+        package.contains("ixray-${{ matrix.arch }}-unknown-linux-gnu.tar.gz"),
+        "{package}"
+    );
+    let arches: Vec<&str> = release["jobs"]["linux"]["strategy"]["matrix"]["include"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["arch"].as_str().unwrap())
+        .collect();
+    // `uname -m` on GitHub's runners.
+    assert_eq!(arches, ["x86_64", "aarch64"]);
+
     let hooks = yaml(".pre-commit-hooks.yaml");
     let hook = &hooks[0];
     assert_eq!(hook["id"], "ixray");

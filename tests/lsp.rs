@@ -232,10 +232,13 @@ fn an_editor_session_sees_diagnostics_appear_and_clear_and_applies_the_fix() {
             "processId": null,
             "rootUri": uri(&root),
             "capabilities": {
-                "workspace": { "workspaceEdit": {
-                    "documentChanges": true,
-                    "resourceOperations": ["create"],
-                } },
+                "workspace": {
+                    "workspaceEdit": {
+                        "documentChanges": true,
+                        "resourceOperations": ["create"],
+                    },
+                    "didChangeWatchedFiles": { "dynamicRegistration": true },
+                },
             },
         }),
         &mut pending,
@@ -378,6 +381,27 @@ fn an_editor_session_sees_diagnostics_appear_and_clear_and_applies_the_fix() {
     apply(&ignore["edit"]);
     let (_, stdout, _) = run_ixray(&root, &["check", "--format", "json"]);
     assert!(!stdout.contains("shipping_address_id"), "{stdout}");
+
+    // The server asked to be told of files changed outside the editor; a
+    // new models file made by a tool shows up once the client says so.
+    let registration = pending
+        .iter()
+        .find(|m| m["method"] == "client/registerCapability")
+        .cloned()
+        .expect("the server registers for watched files");
+    client.send(json!({"jsonrpc": "2.0", "id": registration["id"], "result": null}));
+    let created = root.join("customers/extra.py");
+    std::fs::write(
+        &created,
+        "from django.db import models\n\n\nclass Note(models.Model):\n    customer = models.ForeignKey(\"customers.Customer\", on_delete=models.CASCADE, db_index=False)\n",
+    )
+    .unwrap();
+    client.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": uri(&created), "type": 1 }] }),
+    );
+    let found = client.diagnostics(&created, &mut pending);
+    assert_eq!(rules(&found), vec!["unindexed-foreign-key"], "{found:#?}");
 
     client.request("shutdown", Value::Null, &mut pending);
     client.notify("exit", Value::Null);

@@ -56,15 +56,24 @@ pub fn too_deep(tree: &Tree) -> Option<Span> {
             depth += 1;
             continue;
         }
-        loop {
-            if cursor.goto_next_sibling() {
-                break;
-            }
-            if !cursor.goto_parent() {
-                return None;
-            }
-            depth -= 1;
+        if !next_in_order(&mut cursor, &mut depth) {
+            return None;
         }
+    }
+}
+
+/// Move the cursor past the current node's subtree to the next node in
+/// source order (a sibling, or an ancestor's sibling), keeping `depth`;
+/// false when the tree is done.
+fn next_in_order(cursor: &mut tree_sitter::TreeCursor, depth: &mut usize) -> bool {
+    loop {
+        if cursor.goto_next_sibling() {
+            return true;
+        }
+        if !cursor.goto_parent() {
+            return false;
+        }
+        *depth -= 1;
     }
 }
 
@@ -84,14 +93,8 @@ pub fn find_node<'t>(
             depth += 1;
             continue;
         }
-        loop {
-            if cursor.goto_next_sibling() {
-                break;
-            }
-            if !cursor.goto_parent() {
-                return None;
-            }
-            depth -= 1;
+        if !next_in_order(&mut cursor, &mut depth) {
+            return None;
         }
     }
 }
