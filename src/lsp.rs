@@ -309,14 +309,25 @@ impl Server {
             let source = analysis.sources.get(&error.path);
             let range = match (error.position, source) {
                 (Some((line, column)), Some(source)) => {
-                    let offset = source.lines.line_start(line - 1);
-                    let start = self.position(source, offset);
-                    let mut start = start;
-                    start.character = start.character.max(column as u32 - 1);
-                    Range::new(start, start)
+                    // 1-based line and column in characters → byte offset.
+                    let line = line
+                        .saturating_sub(1)
+                        .min(source.lines.line_of(source.text.len()));
+                    let start = source.lines.line_start(line);
+                    let text = source.lines.line_text(&source.text, line);
+                    let within: usize = text
+                        .chars()
+                        .take(column.saturating_sub(1))
+                        .map(char::len_utf8)
+                        .sum();
+                    let p = self.position(source, start + within);
+                    Range::new(p, p)
                 }
                 (Some((line, column)), None) => {
-                    let p = Position::new(line as u32 - 1, column as u32 - 1);
+                    let p = Position::new(
+                        line.saturating_sub(1) as u32,
+                        column.saturating_sub(1) as u32,
+                    );
                     Range::new(p, p)
                 }
                 _ => Range::default(),
@@ -388,8 +399,14 @@ impl Server {
                 self.position(source, location.span.end),
             ),
             None => Range::new(
-                Position::new(location.line as u32 - 1, location.column as u32 - 1),
-                Position::new(location.end_line as u32 - 1, location.end_column as u32 - 1),
+                Position::new(
+                    location.line.saturating_sub(1) as u32,
+                    location.column.saturating_sub(1) as u32,
+                ),
+                Position::new(
+                    location.end_line.saturating_sub(1) as u32,
+                    location.end_column.saturating_sub(1) as u32,
+                ),
             ),
         }
     }

@@ -305,6 +305,40 @@ fn an_editor_session_sees_diagnostics_appear_and_clear_and_applies_the_fix() {
     );
     assert_eq!(client.diagnostics(&tasks, &mut pending).len(), 3);
 
+    // A syntax error in the buffer is an error diagnostic at its place;
+    // fixed, it clears.
+    let broken = original.replacen("class ", "class (", 1);
+    client.notify(
+        "textDocument/didChange",
+        json!({
+            "textDocument": { "uri": uri(&payment), "version": 4 },
+            "contentChanges": [{ "text": broken }],
+        }),
+    );
+    let errors = client.diagnostics(&payment, &mut pending);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0]["severity"], 1);
+    assert_eq!(errors[0]["message"], "skipped: syntax error");
+    let line = broken
+        .lines()
+        .position(|l| l.starts_with("class ("))
+        .unwrap();
+    assert_eq!(errors[0]["range"]["start"]["line"], line, "{errors:#?}");
+    // The model cannot be read: nothing is said about its query.
+    assert_eq!(client.diagnostics(&tasks, &mut pending).len(), 2);
+    client.notify(
+        "textDocument/didChange",
+        json!({
+            "textDocument": { "uri": uri(&payment), "version": 5 },
+            "contentChanges": [{ "text": original }],
+        }),
+    );
+    assert_eq!(
+        client.diagnostics(&payment, &mut pending),
+        Vec::<Value>::new()
+    );
+    assert_eq!(client.diagnostics(&tasks, &mut pending).len(), 3);
+
     // The quick fix for the customer's foreign key: applied, `check` no
     // longer flags it.
     let actions = client.request(
