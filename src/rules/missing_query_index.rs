@@ -171,7 +171,7 @@ fn needs_an_index(table: &Table, pattern: &AccessPattern) -> bool {
 /// (backfills), tools, examples. Their queries ask nothing of the schema
 /// the application keeps. Only the folders below the one the query and
 /// the model share count (a checkout may live under `~/scripts`).
-fn one_off(path: &Path, model: Option<&Path>) -> bool {
+pub(super) fn one_off(path: &Path, model: Option<&Path>) -> bool {
     let shared = model.map_or(0, |m| {
         path.components()
             .zip(m.components())

@@ -6,10 +6,24 @@ use super::redundant_index::describe;
 use super::{Finding, FixIntent, Related, columns_text, finding};
 use crate::frameworks::suggest_index_name;
 use crate::schema::coverage::covering_index_for;
-use crate::schema::{Dialect, IndexSpec, Schema, SpecColumn};
+use crate::schema::{AccessPattern, ConditionOp, Dialect, IndexSpec, Schema, SpecColumn};
+
+/// Call sites named as evidence on one finding; the rest are counted.
+const MAX_SITES: usize = 3;
 
 pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
+    let mut patterns: rustc_hash::FxHashMap<(crate::schema::Framework, &str), Vec<&AccessPattern>> =
+        rustc_hash::FxHashMap::default();
+    for pattern in &schema.access_patterns {
+        patterns
+            .entry((pattern.framework, pattern.table.as_str()))
+            .or_default()
+            .push(pattern);
+    }
     for table in schema.tables.iter().filter(|t| t.checkable()) {
+        let queries = patterns
+            .get(&(table.framework, table.name.as_str()))
+            .map_or(&[][..], Vec::as_slice);
         let mut seen: Vec<&[String]> = Vec::new();
         for fk in &table.foreign_keys {
             if seen.contains(&fk.columns.as_slice()) {
@@ -118,6 +132,56 @@ pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
                     location: location.clone(),
                     message,
                 });
+            }
+            // The project's own queries that look rows up by the foreign
+            // key: they would read through the index too (evidence; the
+            // finding stands without them).
+            let model = table.location.as_ref().map(|l| l.path.as_path());
+            let mut sites: Vec<&AccessPattern> = queries
+                .iter()
+                .copied()
+                .filter(|p| {
+                    !p.disjunction
+                        && fk.columns.iter().all(|c| {
+                            p.conditions.iter().any(|cond| {
+                                &cond.column == c
+                                    && matches!(cond.op, ConditionOp::Eq | ConditionOp::In)
+                            })
+                        })
+                        && p.location
+                            .as_ref()
+                            .is_some_and(|l| !super::missing_query_index::one_off(&l.path, model))
+                })
+                .collect();
+            sites.sort_by_key(|p| p.location.clone());
+            sites.dedup_by_key(|p| p.location.clone());
+            for site in sites.iter().take(MAX_SITES) {
+                if let Some(location) = &site.location {
+                    f.related.push(Related {
+                        location: location.clone(),
+                        message: format!("query by the foreign key: {}", site.sql()),
+                    });
+                }
+            }
+            if sites.len() > MAX_SITES {
+                let last = sites[MAX_SITES..]
+                    .iter()
+                    .filter_map(|p| p.location.clone())
+                    .next();
+                if let Some(location) = last {
+                    f.related.push(Related {
+                        location,
+                        message: format!(
+                            "and {} more quer{} by the foreign key",
+                            sites.len() - MAX_SITES,
+                            if sites.len() - MAX_SITES == 1 {
+                                "y"
+                            } else {
+                                "ies"
+                            }
+                        ),
+                    });
+                }
             }
             f.suggested_index = Some(spec.clone());
             f.fix = Some(FixIntent::AddIndex(spec));
