@@ -72,7 +72,7 @@ pub fn suggestions(schema: &Schema) -> Vec<(&Table, Proposal<'_>)> {
 /// starts with a column the query narrows by. A wider index
 /// would then help only when one value has many rows, which the code does
 /// not show.
-fn needs_an_index(table: &Table, pattern: &AccessPattern) -> bool {
+pub(super) fn needs_an_index(table: &Table, pattern: &AccessPattern) -> bool {
     // A query that filters nothing (the first rows of the whole table, a
     // development script's sample) says too little about the workload.
     if pattern.conditions.is_empty() {

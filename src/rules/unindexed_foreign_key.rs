@@ -134,8 +134,8 @@ pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
                 });
             }
             // The project's own queries that look rows up by the foreign
-            // key: they would read through the index too (evidence; the
-            // finding stands without them).
+            // key and that no index serves: they would read through the
+            // new index (evidence; the finding stands without them).
             let model = table.location.as_ref().map(|l| l.path.as_path());
             let mut sites: Vec<&AccessPattern> = queries
                 .iter()
@@ -151,6 +151,7 @@ pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
                         && p.location
                             .as_ref()
                             .is_some_and(|l| !super::missing_query_index::one_off(&l.path, model))
+                        && super::missing_query_index::needs_an_index(table, p)
                 })
                 .collect();
             sites.sort_by_key(|p| p.location.clone());
