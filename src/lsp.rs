@@ -270,17 +270,21 @@ impl Server {
     }
 
     fn analyze(&mut self) {
+        let clock = std::time::Instant::now();
         let files: Vec<(PathBuf, FileOutcome)> = self
             .files
             .iter()
             .map(|(path, outcome)| (path.clone(), outcome.clone()))
             .collect();
+        let copied = clock.elapsed();
         let mut analysis = crate::analyze_read(
             &[PathBuf::from(".")],
             &self.config,
             files,
             self.walk_errors.clone(),
         );
+        analysis.timings.insert(0, ("copy the kept facts", copied));
+        let planning = std::time::Instant::now();
         // A finding is fixable when `fix` would fix it, as `check` says.
         let plan = fix::plan_checked(&analysis, fix::Reparse::No);
         let verdicts = plan.verdicts(&analysis);
@@ -289,6 +293,9 @@ impl Server {
                 finding.fix = None;
             }
         }
+        analysis
+            .timings
+            .push(("plan fixes (what is fixable)", planning.elapsed()));
         self.analysis = Some(analysis);
     }
 
