@@ -8,14 +8,15 @@ use std::path::Path;
 
 use rustc_hash::FxHashMap;
 
-use super::redundant_index::describe;
 use super::{Finding, FixIntent, Related, Severity, finding};
 use crate::frameworks::suggest_index_name;
-use crate::schema::coverage::{covering_index_for, index_serves, predicate_implied};
+use crate::schema::coverage::{
+    covering_index_for, index_serves, made_redundant_by, predicate_implied,
+};
 use crate::schema::proposal::{Proposal, as_predicate, propose};
 use crate::schema::{
-    AccessPattern, ConditionOp, Dialect, Index, IndexMethod, IndexOrigin, IndexPart, IndexSpec,
-    QueryOperation, Schema, SpecColumn, Table,
+    AccessPattern, ConditionOp, Dialect, Index, IndexMethod, IndexPart, IndexSpec, QueryOperation,
+    Schema, SpecColumn, Table,
 };
 
 /// More equality columns than this: the query is a lookup by many fields
@@ -369,24 +370,10 @@ fn report(table: &Table, proposal: Proposal) -> Finding {
             message: format!("and {} more call sites", count - MAX_RELATED),
         });
     }
-    // An index the new one starts with becomes unnecessary.
-    for existing in &table.indexes {
-        let narrower = !existing.unique
-            && existing.predicate.is_none()
-            && existing.origin != IndexOrigin::PrimaryKey
-            && existing.parts.len() < index.parts.len()
-            && index.predicate.is_none()
-            && index.parts.starts_with(&existing.parts);
-        if narrower && let Some(location) = &existing.location {
-            f.related.push(Related {
-                location: location.clone(),
-                message: format!(
-                    "index {} becomes redundant: the new index starts with its columns",
-                    describe(existing)
-                ),
-            });
-        }
-    }
+    super::note_made_redundant(
+        &mut f,
+        made_redundant_by(table, &index.parts, index.predicate.is_some()),
+    );
     f.suggested_index = Some(spec.clone());
     if sqlite_drizzle && mixed {
         f.help = Some(
@@ -434,7 +421,9 @@ fn in_background_job(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{Column, Condition, ForeignKey, Framework, IndexPart, OrderColumn};
+    use crate::schema::{
+        Column, Condition, ForeignKey, Framework, IndexOrigin, IndexPart, OrderColumn,
+    };
     use crate::source::Location;
     use std::path::PathBuf;
 

@@ -146,6 +146,22 @@ pub static RULES: &[Rule] = &[
     },
 ];
 
+/// Name, on a finding that proposes an index, the existing indexes that
+/// index makes unnecessary (the same `fix` drops them when it can).
+fn note_made_redundant(finding: &mut Finding, indexes: Vec<&Index>) {
+    for existing in indexes {
+        if let Some(location) = &existing.location {
+            finding.related.push(Related {
+                location: location.clone(),
+                message: format!(
+                    "index {} becomes redundant: the new index starts with its columns",
+                    redundant_index::describe(existing)
+                ),
+            });
+        }
+    }
+}
+
 pub fn rule(name: &str) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.name == name)
 }

@@ -5,8 +5,10 @@
 use super::redundant_index::describe;
 use super::{Finding, FixIntent, Related, columns_text, finding};
 use crate::frameworks::suggest_index_name;
-use crate::schema::coverage::covering_index_for;
-use crate::schema::{AccessPattern, ConditionOp, Dialect, IndexSpec, Schema, SpecColumn};
+use crate::schema::coverage::{covering_index_for, made_redundant_by};
+use crate::schema::{
+    AccessPattern, ConditionOp, Dialect, IndexPart, IndexSpec, Schema, SpecColumn,
+};
 
 /// Call sites named as evidence on one finding; the rest are counted.
 const MAX_SITES: usize = 3;
@@ -184,6 +186,8 @@ pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
                     });
                 }
             }
+            let parts: Vec<IndexPart> = fk.columns.iter().map(IndexPart::column).collect();
+            super::note_made_redundant(&mut f, made_redundant_by(table, &parts, false));
             f.suggested_index = Some(spec.clone());
             f.fix = Some(FixIntent::AddIndex(spec));
             out.push(f);
@@ -199,29 +203,32 @@ mod tests {
     };
     use crate::source::{Location, Span};
 
-    /// The notes name the column of a composite key that an index holds,
-    /// not the whole key.
-    #[test]
-    fn notes_name_the_foreign_key_column_an_index_holds() {
-        let at = |line| Location {
+    fn at(line: usize) -> Location {
+        Location {
             path: "m.py".into(),
             line,
             column: 1,
             end_line: line,
             end_column: 1,
             span: Span::new(0, 0),
-        };
-        let index = |columns: &[&str], partial: bool, line| {
-            let mut index = Index::new(
-                columns.iter().map(|c| IndexPart::column(*c)).collect(),
-                IndexOrigin::Declared,
-            );
-            if partial {
-                index.predicate = Some(Predicate::new(vec![Conjunct::Other("live".into())]));
-            }
-            index.location = Some(at(line));
-            index
-        };
+        }
+    }
+
+    fn index(columns: &[&str], partial: bool, line: usize) -> Index {
+        let mut index = Index::new(
+            columns.iter().map(|c| IndexPart::column(*c)).collect(),
+            IndexOrigin::Declared,
+        );
+        if partial {
+            index.predicate = Some(Predicate::new(vec![Conjunct::Other("live".into())]));
+        }
+        index.location = Some(at(line));
+        index
+    }
+
+    /// `regs` with a foreign key on (event_id, form_id) and `indexes`; the
+    /// notes of its one finding.
+    fn notes_with(indexes: Vec<Index>) -> Vec<String> {
         let table = Table {
             name: "regs".into(),
             model: "Reg".into(),
@@ -244,11 +251,7 @@ mod tests {
                 field: "form".into(),
                 location: Some(at(1)),
             }],
-            indexes: vec![
-                index(&["friendly_id", "event_id"], false, 2),
-                index(&["form_id", "user_id"], true, 3),
-                index(&["event_id", "form_id"], true, 4),
-            ],
+            indexes,
             generic_foreign_keys: Vec::new(),
         };
         let mut out = Vec::new();
@@ -259,7 +262,18 @@ mod tests {
             },
             &mut out,
         );
-        let notes: Vec<&str> = out[0].related.iter().map(|r| r.message.as_str()).collect();
+        out[0].related.iter().map(|r| r.message.clone()).collect()
+    }
+
+    /// The notes name the column of a composite key that an index holds,
+    /// not the whole key.
+    #[test]
+    fn notes_name_the_foreign_key_column_an_index_holds() {
+        let notes = notes_with(vec![
+            index(&["friendly_id", "event_id"], false, 2),
+            index(&["form_id", "user_id"], true, 3),
+            index(&["event_id", "form_id"], true, 4),
+        ]);
         assert_eq!(
             notes,
             [
@@ -267,6 +281,17 @@ mod tests {
                 "index (form_id, user_id) WHERE live starts with `form_id` but is partial",
                 "index (event_id, form_id) WHERE live starts with `event_id, form_id` but is partial",
             ]
+        );
+    }
+
+    /// An index on the key's first column is made redundant by the index
+    /// the finding proposes, and the finding says so.
+    #[test]
+    fn an_index_the_proposed_one_makes_redundant_is_named() {
+        let notes = notes_with(vec![index(&["event_id"], false, 2)]);
+        assert_eq!(
+            notes,
+            ["index (event_id) becomes redundant: the new index starts with its columns"]
         );
     }
 }

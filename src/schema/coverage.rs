@@ -6,7 +6,7 @@ use rustc_hash::FxHashSet;
 
 use super::{
     AccessPattern, ConditionOp, Conjunct, Dialect, ForeignKey, GenericForeignKey, Index,
-    IndexMethod, Table,
+    IndexMethod, IndexOrigin, IndexPart, Table,
 };
 
 /// The first index (in declaration order) that serves lookups of `fk`.
@@ -22,6 +22,30 @@ pub fn covering_index_for<'t>(table: &'t Table, fk: &ForeignKey) -> Option<&'t I
         .indexes
         .iter()
         .find(|index| index_covers_columns(index, &fk.columns, table.dialect))
+}
+
+/// The indexes of `table` that a new full index with key `parts` would
+/// make unnecessary: plain, full, non-unique indexes with a shorter key
+/// the new one starts with. A partial new index makes none redundant.
+pub fn made_redundant_by<'t>(
+    table: &'t Table,
+    parts: &[IndexPart],
+    partial: bool,
+) -> Vec<&'t Index> {
+    if partial {
+        return Vec::new();
+    }
+    table
+        .indexes
+        .iter()
+        .filter(|existing| {
+            !existing.unique
+                && existing.predicate.is_none()
+                && existing.origin != IndexOrigin::PrimaryKey
+                && existing.parts.len() < parts.len()
+                && parts.starts_with(&existing.parts)
+        })
+        .collect()
 }
 
 pub fn index_covers_columns(index: &Index, columns: &[String], dialect: Dialect) -> bool {
