@@ -421,9 +421,7 @@ fn in_background_job(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{
-        Column, Condition, ForeignKey, Framework, IndexOrigin, IndexPart, OrderColumn,
-    };
+    use crate::schema::{Column, ForeignKey, Framework, IndexOrigin, IndexPart};
     use crate::source::Location;
     use std::path::PathBuf;
 
@@ -487,28 +485,9 @@ mod tests {
         limited: bool,
     ) -> AccessPattern {
         AccessPattern {
-            table: "checks".into(),
-            framework: Framework::Django,
-            conditions: conditions
-                .iter()
-                .map(|(c, op, v)| Condition {
-                    column: c.to_string(),
-                    op: *op,
-                    constant: v.map(str::to_string),
-                })
-                .collect(),
-            order: order
-                .iter()
-                .map(|o| OrderColumn {
-                    column: o.trim_start_matches('-').to_string(),
-                    desc: o.starts_with('-'),
-                })
-                .collect(),
-            order_implicit: false,
             limited,
-            operation: QueryOperation::Select,
-            disjunction: false,
             location: Some(at(path, 3)),
+            ..AccessPattern::for_test("checks", conditions, order)
         }
     }
 

@@ -398,28 +398,8 @@ mod tests {
 
     fn pattern(conditions: &[(&str, ConditionOp, Option<&str>)], order: &[&str]) -> AccessPattern {
         AccessPattern {
-            table: "t".into(),
-            framework: Framework::Django,
-            conditions: conditions
-                .iter()
-                .map(|(c, op, v)| crate::schema::Condition {
-                    column: c.to_string(),
-                    op: *op,
-                    constant: v.map(str::to_string),
-                })
-                .collect(),
-            order: order
-                .iter()
-                .map(|o| crate::schema::OrderColumn {
-                    column: o.trim_start_matches('-').to_string(),
-                    desc: o.starts_with('-'),
-                })
-                .collect(),
-            order_implicit: false,
             limited: true,
-            operation: crate::schema::QueryOperation::Select,
-            disjunction: false,
-            location: None,
+            ..AccessPattern::for_test("t", conditions, order)
         }
     }
 

@@ -574,6 +574,40 @@ pub struct AccessPattern {
 }
 
 impl AccessPattern {
+    /// A select of `table` for unit tests: conditions as (column, op,
+    /// constant), order as column names with `-` for descending.
+    #[cfg(test)]
+    pub(crate) fn for_test(
+        table: &str,
+        conditions: &[(&str, ConditionOp, Option<&str>)],
+        order: &[&str],
+    ) -> AccessPattern {
+        AccessPattern {
+            table: table.into(),
+            framework: Framework::Django,
+            conditions: conditions
+                .iter()
+                .map(|(c, op, v)| Condition {
+                    column: c.to_string(),
+                    op: *op,
+                    constant: v.map(str::to_string),
+                })
+                .collect(),
+            order: order
+                .iter()
+                .map(|o| OrderColumn {
+                    column: o.trim_start_matches('-').to_string(),
+                    desc: o.starts_with('-'),
+                })
+                .collect(),
+            order_implicit: false,
+            limited: false,
+            operation: QueryOperation::Select,
+            disjunction: false,
+            location: None,
+        }
+    }
+
     /// The query as SQL with `$n` placeholders for the values the code
     /// passes (`SELECT * FROM t WHERE a = $1 AND b IS NULL ORDER BY c DESC
     /// LIMIT 1`). Conditions no btree serves keep their column and say

@@ -145,9 +145,7 @@ fn looks_like_key(column: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{
-        Column, Dialect, ForeignKey, Framework, OrderColumn, QueryOperation, RangeBound,
-    };
+    use crate::schema::{Column, Dialect, ForeignKey, Framework, RangeBound};
 
     fn table(indexes: Vec<Index>) -> Table {
         Table {
@@ -175,30 +173,7 @@ mod tests {
     }
 
     fn pattern(conditions: &[(&str, ConditionOp, Option<&str>)], order: &[&str]) -> AccessPattern {
-        AccessPattern {
-            table: "checks".into(),
-            framework: Framework::Django,
-            conditions: conditions
-                .iter()
-                .map(|(c, op, v)| Condition {
-                    column: c.to_string(),
-                    op: *op,
-                    constant: v.map(str::to_string),
-                })
-                .collect(),
-            order: order
-                .iter()
-                .map(|o| OrderColumn {
-                    column: o.trim_start_matches('-').to_string(),
-                    desc: o.starts_with('-'),
-                })
-                .collect(),
-            order_implicit: false,
-            limited: false,
-            operation: QueryOperation::Select,
-            disjunction: false,
-            location: None,
-        }
+        AccessPattern::for_test("checks", conditions, order)
     }
 
     fn describe(proposals: &[Proposal]) -> Vec<String> {
