@@ -89,15 +89,7 @@ impl FixPlan {
                 withheld.entry(table.as_str()).or_insert(w.reason.as_str());
             }
         }
-        let mut declared: rustc_hash::FxHashMap<(&str, crate::schema::Framework), &Path> =
-            rustc_hash::FxHashMap::default();
-        for table in &analysis.schema.tables {
-            if let Some(location) = &table.location {
-                declared
-                    .entry((table.name.as_str(), table.framework))
-                    .or_insert(location.path.as_path());
-            }
-        }
+        let declared = declared_paths(analysis);
         let units: Vec<String> = self
             .withheld
             .iter()
@@ -131,20 +123,28 @@ impl FixPlan {
             .collect()
     }
 
-    /// The change set that fixes `finding`: the one that edits the file
-    /// declaring its table (as `verdicts` decides).
-    pub fn set_for(&self, analysis: &Analysis, finding: &Finding) -> Option<&PlannedSet> {
-        finding.fix.as_ref()?;
-        let declared = analysis
-            .schema
-            .tables
+    /// For each finding of the analysis, the change set that fixes it: the
+    /// one that edits the file declaring its table (as `verdicts` decides).
+    pub fn sets_for(&self, analysis: &Analysis) -> Vec<Option<&PlannedSet>> {
+        let declared = declared_paths(analysis);
+        let mut by_path: rustc_hash::FxHashMap<&Path, &PlannedSet> = Default::default();
+        for set in &self.sets {
+            for change in &set.changes {
+                by_path.entry(change.path.as_path()).or_insert(set);
+            }
+        }
+        analysis
+            .findings
             .iter()
-            .find(|t| t.name == finding.table && t.framework == finding.framework)
-            .and_then(|t| t.location.as_ref())
-            .or(finding.location.as_ref())?;
-        self.sets
-            .iter()
-            .find(|s| s.changes.iter().any(|c| c.path == declared.path))
+            .map(|finding| {
+                finding.fix.as_ref()?;
+                let path = declared
+                    .get(&(finding.table.as_str(), finding.framework))
+                    .copied()
+                    .or(finding.location.as_ref().map(|l| l.path.as_path()))?;
+                by_path.get(path).copied()
+            })
+            .collect()
     }
 
     /// Every change of every set, by path.
@@ -945,6 +945,21 @@ pub(crate) fn stage(path: &Path, contents: &str) -> Result<PathBuf, String> {
             Err(err.to_string())
         }
     }
+}
+
+/// The file that declares each table, by (SQL name, framework).
+fn declared_paths(
+    analysis: &Analysis,
+) -> rustc_hash::FxHashMap<(&str, crate::schema::Framework), &Path> {
+    let mut declared = rustc_hash::FxHashMap::default();
+    for table in &analysis.schema.tables {
+        if let Some(location) = &table.location {
+            declared
+                .entry((table.name.as_str(), table.framework))
+                .or_insert(location.path.as_path());
+        }
+    }
+    declared
 }
 
 /// Whole lines of an existing file that a change replaces: what review

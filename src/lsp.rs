@@ -581,17 +581,15 @@ impl Server {
             let Some(data) = &diagnostic.data else {
                 continue;
             };
-            let Some(finding) = analysis
-                .findings
-                .iter()
-                .find(|f| &key(f) == data && f.location.as_ref().is_some_and(|l| l.path == path))
-            else {
+            let Some((at, finding)) = analysis.findings.iter().enumerate().find(|(_, f)| {
+                &key(f) == data && f.location.as_ref().is_some_and(|l| l.path == path)
+            }) else {
                 continue;
             };
             if finding.fix.is_some() {
                 let plan =
                     plan.get_or_insert_with(|| fix::plan_checked(analysis, fix::Reparse::Yes));
-                if let Some(edit) = self.fix_edit(analysis, plan, finding) {
+                if let Some(edit) = plan.sets_for(analysis)[at].and_then(|set| self.fix_edit(set)) {
                     actions.push(CodeActionOrCommand::CodeAction(CodeAction {
                         title: format!("ixray: fix `{}` ({})", finding.rule, fix_title(finding)),
                         kind: Some(CodeActionKind::QUICKFIX),
@@ -615,20 +613,14 @@ impl Server {
         actions
     }
 
-    /// The change set that fixes `finding`, as a workspace edit: every
+    /// The change set that fixes a finding, as a workspace edit: every
     /// edited file, and the new migration when the client can create
     /// files (else the model edit alone, which `fix` would not write
     /// without its migration: the title says so).
     // `WorkspaceEdit::changes` is keyed by `Uri`, whose lazily parsed
     // parts clippy takes for interior mutability; keys are never mutated.
     #[allow(clippy::mutable_key_type)]
-    fn fix_edit(
-        &self,
-        analysis: &Analysis,
-        plan: &FixPlan,
-        finding: &Finding,
-    ) -> Option<WorkspaceEdit> {
-        let set = plan.set_for(analysis, finding)?;
+    fn fix_edit(&self, set: &fix::PlannedSet) -> Option<WorkspaceEdit> {
         let mut operations = Vec::new();
         let mut changes: std::collections::HashMap<Uri, Vec<TextEdit>> = Default::default();
         for change in &set.changes {

@@ -65,7 +65,7 @@ pub fn render(
     }
     // Each change set once, after the findings it fixes.
     let mut shown: Vec<&str> = Vec::new();
-    for finding in &analysis.findings {
+    for (finding, set) in analysis.findings.iter().zip(plan.sets_for(analysis)) {
         let place = finding.location.as_ref().map_or(String::new(), |l| {
             format!(" in `{}:{}`", paths.show(&l.path), l.line)
         });
@@ -74,7 +74,7 @@ pub fn render(
         if let Some(help) = &finding.help {
             let _ = writeln!(out, "Help: {help}\n");
         }
-        let Some(set) = plan.set_for(analysis, finding) else {
+        let Some(set) = set else {
             continue;
         };
         if shown.contains(&set.unit.as_str()) {

@@ -29,10 +29,12 @@ pub fn render(analysis: &Analysis, plan: &FixPlan, paths: &PathDisplay) -> Strin
             })
         })
         .collect();
+    let sets = plan.sets_for(analysis);
     let results: Vec<Value> = analysis
         .findings
         .iter()
-        .map(|finding| {
+        .zip(sets)
+        .map(|(finding, set)| {
             let mut result = json!({
                 "ruleId": finding.rule,
                 "ruleIndex": RULES.iter().position(|r| r.name == finding.rule),
@@ -70,7 +72,7 @@ pub fn render(analysis: &Analysis, plan: &FixPlan, paths: &PathDisplay) -> Strin
                     })
                     .collect();
             }
-            if let Some(set) = plan.set_for(analysis, finding) {
+            if let Some(set) = set {
                 let changes: Vec<Value> = set
                     .changes
                     .iter()
