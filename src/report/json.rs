@@ -35,7 +35,7 @@ struct RuleCount {
 
 /// `--statistics --format json`: findings and fixable ones per rule.
 pub fn statistics(findings: &[Finding]) -> String {
-    let rows: Vec<RuleCount> = super::text::per_rule(findings)
+    let rows: Vec<RuleCount> = super::per_rule(findings)
         .into_iter()
         .map(|(rule, count, fixable)| RuleCount {
             rule,

@@ -69,11 +69,11 @@ impl Summary {
             plural(self.files_read)
         ));
         if !self.tables.is_empty() {
-            let read: Vec<String> = self
-                .tables
-                .iter()
-                .map(|(framework, n)| {
-                    format!("{}: {n} table{}", framework_name(framework), plural(*n))
+            let read: Vec<String> = [Framework::Django, Framework::Sqlalchemy, Framework::Drizzle]
+                .into_iter()
+                .filter_map(|framework| {
+                    let n = *self.tables.get(framework.as_str())?;
+                    Some(format!("{}: {n} table{}", framework.title(), plural(n)))
                 })
                 .collect();
             out.push_str(&format!(" ({})", read.join(", ")));
@@ -86,17 +86,25 @@ impl Summary {
     }
 }
 
-pub fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
+/// (rule, findings, fixable), most findings first, then by name.
+pub fn per_rule(findings: &[crate::rules::Finding]) -> Vec<(&'static str, usize, usize)> {
+    let mut counts: std::collections::BTreeMap<&'static str, (usize, usize)> =
+        std::collections::BTreeMap::new();
+    for finding in findings {
+        let entry = counts.entry(finding.rule).or_default();
+        entry.0 += 1;
+        entry.1 += usize::from(finding.fix.is_some());
+    }
+    let mut rows: Vec<_> = counts
+        .into_iter()
+        .map(|(rule, (count, fixable))| (rule, count, fixable))
+        .collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    rows
 }
 
-/// `django` → `Django`.
-pub fn framework_name(framework: &str) -> &'static str {
-    match framework {
-        "django" => "Django",
-        "sqlalchemy" => "SQLAlchemy",
-        _ => "Drizzle",
-    }
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// Where a rule's page is published.

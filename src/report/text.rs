@@ -85,7 +85,7 @@ pub fn render(
 /// many of them `fix` fixes; then the summary.
 pub fn statistics(findings: &[Finding], summary: &Summary) -> String {
     let mut out = String::new();
-    for (rule, count, fixable) in per_rule(findings) {
+    for (rule, count, fixable) in super::per_rule(findings) {
         let fixable = if fixable > 0 {
             format!("  [{fixable} fixable]")
         } else {
@@ -95,22 +95,6 @@ pub fn statistics(findings: &[Finding], summary: &Summary) -> String {
     }
     out.push_str(&summary.line());
     out
-}
-
-/// (rule, findings, fixable), most findings first, then by name.
-pub fn per_rule(findings: &[Finding]) -> Vec<(&'static str, usize, usize)> {
-    let mut counts: BTreeMap<&'static str, (usize, usize)> = BTreeMap::new();
-    for finding in findings {
-        let entry = counts.entry(finding.rule).or_default();
-        entry.0 += 1;
-        entry.1 += usize::from(finding.fix.is_some());
-    }
-    let mut rows: Vec<_> = counts
-        .into_iter()
-        .map(|(rule, (count, fixable))| (rule, count, fixable))
-        .collect();
-    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    rows
 }
 
 fn snippet(

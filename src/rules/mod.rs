@@ -346,11 +346,6 @@ mod tests {
     /// default severity and a way to suppress it.
     #[test]
     fn rule_pages_list_their_frameworks_and_severity() {
-        let names = |f: &Framework| match f {
-            Framework::Django => "Django",
-            Framework::Sqlalchemy => "SQLAlchemy",
-            Framework::Drizzle => "Drizzle",
-        };
         for rule in RULES {
             let header: String = rule
                 .doc
@@ -373,7 +368,7 @@ mod tests {
                 .unwrap();
             for framework in [Framework::Django, Framework::Sqlalchemy, Framework::Drizzle] {
                 assert_eq!(
-                    listed.contains(names(&framework)),
+                    listed.contains(framework.title()),
                     rule.frameworks.contains(&framework),
                     "{}: the page lists `{listed}`",
                     rule.name

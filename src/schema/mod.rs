@@ -22,6 +22,15 @@ pub enum Framework {
 }
 
 impl Framework {
+    /// How people write it: `Django`, `SQLAlchemy`, `Drizzle`.
+    pub fn title(self) -> &'static str {
+        match self {
+            Framework::Django => "Django",
+            Framework::Sqlalchemy => "SQLAlchemy",
+            Framework::Drizzle => "Drizzle",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Framework::Django => "django",
