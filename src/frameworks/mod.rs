@@ -157,6 +157,47 @@ pub fn now_epoch() -> u64 {
         })
 }
 
+/// Code that runs once or beside the application: data migrations (Django
+/// `migrations/`, Alembic revisions, their task modules), scripts
+/// (backfills), tools, examples. Their queries ask nothing of the schema
+/// the application keeps. Only the folders below the one the query and
+/// the model share count (a checkout may live under `~/scripts`).
+pub fn one_off_code(path: &std::path::Path, model: Option<&std::path::Path>) -> bool {
+    let shared = model.map_or(0, |m| {
+        path.components()
+            .zip(m.components())
+            .take_while(|(a, b)| a == b)
+            .count()
+    });
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.contains(".test.") || name.contains(".spec.") || name.starts_with("test_") {
+        return true;
+    }
+    path.components().skip(shared).any(|c| {
+        matches!(
+            c.as_os_str().to_str(),
+            Some(
+                "tests"
+                    | "test"
+                    | "__tests__"
+                    | "migrations"
+                    | "versions"
+                    | "alembic"
+                    | "scripts"
+                    | "script"
+                    | "bin"
+                    | "tools"
+                    | "examples"
+                    | "example"
+                    | "docs"
+                    | "seed"
+                    | "seeds"
+                    | "fixtures"
+            )
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

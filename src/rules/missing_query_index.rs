@@ -80,10 +80,12 @@ pub(super) fn needs_an_index(table: &Table, pattern: &AccessPattern) -> bool {
         return false;
     }
     if pattern.disjunction
-        || pattern
-            .location
-            .as_ref()
-            .is_some_and(|l| one_off(&l.path, table.location.as_ref().map(|t| t.path.as_path())))
+        || pattern.location.as_ref().is_some_and(|l| {
+            crate::frameworks::one_off_code(
+                &l.path,
+                table.location.as_ref().map(|t| t.path.as_path()),
+            )
+        })
     {
         return false;
     }
@@ -165,47 +167,6 @@ pub(super) fn needs_an_index(table: &Table, pattern: &AccessPattern) -> bool {
                 .and_then(|p| p.column_name())
                 .is_some_and(narrowing)
         })
-}
-
-/// Code that runs once or beside the application: data migrations (Django
-/// `migrations/`, Alembic revisions, their task modules), scripts
-/// (backfills), tools, examples. Their queries ask nothing of the schema
-/// the application keeps. Only the folders below the one the query and
-/// the model share count (a checkout may live under `~/scripts`).
-pub(super) fn one_off(path: &Path, model: Option<&Path>) -> bool {
-    let shared = model.map_or(0, |m| {
-        path.components()
-            .zip(m.components())
-            .take_while(|(a, b)| a == b)
-            .count()
-    });
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if name.contains(".test.") || name.contains(".spec.") || name.starts_with("test_") {
-        return true;
-    }
-    path.components().skip(shared).any(|c| {
-        matches!(
-            c.as_os_str().to_str(),
-            Some(
-                "tests"
-                    | "test"
-                    | "__tests__"
-                    | "migrations"
-                    | "versions"
-                    | "alembic"
-                    | "scripts"
-                    | "script"
-                    | "bin"
-                    | "tools"
-                    | "examples"
-                    | "example"
-                    | "docs"
-                    | "seed"
-                    | "seeds"
-                    | "fixtures"
-            )
-        )
-    })
 }
 
 /// Never a lone low-cardinality column (a status, a kind, a flag), never a

@@ -152,7 +152,7 @@ pub(super) fn check(schema: &Schema, out: &mut Vec<Finding>) {
                         })
                         && p.location
                             .as_ref()
-                            .is_some_and(|l| !super::missing_query_index::one_off(&l.path, model))
+                            .is_some_and(|l| !crate::frameworks::one_off_code(&l.path, model))
                         && super::missing_query_index::needs_an_index(table, p)
                 })
                 .collect();
