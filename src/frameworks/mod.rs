@@ -198,6 +198,15 @@ pub fn one_off_code(path: &std::path::Path, model: Option<&std::path::Path>) -> 
     })
 }
 
+/// Whether the framework can declare a descending index column for this
+/// database: drizzle-orm's sqlite-core columns have no `.desc()`.
+pub fn declares_descending_columns(
+    framework: crate::schema::Framework,
+    dialect: crate::schema::Dialect,
+) -> bool {
+    !(framework == crate::schema::Framework::Drizzle && dialect == crate::schema::Dialect::Sqlite)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -258,11 +258,11 @@ fn report(table: &Table, proposal: Proposal) -> Finding {
         .iter()
         .filter_map(|p| Some((p.column_name()?.to_string(), p.desc)))
         .collect();
-    // drizzle-orm's sqlite-core has no descending index columns. A key
-    // whose columns all run one way serves either order ascending (SQLite
-    // reads an index backwards); a mixed one cannot be declared.
-    let sqlite_drizzle =
-        table.framework == crate::schema::Framework::Drizzle && table.dialect == Dialect::Sqlite;
+    // Without descending index columns (drizzle-orm's sqlite-core), a key
+    // whose columns all run one way serves either order ascending (the
+    // database reads an index backwards); a mixed one cannot be declared.
+    let ascending_only =
+        !crate::frameworks::declares_descending_columns(table.framework, table.dialect);
     // Only the order's columns have a direction that matters; the key's
     // equality columns read the same either way.
     let ordered: Vec<&(String, bool)> = columns
@@ -275,7 +275,7 @@ fn report(table: &Table, proposal: Proposal) -> Finding {
         })
         .collect();
     let mixed = ordered.iter().any(|(_, d)| *d) && ordered.iter().any(|(_, d)| !*d);
-    if sqlite_drizzle && !mixed {
+    if ascending_only && !mixed {
         for (_, desc) in &mut columns {
             *desc = false;
         }
@@ -336,7 +336,7 @@ fn report(table: &Table, proposal: Proposal) -> Finding {
         made_redundant_by(table, &index.parts, index.predicate.is_some()),
     );
     f.suggested_index = Some(spec.clone());
-    if sqlite_drizzle && mixed {
+    if ascending_only && mixed {
         f.help = Some(
             "drizzle-orm's sqlite-core cannot declare descending index columns: create this index in a migration by hand".into(),
         );

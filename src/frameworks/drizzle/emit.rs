@@ -189,8 +189,11 @@ pub fn plan(project: &DrizzleProject, findings: &[&Finding]) -> (Vec<ChangeSet>,
         let plan = per_table.entry(m).or_default();
         match fix {
             FixIntent::AddIndex(spec) => {
-                // sqlite-core columns have no `.desc()`.
-                if mapped.dialect == Dialect::Sqlite && spec.columns.iter().any(|c| c.desc) {
+                if !crate::frameworks::declares_descending_columns(
+                    crate::schema::Framework::Drizzle,
+                    mapped.dialect,
+                ) && spec.columns.iter().any(|c| c.desc)
+                {
                     problems.push(unfixable(
                         "drizzle-orm's sqlite-core cannot declare descending index columns; create the index in a migration by hand",
                     ));
