@@ -239,7 +239,17 @@ fn writes(c: &crate::schema::Condition, conjunct: &Conjunct) -> bool {
         _ => return false,
     };
     let flag = |value: &str| c.op == ConditionOp::Eq && c.constant.as_deref() == Some(value);
+    // `exclude(status="down")` against `~Q(status="down")`, which reads
+    // back as `not(status = 'down')`.
+    let not_equal = || {
+        c.op == ConditionOp::NotEq
+            && c.constant.as_ref().is_some_and(|value| {
+                super::sql::predicate(&format!("NOT ({} = {value})", c.column)).conjuncts
+                    == [conjunct.clone()]
+            })
+    };
     written.eq_ignore_ascii_case(text)
+        || not_equal()
         || (flag("true") && *text == c.column)
         || (flag("false")
             && text
@@ -480,6 +490,24 @@ mod tests {
             &not_null,
             &pattern(&[("owner_id", IsNull, None)], &[])
         ));
+        let mut not_down = idx(&["alert_after"]);
+        not_down.predicate = Some(crate::schema::sql::predicate("NOT (status = 'down')"));
+        let q = pattern(
+            &[
+                ("alert_after", Range(crate::schema::RangeBound::Lt), None),
+                ("status", NotEq, Some("'down'")),
+            ],
+            &["alert_after"],
+        );
+        assert!(index_serves(&not_down, &q), "`<>` implies `NOT (=)`");
+        let q = pattern(
+            &[
+                ("alert_after", Range(crate::schema::RangeBound::Lt), None),
+                ("status", NotEq, Some("'up'")),
+            ],
+            &["alert_after"],
+        );
+        assert!(!index_serves(&not_down, &q), "another value");
         // `Q(dismissed=False)` reads back as `not dismissed`.
         for written in ["NOT dismissed", "not dismissed"] {
             let mut open = idx(&["app_id", "-updated_at"]);
