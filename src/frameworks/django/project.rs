@@ -221,9 +221,12 @@ pub fn resolve(inputs: Inputs, errors: &mut Vec<InputError>) -> DjangoProject {
     project
         .files
         .sort_by(|a, b| a.source.path.cmp(&b.source.path));
-    project
-        .migrations
-        .sort_by(|a, b| (&a.app_dir, &a.name).cmp(&(&b.app_dir, &b.name)));
+    // By the folder's bytes: comparing paths component by component cost
+    // more than the rest of the sort on a project with 1,500 migrations.
+    project.migrations.sort_by(|a, b| {
+        (a.app_dir.as_os_str().as_encoded_bytes(), &a.name)
+            .cmp(&(b.app_dir.as_os_str().as_encoded_bytes(), &b.name))
+    });
 
     let mut resolver = Resolver::new(&project.files, &label_of);
     resolver.find_models();
