@@ -47,7 +47,24 @@ pub enum ExprKind {
         op: String,
         operand: Box<Expr>,
     },
-    /// Anything else (a lambda, a subscript, a comprehension).
+    /// Attribute access on anything but a name: `f(x).y`, `a[0].b`
+    /// (on a name it is part of the `Name`).
+    Attribute {
+        value: Box<Expr>,
+        name: String,
+    },
+    /// `value[index]`; several indexes are a `Tuple`.
+    Subscript {
+        value: Box<Expr>,
+        index: Box<Expr>,
+    },
+    /// `a:b:c` in a subscript: the parts written.
+    Slice(Vec<Expr>),
+    /// A construct not modelled (a conditional, a comprehension, an
+    /// f-string, `await`, an assignment expression) with the expressions
+    /// inside it, so that a reader looking for calls still finds them.
+    Opaque(Vec<Expr>),
+    /// Anything else: a lambda; when reading a module, a comprehension.
     Other,
 }
 
@@ -123,6 +140,62 @@ impl Expr {
     pub fn text<'t>(&self, source: &'t str) -> &'t str {
         &source[self.span.start..self.span.end]
     }
+
+    /// The expressions directly inside this one, in source order (keyword
+    /// arguments' values, dictionaries' keys and values).
+    pub fn each_child(&self, mut visit: impl FnMut(&Expr)) {
+        match &self.kind {
+            ExprKind::Call {
+                func,
+                args,
+                keywords,
+                ..
+            } => {
+                visit(func);
+                args.iter().for_each(&mut visit);
+                keywords.iter().for_each(|(_, value)| visit(value));
+            }
+            ExprKind::List(items)
+            | ExprKind::Tuple(items)
+            | ExprKind::Set(items)
+            | ExprKind::Slice(items)
+            | ExprKind::Opaque(items) => items.iter().for_each(visit),
+            ExprKind::Dict(pairs) => pairs.iter().for_each(|(key, value)| {
+                visit(key);
+                visit(value);
+            }),
+            ExprKind::Binary { left, right, .. } => {
+                visit(left);
+                visit(right);
+            }
+            ExprKind::Unary { operand, .. } => visit(operand),
+            ExprKind::Attribute { value, .. } => visit(value),
+            ExprKind::Subscript { value, index } => {
+                visit(value);
+                visit(index);
+            }
+            ExprKind::Name(_)
+            | ExprKind::Str(_)
+            | ExprKind::Number
+            | ExprKind::True
+            | ExprKind::False
+            | ExprKind::None
+            | ExprKind::Other => {}
+        }
+    }
+}
+
+/// One statement of query code, as the readers of queries need it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Statement {
+    /// `name = value` (or `name: T = value`).
+    Assign { target: String, value: Expr },
+    /// Any other statement, or a compound statement's header: the
+    /// expressions it holds, in source order.
+    Exprs(Vec<Expr>),
+    /// A function defined here: its body's statements, in a scope of
+    /// their own.
+    Function(Vec<Statement>),
 }
 
 /// The arguments of a call.
@@ -166,9 +239,20 @@ pub fn read_module(text: &str) -> Option<Module> {
     Reader::new(text).module()
 }
 
+/// Read one logical line of query code, `text[start..end]`, as a
+/// statement with the fast reader; `None` when it holds anything the
+/// reader does not know or would lose (a definition, a decorator, a
+/// one-line compound statement, a comprehension, an f-string's fields):
+/// the caller parses it with tree-sitter then (`statements_from_tree`).
+pub fn read_statement(text: &str, start: usize, end: usize) -> Option<Statement> {
+    let mut reader = Reader::at(text.get(..end)?, start, true);
+    let statement = reader.statement()?;
+    matches!(reader.tok, Tok::Newline | Tok::End).then_some(statement)
+}
+
 /// The same, from a tree-sitter tree.
 pub fn from_tree(tree: &tree_sitter::Tree, text: &str) -> Module {
-    let definitions = py::definitions(tree, text);
+    let definitions = py::definitions(tree);
     let mut module = Module::default();
     for assignment in &definitions.assignments {
         if let (Some(left), Some(right)) = (assignment.field("left"), assignment.field("right"))
@@ -196,44 +280,186 @@ pub fn from_tree(tree: &tree_sitter::Tree, text: &str) -> Module {
 
 /// A tree-sitter expression node as an `Expr`.
 pub fn convert(node: Node, text: &str) -> Expr {
-    let span = py::span(node);
-    let children = |node: Node| -> Vec<Expr> {
+    Converter { text, shift: 0 }.expr(node)
+}
+
+/// Reads tree-sitter nodes into `Expr`s and `Statement`s, with spans
+/// shifted from the parsed text to the file (query code is parsed a few
+/// statements at a time, out of place).
+struct Converter<'t> {
+    text: &'t str,
+    shift: isize,
+}
+
+impl Converter<'_> {
+    fn span(&self, node: Node) -> Span {
+        let span = py::span(node);
+        let at = |offset: usize| (offset as isize + self.shift) as usize;
+        Span::new(at(span.start), at(span.end))
+    }
+
+    fn children(&self, node: Node) -> Vec<Expr> {
         let mut cursor = node.walk();
         node.named_children(&mut cursor)
             .filter(|n| n.kind() != "comment")
-            .map(|n| convert(n, text))
+            .map(|n| self.expr(n))
             .collect()
-    };
-    let kind = match node.kind() {
-        "identifier" | "attribute" => match py::dotted_name(node, text) {
-            Some(name) => match name.as_str() {
+    }
+
+    fn expr(&self, node: Node) -> Expr {
+        let text = self.text;
+        let span = self.span(node);
+        let other = |span| Expr {
+            kind: ExprKind::Other,
+            span,
+        };
+        let kind = match node.kind() {
+            "identifier" => match py::text(node, text) {
                 "True" => ExprKind::True,
                 "False" => ExprKind::False,
                 "None" => ExprKind::None,
-                _ => ExprKind::Name(name),
+                name => ExprKind::Name(name.to_string()),
             },
-            None => ExprKind::Other,
-        },
-        "string" | "concatenated_string" => match py::string_value(node, text) {
-            Some(s) => ExprKind::Str(s),
-            None => ExprKind::Other,
-        },
-        "integer" | "float" => ExprKind::Number,
-        "true" => ExprKind::True,
-        "false" => ExprKind::False,
-        "none" => ExprKind::None,
-        "call" => {
-            let func = node
-                .field("function")
-                .map(|f| convert(f, text))
-                .unwrap_or(Expr {
-                    kind: ExprKind::Other,
-                    span,
-                });
-            let mut args = Vec::new();
-            let mut keywords = Vec::new();
-            let mut splat = false;
-            if let Some(list) = node.field("arguments") {
+            "attribute" => match (py::dotted_name(node, text), node.field("object")) {
+                (Some(name), _) => ExprKind::Name(name),
+                (None, Some(object)) => match node.field("attribute") {
+                    Some(name) => ExprKind::Attribute {
+                        value: Box::new(self.expr(object)),
+                        name: py::text(name, text).to_string(),
+                    },
+                    None => ExprKind::Other,
+                },
+                (None, None) => ExprKind::Other,
+            },
+            "string" | "concatenated_string" => match py::string_value(node, text) {
+                Some(s) => ExprKind::Str(s),
+                None => ExprKind::Opaque(self.children(node)),
+            },
+            "integer" | "float" => ExprKind::Number,
+            "true" => ExprKind::True,
+            "false" => ExprKind::False,
+            "none" => ExprKind::None,
+            "call" => self.call(node, span),
+            "list" => ExprKind::List(self.children(node)),
+            "tuple" => ExprKind::Tuple(self.children(node)),
+            "set" => ExprKind::Set(self.children(node)),
+            "dictionary" => {
+                let mut pairs = Vec::new();
+                let mut cursor = node.walk();
+                for pair in node.named_children(&mut cursor) {
+                    if pair.kind() == "comment" {
+                        continue;
+                    }
+                    match (pair.field("key"), pair.field("value")) {
+                        (Some(k), Some(v)) if pair.kind() == "pair" => {
+                            pairs.push((self.expr(k), self.expr(v)));
+                        }
+                        // `**other` inside a dict literal.
+                        _ => return other(span),
+                    }
+                }
+                ExprKind::Dict(pairs)
+            }
+            "parenthesized_expression" => {
+                return match node.named_child(0) {
+                    Some(inner) if node.named_child_count() == 1 => {
+                        let mut inner = self.expr(inner);
+                        inner.span = span;
+                        inner
+                    }
+                    _ => other(span),
+                };
+            }
+            "binary_operator" | "boolean_operator" => {
+                match (
+                    node.field("left"),
+                    node.field("operator"),
+                    node.field("right"),
+                ) {
+                    (Some(l), Some(op), Some(r)) => ExprKind::Binary {
+                        op: py::text(op, text).to_string(),
+                        left: Box::new(self.expr(l)),
+                        right: Box::new(self.expr(r)),
+                    },
+                    _ => ExprKind::Other,
+                }
+            }
+            "unary_operator" | "not_operator" => {
+                match (
+                    node.child(0),
+                    node.field("argument").or_else(|| node.named_child(0)),
+                ) {
+                    (Some(op), Some(operand)) => ExprKind::Unary {
+                        op: py::text(op, text).to_string(),
+                        operand: Box::new(self.expr(operand)),
+                    },
+                    _ => ExprKind::Other,
+                }
+            }
+            "subscript" => {
+                let mut indexes = Vec::new();
+                let mut cursor = node.walk();
+                for index in node.children_by_field_name("subscript", &mut cursor) {
+                    indexes.push(self.expr(index));
+                }
+                let index = match indexes.len() {
+                    1 => indexes.pop().unwrap_or_else(|| other(span)),
+                    _ => Expr {
+                        span: Span::new(
+                            indexes.first().map_or(span.start, |i| i.span.start),
+                            indexes.last().map_or(span.end, |i| i.span.end),
+                        ),
+                        kind: ExprKind::Tuple(indexes),
+                    },
+                };
+                match node.field("value") {
+                    Some(value) => ExprKind::Subscript {
+                        value: Box::new(self.expr(value)),
+                        index: Box::new(index),
+                    },
+                    None => ExprKind::Other,
+                }
+            }
+            "slice" => ExprKind::Slice(self.children(node)),
+            "lambda" => ExprKind::Other,
+            // A conditional, a comprehension, `await`, `x := y`, a
+            // comparison of more than two operands…
+            _ => match self.comparison(node) {
+                Some(kind) => kind,
+                None => ExprKind::Opaque(self.children(node)),
+            },
+        };
+        Expr { kind, span }
+    }
+
+    /// `a < b` (one operator, two operands) as a binary operator.
+    fn comparison(&self, node: Node) -> Option<ExprKind> {
+        if node.kind() != "comparison_operator" || node.named_child_count() != 2 {
+            return None;
+        }
+        let (left, right) = (node.named_child(0)?, node.named_child(1)?);
+        let op = self.text.get(left.end_byte()..right.start_byte())?;
+        Some(ExprKind::Binary {
+            op: op.split_whitespace().collect::<Vec<_>>().join(" "),
+            left: Box::new(self.expr(left)),
+            right: Box::new(self.expr(right)),
+        })
+    }
+
+    fn call(&self, node: Node, span: Span) -> ExprKind {
+        let text = self.text;
+        let func = node.field("function").map_or(
+            Expr {
+                kind: ExprKind::Other,
+                span,
+            },
+            |f| self.expr(f),
+        );
+        let mut args = Vec::new();
+        let mut keywords = Vec::new();
+        let mut splat = false;
+        match node.field("arguments") {
+            Some(list) if list.kind() == "argument_list" => {
                 let mut cursor = list.walk();
                 for child in list.named_children(&mut cursor) {
                     match child.kind() {
@@ -242,96 +468,106 @@ pub fn convert(node: Node, text: &str) -> Expr {
                             if let (Some(name), Some(value)) =
                                 (child.field("name"), child.field("value"))
                             {
-                                keywords
-                                    .push((py::text(name, text).to_string(), convert(value, text)));
+                                keywords.push((py::text(name, text).to_string(), self.expr(value)));
                             }
                         }
                         "list_splat" | "dictionary_splat" => splat = true,
-                        _ => args.push(convert(child, text)),
+                        _ => args.push(self.expr(child)),
                     }
                 }
             }
-            if node
-                .field("arguments")
-                .is_some_and(|a| a.kind() != "argument_list")
-            {
-                // A generator argument: `f(x for x in y)`.
+            // A generator argument: `f(x for x in y)`.
+            Some(generator) => {
                 splat = true;
+                args.push(self.expr(generator));
             }
-            ExprKind::Call {
-                func: Box::new(func),
-                args,
-                keywords,
-                splat,
-            }
+            None => {}
         }
-        "list" => ExprKind::List(children(node)),
-        "tuple" => ExprKind::Tuple(children(node)),
-        "set" => ExprKind::Set(children(node)),
-        "dictionary" => {
-            let mut pairs = Vec::new();
-            let mut cursor = node.walk();
-            for pair in node.named_children(&mut cursor) {
-                if pair.kind() == "comment" {
-                    continue;
+        ExprKind::Call {
+            func: Box::new(func),
+            args,
+            keywords,
+            splat,
+        }
+    }
+
+    /// A statement node as the statements it holds: a compound statement
+    /// gives its header's expressions and its body's statements in order,
+    /// a function its own scope.
+    fn statements(&self, node: Node, out: &mut Vec<Statement>) {
+        let text = self.text;
+        match node.kind() {
+            "function_definition" => {
+                let mut body = Vec::new();
+                if let Some(block) = node.field("body") {
+                    self.statements(block, &mut body);
                 }
-                match (pair.field("key"), pair.field("value")) {
-                    (Some(k), Some(v)) if pair.kind() == "pair" => {
-                        pairs.push((convert(k, text), convert(v, text)));
+                out.push(Statement::Function(body));
+                return;
+            }
+            "expression_statement" => {
+                if let Some(assignment) = node.named_child(0).filter(|n| n.kind() == "assignment")
+                    && let (Some(left), Some(right)) =
+                        (assignment.field("left"), assignment.field("right"))
+                    && left.kind() == "identifier"
+                {
+                    out.push(Statement::Assign {
+                        target: py::text(left, text).to_string(),
+                        value: self.expr(right),
+                    });
+                    return;
+                }
+            }
+            "for_statement" => {
+                // The targets bind names; only the iterable and the body
+                // are read.
+                if let Some(right) = node.field("right") {
+                    out.push(Statement::Exprs(vec![self.expr(right)]));
+                }
+                let mut cursor = node.walk();
+                for child in node.named_children(&mut cursor) {
+                    if child.kind() == "block" || child.kind().ends_with("_clause") {
+                        self.statements(child, out);
                     }
-                    // `**other` inside a dict literal.
-                    _ => {
-                        return Expr {
-                            kind: ExprKind::Other,
-                            span,
-                        };
+                }
+                return;
+            }
+            _ => {}
+        }
+        let mut exprs = Vec::new();
+        let mut cursor = node.walk();
+        for child in node.named_children(&mut cursor) {
+            match child.kind() {
+                "comment" => {}
+                kind if is_statement_kind(kind) => {
+                    if !exprs.is_empty() {
+                        out.push(Statement::Exprs(std::mem::take(&mut exprs)));
                     }
+                    self.statements(child, out);
                 }
-            }
-            ExprKind::Dict(pairs)
-        }
-        "parenthesized_expression" => {
-            return match node.named_child(0) {
-                Some(inner) if node.named_child_count() == 1 => {
-                    let mut inner = convert(inner, text);
-                    inner.span = span;
-                    inner
-                }
-                _ => Expr {
-                    kind: ExprKind::Other,
-                    span,
-                },
-            };
-        }
-        "binary_operator" | "boolean_operator" => {
-            match (
-                node.field("left"),
-                node.field("operator"),
-                node.field("right"),
-            ) {
-                (Some(l), Some(op), Some(r)) => ExprKind::Binary {
-                    op: py::text(op, text).to_string(),
-                    left: Box::new(convert(l, text)),
-                    right: Box::new(convert(r, text)),
-                },
-                _ => ExprKind::Other,
+                _ => exprs.push(self.expr(child)),
             }
         }
-        "unary_operator" | "not_operator" => {
-            match (
-                node.child(0),
-                node.field("argument").or_else(|| node.named_child(0)),
-            ) {
-                (Some(op), Some(operand)) => ExprKind::Unary {
-                    op: py::text(op, text).to_string(),
-                    operand: Box::new(convert(operand, text)),
-                },
-                _ => ExprKind::Other,
-            }
+        if !exprs.is_empty() {
+            out.push(Statement::Exprs(exprs));
         }
-        _ => ExprKind::Other,
-    };
-    Expr { kind, span }
+    }
+}
+
+/// Nodes that hold statements rather than being an expression.
+fn is_statement_kind(kind: &str) -> bool {
+    kind.ends_with("_statement")
+        || kind.ends_with("_clause")
+        || kind.ends_with("_definition")
+        || matches!(kind, "block" | "module")
+}
+
+/// The statements of a tree-sitter statement node, with spans shifted by
+/// `shift` (from the text parsed to the file).
+pub fn statements_from_tree(node: Node, text: &str, shift: isize) -> Vec<Statement> {
+    let mut out = Vec::new();
+    Converter { text, shift }.statements(node, &mut out);
+    out
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -367,6 +603,10 @@ struct Reader<'t> {
     steps: usize,
     /// Expressions being read inside each other.
     nesting: usize,
+    /// Reading statements of query code: a construct whose inside would
+    /// be lost (a comprehension, an f-string's fields, a starred item)
+    /// makes the reader give up, so that tree-sitter reads it instead.
+    strict: bool,
 }
 
 /// Nesting beyond this is left to tree-sitter.
@@ -391,19 +631,25 @@ const NOT_LEVEL: usize = 2;
 
 impl<'t> Reader<'t> {
     fn new(text: &'t str) -> Self {
+        Self::at(text, 0, false)
+    }
+
+    /// A reader whose first token starts at `pos` (at or before it).
+    fn at(text: &'t str, pos: usize, strict: bool) -> Self {
         let mut reader = Reader {
             text,
             bytes: text.as_bytes(),
-            pos: 0,
+            pos,
             depth: 0,
             tok: Tok::End,
             start: 0,
             end: 0,
             line_indent: 0,
             at_line_start: true,
-            prev_end: 0,
+            prev_end: pos,
             steps: 0,
             nesting: 0,
+            strict,
         };
         reader.advance();
         reader
@@ -574,6 +820,165 @@ impl<'t> Reader<'t> {
             }
         }
         Some(module)
+    }
+
+    /// One logical line of query code as a statement: a simple statement,
+    /// or a compound statement's header (`if …:`, `for … in …:`,
+    /// `with … as …:`). Definitions, decorators and one-line compound
+    /// statements give `None`.
+    fn statement(&mut self) -> Option<Statement> {
+        if self.is_name("async") {
+            self.advance();
+        }
+        let keyword = if self.tok == Tok::Name {
+            self.tok_text()
+        } else {
+            ""
+        };
+        let exprs = match keyword {
+            "if" | "elif" | "while" => {
+                self.advance();
+                let condition = self.expression()?;
+                self.header_end()?;
+                vec![condition]
+            }
+            "else" | "try" | "finally" => {
+                self.advance();
+                self.header_end()?;
+                Vec::new()
+            }
+            "except" => {
+                self.advance();
+                if self.is_op("*") {
+                    self.advance();
+                }
+                let mut exprs = Vec::new();
+                if !self.is_op(":") {
+                    exprs.push(self.expression()?);
+                    if self.is_name("as") {
+                        self.advance();
+                        self.expression()?;
+                    }
+                }
+                self.header_end()?;
+                exprs
+            }
+            "for" => {
+                // The targets bind names; only the iterable is read.
+                while !(self.depth == 0 && self.is_name("in")) {
+                    if matches!(self.tok, Tok::Newline | Tok::End) {
+                        return None;
+                    }
+                    self.advance();
+                }
+                self.advance();
+                let iterable = self.expression_list()?;
+                self.header_end()?;
+                vec![iterable]
+            }
+            "with" => {
+                self.advance();
+                if self.is_op("(") {
+                    // `with (a as b, c):` or a parenthesized expression.
+                    return None;
+                }
+                let mut items = Vec::new();
+                loop {
+                    items.push(self.expression()?);
+                    if self.is_name("as") {
+                        self.advance();
+                        self.expression()?;
+                    }
+                    if !self.is_op(",") {
+                        break;
+                    }
+                    self.advance();
+                }
+                self.header_end()?;
+                items
+            }
+            "return" | "yield" | "assert" | "del" => {
+                self.advance();
+                if keyword == "yield" && self.is_name("from") {
+                    self.advance();
+                }
+                if matches!(self.tok, Tok::Newline | Tok::End) {
+                    Vec::new()
+                } else {
+                    vec![self.expression_list()?]
+                }
+            }
+            "raise" => {
+                self.advance();
+                let mut exprs = Vec::new();
+                if !matches!(self.tok, Tok::Newline | Tok::End) {
+                    exprs.push(self.expression()?);
+                    if self.is_name("from") {
+                        self.advance();
+                        exprs.push(self.expression()?);
+                    }
+                }
+                exprs
+            }
+            "pass" | "break" | "continue" | "global" | "nonlocal" | "import" => {
+                while !matches!(self.tok, Tok::Newline | Tok::End) {
+                    self.advance();
+                }
+                Vec::new()
+            }
+            "def" | "class" | "from" | "lambda" => return None,
+            _ => return self.assignment_or_expression(),
+        };
+        Some(Statement::Exprs(exprs))
+    }
+
+    /// The `:` that ends a compound statement's header, and nothing after
+    /// it on the line.
+    fn header_end(&mut self) -> Option<()> {
+        self.expect_op(":")?;
+        matches!(self.tok, Tok::Newline | Tok::End).then_some(())
+    }
+
+    /// `name = value`, `name: T = value`, `target = value`, `target += value`
+    /// or an expression.
+    fn assignment_or_expression(&mut self) -> Option<Statement> {
+        if self.is_op("@") {
+            return None;
+        }
+        let first = self.expression_list()?;
+        let simple_name = match &first.kind {
+            ExprKind::Name(name) if !name.contains('.') => Some(name.clone()),
+            _ => None,
+        };
+        if self.is_op(":") {
+            // An annotation.
+            let target = simple_name?;
+            self.advance();
+            self.expression()?;
+            if !self.is_op("=") {
+                return Some(Statement::Exprs(Vec::new()));
+            }
+            self.advance();
+            let value = self.expression_list()?;
+            return Some(Statement::Assign { target, value });
+        }
+        let augmented = self.tok == Tok::Op
+            && self.tok_text().len() >= 2
+            && self.tok_text().ends_with('=')
+            && !matches!(self.tok_text(), "==" | "!=" | "<=" | ">=");
+        if self.is_op("=") || augmented {
+            self.advance();
+            let value = self.expression_list()?;
+            if self.is_op("=") {
+                // `a = b = c`
+                return None;
+            }
+            return Some(match simple_name {
+                Some(target) if !augmented => Statement::Assign { target, value },
+                _ => Statement::Exprs(vec![first, value]),
+            });
+        }
+        Some(Statement::Exprs(vec![first]))
     }
 
     /// `name = value` (or `name: T = value`); any other simple statement is
@@ -755,15 +1160,15 @@ impl<'t> Reader<'t> {
         // `a if b else c`
         if self.is_name("if") {
             self.advance();
-            self.binary(0)?;
+            let test = self.binary(0)?;
             if !self.is_name("else") {
                 return None;
             }
             self.advance();
             let other = self.expression()?;
             return Some(Expr {
-                kind: ExprKind::Other,
                 span: Span::new(value.span.start, other.span.end),
+                kind: ExprKind::Opaque(vec![value, test, other]),
             });
         }
         Some(value)
@@ -889,6 +1294,18 @@ impl<'t> Reader<'t> {
                 },
             });
         }
+        if self.is_name("await") {
+            let start = self.start;
+            self.advance();
+            self.nesting += 1;
+            let operand = self.unary();
+            self.nesting -= 1;
+            let operand = operand?;
+            return Some(Expr {
+                span: Span::new(start, operand.span.end),
+                kind: ExprKind::Opaque(vec![operand]),
+            });
+        }
         let base = self.postfix()?;
         if self.is_op("**") {
             self.advance();
@@ -917,26 +1334,83 @@ impl<'t> Reader<'t> {
                 let attribute = self.tok_text().to_string();
                 let end = self.end;
                 self.advance();
+                let span = Span::new(expr.span.start, end);
                 expr = Expr {
-                    span: Span::new(expr.span.start, end),
+                    span,
                     kind: match expr.kind {
                         ExprKind::Name(name) => ExprKind::Name(format!("{name}.{attribute}")),
-                        _ => ExprKind::Other,
+                        _ => ExprKind::Attribute {
+                            value: Box::new(expr),
+                            name: attribute,
+                        },
                     },
                 };
             } else if self.is_op("(") {
                 expr = self.call(expr)?;
             } else if self.is_op("[") {
-                // A subscript: skipped whole.
-                self.skip_bracket()?;
-                expr = Expr {
-                    span: Span::new(expr.span.start, self.last_end()),
-                    kind: ExprKind::Other,
-                };
+                expr = self.subscript(expr)?;
             } else {
                 return Some(expr);
             }
         }
+    }
+
+    /// `value[index]`, the `[` current.
+    fn subscript(&mut self, value: Expr) -> Option<Expr> {
+        self.advance();
+        let mut indexes = Vec::new();
+        while !self.is_op("]") {
+            if self.tok == Tok::End {
+                return None;
+            }
+            indexes.push(self.index()?);
+            if self.is_op(",") {
+                self.advance();
+            } else if !self.is_op("]") {
+                return None;
+            }
+        }
+        let end = self.end;
+        self.advance();
+        let index = match indexes.len() {
+            0 => return None,
+            1 => indexes.pop()?,
+            _ => Expr {
+                span: Span::new(indexes[0].span.start, indexes[indexes.len() - 1].span.end),
+                kind: ExprKind::Tuple(indexes),
+            },
+        };
+        Some(Expr {
+            span: Span::new(value.span.start, end),
+            kind: ExprKind::Subscript {
+                value: Box::new(value),
+                index: Box::new(index),
+            },
+        })
+    }
+
+    /// One index of a subscript: an expression or a slice.
+    fn index(&mut self) -> Option<Expr> {
+        let start = self.start;
+        let first = if self.is_op(":") {
+            None
+        } else {
+            Some(self.expression()?)
+        };
+        if !self.is_op(":") {
+            return first;
+        }
+        let mut parts: Vec<Expr> = first.into_iter().collect();
+        while self.is_op(":") {
+            self.advance();
+            if !(self.is_op(":") || self.is_op(",") || self.is_op("]")) {
+                parts.push(self.expression()?);
+            }
+        }
+        Some(Expr {
+            span: Span::new(start, self.last_end()),
+            kind: ExprKind::Slice(parts),
+        })
     }
 
     fn call(&mut self, func: Expr) -> Option<Expr> {
@@ -1030,6 +1504,9 @@ impl<'t> Reader<'t> {
                     end = self.end;
                     self.advance();
                 }
+                if value.is_none() && self.strict {
+                    return None;
+                }
                 Some(Expr {
                     kind: value.map_or(ExprKind::Other, ExprKind::Str),
                     span: Span::new(start, end),
@@ -1049,6 +1526,11 @@ impl<'t> Reader<'t> {
             },
             Tok::Newline | Tok::End => None,
         }
+    }
+
+    /// `None` when reading strictly: what follows would be lost.
+    fn give_up_when_strict(&self) -> Option<()> {
+        (!self.strict).then_some(())
     }
 
     /// The end of the token just consumed.
@@ -1085,11 +1567,13 @@ impl<'t> Reader<'t> {
             }
             if self.is_op("*") {
                 // `[*a, b]`: not a literal ixray reads.
+                self.give_up_when_strict()?;
                 self.skip_to_close(depth)?;
                 return Some(None);
             }
             items.push(self.expression()?);
             if self.is_name("for") {
+                self.give_up_when_strict()?;
                 self.skip_to_close(depth)?;
                 return Some(None);
             }
@@ -1130,6 +1614,7 @@ impl<'t> Reader<'t> {
         }
         let first = self.expression()?;
         if self.is_name("for") {
+            self.give_up_when_strict()?;
             self.skip_to_close(depth)?;
             return Some(Expr {
                 kind: ExprKind::Other,
@@ -1184,6 +1669,7 @@ impl<'t> Reader<'t> {
                 items.push(key);
             }
             if self.is_name("for") {
+                self.give_up_when_strict()?;
                 self.skip_to_close(depth)?;
                 return Some(Expr {
                     kind: ExprKind::Other,
@@ -1382,6 +1868,82 @@ class Migration(migrations.Migration):
         assert!(read_module(&too_long).is_none());
         let mixed = format!("x = {}1\n", "1 + 2 * ".repeat(MAX_NESTING - 1));
         assert!(read_module(&mixed).is_some());
+    }
+
+    #[test]
+    fn reads_attributes_of_calls_subscripts_slices_and_conditionals_as_tree_sitter_does() {
+        let module = same(
+            "a = f(x).y.z(k=1)[0]\nb = m[1:2, ::3, :][\"k\"].n\nc = p if q else r.s\nd = x < y\ne = (g(1)).h\n",
+        );
+        let kind = |i: usize| &module.assignments[i].1.kind;
+        let ExprKind::Subscript { value, index } = kind(0) else {
+            panic!("{:?}", kind(0));
+        };
+        assert_eq!(index.kind, ExprKind::Number);
+        assert!(matches!(&value.kind, ExprKind::Call { func, .. }
+            if matches!(&func.kind, ExprKind::Attribute { name, .. } if name == "z")));
+        let ExprKind::Attribute { value, .. } = kind(1) else {
+            panic!("{:?}", kind(1));
+        };
+        let ExprKind::Subscript { value, .. } = &value.kind else {
+            panic!("{value:?}");
+        };
+        let ExprKind::Subscript { index, .. } = &value.kind else {
+            panic!("{value:?}");
+        };
+        let ExprKind::Tuple(slices) = &index.kind else {
+            panic!("{index:?}");
+        };
+        let parts: Vec<usize> = slices
+            .iter()
+            .map(|s| match &s.kind {
+                ExprKind::Slice(parts) => parts.len(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(parts, [2, 1, 0]);
+        assert!(matches!(kind(2), ExprKind::Opaque(parts) if parts.len() == 3));
+    }
+
+    #[test]
+    fn reads_one_statement_of_query_code() {
+        let read = |text: &str| read_statement(text, 0, text.len());
+        let assign = read("qs = Order.objects.filter(a=1)").expect("read");
+        assert!(matches!(&assign, Statement::Assign { target, .. } if target == "qs"));
+        for (text, exprs) in [
+            ("if a.exists():", 1),
+            ("elif b:", 1),
+            ("for x, y in rows.all():", 1),
+            ("async with a() as b, c():", 2),
+            ("return", 0),
+            ("return a, b", 1),
+            ("raise E(x) from err", 2),
+            ("except (A, B) as e:", 1),
+            ("self.qs = Order.objects.all()", 2),
+            ("total += qs.count()", 2),
+            ("count: int = 3", 0),
+            ("print(x)", 1),
+        ] {
+            match read(text) {
+                Some(Statement::Exprs(found)) if found.len() == exprs => {}
+                Some(Statement::Assign { .. }) if text.starts_with("count") => {}
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        for text in [
+            "def f(): pass",
+            "class A:",
+            "@decorator",
+            "if a: b()",
+            "a = b = c",
+            "x = [o for o in Order.objects.all()]",
+            "x = f\"{a.b()}\"",
+            "x = (y := 1)",
+            "with (a as b):",
+            "x = yield y",
+        ] {
+            assert_eq!(read(text), None, "{text}");
+        }
     }
 
     #[test]

@@ -5,22 +5,13 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use streaming_iterator::StreamingIterator;
-use tree_sitter::{Language, Node, Parser, Query, QueryCursor, Tree};
+use tree_sitter::{Language, Node, Parser, Tree};
 
 use crate::source::{Edit, Span};
 
 pub use super::syntax::{SyntaxError, first_error, indentation_at, span, text};
 
 pub static LANGUAGE: LazyLock<Language> = LazyLock::new(|| tree_sitter_python::LANGUAGE.into());
-
-static DEFINITIONS: LazyLock<Query> = LazyLock::new(|| {
-    Query::new(
-        &LANGUAGE,
-        include_str!("../../grammars/python/definitions.scm"),
-    )
-    .expect("grammars/python/definitions.scm is a valid query")
-});
 
 /// Field ids by name, looked up once: `child_by_field_name` compares the
 /// name with the grammar's field names one by one on every call, which
@@ -210,26 +201,33 @@ pub struct Definitions<'t> {
     pub assignments: Vec<Node<'t>>,
 }
 
-pub fn definitions<'t>(tree: &'t Tree, text: &str) -> Definitions<'t> {
+pub fn definitions(tree: &Tree) -> Definitions<'_> {
     let mut classes = Vec::new();
     let mut assignments = Vec::new();
-    let class_ix = DEFINITIONS.capture_index_for_name("class");
-    let mut cursor = QueryCursor::new();
-    // Every pattern starts at the module node: without this bound the cursor
-    // would try each pattern at every node of the tree.
-    cursor.set_max_start_depth(Some(0));
-    let mut matches = cursor.matches(&DEFINITIONS, tree.root_node(), text.as_bytes());
-    while let Some(m) = matches.next() {
-        for capture in m.captures() {
-            if Some(capture.index) == class_ix {
-                classes.push(capture.node);
-            } else {
-                assignments.push(capture.node);
+    let root = tree.root_node();
+    let mut cursor = root.walk();
+    for child in root.named_children(&mut cursor) {
+        match child.kind() {
+            "class_definition" => classes.push(child),
+            "decorated_definition" => {
+                if let Some(class) = child
+                    .field("definition")
+                    .filter(|d| d.kind() == "class_definition")
+                {
+                    classes.push(class);
+                }
             }
+            "expression_statement" => {
+                let mut inner = child.walk();
+                assignments.extend(
+                    child
+                        .named_children(&mut inner)
+                        .filter(|n| n.kind() == "assignment"),
+                );
+            }
+            _ => {}
         }
     }
-    classes.sort_by_key(|n| n.start_byte());
-    assignments.sort_by_key(|n| n.start_byte());
     Definitions {
         classes,
         assignments,
@@ -1059,7 +1057,7 @@ mod tests {
         let source = "x = models.ForeignKey('a' \"b\", on_delete=models.CASCADE, db_index=False)\n";
         let tree = parse(source);
         assert!(first_error(&tree).is_none());
-        let defs = definitions(&tree, source);
+        let defs = definitions(&tree);
         assert_eq!(defs.assignments.len(), 1);
         let call = defs.assignments[0].field("right").unwrap();
         assert_eq!(
@@ -1081,7 +1079,7 @@ mod tests {
     fn scopes_evaluate_constants_f_strings_and_patterns() {
         let source = "T = \"files\"\nNAMES = [\"a\", f\"ix_{T}_b\"]\nx = (T + \"_x\", NAMES)\ny = f\"{T!r}\"\n";
         let tree = parse(source);
-        let defs = definitions(&tree, source);
+        let defs = definitions(&tree);
         let mut scope = Scope::default();
         let mut results = Vec::new();
         for assignment in &defs.assignments {
@@ -1106,7 +1104,7 @@ mod tests {
         );
         let dict = "D = {\"ix_a\": [\"a\"], \"ix_b\": [\"b\"]}\nk = D.keys()\ni = D.items()\n";
         let tree = parse(dict);
-        let defs = definitions(&tree, dict);
+        let defs = definitions(&tree);
         for assignment in &defs.assignments {
             let left = assignment.field("left").unwrap();
             let right = assignment.field("right").unwrap();
@@ -1161,7 +1159,7 @@ mod tests {
     fn f_strings_are_not_literal_values() {
         let source = "x = f\"a{b}\"\n";
         let tree = parse(source);
-        let defs = definitions(&tree, source);
+        let defs = definitions(&tree);
         let value = defs.assignments[0].field("right").unwrap();
         assert_eq!(string_value(value, source), None);
     }

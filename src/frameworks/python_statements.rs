@@ -6,6 +6,7 @@
 use rustc_hash::FxHashMap;
 use tree_sitter::Node;
 
+use super::pyexpr::{self, Statement};
 use super::python as py;
 
 /// The statements of a file picked for parsing, and its `from` imports.
@@ -58,6 +59,74 @@ pub(crate) fn visit_statements(
     lines: &[LogicalLine],
     mut visit: impl FnMut(Node, &str, isize, bool),
 ) {
+    let mut scope = usize::MAX;
+    parse_lines(text, lines, |i, statement, code, shift, first| {
+        let new_scope = first && lines[i].scope != scope;
+        if first {
+            scope = lines[i].scope;
+        }
+        visit(statement, code, shift, new_scope);
+    });
+}
+
+/// How statements are read (see [`read_statements`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reading {
+    /// `pyexpr`'s fast reader, tree-sitter for the lines it does not know.
+    Fast,
+    /// Tree-sitter for every line: what the fast reader must agree with.
+    #[cfg_attr(not(test), allow(dead_code))]
+    TreeSitter,
+}
+
+/// Read the picked statements and hand each line's statements to `visit`
+/// in file order, with whether the line starts a new scope (function or
+/// class) since the previous one. Spans are the file's. Most lines are
+/// read by `pyexpr`'s fast reader; the few it does not know are parsed
+/// with tree-sitter, all in one call.
+pub(crate) fn read_statements(
+    text: &str,
+    lines: &[LogicalLine],
+    reading: Reading,
+    mut visit: impl FnMut(&[Statement], bool),
+) {
+    let mut read: Vec<Vec<Statement>> = Vec::with_capacity(lines.len());
+    let mut unread = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let fast = match reading {
+            Reading::Fast => pyexpr::read_statement(text, line.start, line.end),
+            Reading::TreeSitter => None,
+        };
+        match fast {
+            Some(statement) => read.push(vec![statement]),
+            None => {
+                read.push(Vec::new());
+                unread.push(i);
+            }
+        }
+    }
+    if !unread.is_empty() {
+        let others: Vec<LogicalLine> = unread.iter().map(|i| lines[*i]).collect();
+        parse_lines(text, &others, |i, statement, code, shift, _| {
+            read[unread[i]].extend(pyexpr::statements_from_tree(statement, code, shift));
+        });
+    }
+    let mut scope = usize::MAX;
+    for (line, statements) in lines.iter().zip(&read) {
+        visit(statements, line.scope != scope);
+        scope = line.scope;
+    }
+}
+
+/// Parse the lines with tree-sitter and hand each top-level statement
+/// node to `visit` in file order, with its line's index, the text it was
+/// parsed from, the shift from a position in that text to one in the
+/// file, and whether it is the line's first statement.
+fn parse_lines(
+    text: &str,
+    lines: &[LogicalLine],
+    mut visit: impl FnMut(usize, Node, &str, isize, bool),
+) {
     if lines.is_empty() {
         return;
     }
@@ -71,39 +140,31 @@ pub(crate) fn visit_statements(
         code.push('\n');
     }
     let tree = py::parse(&code);
-    let mut scope = usize::MAX;
     if tree.root_node().has_error() {
         // A statement the scanner cut wrongly must not spoil the others.
-        for line in lines {
+        for (i, line) in lines.iter().enumerate() {
             let mut one = String::new();
             push_statement(&mut one, &text[line.start..line.end]);
             let tree = py::parse(&one);
-            let new_scope = line.scope != scope;
-            scope = line.scope;
             let root = tree.root_node();
             let mut cursor = root.walk();
-            for (i, statement) in root.named_children(&mut cursor).enumerate() {
-                visit(statement, &one, line.start as isize, new_scope && i == 0);
+            for (k, statement) in root.named_children(&mut cursor).enumerate() {
+                visit(i, statement, &one, line.start as isize, k == 0);
             }
         }
     } else {
         let root = tree.root_node();
         let mut cursor = root.walk();
+        let mut last = usize::MAX;
         for statement in root.named_children(&mut cursor) {
             let at = starts.partition_point(|s| *s <= statement.start_byte());
             let Some(i) = at.checked_sub(1) else {
                 continue;
             };
-            let line = &lines[i];
-            let new_scope = line.scope != scope;
-            scope = line.scope;
             // Spans in `code` shift to the file.
-            visit(
-                statement,
-                &code,
-                line.start as isize - starts[i] as isize,
-                new_scope,
-            );
+            let shift = lines[i].start as isize - starts[i] as isize;
+            visit(i, statement, &code, shift, i != last);
+            last = i;
         }
     }
 }

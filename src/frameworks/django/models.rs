@@ -333,7 +333,7 @@ pub struct Lookup {
 /// Read a models module. Returns `None` when it declares no classes at all.
 pub fn extract(source: Arc<SourceFile>, app_dir: PathBuf, tree: &tree_sitter::Tree) -> ModelsFile {
     let text = source.text.as_str();
-    let definitions = py::definitions(tree, text);
+    let definitions = py::definitions(tree);
     let imports = read_imports(tree.root_node(), text);
     let classes = definitions
         .classes

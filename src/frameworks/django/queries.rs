@@ -7,14 +7,13 @@
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
-use tree_sitter::Node;
 
 use super::project::{DjangoProject, Model};
 use crate::frameworks::markers::{MarkedBytes, Marker};
-use crate::frameworks::python::Fields as _;
+use crate::frameworks::pyexpr::{Expr, ExprKind, Statement};
 use crate::frameworks::python::{self as py};
-use crate::frameworks::python_statements as statements;
 pub use crate::frameworks::python_statements::is_test_path;
+use crate::frameworks::python_statements::{self as statements, Reading};
 use crate::schema::{
     AccessPattern, Column, Condition, ConditionOp, Framework, OrderColumn, RangeBound, Table,
 };
@@ -218,10 +217,14 @@ fn statement_may_query(bytes: &[u8]) -> bool {
 /// Read the queries of a file without parsing all of it: only the
 /// statements (logical lines) that name a manager or a shortcut, and later
 /// statements of the same function that continue a queryset bound to a
-/// local name, are parsed, each on its own. Query code is most of a
+/// local name, are read, each on its own. Query code is most of a
 /// project's Python; parsing it whole would cost more than everything
 /// else ixray does.
 pub fn extract(source: Arc<SourceFile>) -> QueryFile {
+    extract_with(source, Reading::Fast)
+}
+
+fn extract_with(source: Arc<SourceFile>, reading: Reading) -> QueryFile {
     let text = source.text.as_str();
     let picked = statements::pick(text, statement_may_query);
     let mut file = QueryFile {
@@ -230,16 +233,15 @@ pub fn extract(source: Arc<SourceFile>) -> QueryFile {
         source: source.clone(),
     };
     let mut locals: FxHashMap<String, Bound> = FxHashMap::default();
-    statements::visit_statements(text, &picked.lines, |statement, code, offset, new_scope| {
+    statements::read_statements(text, &picked.lines, reading, |read, new_scope| {
         if new_scope {
             locals.clear();
         }
         let mut reader = Reader {
-            text: code,
-            offset,
+            text,
             queries: &mut file.queries,
         };
-        reader.statement(statement, &mut locals);
+        reader.statements(read, &mut locals);
     });
     file.queries.sort_by_key(|q| q.span.start);
     file
@@ -254,125 +256,81 @@ struct Bound {
 }
 
 struct Reader<'a> {
-    /// The statement parsed, and where it starts in the file.
+    /// The file's text (spans are the file's).
     text: &'a str,
-    /// Added to a position in `text` to give the position in the file.
-    offset: isize,
     queries: &'a mut Vec<Query>,
 }
 
 impl Reader<'_> {
-    /// Read the statements of a block in order, binding querysets to
-    /// local names; nested functions get a scope of their own.
-    fn block(&mut self, block: Node, locals: &mut FxHashMap<String, Bound>) {
-        let mut cursor = block.walk();
-        for statement in block.named_children(&mut cursor) {
-            self.statement(statement, locals);
-        }
-    }
-
-    fn statement(&mut self, node: Node, locals: &mut FxHashMap<String, Bound>) {
-        match node.kind() {
-            "function_definition" => {
-                if let Some(body) = node.field("body") {
-                    self.block(body, &mut FxHashMap::default());
-                }
-                return;
-            }
-            "class_definition" | "decorated_definition" => {
-                let mut cursor = node.walk();
-                for child in node.named_children(&mut cursor) {
-                    self.statement(child, locals);
-                }
-                return;
-            }
-            "block" | "module" => {
-                self.block(node, locals);
-                return;
-            }
-            "expression_statement" => {
-                if let Some(assignment) = node.named_child(0).filter(|n| n.kind() == "assignment")
-                    && let (Some(left), Some(right)) =
-                        (assignment.field("left"), assignment.field("right"))
-                    && left.kind() == "identifier"
-                {
-                    let name = py::text(left, self.text).to_string();
-                    match self.chain(right, locals) {
-                        Some(query) => {
-                            self.queries.push(query.clone());
-                            let index = self.queries.len() - 1;
-                            locals.insert(name, Bound { query, index });
-                        }
-                        None => {
-                            locals.remove(&name);
-                            self.expressions(right, locals);
-                        }
+    /// Read statements in order, binding querysets to local names; nested
+    /// functions get a scope of their own.
+    fn statements(&mut self, statements: &[Statement], locals: &mut FxHashMap<String, Bound>) {
+        for statement in statements {
+            match statement {
+                Statement::Function(body) => self.statements(body, &mut FxHashMap::default()),
+                Statement::Assign { target, value } => match self.chain(value, locals) {
+                    // `order = Order.objects.get(...)` binds a row, a
+                    // count or a flag, not a queryset a later line goes
+                    // on with.
+                    Some(query) if query.steps.iter().any(|s| matches!(s, Step::Operation(_))) => {
+                        locals.remove(target);
+                        self.queries.push(query);
+                        self.arguments_of_chain(value, locals);
                     }
-                    return;
+                    Some(query) => {
+                        self.queries.push(query.clone());
+                        let index = self.queries.len() - 1;
+                        locals.insert(target.clone(), Bound { query, index });
+                        self.arguments_of_chain(value, locals);
+                    }
+                    None => {
+                        locals.remove(target);
+                        self.expressions(value, locals);
+                    }
+                },
+                Statement::Exprs(exprs) => {
+                    for expr in exprs {
+                        self.expressions(expr, locals);
+                    }
                 }
-            }
-            _ => {}
-        }
-        // Statements that hold blocks (if, for, with, try) and plain
-        // expressions: every chain in them, in source order.
-        let mut cursor = node.walk();
-        for child in node.named_children(&mut cursor) {
-            match child.kind() {
-                "block" => self.block(child, locals),
-                "function_definition" | "class_definition" | "decorated_definition" => {
-                    self.statement(child, locals)
-                }
-                _ if child.kind().ends_with("_clause") || child.kind() == "block" => {
-                    self.statement(child, locals)
-                }
-                _ => self.expressions(child, locals),
             }
         }
     }
 
     /// Every maximal chain inside an expression.
-    fn expressions(&mut self, node: Node, locals: &mut FxHashMap<String, Bound>) {
-        if matches!(node.kind(), "call" | "attribute" | "subscript")
-            && let Some(query) = self.chain(node, locals)
-        {
+    fn expressions(&mut self, expr: &Expr, locals: &mut FxHashMap<String, Bound>) {
+        let chainable = match &expr.kind {
+            ExprKind::Call { .. } | ExprKind::Attribute { .. } | ExprKind::Subscript { .. } => true,
+            ExprKind::Name(name) => name.contains('.'),
+            _ => false,
+        };
+        if chainable && let Some(query) = self.chain(expr, locals) {
             self.queries.push(query);
             // Arguments may hold queries too (`filter(id__in=Other.objects…)`).
-            self.arguments_of_chain(node, locals);
+            self.arguments_of_chain(expr, locals);
             return;
         }
-        if matches!(node.kind(), "lambda" | "function_definition") {
-            return;
-        }
-        let mut cursor = node.walk();
-        for child in node.named_children(&mut cursor) {
-            self.expressions(child, locals);
-        }
+        expr.each_child(|child| self.expressions(child, locals));
     }
 
-    fn arguments_of_chain(&mut self, node: Node, locals: &mut FxHashMap<String, Bound>) {
-        let mut current = node;
+    fn arguments_of_chain(&mut self, expr: &Expr, locals: &mut FxHashMap<String, Bound>) {
+        let mut current = expr;
         loop {
-            match current.kind() {
-                "call" => {
-                    if let Some(args) = current.field("arguments") {
-                        let mut cursor = args.walk();
-                        for arg in args.named_children(&mut cursor) {
-                            self.expressions(arg, locals);
-                        }
+            match &current.kind {
+                ExprKind::Call {
+                    func,
+                    args,
+                    keywords,
+                    ..
+                } => {
+                    for arg in args.iter().chain(keywords.iter().map(|(_, value)| value)) {
+                        self.expressions(arg, locals);
                     }
-                    match current.field("function") {
-                        Some(f) => current = f,
-                        None => return,
-                    }
+                    current = func;
                 }
-                "attribute" => match current.field("object") {
-                    Some(o) => current = o,
-                    None => return,
-                },
-                "subscript" => match current.field("value") {
-                    Some(v) => current = v,
-                    None => return,
-                },
+                ExprKind::Attribute { value, .. } | ExprKind::Subscript { value, .. } => {
+                    current = value
+                }
                 _ => return,
             }
         }
@@ -380,39 +338,36 @@ impl Reader<'_> {
 
     /// The query a chain expression runs, when it is rooted at a model's
     /// manager, at a local queryset, or is `get_object_or_404(Model, …)`.
-    fn chain(&mut self, node: Node, locals: &mut FxHashMap<String, Bound>) -> Option<Query> {
-        let span = py::span(node);
-        let shift = |at: usize| (at as isize + self.offset) as usize;
-        let span = Span::new(shift(span.start), shift(span.end));
+    fn chain(&mut self, expr: &Expr, locals: &mut FxHashMap<String, Bound>) -> Option<Query> {
+        let span = expr.span;
+        let query = |model: String, manager: Option<&str>, related: Option<&str>| Query {
+            model,
+            manager: manager.map(str::to_string),
+            related: related.map(str::to_string),
+            steps: Vec::new(),
+            span,
+            continued: false,
+        };
         // Unroll to the root, outermost link last.
         let mut links = Vec::new();
-        let mut current = node;
+        let mut current = Chained::of(expr);
         loop {
-            match current.kind() {
-                "call" => {
-                    let function = current.field("function")?;
-                    if function.kind() == "attribute" {
-                        let name = py::text(function.field("attribute")?, self.text);
-                        links.push(Link::Call(name.to_string(), current));
-                        current = function.field("object")?;
-                    } else if function.kind() == "identifier" {
-                        let name = py::text(function, self.text);
+            match current {
+                Chained::Call(call, function) => match Chained::of(function) {
+                    Chained::Attribute(name, object) => {
+                        links.push(Link::Call(name, call));
+                        current = object.chained();
+                    }
+                    Chained::Identifier(name) => {
                         if !matches!(name, "get_object_or_404" | "get_list_or_404") {
                             return None;
                         }
-                        let args = py::arguments(current, self.text);
-                        let model = py::dotted_name(*args.positional.first()?, self.text)?;
-                        let mut query = Query {
-                            model,
-                            manager: None,
-                            related: None,
-                            steps: Vec::new(),
-                            span,
-                            continued: false,
-                        };
-                        let mut filter = self.filter(current, false, true);
+                        let args = call.call_args()?;
+                        let model = args.positional.first()?.name()?.to_string();
+                        let mut query = query(model, None, None);
+                        let mut filter = self.filter(call, false, true);
                         if !filter.lookups.is_empty() || filter.dynamic {
-                            filter.dynamic |= args.has_splat;
+                            filter.dynamic |= args.splat;
                             query.steps.push(Step::Filter(filter));
                         }
                         if name == "get_object_or_404" {
@@ -421,76 +376,51 @@ impl Reader<'_> {
                         }
                         links.reverse();
                         return self.apply(query, &links);
-                    } else {
-                        return None;
                     }
+                    _ => return None,
+                },
+                Chained::Subscript(index, value) => {
+                    links.push(Link::Subscript(index));
+                    current = Chained::of(value);
                 }
-                "subscript" => {
-                    links.push(Link::Subscript(current));
-                    current = current.field("value")?;
-                }
-                "attribute" => {
-                    let name = py::text(current.field("attribute")?, self.text);
-                    let object = current.field("object")?;
+                Chained::Attribute(name, object) => {
+                    let follows_queryset_method = matches!(
+                        links.last(),
+                        Some(Link::Call(method, _)) if is_queryset_method(method)
+                    );
                     // `Order.objects`, or `Order.active.filter(...)`: a
                     // manager the model must declare (checked when the
                     // query resolves).
-                    let custom_manager = is_accessor_name(name)
-                        && matches!(links.last(), Some(Link::Call(method, _)) if is_queryset_method(method));
-                    if object.kind() == "identifier"
-                        && (is_manager_name(name) || custom_manager)
-                        && starts_upper(py::text(object, self.text))
-                    {
-                        links.reverse();
-                        let query = Query {
-                            model: py::text(object, self.text).to_string(),
-                            manager: Some(name.to_string()),
-                            related: None,
-                            steps: Vec::new(),
-                            span,
-                            continued: false,
-                        };
-                        return self.apply(query, &links);
-                    }
-                    if object.kind() == "attribute"
-                        && is_manager_name(name)
-                        && let Some(dotted) = py::dotted_name(object, self.text)
-                        && starts_upper(py::last_segment(&dotted))
-                    {
-                        links.reverse();
-                        let query = Query {
-                            model: dotted,
-                            manager: Some(name.to_string()),
-                            related: None,
-                            steps: Vec::new(),
-                            span,
-                            continued: false,
-                        };
-                        return self.apply(query, &links);
+                    let custom_manager = is_accessor_name(name) && follows_queryset_method;
+                    let is_manager = is_manager_name(name) || custom_manager;
+                    let owner = object.chained();
+                    match owner {
+                        Chained::Identifier(model) if is_manager && starts_upper(model) => {
+                            links.reverse();
+                            return self.apply(query(model.to_string(), Some(name), None), &links);
+                        }
+                        Chained::Attribute(..)
+                            if is_manager_name(name)
+                                && let Some(dotted) = object.dotted()
+                                && starts_upper(py::last_segment(dotted)) =>
+                        {
+                            links.reverse();
+                            return self.apply(query(dotted.to_string(), Some(name), None), &links);
+                        }
+                        _ => {}
                     }
                     // `obj.ping_set.filter(...)`: a related manager, when a
                     // queryset method follows and the owner is no class.
-                    if is_accessor_name(name)
-                        && !(object.kind() == "identifier"
-                            && starts_upper(py::text(object, self.text)))
-                        && matches!(links.last(), Some(Link::Call(method, _)) if is_queryset_method(method))
-                    {
+                    let class_owner =
+                        matches!(owner, Chained::Identifier(owner) if starts_upper(owner));
+                    if is_accessor_name(name) && !class_owner && follows_queryset_method {
                         links.reverse();
-                        let query = Query {
-                            model: String::new(),
-                            manager: None,
-                            related: Some(name.to_string()),
-                            steps: Vec::new(),
-                            span,
-                            continued: false,
-                        };
-                        return self.apply(query, &links);
+                        return self.apply(query(String::new(), None, Some(name)), &links);
                     }
-                    links.push(Link::Attribute(name.to_string()));
-                    current = object;
+                    links.push(Link::Attribute(name));
+                    current = owner;
                 }
-                "identifier" => {
-                    let name = py::text(current, self.text);
+                Chained::Identifier(name) => {
                     let bound = locals.get_mut(name)?;
                     if links.is_empty() {
                         return None;
@@ -501,7 +431,7 @@ impl Reader<'_> {
                     links.reverse();
                     return self.apply(query, &links);
                 }
-                _ => return None,
+                Chained::Other => return None,
             }
         }
     }
@@ -511,25 +441,28 @@ impl Reader<'_> {
             match link {
                 Link::Attribute(name) => {
                     // `Model.objects.filter(...).query` and the like.
-                    query.steps.push(Step::Unknown(name.clone()));
+                    query.steps.push(Step::Unknown(name.to_string()));
                 }
-                Link::Subscript(node) => {
-                    let slice = node.field("subscript");
-                    if slice.is_some_and(|s| s.kind() == "slice" || s.kind() == "integer") {
+                Link::Subscript(index) => {
+                    if matches!(index.kind, ExprKind::Slice(_) | ExprKind::Number) {
                         query.steps.push(Step::DefaultOrder(DefaultOrder::Slice));
                         query.steps.push(Step::Limit);
                     } else {
                         query.steps.push(Step::Unknown("[]".into()));
                     }
                 }
-                Link::Call(name, call) => self.method(&mut query, name, *call),
+                Link::Call(name, call) => self.method(&mut query, name, call),
             }
         }
         Some(query)
     }
 
-    fn method(&self, query: &mut Query, name: &str, call: Node) {
+    fn method(&self, query: &mut Query, name: &str, call: &Expr) {
         let steps = &mut query.steps;
+        let Some(args) = call.call_args() else {
+            steps.push(Step::Unknown(name.into()));
+            return;
+        };
         match name {
             "filter" => steps.push(Step::Filter(self.filter(call, false, false))),
             "exclude" => steps.push(Step::Filter(self.filter(call, true, false))),
@@ -542,19 +475,18 @@ impl Reader<'_> {
                 steps.push(Step::Operation(Operation::Get));
             }
             "order_by" => {
-                let args = py::arguments(call, self.text);
                 let mut order = Vec::new();
-                for arg in &args.positional {
-                    match py::string_value(*arg, self.text) {
-                        Some(field) if field == "?" => {}
-                        Some(field) => order.push(py::signed_field(field)),
+                for arg in args.positional {
+                    match arg.str() {
+                        Some("?") => {}
+                        Some(field) => order.push(py::signed_field(field.to_string())),
                         None => {
                             steps.push(Step::Unknown("order_by".into()));
                             return;
                         }
                     }
                 }
-                if args.has_splat {
+                if args.splat {
                     steps.push(Step::Unknown("order_by".into()));
                     return;
                 }
@@ -570,12 +502,7 @@ impl Reader<'_> {
                 steps.push(Step::Operation(Operation::Get));
             }
             "latest" | "earliest" => {
-                let args = py::arguments(call, self.text);
-                let fields: Option<Vec<String>> = args
-                    .positional
-                    .iter()
-                    .map(|a| py::string_value(*a, self.text))
-                    .collect();
+                let fields: Option<Vec<&str>> = args.positional.iter().map(Expr::str).collect();
                 match fields {
                     Some(fields) if !fields.is_empty() => {
                         let desc = name == "latest";
@@ -583,7 +510,7 @@ impl Reader<'_> {
                             fields
                                 .into_iter()
                                 .map(|f| {
-                                    let (field, reversed) = py::signed_field(f);
+                                    let (field, reversed) = py::signed_field(f.to_string());
                                     (field, reversed != desc)
                                 })
                                 .collect(),
@@ -621,25 +548,30 @@ impl Reader<'_> {
     /// The conditions of a `filter()`-like call: keyword lookups and `Q`
     /// objects. `shortcut` skips the model argument of
     /// `get_object_or_404(Model, ...)`.
-    fn filter(&self, call: Node, negated: bool, shortcut: bool) -> Filter {
-        let args = py::arguments(call, self.text);
+    fn filter(&self, call: &Expr, negated: bool, shortcut: bool) -> Filter {
+        let Some(args) = call.call_args() else {
+            return Filter {
+                dynamic: true,
+                ..Filter::default()
+            };
+        };
         let mut filter = Filter {
-            dynamic: args.has_splat,
+            dynamic: args.splat,
             ..Filter::default()
         };
-        for (key, value) in &args.keywords {
+        for (key, value) in args.keywords {
             if matches!(key.as_str(), "defaults" | "create_defaults") {
                 continue;
             }
-            filter.lookups.push(self.lookup(key, *value, negated));
+            filter.lookups.push(self.lookup(key, value, negated));
         }
         for arg in args.positional.iter().skip(usize::from(shortcut)) {
-            self.q_expression(*arg, negated, &mut filter);
+            self.q_expression(arg, negated, &mut filter);
         }
         filter
     }
 
-    fn lookup(&self, key: &str, value: Node, negated: bool) -> Lookup {
+    fn lookup(&self, key: &str, value: &Expr, negated: bool) -> Lookup {
         let mut path: Vec<String> = key.split("__").map(str::to_string).collect();
         let lookup = match path.last() {
             Some(last) if path.len() > 1 && LOOKUPS.contains(&last.as_str()) => {
@@ -656,39 +588,27 @@ impl Reader<'_> {
     }
 
     /// `Q(a=1) & Q(b=2)`, `~Q(...)`, `Q(a=1) | Q(b=2)`.
-    fn q_expression(&self, node: Node, negated: bool, filter: &mut Filter) {
-        match node.kind() {
-            "parenthesized_expression" => match node.named_child(0) {
-                Some(inner) => self.q_expression(inner, negated, filter),
-                None => filter.dynamic = true,
-            },
-            "binary_operator" => {
-                let operator = node.field("operator").map(|o| py::text(o, self.text));
-                match operator {
-                    Some("&") => {}
-                    Some("|") => filter.disjunction = true,
+    fn q_expression(&self, expr: &Expr, negated: bool, filter: &mut Filter) {
+        match &expr.kind {
+            ExprKind::Binary { op, left, right } => {
+                match op.as_str() {
+                    "&" => {}
+                    "|" => filter.disjunction = true,
                     _ => {
                         filter.dynamic = true;
                         return;
                     }
                 }
-                for side in ["left", "right"] {
-                    match node.field(side) {
-                        Some(child) => self.q_expression(child, negated, filter),
-                        None => filter.dynamic = true,
-                    }
-                }
+                self.q_expression(left, negated, filter);
+                self.q_expression(right, negated, filter);
             }
-            "unary_operator" if node.child(0).is_some_and(|o| o.kind() == "~") => {
-                match node.field("argument") {
-                    Some(inner) => self.q_expression(inner, !negated, filter),
-                    None => filter.dynamic = true,
-                }
+            ExprKind::Unary { op, operand } if op == "~" => {
+                self.q_expression(operand, !negated, filter)
             }
-            "call"
-                if py::call_name(node, self.text).is_some_and(|n| py::last_segment(&n) == "Q") =>
+            ExprKind::Call { .. }
+                if expr.call_name().is_some_and(|n| py::last_segment(n) == "Q") =>
             {
-                let inner = self.filter(node, negated, false);
+                let inner = self.filter(expr, negated, false);
                 filter.dynamic |= inner.dynamic;
                 filter.disjunction |= inner.disjunction;
                 filter.lookups.extend(inner.lookups);
@@ -698,10 +618,70 @@ impl Reader<'_> {
     }
 }
 
-enum Link<'t> {
-    Call(String, Node<'t>),
-    Attribute(String),
-    Subscript(Node<'t>),
+/// One link of a chain, outermost last once unrolled.
+enum Link<'e> {
+    Call(&'e str, &'e Expr),
+    Attribute(&'e str),
+    Subscript(&'e Expr),
+}
+
+/// An expression seen as part of a chain. A dotted name
+/// (`shop.Order.objects`) is one `Name` in `pyexpr`; here it is
+/// attributes on an identifier, as the chain walks it.
+#[derive(Clone, Copy)]
+enum Chained<'e> {
+    /// A call and its callee.
+    Call(&'e Expr, &'e Expr),
+    /// `object.name`.
+    Attribute(&'e str, Object<'e>),
+    /// `value[index]`: the index and the value.
+    Subscript(&'e Expr, &'e Expr),
+    Identifier(&'e str),
+    Other,
+}
+
+/// What an attribute is taken of: an expression, or the start of a
+/// dotted name.
+#[derive(Clone, Copy)]
+enum Object<'e> {
+    Expr(&'e Expr),
+    Dotted(&'e str),
+}
+
+impl<'e> Chained<'e> {
+    fn of(expr: &'e Expr) -> Self {
+        match &expr.kind {
+            ExprKind::Name(name) => Self::dotted(name),
+            ExprKind::Call { func, .. } => Chained::Call(expr, func),
+            ExprKind::Attribute { value, name } => Chained::Attribute(name, Object::Expr(value)),
+            ExprKind::Subscript { value, index } => Chained::Subscript(index, value),
+            _ => Chained::Other,
+        }
+    }
+
+    fn dotted(name: &'e str) -> Self {
+        match name.rsplit_once('.') {
+            Some((object, attribute)) => Chained::Attribute(attribute, Object::Dotted(object)),
+            None => Chained::Identifier(name),
+        }
+    }
+}
+
+impl<'e> Object<'e> {
+    fn chained(self) -> Chained<'e> {
+        match self {
+            Object::Expr(expr) => Chained::of(expr),
+            Object::Dotted(name) => Chained::dotted(name),
+        }
+    }
+
+    /// The dotted name this is, when it is one.
+    fn dotted(self) -> Option<&'e str> {
+        match self {
+            Object::Expr(expr) => expr.name(),
+            Object::Dotted(name) => Some(name),
+        }
+    }
 }
 
 /// A lowercase attribute that can name a reverse relation.
@@ -767,16 +747,13 @@ fn starts_upper(name: &str) -> bool {
 }
 
 /// A literal value as SQL text.
-fn constant(node: Node, text: &str) -> Value {
-    match node.kind() {
-        "true" => Value::Constant("true".into()),
-        "false" => Value::Constant("false".into()),
-        "none" => Value::Constant("NULL".into()),
-        "integer" | "float" => Value::Constant(py::text(node, text).to_string()),
-        "string" => match py::string_value(node, text) {
-            Some(s) => Value::Constant(format!("'{}'", s.replace('\'', "''"))),
-            None => Value::Parameter,
-        },
+fn constant(expr: &Expr, text: &str) -> Value {
+    match &expr.kind {
+        ExprKind::True => Value::Constant("true".into()),
+        ExprKind::False => Value::Constant("false".into()),
+        ExprKind::None => Value::Constant("NULL".into()),
+        ExprKind::Number => Value::Constant(expr.text(text).to_string()),
+        ExprKind::Str(s) => Value::Constant(format!("'{}'", s.replace('\'', "''"))),
         _ => Value::Parameter,
     }
 }
@@ -1209,6 +1186,68 @@ fn condition(column: String, lookup: &Lookup) -> Condition {
 mod tests {
     use super::*;
     use std::path::PathBuf;
+
+    /// The fast reader and tree-sitter read the same queries, also from
+    /// what the fast reader hands on to tree-sitter.
+    #[test]
+    fn the_fast_reader_reads_what_tree_sitter_reads() {
+        let code = r#"
+from shop.models import Order, Line
+
+def listing(request, customer):
+    qs = (
+        Order.objects.filter(customer=customer, status="open")
+        .exclude(~Q(paid=True) & Q(total__gte=10))
+        .order_by("-created_at")
+    )
+    first = qs.first()
+    first.note = "seen"
+    if Order.objects.filter(reference=request.GET["r"]).exists():
+        pass
+    elif qs[:5].count() > 3 and not qs.filter(flag=None).exists():
+        pass
+    for line in Line.objects.filter(order__in=qs.values("id"))[1:10:2]:
+        total += line.price
+    with lock(Order.objects.select_for_update().get(pk=1)) as order, other():
+        pass
+    names = [o.name for o in Order.objects.filter(kind="a")]
+    label = f"{Order.objects.count()} orders"
+    latest = Order.objects.latest("created_at") if customer else None
+    count = await Order.objects.filter(a=1).acount()
+    rows = sorted(o.total for o in Order.objects.filter(b=2))
+    if (found := Order.objects.filter(c=3).first()): pass
+    Order.objects.filter(pk__in=[*ids]).update(status="done")
+    customer.order_set.filter(status="open").order_by("id")[0]
+    x = y = Order.objects.filter(d=4)
+    get_object_or_404(Order, reference=customer.ref, status=-1)
+    return qs.filter(total__range=(1, 2)).values_list("id", flat=True)
+
+class View(Base):
+    queryset = Order.objects.filter(e=5).order_by("?")
+    def get(self): return Order.objects.get(f=6)
+"#;
+        let source = SourceFile::new(PathBuf::from("views.py"), code.to_string());
+        let fast = extract_with(source.clone(), Reading::Fast).queries;
+        let slow = extract_with(source, Reading::TreeSitter).queries;
+        assert_eq!(fast, slow);
+        let read: Vec<&str> = fast
+            .iter()
+            .map(|q| &code[q.span.start..q.span.end])
+            .collect();
+        assert_eq!(read.len(), 21, "{read:#?}");
+        // `first = qs.first()` binds a row: `first.note` is no query.
+        assert!(read.contains(&"qs.first()"));
+        assert!(!read.iter().any(|q| q.starts_with("first")));
+        // Plain lines are the fast reader's; what it would lose is not.
+        let line = |text: &str| {
+            let start = code.find(text).unwrap();
+            crate::frameworks::pyexpr::read_statement(code, start, start + text.len())
+        };
+        assert!(line("first = qs.first()").is_some());
+        assert!(line(r#"label = f"{Order.objects.count()} orders""#).is_none());
+        assert!(line("if (found := Order.objects.filter(c=3).first()): pass").is_none());
+        assert!(line("def get(self): return Order.objects.get(f=6)").is_none());
+    }
 
     fn queries(code: &str) -> Vec<Query> {
         let source = SourceFile::new(PathBuf::from("views.py"), code.to_string());

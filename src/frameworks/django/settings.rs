@@ -63,7 +63,7 @@ pub fn extract_settings(source: &SourceFile, tree: &tree_sitter::Tree) -> Option
             })
             .collect()
     });
-    for assignment in py::definitions(tree, text).assignments {
+    for assignment in py::definitions(tree).assignments {
         let (Some(left), Some(right)) = (assignment.field("left"), assignment.field("right"))
         else {
             continue;
@@ -93,7 +93,7 @@ pub fn extract_settings(source: &SourceFile, tree: &tree_sitter::Tree) -> Option
 pub fn extract_app_configs(source: &SourceFile, tree: &tree_sitter::Tree) -> Vec<AppConfigFacts> {
     let text = source.text.as_str();
     let app_dir = source.path.parent().map(PathBuf::from).unwrap_or_default();
-    py::definitions(tree, text)
+    py::definitions(tree)
         .classes
         .into_iter()
         .filter_map(|class| {

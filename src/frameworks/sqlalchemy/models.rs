@@ -393,7 +393,7 @@ pub struct TableDecl {
 
 pub fn extract(source: Arc<SourceFile>, tree: &tree_sitter::Tree) -> ModelsFile {
     let text = source.text.as_str();
-    let defs = py::definitions(tree, text);
+    let defs = py::definitions(tree);
     let mut file = ModelsFile {
         source: source.clone(),
         imports: read_imports(tree.root_node(), text),
