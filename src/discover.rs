@@ -127,13 +127,33 @@ pub fn walk<T: Send>(
 }
 
 /// Sort by path, in `Path`'s order (component by component, stable), with
-/// each path split into components once: `Path::cmp` splits both paths
-/// anew on every comparison, which on the main thread cost more than a
-/// rule.
+/// each path split into components once, into one byte string compared by
+/// `memcmp`: each component's kind, then its bytes, then a zero before the
+/// next. `Path::cmp` splits both paths anew on every comparison, which on
+/// the main thread cost more than a rule, and comparing vectors of
+/// components still cost 20 M instructions on a large tree.
 pub fn sort_by_path<T>(files: &mut Vec<(PathBuf, T)>) {
-    let keys: Vec<Vec<Component>> = files
+    let keys: Vec<Vec<u8>> = files
         .iter()
-        .map(|(path, _)| path.components().collect())
+        .map(|(path, _)| {
+            let mut key = Vec::with_capacity(path.as_os_str().len() + 8);
+            for (i, component) in path.components().enumerate() {
+                if i > 0 {
+                    key.push(0);
+                }
+                // In `Component`'s own order.
+                let (kind, bytes) = match component {
+                    Component::Prefix(p) => (1, p.as_os_str().as_encoded_bytes()),
+                    Component::RootDir => (2, &[][..]),
+                    Component::CurDir => (3, &[][..]),
+                    Component::ParentDir => (4, &[][..]),
+                    Component::Normal(name) => (5, name.as_encoded_bytes()),
+                };
+                key.push(kind);
+                key.extend_from_slice(bytes);
+            }
+            key
+        })
         .collect();
     let mut order: Vec<usize> = (0..files.len()).collect();
     order.sort_by(|a, b| keys[*a].cmp(&keys[*b]));

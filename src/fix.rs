@@ -720,13 +720,16 @@ fn consequences(analysis: &Analysis) -> Vec<Finding> {
         for finding in &planned {
             apply_intent(&mut schema, &tables, finding);
         }
-        let mut next: Vec<Finding> = crate::rules::run(&schema, &analysis.config)
-            .into_iter()
-            .filter(|f| matches!(f.fix, Some(FixIntent::DropIndex(ref i)) if i.location.is_some()))
-            .filter(|f| !crate::suppress::silenced(f, &analysis.sources, &analysis.config))
-            .filter(|f| analysis.scope.holds_finding(f))
-            .filter(|f| !known.contains(&index_of_finding(f)))
-            .collect();
+        let mut next: Vec<Finding> =
+            crate::rules::run_where(&schema, &analysis.config, |r| r.drops_indexes)
+                .into_iter()
+                .filter(
+                    |f| matches!(f.fix, Some(FixIntent::DropIndex(ref i)) if i.location.is_some()),
+                )
+                .filter(|f| !crate::suppress::silenced(f, &analysis.sources, &analysis.config))
+                .filter(|f| analysis.scope.holds_finding(f))
+                .filter(|f| !known.contains(&index_of_finding(f)))
+                .collect();
         django::emit::describe_fixes(&analysis.django, &schema.tables, &mut next);
         sqlalchemy::emit::describe_fixes(&analysis.sqlalchemy, &mut next);
         drizzle::emit::describe_fixes(&analysis.drizzle, &mut next);

@@ -46,6 +46,9 @@ pub struct Rule {
     check: fn(&Schema, &mut Vec<Finding>),
     /// The rule grades each finding by its evidence, up to `severity`.
     graded: bool,
+    /// Its fixes drop an index: what a planned fix makes unnecessary is
+    /// found by running these rules again (`fix::consequences`).
+    pub drops_indexes: bool,
 }
 
 const ALL: &[Framework] = &[Framework::Django, Framework::Sqlalchemy, Framework::Drizzle];
@@ -60,6 +63,7 @@ pub static RULES: &[Rule] = &[
         doc: include_str!("../../docs/rules/unindexed-foreign-key.md"),
         check: unindexed_foreign_key::check,
         graded: false,
+        drops_indexes: false,
     },
     Rule {
         name: "unindexed-generic-foreign-key",
@@ -69,6 +73,7 @@ pub static RULES: &[Rule] = &[
         doc: include_str!("../../docs/rules/unindexed-generic-foreign-key.md"),
         check: unindexed_generic_foreign_key::check,
         graded: false,
+        drops_indexes: false,
     },
     Rule {
         name: "unindexed-reference",
@@ -78,6 +83,7 @@ pub static RULES: &[Rule] = &[
         doc: include_str!("../../docs/rules/unindexed-reference.md"),
         check: unindexed_reference::check,
         graded: false,
+        drops_indexes: false,
     },
     Rule {
         name: "missing-query-index",
@@ -87,6 +93,7 @@ pub static RULES: &[Rule] = &[
         doc: include_str!("../../docs/rules/missing-query-index.md"),
         check: missing_query_index::check,
         graded: true,
+        drops_indexes: false,
     },
     Rule {
         name: "redundant-index",
@@ -96,6 +103,7 @@ pub static RULES: &[Rule] = &[
         doc: include_str!("../../docs/rules/redundant-index.md"),
         check: redundant_index::check,
         graded: false,
+        drops_indexes: true,
     },
     Rule {
         name: "redundant-implicit-index",
@@ -105,6 +113,7 @@ pub static RULES: &[Rule] = &[
         doc: include_str!("../../docs/rules/redundant-implicit-index.md"),
         check: redundant_implicit_index::check,
         graded: false,
+        drops_indexes: true,
     },
     Rule {
         name: "duplicate-index",
@@ -114,6 +123,7 @@ pub static RULES: &[Rule] = &[
         doc: include_str!("../../docs/rules/duplicate-index.md"),
         check: duplicate_index::check,
         graded: false,
+        drops_indexes: true,
     },
     Rule {
         name: "index-drift",
@@ -123,6 +133,7 @@ pub static RULES: &[Rule] = &[
         doc: include_str!("../../docs/rules/index-drift.md"),
         check: index_drift::check,
         graded: false,
+        drops_indexes: false,
     },
     Rule {
         name: "non-concurrent-index",
@@ -132,6 +143,7 @@ pub static RULES: &[Rule] = &[
         doc: include_str!("../../docs/rules/non-concurrent-index.md"),
         check: non_concurrent_index::check,
         graded: false,
+        drops_indexes: false,
     },
     Rule {
         name: "unused-ignore",
@@ -143,6 +155,7 @@ pub static RULES: &[Rule] = &[
         // each silenced.
         check: |_, _| {},
         graded: false,
+        drops_indexes: false,
     },
 ];
 
@@ -239,8 +252,16 @@ impl Finding {
 
 /// Run every enabled rule; findings come out sorted by place, then rule.
 pub fn run(schema: &Schema, config: &Config) -> Vec<Finding> {
+    run_where(schema, config, |_| true)
+}
+
+/// `run`, with only the enabled rules that `keep` keeps.
+pub fn run_where(schema: &Schema, config: &Config, keep: impl Fn(&Rule) -> bool) -> Vec<Finding> {
     let mut findings = Vec::new();
-    for rule in RULES.iter().filter(|r| config.rule_enabled(r.name)) {
+    for rule in RULES
+        .iter()
+        .filter(|r| config.rule_enabled(r.name) && keep(r))
+    {
         let start = findings.len();
         (rule.check)(schema, &mut findings);
         for finding in &mut findings[start..] {
