@@ -241,6 +241,22 @@ pub fn string_value(node: Node, source: &str) -> Option<String> {
     Scope::default().string(node, source)
 }
 
+/// A string's content with its escape sequences (children of the content
+/// node in the grammar) read: `\n` is a newline.
+fn push_content(out: &mut String, content: Node, source: &str) {
+    let mut at = content.start_byte();
+    let mut cursor = content.walk();
+    for escape in content.children(&mut cursor) {
+        if escape.kind() != "escape_sequence" {
+            continue;
+        }
+        out.push_str(&source[at..escape.start_byte()]);
+        out.push_str(&unescape(text(escape, source)));
+        at = escape.end_byte();
+    }
+    out.push_str(&source[at..content.end_byte()]);
+}
+
 fn unescape(escape: &str) -> String {
     match escape {
         "\\n" => "\n".into(),
@@ -537,7 +553,7 @@ impl Scope {
                 let mut cursor = node.walk();
                 for child in node.children(&mut cursor) {
                     match child.kind() {
-                        "string_content" => out.push_str(text(child, source)),
+                        "string_content" => push_content(&mut out, child, source),
                         "escape_sequence" => out.push_str(&unescape(text(child, source))),
                         "interpolation" => {
                             let has_format = {
@@ -1070,6 +1086,26 @@ mod tests {
             Some("ab")
         );
         assert_eq!(bool_value(args.keyword("db_index").unwrap()), Some(false));
+
+        // Escapes are read, except in raw strings.
+        let source = r#"a = 'x\ny\'z'
+b = r'x\ny'
+c = """q\tr"""
+"#;
+        let tree = parse(source);
+        let values: Vec<Option<String>> = definitions(&tree)
+            .assignments
+            .iter()
+            .map(|a| string_value(a.field("right").unwrap(), source))
+            .collect();
+        assert_eq!(
+            values,
+            [
+                Some("x\ny'z".to_string()),
+                Some(r"x\ny".to_string()),
+                Some("q\tr".to_string())
+            ]
+        );
 
         let broken = parse("class A(:\n    pass\n");
         assert!(first_error(&broken).is_some());

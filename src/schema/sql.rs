@@ -43,8 +43,14 @@ pub struct CreateIndex {
 pub fn index_statements(script: &str) -> Vec<IndexStatement> {
     split_statements(script)
         .into_iter()
-        .filter_map(|s| parse_statement(&s))
+        .filter_map(|s| index_statement(&s))
         .collect()
+}
+
+/// One statement (of [`split_statements`]) as an index statement, when it
+/// is one.
+pub fn index_statement(statement: &str) -> Option<IndexStatement> {
+    parse_statement(statement)
 }
 
 /// One statement of a script that changes tables or indexes.

@@ -16,7 +16,7 @@ use crate::frameworks::sqlalchemy::{
     self,
     models::{ColumnDecl, ColumnRef, ConstraintDecl, FkRef},
 };
-use crate::schema::sql::{IndexStatement, index_statements};
+use crate::schema::sql::{IndexStatement, index_statement, split_statements};
 use crate::schema::{
     Column, Dialect, ForeignKey, Framework, Index, IndexBuild, IndexKey, IndexOrigin, IndexPart,
 };
@@ -720,9 +720,15 @@ fn replay(
                         }
                     }
                 }
+                // One pass over the script's statements, in order: the
+                // table statements make shapes uncertain, the index
+                // statements are replayed.
                 OperationKind::Execute { sql } => {
-                    shape_changes_in_sql(&mut state, sql, &location);
-                    for statement in index_statements(sql) {
+                    for statement in split_statements(sql) {
+                        shape_changes_in_sql(&mut state, &statement, &location);
+                        let Some(statement) = index_statement(&statement) else {
+                            continue;
+                        };
                         match statement {
                             IndexStatement::Create(create) => {
                                 let table = qualify(create.schema.as_deref(), &create.table);
@@ -798,46 +804,45 @@ fn drop_foreign_key(state: &mut State, name: &str, table: &str, location: &Optio
 /// Raw SQL that changes a table's columns or constraints (`ALTER TABLE t`,
 /// `DROP TABLE t`) makes that table's shape uncertain: ixray reads only the
 /// index statements of raw SQL. A statement about tables in a form ixray
-/// does not know makes every table it mentions uncertain.
-fn shape_changes_in_sql(state: &mut State, sql: &str, location: &Option<Location>) {
-    for statement in sql.split(';') {
-        let lower = statement.to_ascii_lowercase();
-        let words: Vec<&str> = lower
-            .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
-            .filter(|w| !w.is_empty())
-            .collect();
-        if !words.contains(&"table") {
-            continue;
-        }
-        let named = match words.as_slice() {
-            ["alter" | "drop", "table", rest @ ..] => rest
-                .iter()
-                .find(|w| !matches!(**w, "if" | "exists" | "only"))
-                .map(|w| vec![*w]),
-            // A table created here is not one the history knows.
-            ["create", ..] => Some(Vec::new()),
-            _ => None,
-        };
-        if let (["drop", "table", ..], Some(names)) = (words.as_slice(), &named) {
-            state.tables.retain(|name, _| {
-                let bare = split_qualified(name).1.to_ascii_lowercase();
-                !names
-                    .iter()
-                    .any(|n| n.rsplit('.').next() == Some(bare.as_str()))
-            });
-            continue;
-        }
-        let affected = |bare: &str| match &named {
-            Some(names) => names.iter().any(|n| n.rsplit('.').next() == Some(bare)),
-            None => words.iter().any(|w| w.rsplit('.').next() == Some(bare)),
-        };
-        for (name, table) in state.tables.iter_mut() {
+/// does not know makes every table it mentions uncertain. `statement` is
+/// one statement of the script (quotes and comments split as SQL does).
+fn shape_changes_in_sql(state: &mut State, statement: &str, location: &Option<Location>) {
+    let lower = statement.to_ascii_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    if !words.contains(&"table") {
+        return;
+    }
+    let named = match words.as_slice() {
+        ["alter" | "drop", "table", rest @ ..] => rest
+            .iter()
+            .find(|w| !matches!(**w, "if" | "exists" | "only"))
+            .map(|w| vec![*w]),
+        // A table created here is not one the history knows.
+        ["create", ..] => Some(Vec::new()),
+        _ => None,
+    };
+    if let (["drop", "table", ..], Some(names)) = (words.as_slice(), &named) {
+        state.tables.retain(|name, _| {
             let bare = split_qualified(name).1.to_ascii_lowercase();
-            if affected(&bare) {
-                table.shape_uncertain.get_or_insert_with(|| {
-                    uncertain_at("raw SQL that may change the table", location)
-                });
-            }
+            !names
+                .iter()
+                .any(|n| n.rsplit('.').next() == Some(bare.as_str()))
+        });
+        return;
+    }
+    let affected = |bare: &str| match &named {
+        Some(names) => names.iter().any(|n| n.rsplit('.').next() == Some(bare)),
+        None => words.iter().any(|w| w.rsplit('.').next() == Some(bare)),
+    };
+    for (name, table) in state.tables.iter_mut() {
+        let bare = split_qualified(name).1.to_ascii_lowercase();
+        if affected(&bare) {
+            table
+                .shape_uncertain
+                .get_or_insert_with(|| uncertain_at("raw SQL that may change the table", location));
         }
     }
 }
@@ -1143,7 +1148,7 @@ mod tests {
         let revisions = vec![revision(
             "a",
             "None",
-            "    op.create_table(\"t\", sa.Column(\"id\", sa.Integer()))\n    op.create_table(\"other\", sa.Column(\"id\", sa.Integer()))\n    op.execute(\"ALTER TABLE t ADD COLUMN u_id integer REFERENCES other (id)\")\n    op.execute(\"CREATE INDEX ix_other ON other (id)\")\n    op.create_table(\"gone\", sa.Column(\"id\", sa.Integer()))\n    op.execute(\"DROP TABLE IF EXISTS gone\")",
+            "    op.create_table(\"t\", sa.Column(\"id\", sa.Integer()))\n    op.create_table(\"other\", sa.Column(\"id\", sa.Integer()))\n    op.execute(\"ALTER TABLE t ADD COLUMN u_id integer REFERENCES other (id)\")\n    op.execute(\"CREATE INDEX ix_other ON other (id)\")\n    op.create_table(\"gone\", sa.Column(\"id\", sa.Integer()))\n    op.execute(\"DROP TABLE IF EXISTS gone\")\n    op.create_table(\"kept\", sa.Column(\"id\", sa.Integer()))\n    op.execute(\"-- DROP TABLE kept;\\nCREATE INDEX ix_kept ON kept (id)\")",
         )];
         let mut errors = Vec::new();
         let envs = build(revisions, vec![ini()], None, &mut errors);
@@ -1152,6 +1157,14 @@ mod tests {
         assert!(state.shape_uncertainty("other").is_none());
         assert!(state.uncertainty("t").is_none(), "indexes stay certain");
         assert!(!state.tables.contains_key("gone"));
+        // A statement in a comment is no statement.
+        assert!(
+            state.tables["kept"]
+                .indexes
+                .iter()
+                .any(|i| i.name.as_deref() == Some("ix_kept"))
+        );
+        assert!(state.shape_uncertainty("kept").is_none());
     }
 
     #[test]
