@@ -1,8 +1,9 @@
-//! Python expressions as owned values (names, literals, calls,
-//! containers, operators), for modules that are mostly data: Django
-//! migrations. A small hand-written reader takes what generated modules are
-//! made of in one pass; anything it does not know makes it give up, and the
-//! module is read by tree-sitter instead, into the same values.
+//! Python expressions as owned values (names, literals, calls, attributes,
+//! subscripts, containers, operators), for what ixray reads a lot of:
+//! Django migrations, which are mostly data, and the statements of query
+//! code (`read_statement`). A small hand-written reader takes what these
+//! are made of in one pass; anything it does not know makes it give up,
+//! and the text is read by tree-sitter instead, into the same values.
 
 use tree_sitter::Node;
 
@@ -1278,32 +1279,22 @@ impl<'t> Reader<'t> {
         if self.nesting > MAX_NESTING {
             return None;
         }
-        if self.is_op("-") || self.is_op("+") || self.is_op("~") {
+        // A prefix operator; `await x` is kept as what it awaits.
+        if self.is_op("-") || self.is_op("+") || self.is_op("~") || self.is_name("await") {
             let start = self.start;
             let op = self.tok_text().to_string();
             self.advance();
             self.nesting += 1;
             let operand = self.unary();
             self.nesting -= 1;
-            let operand = operand?;
+            let operand = Box::new(operand?);
             return Some(Expr {
                 span: Span::new(start, operand.span.end),
-                kind: ExprKind::Unary {
-                    op,
-                    operand: Box::new(operand),
+                kind: if op == "await" {
+                    ExprKind::Opaque(vec![*operand])
+                } else {
+                    ExprKind::Unary { op, operand }
                 },
-            });
-        }
-        if self.is_name("await") {
-            let start = self.start;
-            self.advance();
-            self.nesting += 1;
-            let operand = self.unary();
-            self.nesting -= 1;
-            let operand = operand?;
-            return Some(Expr {
-                span: Span::new(start, operand.span.end),
-                kind: ExprKind::Opaque(vec![operand]),
             });
         }
         let base = self.postfix()?;
