@@ -583,6 +583,22 @@ pub struct AccessPattern {
 }
 
 impl AccessPattern {
+    /// A plain select of every row of `table`, before its conditions,
+    /// order and limit are added.
+    pub fn select(table: String, framework: Framework, location: Option<Location>) -> Self {
+        AccessPattern {
+            table,
+            framework,
+            conditions: Vec::new(),
+            order: Vec::new(),
+            order_implicit: false,
+            limited: false,
+            operation: QueryOperation::Select,
+            disjunction: false,
+            location,
+        }
+    }
+
     /// A select of `table` for unit tests: conditions as (column, op,
     /// constant), order as column names with `-` for descending.
     #[cfg(test)]
@@ -592,8 +608,6 @@ impl AccessPattern {
         order: &[&str],
     ) -> AccessPattern {
         AccessPattern {
-            table: table.into(),
-            framework: Framework::Django,
             conditions: conditions
                 .iter()
                 .map(|(c, op, v)| Condition {
@@ -609,11 +623,7 @@ impl AccessPattern {
                     desc: o.starts_with('-'),
                 })
                 .collect(),
-            order_implicit: false,
-            limited: false,
-            operation: QueryOperation::Select,
-            disjunction: false,
-            location: None,
+            ..AccessPattern::select(table.into(), Framework::Django, None)
         }
     }
 

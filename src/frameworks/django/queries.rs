@@ -931,17 +931,7 @@ fn patterns(
 ) -> Vec<AccessPattern> {
     let mut explicit_order = false;
     let mut default_order = None;
-    let mut own = AccessPattern {
-        table: table.name.clone(),
-        framework: Framework::Django,
-        conditions: Vec::new(),
-        order: Vec::new(),
-        order_implicit: false,
-        limited: false,
-        operation: Operation::Select,
-        disjunction: false,
-        location: location.clone(),
-    };
+    let mut own = AccessPattern::select(table.name.clone(), Framework::Django, location.clone());
     let mut joined: Vec<AccessPattern> = Vec::new();
     for step in &query.steps {
         match step {
@@ -1002,13 +992,12 @@ fn patterns(
                                 Some(p) => p,
                                 None => {
                                     joined.push(AccessPattern {
-                                        table: target.clone(),
-                                        conditions: Vec::new(),
-                                        order: Vec::new(),
-                                        order_implicit: false,
-                                        limited: false,
-                                        operation: Operation::Select,
-                                        ..own.clone()
+                                        disjunction: own.disjunction,
+                                        ..AccessPattern::select(
+                                            target.clone(),
+                                            Framework::Django,
+                                            own.location.clone(),
+                                        )
                                     });
                                     joined.last_mut().expect("just pushed")
                                 }

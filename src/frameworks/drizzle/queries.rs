@@ -796,19 +796,14 @@ fn resolve_query(
         Some((table, tables.column(table, &column.key)?.to_string()))
     };
     let location = Some(file.source.location(query.span));
-    let pattern = |table: usize| AccessPattern {
-        table: project.tables[table].name.clone(),
-        framework: Framework::Drizzle,
-        conditions: Vec::new(),
-        order: Vec::new(),
-        order_implicit: false,
-        limited: false,
-        operation: QueryOperation::Select,
-        disjunction: false,
-        location: location.clone(),
+    let pattern = |table: usize| {
+        AccessPattern::select(
+            project.tables[table].name.clone(),
+            Framework::Drizzle,
+            location.clone(),
+        )
     };
     let mut own = AccessPattern {
-        order_implicit: false,
         limited: query.limited,
         operation: query.operation,
         disjunction: query.disjunction,

@@ -1375,15 +1375,8 @@ impl Probe {
         conditions.extend(self.conditions);
         conditions.extend(criteria);
         AccessPattern {
-            table: self.table,
-            framework: Framework::Sqlalchemy,
             conditions,
-            order: Vec::new(),
-            order_implicit: false,
-            limited: false,
-            operation: Operation::Select,
-            disjunction: false,
-            location,
+            ..AccessPattern::select(self.table, Framework::Sqlalchemy, location)
         }
     }
 }
@@ -1556,17 +1549,8 @@ impl<'a> Resolver<'a> {
             self.model(model)
         })?;
         let location = Some(self.file.source.location(query.span));
-        let mut own = AccessPattern {
-            table: own_mapped.qualified(),
-            framework: Framework::Sqlalchemy,
-            conditions: Vec::new(),
-            order: Vec::new(),
-            order_implicit: false,
-            limited: false,
-            operation: Operation::Select,
-            disjunction: false,
-            location,
-        };
+        let mut own =
+            AccessPattern::select(own_mapped.qualified(), Framework::Sqlalchemy, location);
         let mut joined: Vec<AccessPattern> = Vec::new();
         let mut after_join = false;
         for step in &query.steps {
@@ -1636,16 +1620,11 @@ impl<'a> Resolver<'a> {
                             match joined.iter().position(|p| p.table == table) {
                                 Some(i) => &mut joined[i],
                                 None => {
-                                    joined.push(AccessPattern {
+                                    joined.push(AccessPattern::select(
                                         table,
-                                        conditions: Vec::new(),
-                                        order: Vec::new(),
-                                        order_implicit: false,
-                                        limited: false,
-                                        operation: Operation::Select,
-                                        disjunction: false,
-                                        ..own.clone()
-                                    });
+                                        Framework::Sqlalchemy,
+                                        own.location.clone(),
+                                    ));
                                     joined.last_mut().expect("just pushed")
                                 }
                             }
