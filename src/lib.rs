@@ -241,7 +241,14 @@ fn read_file(path: &Path, overlay: &Overlay, read_queries: bool) -> FileOutcome 
             ..FileFacts::default()
         }));
     }
-    let tree = overlay.parse_python(path, &source.text);
+    // Django reads classes and module-level statements only; SQLAlchemy
+    // reads `@declared_attr` methods and Alembic `upgrade()`.
+    let shape = if revision || tables {
+        python::Shape::Whole
+    } else {
+        python::Shape::Outline
+    };
+    let tree = overlay.parse_python(path, &source.text, shape);
     if let Some(error) = too_deep(&source, &tree) {
         return FileOutcome::Error(error);
     }

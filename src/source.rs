@@ -42,7 +42,7 @@ pub struct Overlay {
     trees: Option<TreeCache>,
 }
 
-/// Python trees by path, with the text each was parsed from.
+/// Python trees by path, with the (prepared) text each was parsed from.
 pub type TreeCache =
     Arc<std::sync::Mutex<std::collections::BTreeMap<PathBuf, (String, tree_sitter::Tree)>>>;
 
@@ -58,19 +58,27 @@ impl Overlay {
         self
     }
 
-    /// Parse a Python file: incrementally from its previous tree when the
-    /// file is one of the overlay's and the cache holds one.
-    pub fn parse_python(&self, path: &Path, text: &str) -> tree_sitter::Tree {
+    /// Parse a Python file's [`prepared`](crate::frameworks::python::prepared)
+    /// text: incrementally from its previous tree when the file is one of
+    /// the overlay's and the cache holds one.
+    pub fn parse_python(
+        &self,
+        path: &Path,
+        text: &str,
+        shape: crate::frameworks::python::Shape,
+    ) -> tree_sitter::Tree {
+        use crate::frameworks::python;
+        let prepared = python::prepared(text, shape);
         let Some(cache) = self
             .trees
             .as_ref()
             .filter(|_| self.files.contains_key(path))
         else {
-            return crate::frameworks::python::parse_file(text);
+            return python::parse(&prepared);
         };
         let previous = cache.lock().expect("no panics while locked").remove(path);
-        let tree = crate::frameworks::python::reparse_file(
-            text,
+        let tree = python::reparse(
+            &prepared,
             previous
                 .as_ref()
                 .map(|(old, tree)| (old.as_str(), tree.clone())),
@@ -78,7 +86,7 @@ impl Overlay {
         cache
             .lock()
             .expect("no panics while locked")
-            .insert(path.to_path_buf(), (text.to_string(), tree.clone()));
+            .insert(path.to_path_buf(), (prepared.into_owned(), tree.clone()));
         tree
     }
 

@@ -1,6 +1,7 @@
 //! Python parsing shared by the Python frameworks: one tree-sitter parser per
 //! thread, compiled queries, and small readers for literals and calls.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -59,10 +60,55 @@ pub fn parse(text: &str) -> Tree {
 /// (quadratic: 5,000 lines take half a second).
 const COMMENT_RUN: usize = 200;
 
-/// Parse a whole file. Long runs of comment-only lines are parsed as blank
-/// lines of the same length (byte offsets do not move; Python ignores both),
-/// so a file of a few hundred thousand comment lines parses in linear time.
-pub fn parse_file(text: &str) -> Tree {
+/// How much of a file its readers walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Every statement: Alembic revisions read `upgrade()`, SQLAlchemy
+    /// reads `@declared_attr` methods.
+    Whole,
+    /// Classes, module-level statements and function headers, not function
+    /// bodies: what Django models, settings and app configs are read from.
+    Outline,
+}
+
+/// The text tree-sitter is given for a file: the same bytes at the same
+/// offsets, with parts no reader walks blanked out (Python ignores both).
+/// Long runs of comment-only lines become blank lines, since the grammar's
+/// scanner is quadratic in them; with [`Shape::Outline`], each function
+/// body becomes one placeholder statement (`(...)` or `0`) that ends where
+/// the body's last statement ended, so the nodes around it keep their
+/// spans. A syntax error inside a blanked body is then not seen.
+pub fn prepared(text: &str, shape: Shape) -> Cow<'_, str> {
+    let mut blanked: Option<Vec<u8>> = None;
+    let runs = comment_runs(text);
+    if !runs.is_empty() {
+        let bytes = blanked.get_or_insert_with(|| text.as_bytes().to_vec());
+        for (from, to) in runs {
+            blank(&mut bytes[from..to]);
+        }
+    }
+    if shape == Shape::Outline {
+        blank_function_bodies(text.as_bytes(), &mut blanked);
+    }
+    match blanked {
+        // Only ASCII bytes were replaced, and only whole tokens, strings
+        // and comments: still UTF-8.
+        Some(bytes) => Cow::Owned(String::from_utf8(bytes).expect("still UTF-8")),
+        None => Cow::Borrowed(text),
+    }
+}
+
+/// Spaces for every byte but line breaks.
+fn blank(bytes: &mut [u8]) {
+    for byte in bytes {
+        if !matches!(*byte, b'\n' | b'\r') {
+            *byte = b' ';
+        }
+    }
+}
+
+/// Runs of more than [`COMMENT_RUN`] comment-only lines: their byte ranges.
+fn comment_runs(text: &str) -> Vec<(usize, usize)> {
     let mut runs = Vec::new();
     let mut start = None;
     let mut count = 0;
@@ -86,43 +132,64 @@ pub fn parse_file(text: &str) -> Tree {
     {
         runs.push((at, offset));
     }
-    if runs.is_empty() {
-        return parse(text);
-    }
-    let mut blanked = text.as_bytes().to_vec();
-    for (from, to) in runs {
-        for byte in &mut blanked[from..to] {
-            if !matches!(*byte, b'\n' | b'\r') {
-                *byte = b' ';
-            }
-        }
-    }
-    // Only ASCII bytes of whole lines were replaced by ASCII spaces.
-    parse(&String::from_utf8(blanked).expect("still UTF-8"))
+    runs
 }
 
-/// Parse a file again after an edit, reusing the tree of its previous text:
-/// tree-sitter reparses only around the changed bytes (the one span where
-/// the texts differ). Falls back to `parse_file` when the file has long
-/// comment runs, which `parse_file` blanks out.
-pub fn reparse_file(text: &str, previous: Option<(&str, Tree)>) -> Tree {
-    let Some((old, mut tree)) = previous else {
-        return parse_file(text);
-    };
-    let long_comment_runs = {
-        let mut run = 0usize;
-        text.split_inclusive('\n').any(|line| {
-            run = if line.trim_start().starts_with('#') {
-                run + 1
-            } else {
-                0
-            };
-            run > COMMENT_RUN
-        })
-    };
-    if long_comment_runs {
-        return parse_file(text);
+/// Replace the body of every `def` with a placeholder (see [`prepared`]).
+/// Nothing is blanked in a file indented with tabs (the scanner's widths
+/// are not Python's there), nor a body that may run to the end of the file
+/// because a bracket or string in it is never closed.
+fn blank_function_bodies(text: &[u8], blanked: &mut Option<Vec<u8>>) {
+    if memchr::memchr(b'\t', text).is_some() {
+        return;
     }
+    let lines = super::python_statements::logical_lines(text);
+    let mut i = 0;
+    while i < lines.len() {
+        let header = lines[i];
+        let code = &text[header.start..header.end];
+        let is_def = code.starts_with(b"def ") || code.starts_with(b"async def ");
+        if !is_def || !code.ends_with(b":") {
+            i += 1;
+            continue;
+        }
+        let mut next = i + 1;
+        while next < lines.len() && lines[next].indent > header.indent {
+            next += 1;
+        }
+        let body = &lines[i + 1..next];
+        i = next.max(i + 1);
+        let (Some(first), Some(last)) = (body.first(), body.last()) else {
+            continue;
+        };
+        let last_code = &text[last.start..last.end];
+        if next == lines.len() && memchr::memchr2(b'\n', b'\r', last_code).is_some() {
+            continue;
+        }
+        let bytes = blanked.get_or_insert_with(|| text.to_vec());
+        blank(&mut bytes[first.start..last.end]);
+        let placeholder = &mut bytes[last.start..last.end];
+        match placeholder {
+            [only] => *only = b'0',
+            [open, .., close] => (*open, *close) = (b'(', b')'),
+            [] => {}
+        }
+    }
+}
+
+/// Parse a whole file (see [`prepared`]): a file of a few hundred thousand
+/// comment lines parses in linear time.
+pub fn parse_file(text: &str) -> Tree {
+    parse(&prepared(text, Shape::Whole))
+}
+
+/// Parse a file's [`prepared`] text again after an edit, reusing the tree
+/// of its previous prepared text: tree-sitter reparses only around the
+/// changed bytes (the one span where the texts differ).
+pub fn reparse(text: &str, previous: Option<(&str, Tree)>) -> Tree {
+    let Some((old, mut tree)) = previous else {
+        return parse(text);
+    };
     let (old_bytes, new_bytes) = (old.as_bytes(), text.as_bytes());
     let (prefix, suffix) = crate::source::common_affixes(old_bytes, new_bytes);
     let point = |bytes: &[u8], offset: usize| {
@@ -962,7 +1029,7 @@ mod reparse_tests {
             old.replace("    pass\n", ""),
             String::new(),
         ] {
-            let again = reparse_file(&new, Some((old, tree.clone())));
+            let again = reparse(&new, Some((old, tree.clone())));
             assert_eq!(
                 again.root_node().to_sexp(),
                 parse_file(&new).root_node().to_sexp(),
@@ -975,6 +1042,91 @@ mod reparse_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Function bodies become one placeholder that ends where the body
+    /// did: classes, fields after methods and every span around them stay.
+    #[test]
+    fn an_outline_blanks_function_bodies_in_place() {
+        let text = "class A(models.Model):\n    a = models.IntegerField()\n\n    @property\n    def total(self) -> int:  # sum\n        \"\"\"Doc.\"\"\"\n        if self.a:\n            return sum(\n                x for x in self.items  # :\n            )\n        return 0; pass\n\n    def short(self): return self.a\n\n    def one(self):\n        x\n\n    b = models.CharField(max_length=9)\n\n\nasync def f(x=lambda y: y):\n    await g(\"é\")\n";
+        let outline = prepared(text, Shape::Outline);
+        assert_eq!(outline.len(), text.len());
+        assert!(
+            !outline.contains("sum(") && !outline.contains("Doc") && !outline.contains("await")
+        );
+        assert!(outline.contains("def short(self): return self.a"));
+        assert!(outline.contains("    def one(self):\n        0\n"));
+        let whole = parse(text);
+        let tree = parse(&outline);
+        assert!(!tree.root_node().has_error(), "{outline}");
+        // Spans of everything outside function bodies.
+        fn spans(tree: &Tree) -> Vec<(String, usize, usize)> {
+            let mut spans = Vec::new();
+            let mut cursor = tree.walk();
+            'walk: loop {
+                let node = cursor.node();
+                spans.push((node.kind().to_string(), node.start_byte(), node.end_byte()));
+                if node.kind() != "function_definition" && cursor.goto_first_child() {
+                    continue;
+                }
+                while !cursor.goto_next_sibling() {
+                    if !cursor.goto_parent() {
+                        break 'walk;
+                    }
+                }
+            }
+            spans
+        }
+        assert_eq!(spans(&tree), spans(&whole));
+    }
+
+    /// What may hide an unclosed bracket or string, and tab indentation
+    /// (whose widths the line scanner does not share with Python), is left
+    /// for tree-sitter to see.
+    #[test]
+    fn an_outline_keeps_what_it_cannot_be_sure_of() {
+        let unclosed = "class A:\n    def f(self):\n        return g(\n\n\nclass B:\n    b = 1\n";
+        assert!(matches!(
+            prepared(unclosed, Shape::Outline),
+            Cow::Borrowed(_)
+        ));
+        assert!(
+            parse(&prepared(unclosed, Shape::Outline))
+                .root_node()
+                .has_error()
+        );
+        let tabs = "class A:\n\tdef f(self):\n\t\treturn 1\n";
+        assert!(matches!(prepared(tabs, Shape::Outline), Cow::Borrowed(_)));
+        let whole = "def f():\n    return 1\n";
+        assert!(matches!(prepared(whole, Shape::Whole), Cow::Borrowed(_)));
+    }
+
+    /// The language server reparses an outline incrementally from the
+    /// previous outline: the same tree as a fresh parse.
+    #[test]
+    fn an_outline_reparses_incrementally() {
+        let old = "class A(models.Model):\n    a = models.IntegerField()\n\n    def f(self):\n        return 1\n";
+        let tree = parse(&prepared(old, Shape::Outline));
+        for new in [
+            old.replace("return 1", "return Order.objects.filter(a=1)"),
+            old.replace("return 1", "return (1"),
+            old.replace(
+                "    def f(self):\n        return 1\n",
+                "    b = models.IntegerField()\n",
+            ),
+            format!("{old}    def g(self):\n        pass\n"),
+        ] {
+            let new_outline = prepared(&new, Shape::Outline);
+            let again = reparse(
+                &new_outline,
+                Some((&prepared(old, Shape::Outline), tree.clone())),
+            );
+            assert_eq!(
+                again.root_node().to_sexp(),
+                parse(&new_outline).root_node().to_sexp(),
+                "{new}"
+            );
+        }
+    }
 
     #[test]
     fn long_comment_runs_parse_in_place() {
