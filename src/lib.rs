@@ -577,10 +577,28 @@ pub fn analyze_read(
         && (!inputs.migrations.is_empty() || !alchemy.revisions.is_empty()))
     .then(|| {
         let paths = paths.to_vec();
+        // Only migration folders matter: git then stats only their files.
+        let mut folders: Vec<PathBuf> = inputs
+            .migrations
+            .iter()
+            .map(|m| &m.source.path)
+            .chain(alchemy.revisions.iter().map(|r| &r.source.path))
+            .filter_map(|p| p.parent())
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
+            .map(Path::to_path_buf)
+            .collect();
+        folders.sort_unstable();
+        folders.dedup();
         std::thread::spawn(move || {
             paths
                 .iter()
-                .filter_map(|p| vcs::unmerged(p))
+                .filter_map(|p| vcs::unmerged(p, Some(&folders)))
                 .collect::<Vec<_>>()
         })
     });

@@ -253,7 +253,7 @@ impl Server {
         // Which migrations are not merged yet: looked up again only here
         // (start, saves of the configuration, files created or deleted).
         self.config.unmerged = Some(std::sync::Arc::new(
-            crate::vcs::unmerged(&self.root).into_iter().collect(),
+            crate::vcs::unmerged(&self.root, None).into_iter().collect(),
         ));
         let read = crate::read_projects(&[PathBuf::from(".")], &self.config, &self.overlay());
         self.files = read.files.into_iter().collect();

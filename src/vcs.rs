@@ -26,13 +26,42 @@ impl Unmerged {
 /// The unmerged files of the git checkout that holds `path`; `None` when
 /// `path` is not in a git checkout, git is missing, or no default branch
 /// can be found (the caller then falls back to something it can know).
-pub fn unmerged(path: &Path) -> Option<Unmerged> {
+/// With `within` (folders), only files in those folders are looked up,
+/// which spares git a stat of every file of a large checkout; `None` when
+/// none of them is in the checkout.
+pub fn unmerged(path: &Path, within: Option<&[PathBuf]>) -> Option<Unmerged> {
     let root = checkout_root(path)?;
+    let pathspecs = match within {
+        Some(folders) => Some(pathspecs_under(&root, folders)?),
+        None => None,
+    };
     let base_ref = default_branch(&root)?;
     let merge_base = git(&root, &["merge-base", "HEAD", &base_ref])?;
-    let files = changed_files(&root, &merge_base)?;
+    let files = changed_files(&root, &merge_base, pathspecs.as_deref().unwrap_or_default())?;
     Some(Unmerged { base_ref, files })
 }
+
+/// Literal git pathspecs for the folders under `root` (at most
+/// [`MAX_PATHSPECS`]: more look the whole checkout up); `None` when none
+/// is under it.
+fn pathspecs_under(root: &Path, folders: &[PathBuf]) -> Option<Vec<String>> {
+    let mut specs: Vec<String> = folders
+        .iter()
+        .filter_map(|folder| std::fs::canonicalize(folder).ok())
+        .filter(|folder| folder.starts_with(root))
+        .filter_map(|folder| Some(format!(":(literal){}", folder.to_str()?)))
+        .collect();
+    specs.sort_unstable();
+    specs.dedup();
+    match specs.len() {
+        0 => None,
+        n if n > MAX_PATHSPECS => Some(Vec::new()),
+        _ => Some(specs),
+    }
+}
+
+/// Beyond this many folders, git is asked about the whole checkout.
+const MAX_PATHSPECS: usize = 2_000;
 
 /// The folder to ask git from for `path`: itself, or the folder of a file.
 fn folder_of(path: &Path) -> PathBuf {
@@ -53,13 +82,20 @@ fn checkout_root(path: &Path) -> Option<PathBuf> {
 }
 
 /// Files changed since `base` (committed since, staged and unstaged alike)
-/// and untracked files, as absolute paths under `root`.
-fn changed_files(root: &Path, base: &str) -> Option<FxHashSet<PathBuf>> {
-    let changed = git(
-        root,
-        &["diff", "--name-only", "--no-renames", "-z", base, "--"],
-    )?;
-    let untracked = git(root, &["ls-files", "--others", "--exclude-standard", "-z"])?;
+/// and untracked files, as absolute paths under `root`; only those the
+/// `pathspecs` match when there are any. Both git commands run at once.
+fn changed_files(root: &Path, base: &str, pathspecs: &[String]) -> Option<FxHashSet<PathBuf>> {
+    let run = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.push("--");
+        all.extend(pathspecs.iter().map(String::as_str));
+        spawn_git(root, &all)
+    };
+    let changed = run(&["diff", "--name-only", "--no-renames", "-z", base]);
+    let untracked = run(&["ls-files", "--others", "--exclude-standard", "-z"]);
+    // Both are waited for, whatever the other gave.
+    let (changed, untracked) = (changed.and_then(finish), untracked.and_then(finish));
+    let (changed, untracked) = (changed?, untracked?);
     Some(
         changed
             .split('\0')
@@ -98,7 +134,7 @@ pub fn changed_since(path: &Path, reference: &str) -> Result<Changed, String> {
     let commit = format!("{reference}^{{commit}}");
     git(&root, &["rev-parse", "--verify", "--quiet", &commit])
         .ok_or_else(|| format!("`{reference}` is not a commit in {}", root.display()))?;
-    let files = changed_files(&root, reference).ok_or("git diff failed")?;
+    let files = changed_files(&root, reference, &[]).ok_or("git diff failed")?;
     Ok(Changed { files })
 }
 
@@ -135,13 +171,26 @@ fn default_branch(root: &Path) -> Option<String> {
 
 /// Run git in `dir`; its trimmed stdout when it succeeds.
 fn git(dir: &Path, args: &[&str]) -> Option<String> {
-    let output = Command::new("git")
+    finish(spawn_git(dir, args)?)
+}
+
+/// Start git in `dir`, its output piped.
+fn spawn_git(dir: &Path, args: &[&str]) -> Option<std::process::Child> {
+    Command::new("git")
         .arg("-C")
         .arg(dir)
         .args(args)
         .env("GIT_OPTIONAL_LOCKS", "0")
-        .output()
-        .ok()?;
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .ok()
+}
+
+/// A started git's trimmed stdout when it succeeds.
+fn finish(child: std::process::Child) -> Option<String> {
+    let output = child.wait_with_output().ok()?;
     if !output.status.success() {
         return None;
     }
