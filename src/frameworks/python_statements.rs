@@ -14,17 +14,25 @@ pub(crate) struct Picked {
     /// `from <module> import <name> [as <local>]`: local → (module, name).
     pub imports: FxHashMap<String, (String, String)>,
     pub lines: Vec<LogicalLine>,
+    /// What `self.<name>` and `cls.<name>` stand for in a class's methods:
+    /// the class's own `name = Dotted.Name` attributes (a repository's
+    /// `model = Order`), by the scope of each function inside the class.
+    /// An attribute the class's code assigns again (`self.model = m`) is
+    /// left out: its value is not known.
+    pub class_names: FxHashMap<usize, Vec<(String, String)>>,
 }
 
 /// Pick the statements that `mentions` a query marker, and the later ones
 /// of the same function that continue a name such a statement assigned
-/// (`qs = ...; qs.order_by(...)`). Top-level `from` imports are read on the
-/// way.
+/// (`qs = ...; qs.order_by(...)`). Top-level `from` imports and the
+/// names classes give their attributes are read on the way.
 pub(crate) fn pick(text: &str, mentions: impl Fn(&[u8]) -> bool) -> Picked {
     let mut picked = Picked {
         imports: FxHashMap::default(),
         lines: Vec::new(),
+        class_names: FxHashMap::default(),
     };
+    let mut classes = Classes::default();
     let mut bound: Vec<&[u8]> = Vec::new();
     let mut scope = usize::MAX;
     for line in logical_lines(text.as_bytes()) {
@@ -34,6 +42,7 @@ pub(crate) fn pick(text: &str, mentions: impl Fn(&[u8]) -> bool) -> Picked {
         }
         let snippet = &text[line.start..line.end];
         let bytes = snippet.as_bytes();
+        classes.read(line, snippet);
         if line.indent == 0 && snippet.starts_with("from ") {
             picked.imports.extend(from_import(snippet));
             continue;
@@ -47,17 +56,116 @@ pub(crate) fn pick(text: &str, mentions: impl Fn(&[u8]) -> bool) -> Picked {
             bound.retain(|name| !assigns(bytes, name));
         }
     }
+    picked.class_names = classes.names_by_function();
     picked
+}
+
+/// The `def`/`class` scopes of a file as `logical_lines` numbers them (the
+/// k-th line that opens one opens scope k), with the classes' attributes.
+#[derive(Default)]
+struct Classes {
+    /// Scope k - 1: whether it is a class, and the scope it is in.
+    scopes: Vec<(bool, usize)>,
+    /// Class scope → its `name = Dotted.Name` attributes.
+    attributes: FxHashMap<usize, Vec<(String, String)>>,
+    /// Class scope → the attributes its functions assign (`self.x = ...`).
+    reassigned: FxHashMap<usize, Vec<String>>,
+}
+
+impl Classes {
+    fn read(&mut self, line: LogicalLine, code: &str) {
+        let is_class = code.starts_with("class ");
+        if is_class || code.starts_with("def ") || code.starts_with("async def ") {
+            self.scopes.push((is_class, line.scope));
+            return;
+        }
+        if self.is_class(line.scope) {
+            if let Some((name, value)) = class_attribute(code) {
+                self.attributes
+                    .entry(line.scope)
+                    .or_default()
+                    .push((name.into(), value.into()));
+            }
+        } else if let Some(class) = self.class_of(line.scope)
+            && let Some(name) = ["self.", "cls."]
+                .iter()
+                .find_map(|receiver| code.strip_prefix(receiver))
+                .and_then(|rest| assigned_name(rest.as_bytes()))
+        {
+            let name = String::from_utf8_lossy(name).into_owned();
+            self.reassigned.entry(class).or_default().push(name);
+        }
+    }
+
+    fn is_class(&self, scope: usize) -> bool {
+        scope > 0 && self.scopes.get(scope - 1).is_some_and(|(class, _)| *class)
+    }
+
+    /// The class whose method `scope` is, or is nested in.
+    fn class_of(&self, mut scope: usize) -> Option<usize> {
+        while scope > 0 {
+            let (class, parent) = *self.scopes.get(scope - 1)?;
+            if class {
+                return None;
+            }
+            if self.is_class(parent) {
+                return Some(parent);
+            }
+            scope = parent;
+        }
+        None
+    }
+
+    fn names_by_function(&self) -> FxHashMap<usize, Vec<(String, String)>> {
+        let mut by_function = FxHashMap::default();
+        if self.attributes.is_empty() {
+            return by_function;
+        }
+        for function in 1..=self.scopes.len() {
+            let Some(class) = self.class_of(function) else {
+                continue;
+            };
+            let Some(attributes) = self.attributes.get(&class) else {
+                continue;
+            };
+            let reassigned = self.reassigned.get(&class);
+            let names: Vec<(String, String)> = attributes
+                .iter()
+                .filter(|(name, _)| !reassigned.is_some_and(|r| r.contains(name)))
+                .cloned()
+                .collect();
+            if !names.is_empty() {
+                by_function.insert(function, names);
+            }
+        }
+        by_function
+    }
+}
+
+/// `model = Order` or `model: type[Order] = models.Order` in a class
+/// body: the attribute and the (dotted) name it is given.
+fn class_attribute(code: &str) -> Option<(&str, &str)> {
+    let (target, value) = code.split_once('=')?;
+    let name = target.split(':').next()?.trim();
+    let value = value.trim();
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.split('.').all(|part| {
+                part.bytes().next().is_some_and(|b| !b.is_ascii_digit())
+                    && part.bytes().all(is_identifier_byte)
+            })
+    };
+    (plain(name) && !name.contains('.') && plain(value)).then_some((name, value))
 }
 
 /// Parse the picked statements and hand each top-level statement node to
 /// `visit` in file order, with the text it was parsed from, the shift from
-/// a position in that text to one in the file, and whether it starts a new
-/// scope (function or class) since the previous one.
+/// a position in that text to one in the file, whether it starts a new
+/// scope (function or class) since the previous one, and its scope.
 pub(crate) fn visit_statements(
     text: &str,
     lines: &[LogicalLine],
-    mut visit: impl FnMut(Node, &str, isize, bool),
+    mut visit: impl FnMut(Node, &str, isize, bool, usize),
 ) {
     let mut scope = usize::MAX;
     parse_lines(text, lines, |i, statement, code, shift, first| {
@@ -65,7 +173,7 @@ pub(crate) fn visit_statements(
         if first {
             scope = lines[i].scope;
         }
-        visit(statement, code, shift, new_scope);
+        visit(statement, code, shift, new_scope, lines[i].scope);
     });
 }
 

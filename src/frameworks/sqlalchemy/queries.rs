@@ -136,6 +136,33 @@ pub enum Step {
     Unknown(String),
 }
 
+impl Query {
+    /// Apply `rename` to every model name the query writes.
+    fn rename(&mut self, rename: &impl Fn(&mut String)) {
+        self.model.iter_mut().for_each(rename);
+        for step in &mut self.steps {
+            match step {
+                Step::Where { conditions, .. } => {
+                    conditions.iter_mut().for_each(|c| rename(&mut c.model));
+                }
+                Step::OrderBy(order) => order.iter_mut().for_each(|o| rename(&mut o.model)),
+                _ => {}
+            }
+        }
+    }
+}
+
+impl Loader {
+    /// Apply `rename` to every model name the loader writes.
+    fn rename(&mut self, rename: &impl Fn(&mut String)) {
+        if let LoaderTarget::Attr { model, .. } = &mut self.target {
+            rename(model);
+        }
+        self.entity.iter_mut().for_each(rename);
+        self.criteria.iter_mut().for_each(|c| rename(&mut c.model));
+    }
+}
+
 /// `M.attr <op> value`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cond {
@@ -261,20 +288,42 @@ pub fn extract(source: Arc<SourceFile>) -> QueryFile {
         source: source.clone(),
     };
     let mut locals: FxHashMap<String, usize> = FxHashMap::default();
-    statements::visit_statements(text, &picked.lines, |statement, code, offset, new_scope| {
-        if new_scope {
-            locals.clear();
-        }
-        let mut reader = Reader {
-            text: code,
-            offset,
-            queries: &mut file.queries,
-            loaders: &mut file.loaders,
-            entity: None,
-            locals: &mut locals,
-        };
-        reader.walk(statement);
-    });
+    statements::visit_statements(
+        text,
+        &picked.lines,
+        |statement, code, offset, new_scope, scope| {
+            if new_scope {
+                locals.clear();
+            }
+            let (queries, loaders) = (file.queries.len(), file.loaders.len());
+            let mut reader = Reader {
+                text: code,
+                offset,
+                queries: &mut file.queries,
+                loaders: &mut file.loaders,
+                entity: None,
+                locals: &mut locals,
+            };
+            reader.walk(statement);
+            // A repository's `select(self.model)`: the class says which model.
+            for (attribute, name) in picked.class_names.get(&scope).into_iter().flatten() {
+                for receiver in ["self", "cls"] {
+                    let written = format!("{receiver}.{attribute}");
+                    let rename = |model: &mut String| {
+                        if *model == written {
+                            model.clone_from(name);
+                        }
+                    };
+                    file.queries[queries..]
+                        .iter_mut()
+                        .for_each(|q| q.rename(&rename));
+                    file.loaders[loaders..]
+                        .iter_mut()
+                        .for_each(|l| l.rename(&rename));
+                }
+            }
+        },
+    );
     file.queries.sort_by_key(|q| q.span.start);
     file
 }
@@ -1901,6 +1950,63 @@ def f(session, uid):
                 // A mixin's `declared_attr` relationship.
                 "15: SELECT * FROM note WHERE post_id = ANY($1)",
                 // Declared `lazy=` (here on a backref): with every load.
+                "53: SELECT * FROM note WHERE reply_to_id = ANY($1)",
+                "37: SELECT * FROM post_tag WHERE post_id = ANY($1)",
+                "38: SELECT * FROM note WHERE post_id = $1",
+            ]
+        );
+    }
+
+    /// A repository's methods take the model from the class (`model =
+    /// Post`): `self.model` and `cls.model` are that model. A class that
+    /// does not name it, or assigns it again at run time, gives nothing.
+    #[test]
+    fn repository_methods_read_the_model_from_the_class() {
+        let code = r#"
+from sqlalchemy import select, update
+from app.models import Note, Post
+
+
+class Repository(Generic[M]):
+    model: type[M]
+
+    def get_by(self, session, **kw):
+        return session.execute(select(self.model).where(self.model.status == "x")).scalar_one()
+
+
+class PostRepository(Repository[Post]):
+    model = Post
+
+    def by_author(self, session, uid):
+        stmt = select(self.model).where(self.model.author_id == uid).order_by(self.model.id.desc())
+        return session.execute(stmt).scalars().all()
+
+    @classmethod
+    def with_notes(cls, session):
+        def inner():
+            return session.execute(select(cls.model).options(selectinload(cls.model.notes)))
+        return inner()
+
+
+class NoteRepository(Repository[Note]):
+    model: type[Note] = Note
+    other = Post
+
+    def __init__(self, model):
+        self.model = model
+
+    def drafts(self, session):
+        session.execute(update(self.model).where(self.model.draft == True))
+        session.query(self.other).filter(self.other.parent_id == 1).all()
+"#;
+        assert_eq!(
+            loaded(LOADER_MODELS, code),
+            [
+                "18: SELECT * FROM post WHERE author_id = $1 ORDER BY id DESC",
+                "23: SELECT * FROM note WHERE post_id = ANY($1)",
+                // `self.model` of `NoteRepository` is assigned in `__init__`.
+                "36: SELECT * FROM post WHERE parent_id = 1",
+                // Declared `lazy=`, as in the models above.
                 "53: SELECT * FROM note WHERE reply_to_id = ANY($1)",
                 "37: SELECT * FROM post_tag WHERE post_id = ANY($1)",
                 "38: SELECT * FROM note WHERE post_id = $1",
