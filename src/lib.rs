@@ -614,6 +614,7 @@ pub fn analyze_read(
     access_patterns.extend(sqlalchemy::queries::resolve(&alchemy, &alchemy_query_files));
     drizzle_queries.sort_by(|a, b| a.source.path.cmp(&b.source.path));
     access_patterns.extend(drizzle::queries::resolve(&drizzle, &drizzle_queries));
+    lap("access patterns");
     let mut schema = Schema {
         access_patterns,
         tables: std::mem::take(&mut project.tables),
@@ -634,6 +635,7 @@ pub fn analyze_read(
         (None, Some(known)) => known.as_ref().clone(),
         (None, None) => Vec::new(),
     };
+    lap("git (unmerged migrations)");
     mark_pending_builds(&mut schema.index_builds, paths, config, &unmerged);
     schema.tables.append(&mut alchemy.tables);
     schema.tables.append(&mut drizzle.tables);
@@ -742,6 +744,8 @@ fn relative_to(path: &Path, cwd: Option<&Path>) -> PathBuf {
 #[derive(Debug, Default, Clone)]
 pub struct Scope {
     paths: Vec<PathBuf>,
+    /// The paths as given: what the walk found under them starts with them.
+    given: Vec<PathBuf>,
     /// A path that could not be resolved: everything is in scope (the
     /// walk reports the path).
     everything: bool,
@@ -756,12 +760,22 @@ impl Scope {
                 Err(_) => scope.everything = true,
             }
         }
+        scope.given = paths.to_vec();
         scope
     }
 
-    /// Whether `path` lies under one of the paths.
+    /// Whether `path` lies under one of the paths: by its words when it
+    /// starts with one as given (no `..` in it), else by where it
+    /// resolves to (a file system lookup per component).
     pub fn holds(&self, path: &Path) -> bool {
+        let under_given = || {
+            self.given.iter().any(|g| path.starts_with(g))
+                && !path
+                    .components()
+                    .any(|c| c == std::path::Component::ParentDir)
+        };
         self.everything
+            || under_given()
             || std::fs::canonicalize(path)
                 .is_ok_and(|p| self.paths.iter().any(|s| p.starts_with(s)))
     }
@@ -789,10 +803,26 @@ fn mark_pending_builds(
     if config.all_migrations || builds.is_empty() {
         return;
     }
+    // A file is named in its resolved folder, as git names it; each
+    // folder is resolved once for all its migrations (a file system lookup
+    // per component).
+    let mut folders: rustc_hash::FxHashMap<PathBuf, Option<PathBuf>> = Default::default();
+    let mut resolve = |path: &Path| {
+        let folder = path.parent().unwrap_or(Path::new(""));
+        let folder = folders.entry(folder.to_path_buf()).or_insert_with(|| {
+            let at = if folder.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                folder
+            };
+            std::fs::canonicalize(at).ok()
+        });
+        Some(folder.as_ref()?.join(path.file_name()?))
+    };
     let named: Vec<PathBuf> = paths
         .iter()
         .filter(|p| p.is_file())
-        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .filter_map(|p| resolve(p))
         .collect();
     // Many builds share a migration file: each file is looked up once.
     let mut by_file: rustc_hash::FxHashMap<PathBuf, (bool, bool)> = Default::default();
@@ -801,9 +831,12 @@ fn mark_pending_builds(
             continue;
         };
         let (named_here, unmerged_here) = *by_file.entry(path.to_path_buf()).or_insert_with(|| {
+            let Some(canonical) = resolve(path) else {
+                return (false, false);
+            };
             (
-                std::fs::canonicalize(path).is_ok_and(|p| named.contains(&p)),
-                unmerged.iter().any(|u| u.contains(path)),
+                named.contains(&canonical),
+                unmerged.iter().any(|u| u.contains_canonical(&canonical)),
             )
         });
         build.pending = named_here

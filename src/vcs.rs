@@ -19,7 +19,12 @@ pub struct Unmerged {
 
 impl Unmerged {
     pub fn contains(&self, path: &Path) -> bool {
-        std::fs::canonicalize(path).is_ok_and(|p| self.files.contains(&p))
+        std::fs::canonicalize(path).is_ok_and(|p| self.contains_canonical(&p))
+    }
+
+    /// [`Unmerged::contains`] for a path already made canonical.
+    pub fn contains_canonical(&self, path: &Path) -> bool {
+        self.files.contains(path)
     }
 }
 
