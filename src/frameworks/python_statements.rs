@@ -24,9 +24,9 @@ pub(crate) struct Picked {
 
 /// Pick the statements that `mentions` a query marker, and the later ones
 /// of the same function that continue a name such a statement assigned
-/// (`qs = ...; qs.order_by(...)`). Top-level `from` imports and the
-/// names classes give their attributes are read on the way.
-pub(crate) fn pick(text: &str, mentions: impl Fn(&[u8]) -> bool) -> Picked {
+/// (`qs = ...; qs.order_by(...)`). Top-level `from` imports are read on
+/// the way, and with `class_names` the names classes give their attributes.
+pub(crate) fn pick(text: &str, mentions: impl Fn(&[u8]) -> bool, class_names: bool) -> Picked {
     let mut picked = Picked {
         imports: FxHashMap::default(),
         lines: Vec::new(),
@@ -42,7 +42,9 @@ pub(crate) fn pick(text: &str, mentions: impl Fn(&[u8]) -> bool) -> Picked {
         }
         let snippet = &text[line.start..line.end];
         let bytes = snippet.as_bytes();
-        classes.read(line, snippet);
+        if class_names {
+            classes.read(line, snippet);
+        }
         if line.indent == 0 && snippet.starts_with("from ") {
             picked.imports.extend(from_import(snippet));
             continue;

@@ -226,7 +226,7 @@ pub fn extract(source: Arc<SourceFile>) -> QueryFile {
 
 fn extract_with(source: Arc<SourceFile>, reading: Reading) -> QueryFile {
     let text = source.text.as_str();
-    let picked = statements::pick(text, statement_may_query);
+    let picked = statements::pick(text, statement_may_query, false);
     let mut file = QueryFile {
         imports: picked.imports,
         queries: Vec::new(),

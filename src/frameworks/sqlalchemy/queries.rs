@@ -280,7 +280,7 @@ fn line_mentions_query(bytes: &[u8]) -> bool {
 /// one (see `python_statements`).
 pub fn extract(source: Arc<SourceFile>) -> QueryFile {
     let text = source.text.as_str();
-    let picked = statements::pick(text, line_mentions_query);
+    let picked = statements::pick(text, line_mentions_query, true);
     let mut file = QueryFile {
         imports: picked.imports,
         queries: Vec::new(),
