@@ -769,18 +769,21 @@ impl<'t> Reader<'t> {
             self.end = self.pos;
             return;
         }
-        const THREE: &[&str] = &["**=", "//=", ">>=", "<<=", "..."];
-        const TWO: &[&str] = &[
-            "**", "//", "==", "!=", "<=", ">=", "<<", ">>", "->", "+=", "-=", "*=", "/=", "%=",
-            "&=", "|=", "^=", "@=", ":=",
-        ];
-        let rest = &self.text[self.pos..];
-        let len = if THREE.iter().any(|op| rest.starts_with(op)) {
-            3
-        } else if TWO.iter().any(|op| rest.starts_with(op)) {
-            2
-        } else {
-            rest.chars().next().map_or(1, char::len_utf8)
+        // Operators by their first bytes (names, numbers, strings and
+        // every non-ASCII byte were taken above).
+        let at = |k: usize| bytes.get(self.pos + k).copied().unwrap_or(0);
+        let len = match (c, at(1), at(2)) {
+            (b'*', b'*', b'=') | (b'/', b'/', b'=') | (b'>', b'>', b'=') | (b'<', b'<', b'=') => 3,
+            (b'.', b'.', b'.') => 3,
+            (b'*', b'*', _) | (b'/', b'/', _) | (b'<', b'<', _) | (b'>', b'>', _) => 2,
+            (b'-', b'>', _) => 2,
+            (
+                b'=' | b'!' | b'<' | b'>' | b'+' | b'-' | b'*' | b'/' | b'%' | b'&' | b'|' | b'^'
+                | b'@' | b':',
+                b'=',
+                _,
+            ) => 2,
+            _ => 1,
         };
         match c {
             b'(' | b'[' | b'{' => self.depth += 1,
@@ -1956,6 +1959,19 @@ class Migration(migrations.Migration):
                 "(not (not x))",
             ]
         );
+    }
+
+    /// Operators are read whole, by their first bytes.
+    #[test]
+    fn operators_are_single_tokens() {
+        let ops = "**= //= >>= <<= ... ** // == != <= >= << >> -> += -= *= /= %= &= |= ^= @= := ( ) [ ] { } , ; ~ . : = < > + - * / % & | ^ @ !";
+        let mut reader = Reader::new(ops);
+        let mut tokens = Vec::new();
+        while reader.tok == Tok::Op {
+            tokens.push(reader.tok_text());
+            reader.advance();
+        }
+        assert_eq!(tokens, ops.split(' ').collect::<Vec<_>>());
     }
 
     /// An expression with every operator's operands in parentheses.
