@@ -22,11 +22,16 @@ pub(crate) struct Picked {
     pub class_names: FxHashMap<usize, Vec<(String, String)>>,
 }
 
-/// Pick the statements that `mentions` a query marker, and the later ones
+/// Pick the statements that `mentions` a query marker (asked with a
+/// statement's byte range in `text`), and the later ones
 /// of the same function that continue a name such a statement assigned
 /// (`qs = ...; qs.order_by(...)`). Top-level `from` imports are read on
 /// the way, and with `class_names` the names classes give their attributes.
-pub(crate) fn pick(text: &str, mentions: impl Fn(&[u8]) -> bool, class_names: bool) -> Picked {
+pub(crate) fn pick(
+    text: &str,
+    mentions: impl Fn(usize, usize) -> bool,
+    class_names: bool,
+) -> Picked {
     let mut picked = Picked {
         imports: FxHashMap::default(),
         lines: Vec::new(),
@@ -49,7 +54,7 @@ pub(crate) fn pick(text: &str, mentions: impl Fn(&[u8]) -> bool, class_names: bo
             picked.imports.extend(from_import(snippet));
             continue;
         }
-        if mentions(bytes) || bound.iter().any(|name| continues(bytes, name)) {
+        if mentions(line.start, line.end) || bound.iter().any(|name| continues(bytes, name)) {
             if let Some(name) = assigned_name(bytes) {
                 bound.push(name);
             }

@@ -185,33 +185,30 @@ const QUERY_MARKERS: [Marker; 4] = [
     Marker::GetObjectOr404,
 ];
 
-/// Whether a statement may hold a query (see [`QUERY_MARKERS`]).
-fn mentions_queries(bytes: &[u8]) -> bool {
-    STATEMENT_QUERY_MARKERS
-        .iter()
-        .any(|m| m.find(bytes).is_some())
-}
-
-type Finder = memchr::memmem::Finder<'static>;
-
-/// Searchers are built once: building one costs more than searching a
-/// short statement.
-static STATEMENT_QUERY_MARKERS: std::sync::LazyLock<[Finder; 4]> =
-    std::sync::LazyLock::new(|| QUERY_MARKERS.map(|m| Finder::new(m.bytes())));
-
-static STATEMENT_MARKERS: std::sync::LazyLock<[Finder; 3]> = std::sync::LazyLock::new(|| {
-    [
-        Finder::new(b".filter("),
-        Finder::new(b".exclude("),
-        Finder::new(b".order_by("),
-    ]
-});
-
-/// A statement worth parsing in a file that passed the prefilter: it names
-/// a manager or a shortcut, or filters or sorts something (a related
-/// manager: `order.lines.filter(...)`).
-fn statement_may_query(bytes: &[u8]) -> bool {
-    mentions_queries(bytes) || STATEMENT_MARKERS.iter().any(|m| m.find(bytes).is_some())
+/// Where a file names a manager or a shortcut (see [`QUERY_MARKERS`]), or
+/// filters or sorts something (a related manager:
+/// `order.lines.filter(...)`): the start of every such marker, in order,
+/// found in one pass. A statement is worth reading when one of them lies
+/// in it.
+fn statement_marker_starts(text: &str) -> Vec<usize> {
+    static SEARCHER: std::sync::LazyLock<aho_corasick::packed::Searcher> =
+        std::sync::LazyLock::new(|| {
+            aho_corasick::packed::Config::new()
+                .builder()
+                .extend(QUERY_MARKERS.map(|m| m.bytes()))
+                .extend([&b".filter("[..], b".exclude(", b".order_by("])
+                .build()
+                .expect("a few short literal patterns always build")
+        });
+    let bytes = text.as_bytes();
+    let mut starts = Vec::new();
+    let mut at = 0;
+    while let Some(hit) = SEARCHER.find_in(bytes, aho_corasick::Span::from(at..bytes.len())) {
+        starts.push(hit.start());
+        // Overlapping markers are all found.
+        at = hit.start() + 1;
+    }
+    starts
 }
 
 /// Read the queries of a file without parsing all of it: only the
@@ -226,7 +223,15 @@ pub fn extract(source: Arc<SourceFile>) -> QueryFile {
 
 fn extract_with(source: Arc<SourceFile>, reading: Reading) -> QueryFile {
     let text = source.text.as_str();
-    let picked = statements::pick(text, statement_may_query, false);
+    let markers = statement_marker_starts(text);
+    let picked = statements::pick(
+        text,
+        |start, end| {
+            let first = markers.partition_point(|m| *m < start);
+            markers.get(first).is_some_and(|m| *m < end)
+        },
+        false,
+    );
     let mut file = QueryFile {
         imports: picked.imports,
         queries: Vec::new(),

@@ -280,7 +280,11 @@ fn line_mentions_query(bytes: &[u8]) -> bool {
 /// one (see `python_statements`).
 pub fn extract(source: Arc<SourceFile>) -> QueryFile {
     let text = source.text.as_str();
-    let picked = statements::pick(text, line_mentions_query, true);
+    let picked = statements::pick(
+        text,
+        |start, end| line_mentions_query(&text.as_bytes()[start..end]),
+        true,
+    );
     let mut file = QueryFile {
         imports: picked.imports,
         queries: Vec::new(),
