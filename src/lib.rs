@@ -744,11 +744,11 @@ fn relative_to(path: &Path, cwd: Option<&Path>) -> PathBuf {
 #[derive(Debug, Default, Clone)]
 pub struct Scope {
     paths: Vec<PathBuf>,
-    /// The paths as given: what the walk found under them starts with them.
-    given: Vec<PathBuf>,
     /// A path that could not be resolved: everything is in scope (the
     /// walk reports the path).
     everything: bool,
+    /// Folders already resolved: most findings share a few.
+    folders: Arc<std::sync::Mutex<rustc_hash::FxHashMap<PathBuf, Option<PathBuf>>>>,
 }
 
 impl Scope {
@@ -760,24 +760,37 @@ impl Scope {
                 Err(_) => scope.everything = true,
             }
         }
-        scope.given = paths.to_vec();
         scope
     }
 
-    /// Whether `path` lies under one of the paths: by its words when it
-    /// starts with one as given (no `..` in it), else by where it
-    /// resolves to (a file system lookup per component).
+    /// Whether `path` lies under one of the paths, once resolved. A file
+    /// that is not a symbolic link resolves to its resolved folder and its
+    /// name (the folder is looked up once: `canonicalize` asks the file
+    /// system about every component); a path that does not exist is
+    /// outside.
     pub fn holds(&self, path: &Path) -> bool {
-        let under_given = || {
-            self.given.iter().any(|g| path.starts_with(g))
-                && !path
-                    .components()
-                    .any(|c| c == std::path::Component::ParentDir)
+        if self.everything {
+            return true;
+        }
+        let resolved = match std::fs::symlink_metadata(path) {
+            Ok(meta) if !meta.file_type().is_symlink() => {
+                let folder = path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                let mut folders = self.folders.lock().expect("no panics while locked");
+                let folder = folders
+                    .entry(folder.to_path_buf())
+                    .or_insert_with(|| std::fs::canonicalize(folder).ok());
+                match (folder.as_ref(), path.file_name()) {
+                    (Some(folder), Some(name)) => Some(folder.join(name)),
+                    _ => std::fs::canonicalize(path).ok(),
+                }
+            }
+            Ok(_) => std::fs::canonicalize(path).ok(),
+            Err(_) => None,
         };
-        self.everything
-            || under_given()
-            || std::fs::canonicalize(path)
-                .is_ok_and(|p| self.paths.iter().any(|s| p.starts_with(s)))
+        resolved.is_some_and(|p| self.paths.iter().any(|s| p.starts_with(s)))
     }
 
     /// A finding is where it is located (without a place, it is kept).
@@ -880,6 +893,29 @@ fn frameworks_of_file(schema: &Schema, path: &Path) -> schema::Framework {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A path is in scope where it resolves to: a file by its resolved
+    /// folder, a symbolic link by its target; a missing one is not.
+    #[test]
+    fn scope_holds_what_resolves_under_its_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("proj/app")).unwrap();
+        std::fs::create_dir_all(root.join("other")).unwrap();
+        std::fs::write(root.join("proj/app/models.py"), "").unwrap();
+        std::fs::write(root.join("other/models.py"), "").unwrap();
+        std::os::unix::fs::symlink(root.join("other/models.py"), root.join("proj/app/link.py"))
+            .unwrap();
+        std::os::unix::fs::symlink(root.join("other"), root.join("proj/linked")).unwrap();
+        let scope = Scope::new(&[root.join("proj")]);
+        assert!(scope.holds(&root.join("proj/app/models.py")));
+        assert!(scope.holds(&root.join("proj/app")));
+        assert!(!scope.holds(&root.join("proj/app/missing.py")));
+        assert!(!scope.holds(&root.join("other/models.py")));
+        assert!(!scope.holds(&root.join("proj/app/link.py")));
+        assert!(!scope.holds(&root.join("proj/linked/models.py")));
+        assert!(scope.holds(&root.join("proj/app/../app/models.py")));
+    }
 
     /// Every fixture file of the repository, by extension.
     fn fixture_files(extensions: &[&str]) -> Vec<PathBuf> {
