@@ -525,12 +525,25 @@ pub(crate) fn from_import(statement: &str) -> Vec<(String, (String, String))> {
     let Some((module, names)) = rest.split_once(" import ") else {
         return Vec::new();
     };
-    let module = module.trim().to_string();
-    let names: String = names
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or(""))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let module = module.trim();
+    // Comments inside parentheses end at their line.
+    let without_comments: String;
+    let names = if names.contains('#') {
+        without_comments = names
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join(" ");
+        without_comments.as_str()
+    } else {
+        names
+    };
+    // Names are ASCII identifiers or any non-ASCII letters (Python's own
+    // check is left to Python: what passes here is only looked up).
+    let ok = |w: &str| {
+        w.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80)
+    };
     names
         .trim()
         .trim_start_matches('(')
@@ -544,9 +557,12 @@ pub(crate) fn from_import(statement: &str) -> Vec<(String, (String, String))> {
                 (None, _) => imported,
                 _ => return None,
             };
-            let ok = |w: &str| w.chars().all(|c| c.is_alphanumeric() || c == '_');
-            (ok(imported) && ok(local) && imported != "*")
-                .then(|| (local.to_string(), (module.clone(), imported.to_string())))
+            (ok(imported) && ok(local) && imported != "*").then(|| {
+                (
+                    local.to_string(),
+                    (module.to_string(), imported.to_string()),
+                )
+            })
         })
         .collect()
 }
@@ -554,6 +570,27 @@ pub(crate) fn from_import(statement: &str) -> Vec<(String, (String, String))> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn from_imports_bind_their_local_names() {
+        let pairs = |statement: &str| {
+            from_import(statement)
+                .into_iter()
+                .map(|(local, (module, name))| format!("{local}={module}:{name}"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            pairs("from shop.models import Order, Line as L"),
+            ["Order=shop.models:Order", "L=shop.models:Line"]
+        );
+        assert_eq!(
+            pairs("from .models import (\n    Order,  # the orders\n    Café as C,\n)"),
+            ["Order=.models:Order", "C=.models:Café"]
+        );
+        assert!(pairs("from x import *").is_empty());
+        assert!(pairs("from x import a.b").is_empty());
+        assert!(pairs("import x").is_empty());
+    }
 
     #[test]
     fn logical_lines_honour_brackets_strings_comments_and_scopes() {
