@@ -75,9 +75,9 @@ pub enum Shape {
 /// offsets, with parts no reader walks blanked out (Python ignores both).
 /// Long runs of comment-only lines become blank lines, since the grammar's
 /// scanner is quadratic in them; with [`Shape::Outline`], each function
-/// body becomes one placeholder statement (`(...)` or `0`) that ends where
-/// the body's last statement ended, so the nodes around it keep their
-/// spans. A syntax error inside a blanked body is then not seen.
+/// body becomes one placeholder statement (`(...)` or `0`) from where the
+/// body's first statement started to where its last ended, so the nodes
+/// around it keep their spans. A syntax error inside a blanked body is then not seen.
 pub fn prepared(text: &str, shape: Shape) -> Cow<'_, str> {
     let mut blanked: Option<Vec<u8>> = None;
     let runs = comment_runs(text);
@@ -168,7 +168,11 @@ fn blank_function_bodies(text: &[u8], blanked: &mut Option<Vec<u8>>) {
         }
         let bytes = blanked.get_or_insert_with(|| text.to_vec());
         blank(&mut bytes[first.start..last.end]);
-        let placeholder = &mut bytes[last.start..last.end];
+        // One parenthesized expression from the body's first statement to
+        // the end of its last: it starts at the body's own indentation
+        // (the last statement may be deeper, inside an `if`), so comments
+        // after the body belong where they did.
+        let placeholder = &mut bytes[first.start..last.end];
         match placeholder {
             [only] => *only = b'0',
             [open, .., close] => (*open, *close) = (b'(', b')'),
@@ -1047,7 +1051,7 @@ mod tests {
     /// did: classes, fields after methods and every span around them stay.
     #[test]
     fn an_outline_blanks_function_bodies_in_place() {
-        let text = "class A(models.Model):\n    a = models.IntegerField()\n\n    @property\n    def total(self) -> int:  # sum\n        \"\"\"Doc.\"\"\"\n        if self.a:\n            return sum(\n                x for x in self.items  # :\n            )\n        return 0; pass\n\n    def short(self): return self.a\n\n    def one(self):\n        x\n\n    b = models.CharField(max_length=9)\n\n\nasync def f(x=lambda y: y):\n    await g(\"é\")\n";
+        let text = "class A(models.Model):\n    a = models.IntegerField()\n\n    @property\n    def total(self) -> int:  # sum\n        \"\"\"Doc.\"\"\"\n        if self.a:\n            return sum(\n                x for x in self.items  # :\n            )\n        return 0; pass\n\n    def short(self): return self.a\n\n    def one(self):\n        x\n\n    def deeper(self):\n        if self.a:\n            return 1\n        # a note at the body's indentation\n\n    b = models.CharField(max_length=9)\n\n\nasync def f(x=lambda y: y):\n    await g(\"é\")\n";
         let outline = prepared(text, Shape::Outline);
         assert_eq!(outline.len(), text.len());
         assert!(
