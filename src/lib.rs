@@ -583,15 +583,7 @@ pub fn analyze_read(
             .iter()
             .map(|m| &m.source.path)
             .chain(alchemy.revisions.iter().map(|r| &r.source.path))
-            .filter_map(|p| p.parent())
-            .map(|p| {
-                if p.as_os_str().is_empty() {
-                    Path::new(".")
-                } else {
-                    p
-                }
-            })
-            .map(Path::to_path_buf)
+            .map(|p| folder_of(p).to_path_buf())
             .collect();
         folders.sort_unstable();
         folders.dedup();
@@ -748,7 +740,7 @@ pub struct Scope {
     /// walk reports the path).
     everything: bool,
     /// Folders already resolved: most findings share a few.
-    folders: Arc<std::sync::Mutex<rustc_hash::FxHashMap<PathBuf, Option<PathBuf>>>>,
+    folders: Arc<std::sync::Mutex<ResolvedFolders>>,
 }
 
 impl Scope {
@@ -774,18 +766,12 @@ impl Scope {
         }
         let resolved = match std::fs::symlink_metadata(path) {
             Ok(meta) if !meta.file_type().is_symlink() => {
-                let folder = path
-                    .parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .unwrap_or(Path::new("."));
-                let mut folders = self.folders.lock().expect("no panics while locked");
-                let folder = folders
-                    .entry(folder.to_path_buf())
-                    .or_insert_with(|| std::fs::canonicalize(folder).ok());
-                match (folder.as_ref(), path.file_name()) {
-                    (Some(folder), Some(name)) => Some(folder.join(name)),
-                    _ => std::fs::canonicalize(path).ok(),
-                }
+                let resolved = self
+                    .folders
+                    .lock()
+                    .expect("no panics while locked")
+                    .file(path);
+                resolved.or_else(|| std::fs::canonicalize(path).ok())
             }
             Ok(_) => std::fs::canonicalize(path).ok(),
             Err(_) => None,
@@ -799,6 +785,32 @@ impl Scope {
             .location
             .as_ref()
             .is_none_or(|l| self.holds(&l.path))
+    }
+}
+
+/// The folder a file is in: `.` for a bare file name.
+fn folder_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// Files named in their resolved folders, each folder resolved once
+/// (`canonicalize` asks the file system about every component, and most
+/// files share a few folders).
+#[derive(Debug, Default)]
+struct ResolvedFolders(rustc_hash::FxHashMap<PathBuf, Option<PathBuf>>);
+
+impl ResolvedFolders {
+    /// `path`'s resolved folder joined with its file name; `None` when the
+    /// folder does not resolve.
+    fn file(&mut self, path: &Path) -> Option<PathBuf> {
+        let folder = folder_of(path);
+        let resolved = self
+            .0
+            .entry(folder.to_path_buf())
+            .or_insert_with(|| std::fs::canonicalize(folder).ok());
+        Some(resolved.as_ref()?.join(path.file_name()?))
     }
 }
 
@@ -816,26 +828,12 @@ fn mark_pending_builds(
     if config.all_migrations || builds.is_empty() {
         return;
     }
-    // A file is named in its resolved folder, as git names it; each
-    // folder is resolved once for all its migrations (a file system lookup
-    // per component).
-    let mut folders: rustc_hash::FxHashMap<PathBuf, Option<PathBuf>> = Default::default();
-    let mut resolve = |path: &Path| {
-        let folder = path.parent().unwrap_or(Path::new(""));
-        let folder = folders.entry(folder.to_path_buf()).or_insert_with(|| {
-            let at = if folder.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                folder
-            };
-            std::fs::canonicalize(at).ok()
-        });
-        Some(folder.as_ref()?.join(path.file_name()?))
-    };
+    // A file is named in its resolved folder, as git names it.
+    let mut folders = ResolvedFolders::default();
     let named: Vec<PathBuf> = paths
         .iter()
         .filter(|p| p.is_file())
-        .filter_map(|p| resolve(p))
+        .filter_map(|p| folders.file(p))
         .collect();
     // Many builds share a migration file: each file is looked up once.
     let mut by_file: rustc_hash::FxHashMap<PathBuf, (bool, bool)> = Default::default();
@@ -844,12 +842,12 @@ fn mark_pending_builds(
             continue;
         };
         let (named_here, unmerged_here) = *by_file.entry(path.to_path_buf()).or_insert_with(|| {
-            let Some(canonical) = resolve(path) else {
+            let Some(canonical) = folders.file(path) else {
                 return (false, false);
             };
             (
                 named.contains(&canonical),
-                unmerged.iter().any(|u| u.contains_canonical(&canonical)),
+                unmerged.iter().any(|u| u.contains(&canonical)),
             )
         });
         build.pending = named_here

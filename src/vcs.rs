@@ -18,12 +18,9 @@ pub struct Unmerged {
 }
 
 impl Unmerged {
+    /// Whether the file at `path`, a resolved path (as git names it under
+    /// the resolved checkout root), is unmerged.
     pub fn contains(&self, path: &Path) -> bool {
-        std::fs::canonicalize(path).is_ok_and(|p| self.contains_canonical(&p))
-    }
-
-    /// [`Unmerged::contains`] for a path already made canonical.
-    pub fn contains_canonical(&self, path: &Path) -> bool {
         self.files.contains(path)
     }
 }

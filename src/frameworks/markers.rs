@@ -148,10 +148,10 @@ impl Marker {
 /// All markers in one searcher, longest first: at a position where several
 /// start, the longest is reported, and the shorter ones are its prefixes.
 /// The packed searcher itself, not `AhoCorasick` around it: a search
-/// restarts after every hit, and the wrapper's set-up per search cost a
-/// third of the prefilter (109 M instructions on saleor, 82 M without).
-/// With more than 32 markers it is fat Teddy, which spreads them over 16
-/// buckets; slim Teddy's 8 cost more in false candidates than it saves.
+/// restarts after every hit, and the wrapper paid its set-up on each
+/// (109 M instructions on saleor, 103 M without). With more than 32
+/// markers it is fat Teddy, which spreads them over 16 buckets; slim
+/// Teddy's 8 cost more in false candidates than they save.
 struct Searcher {
     automaton: packed::Searcher,
     /// Per pattern, by searcher pattern id: the markers found when it is
@@ -191,16 +191,8 @@ impl<'b> MarkedBytes<'b> {
     pub fn new(bytes: &'b [u8]) -> Self {
         let searcher = &*SEARCHER;
         let mut found = 0;
-        let mut at = 0;
-        // Every position where a marker starts is visited (the search goes
-        // on from the byte after each match's start), so a marker that
-        // overlaps another is found too.
-        while let Some(hit) = searcher
-            .automaton
-            .find_in(bytes, aho_corasick::Span::from(at..bytes.len()))
-        {
+        for hit in overlapping(&searcher.automaton, bytes) {
             found |= searcher.implied[hit.pattern().as_usize()];
-            at = hit.start() + 1;
         }
         MarkedBytes { bytes, found }
     }
@@ -208,6 +200,20 @@ impl<'b> MarkedBytes<'b> {
     pub fn has(&self, marker: Marker) -> bool {
         self.found & marker.bit() != 0
     }
+}
+
+/// Every match of `searcher` in `bytes`, overlapping ones too: the search
+/// goes on from the byte after each match's start.
+pub fn overlapping<'a>(
+    searcher: &'a packed::Searcher,
+    bytes: &'a [u8],
+) -> impl Iterator<Item = aho_corasick::Match> + 'a {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let hit = searcher.find_in(bytes, aho_corasick::Span::from(at..bytes.len()))?;
+        at = hit.start() + 1;
+        Some(hit)
+    })
 }
 
 #[cfg(test)]

@@ -200,15 +200,9 @@ fn statement_marker_starts(text: &str) -> Vec<usize> {
                 .build()
                 .expect("a few short literal patterns always build")
         });
-    let bytes = text.as_bytes();
-    let mut starts = Vec::new();
-    let mut at = 0;
-    while let Some(hit) = SEARCHER.find_in(bytes, aho_corasick::Span::from(at..bytes.len())) {
-        starts.push(hit.start());
-        // Overlapping markers are all found.
-        at = hit.start() + 1;
-    }
-    starts
+    crate::frameworks::markers::overlapping(&SEARCHER, text.as_bytes())
+        .map(|hit| hit.start())
+        .collect()
 }
 
 /// Read the queries of a file without parsing all of it: only the

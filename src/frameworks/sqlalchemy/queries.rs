@@ -310,21 +310,23 @@ pub fn extract(source: Arc<SourceFile>) -> QueryFile {
             };
             reader.walk(statement);
             // A repository's `select(self.model)`: the class says which model.
-            for (attribute, name) in picked.class_names.get(&scope).into_iter().flatten() {
-                for receiver in ["self", "cls"] {
-                    let written = format!("{receiver}.{attribute}");
-                    let rename = |model: &mut String| {
-                        if *model == written {
-                            model.clone_from(name);
-                        }
-                    };
-                    file.queries[queries..]
-                        .iter_mut()
-                        .for_each(|q| q.rename(&rename));
-                    file.loaders[loaders..]
-                        .iter_mut()
-                        .for_each(|l| l.rename(&rename));
-                }
+            if let Some(names) = picked.class_names.get(&scope) {
+                let rename = |model: &mut String| {
+                    let attribute = model
+                        .strip_prefix("self.")
+                        .or_else(|| model.strip_prefix("cls."));
+                    if let Some((_, name)) =
+                        attribute.and_then(|a| names.iter().find(|(n, _)| n == a))
+                    {
+                        model.clone_from(name);
+                    }
+                };
+                file.queries[queries..]
+                    .iter_mut()
+                    .for_each(|q| q.rename(&rename));
+                file.loaders[loaders..]
+                    .iter_mut()
+                    .for_each(|l| l.rename(&rename));
             }
         },
     );
